@@ -1,0 +1,519 @@
+"""Lossless ingestion: every row read is stored, skipped as an identical duplicate, or quarantined.
+
+The work is SQL inside DuckDB (no Python loop over rows), one transaction per file:
+
+1. a reader (plugin hook) loads the file into a relation of text columns plus ``_row``;
+2. ``stage``: the mapping renames columns and maps labels; values are parsed into typed
+   canonical columns and each row gets the *first* problem found (field + reason), if any;
+3. ``classify``: valid rows are compared with earlier rows of the same case / review in the
+   file and with the store. A row that disagrees with what is already known is quarantined
+   (the stored row is never touched); a row that adds nothing new is a duplicate;
+4. new cases, reviews and attributes are inserted; quarantined rows keep their raw source
+   values, row number, field and reason; the run and an audit event are recorded.
+
+Identity (SCHEMA §1): a case is (system, case_id); a review is (system, case_id, reviewer_id).
+A row "stores" when it adds a new case or a new review; an unreviewed row for a case that is
+already known (stored earlier, or created by an earlier row of the same file) is a duplicate.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+
+from hitlgov import audit
+from hitlgov.errors import IngestError
+from hitlgov.ingest.hooks import Reader, all_readers
+from hitlgov.ingest.readers import csv_rejects, looks_binary, read_head
+from hitlgov.mapping import CANONICAL_FIELDS, Mapping
+
+CASE_FIELDS = ("ts", "model_version", "model_decision", "model_score", "final_decision", "outcome")
+REVIEW_FIELDS = ("human_decision", "review_started_at", "review_completed_at", "review_seconds",
+                 "escalated", "rationale")
+REQUIRED = ("case_id", "ts", "model_decision")
+DEFAULT_SYSTEM = "default"
+_TRUE = ("true", "t", "1", "yes", "y")
+_FALSE = ("false", "f", "0", "no", "n")
+
+
+@dataclass
+class IngestResult:
+    file: str
+    sha256: str
+    rows_read: int
+    stored: int
+    duplicates: int
+    quarantined: int
+    seconds: float
+    format: str = ""
+    run_id: int = 0
+
+    def as_json(self) -> dict:
+        """The stable ``ingest --json`` object."""
+        d = asdict(self)
+        return {k: d[k] for k in ("file", "sha256", "rows_read", "stored", "duplicates", "quarantined", "seconds")}
+
+
+def q(name: str) -> str:
+    """Quote an identifier (column names come from files; values always go in as parameters)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, or of the sorted (name, sha256) list of a folder's files."""
+    if path.is_dir():
+        h = hashlib.sha256()
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(f.relative_to(path).as_posix().encode() + b"\0" + file_sha256(f).encode() + b"\n")
+        return h.hexdigest()
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def choose_reader(path: Path, fmt: str = "auto") -> Reader:
+    """Pick the reader named by ``--format``, or the first whose ``detect`` recognises the file."""
+    readers = all_readers()
+    if fmt != "auto":
+        for reader in readers:
+            if reader.name == fmt:
+                return reader
+        names = ", ".join(sorted(r.name for r in readers))
+        raise IngestError(f"{path}: unknown format '{fmt}' (known: auto, {names})")
+    head = read_head(path)
+    if path.is_file() and not head.strip():
+        raise IngestError(f"{path}: file is empty")
+    for reader in readers:
+        try:
+            if reader.detect(path, head):
+                return reader
+        except Exception:  # a plugin's detect must not break auto-detection
+            continue
+    what = "binary content" if looks_binary(head) else "unrecognised content"
+    raise IngestError(f"{path}: not a CSV, JSON Lines, Parquet or known HITL tool export ({what})")
+
+
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise IngestError(f"{path}: file not found")
+    if path.is_file() and path.stat().st_size == 0:
+        raise IngestError(f"{path}: file is empty")
+
+
+def ingest_path(
+    con: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    *,
+    mapping: Mapping | None = None,
+    fmt: str = "auto",
+    progress: Callable[[str], None] | None = None,
+) -> IngestResult:
+    """Ingest one file (or one adapter folder) in one transaction; return its counts."""
+    path = Path(path)
+    mapping = mapping or Mapping()
+    step = progress or (lambda _msg: None)
+    started = time.perf_counter()
+    _check_path(path)
+    reader = choose_reader(path, fmt)
+    step("hashing")
+    digest = file_sha256(path)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        step("reading")
+        source = reader.read(con, path)
+        _materialise_source(con, source, path)
+        rejects = csv_rejects(con) if reader.name == "csv" else []
+        con.execute("DROP TABLE IF EXISTS hitlgov_reject_errors")
+        step("validating")
+        attrs = stage(con, path, mapping)
+        step("classifying")
+        classify(con, attrs)
+        step("storing")
+        run_id = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM ingestion_runs").fetchone()[0]
+        counts = store(con, run_id=run_id, path=path, attrs=attrs, rejects=rejects, mapping=mapping)
+        seconds = round(time.perf_counter() - started, 3)
+        result = IngestResult(str(path), digest, counts["rows_read"], counts["stored"], counts["duplicates"],
+                              counts["quarantined"], seconds, reader.name, run_id)
+        options = {"format": reader.name, "mapping": asdict(mapping)}
+        con.execute(
+            "INSERT INTO ingestion_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "now()::TIMESTAMP - to_microseconds(?::BIGINT), now()::TIMESTAMP)",
+            [run_id, str(path), digest, reader.name, json.dumps(options), result.rows_read, result.stored,
+             result.duplicates, result.quarantined, int(seconds * 1e6)],
+        )
+        audit.append_event(con, kind="ingestion", subject=str(path),
+                           detail={"run_id": run_id, **result.as_json()})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for t in ("hitlgov_src", "hitlgov_stg", "hitlgov_cls", "hitlgov_csv", "hitlgov_lines",
+                  "hitlgov_jsonl", "hitlgov_reject_rows"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+    return result
+
+
+def _materialise_source(con: duckdb.DuckDBPyConnection, source, path: Path) -> None:
+    """Readers may return a DuckDB relation, a pandas DataFrame or an Arrow table."""
+    if not isinstance(source, duckdb.DuckDBPyRelation):
+        try:
+            source = con.from_arrow(source) if hasattr(source, "schema") and not hasattr(source, "columns") else con.from_df(source)
+        except Exception as exc:  # pragma: no cover - reader bug
+            raise IngestError(f"{path}: reader returned unusable data ({exc})") from None
+    if "_row" not in source.columns:
+        raise IngestError(f"{path}: reader returned no _row column")
+    # Every source column becomes text: validation parses it; Parquet types round-trip.
+    cols = ", ".join(
+        f"CAST({q(c)} AS VARCHAR) AS {q(c)}" if c != "_row" else "CAST(_row AS BIGINT) AS _row"
+        for c in source.columns
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE hitlgov_src AS SELECT {cols} FROM source")
+    n = con.execute("SELECT count(*) FROM hitlgov_src").fetchone()[0]
+    if n == 0 and not csv_rejects(con):
+        raise IngestError(f"{path}: no data rows")
+
+
+def _source_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute("DESCRIBE hitlgov_src").fetchall()]
+
+
+def stage(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping) -> list[str]:
+    """Build ``hitlgov_stg``: typed canonical columns, attributes ``_a0..`` and the first problem.
+
+    Returns the attribute names in ``_a<i>`` order.
+    """
+    columns = _source_columns(con)
+    present = set(columns)
+    for field, source in mapping.columns.items():
+        if source not in present:
+            raise IngestError(
+                f"{path}: mapping puts {field} in column '{source}', which the file does not have "
+                f"(columns: {', '.join(c for c in columns if not c.startswith('_'))})"
+            )
+    source_of = {f: mapping.columns.get(f, f) for f in CANONICAL_FIELDS}
+    source_of = {f: s for f, s in source_of.items() if s in present}
+    for field in REQUIRED:
+        if field not in source_of:
+            raise IngestError(
+                f"{path}: no column for required field {field} "
+                f"(columns: {', '.join(c for c in columns if not c.startswith('_'))}); "
+                f"name it {field} or map it with --mapping"
+            )
+    used = set(source_of.values())
+    extra = [c for c in columns if c not in used and not c.startswith("_")]
+    if mapping.attributes is not None:
+        missing = [a for a in mapping.attributes if a not in present]
+        if missing:
+            raise IngestError(f"{path}: mapping lists attribute(s) {', '.join(missing)} the file does not have")
+        extra = [c for c in extra if c in mapping.attributes]
+    for declared in (*mapping.sensitive, *mapping.features):
+        if declared not in extra:
+            raise IngestError(f"{path}: declared attribute '{declared}' is not a column of the file "
+                              f"(attributes: {', '.join(extra) or 'none'})")
+
+    params: list = []
+
+    def param(value) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    def text(field: str) -> str:
+        return f"NULLIF(trim({q(source_of[field])}), '')" if field in source_of else "NULL::VARCHAR"
+
+    def label(field: str) -> str:
+        expr = text(field)
+        table = mapping.labels.get(field)
+        if not table:
+            return expr
+        whens = " ".join(f"WHEN {expr} = {param(src)} THEN {param(dst)}" for src, dst in table.items())
+        return f"(CASE {whens} ELSE {expr} END)"
+
+    def timestamp(field: str) -> str:
+        x = text(field)
+        parsed = f"TRY_CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP)"
+        if mapping.timestamp_format:
+            parsed = f"coalesce(TRY_CAST(TRY_CAST(try_strptime({x}, {param(mapping.timestamp_format)}) AS TIMESTAMPTZ) AS TIMESTAMP), {parsed})"
+        # Epoch seconds are numbers; anything else must be a date/time string.
+        return (f"(CASE WHEN TRY_CAST({x} AS DOUBLE) IS NOT NULL "
+                f"THEN TRY(to_timestamp(TRY_CAST({x} AS DOUBLE))::TIMESTAMP) ELSE {parsed} END)")
+
+    def number(field: str) -> str:
+        return f"TRY_CAST({text(field)} AS DOUBLE)"
+
+    def boolean(field: str) -> str:
+        x = f"lower({text(field)})"
+        t = ", ".join(param(v) for v in _TRUE)
+        f = ", ".join(param(v) for v in _FALSE)
+        return f"(CASE WHEN {x} IN ({t}) THEN true WHEN {x} IN ({f}) THEN false END)"
+
+    system_default = param(mapping.system or DEFAULT_SYSTEM)
+    typed = {
+        "system": f"coalesce({text('system')}, {system_default})",
+        "case_id": text("case_id"),
+        "ts": timestamp("ts"),
+        "model_version": text("model_version"),
+        "model_decision": label("model_decision"),
+        "model_score": number("model_score"),
+        "reviewer_id": text("reviewer_id"),
+        "human_decision": label("human_decision"),
+        "review_started_at": timestamp("review_started_at"),
+        "review_completed_at": timestamp("review_completed_at"),
+        "review_seconds_given": number("review_seconds"),
+        "escalated": boolean("escalated"),
+        "rationale": text("rationale"),
+        "final_decision": label("final_decision"),
+        "outcome": label("outcome"),
+    }
+    raw = {f: text(f) for f in ("ts", "model_score", "review_started_at", "review_completed_at",
+                                "review_seconds", "escalated")}
+    select = ",\n".join(f"{expr} AS {name}" for name, expr in typed.items())
+    raw_select = ",\n".join(f"{expr} AS _raw_{name}" for name, expr in raw.items())
+    attr_select = "".join(f",\n{text_expr(c)} AS _a{i}" for i, c in enumerate(extra))
+    invalid = "_invalid_json" if "_invalid_json" in present else "NULL::VARCHAR"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE hitlgov_typed AS SELECT _row, {invalid} AS _invalid, {select},\n"
+        f"{raw_select}{attr_select} FROM hitlgov_src",
+        params,
+    )
+
+    def shown(x: str) -> str:
+        return f"'''' || left({x}, 80) || ''''"
+
+    review_given = ("_raw_review_started_at IS NOT NULL OR _raw_review_completed_at IS NOT NULL "
+                    "OR _raw_review_seconds IS NOT NULL OR rationale IS NOT NULL")
+    checks = [
+        ("_invalid IS NOT NULL", "NULL", "'line is not a JSON object: ' || " + shown("_invalid")),
+        ("case_id IS NULL", "'case_id'", "'missing required field case_id'"),
+        ("_raw_ts IS NULL", "'ts'", "'missing required field ts'"),
+        ("ts IS NULL", "'ts'", "'unparsable timestamp ' || " + shown("_raw_ts")),
+        ("model_decision IS NULL", "'model_decision'", "'missing required field model_decision'"),
+        ("_raw_model_score IS NOT NULL AND (model_score IS NULL OR NOT isfinite(model_score))",
+         "'model_score'", "'not a number: ' || " + shown("_raw_model_score")),
+        ("human_decision IS NOT NULL AND reviewer_id IS NULL", "'reviewer_id'",
+         "'human_decision given without reviewer_id'"),
+        ("reviewer_id IS NOT NULL AND human_decision IS NULL", "'human_decision'",
+         "'reviewer_id given without human_decision'"),
+        ("_raw_review_started_at IS NOT NULL AND review_started_at IS NULL", "'review_started_at'",
+         "'unparsable timestamp ' || " + shown("_raw_review_started_at")),
+        ("_raw_review_completed_at IS NOT NULL AND review_completed_at IS NULL", "'review_completed_at'",
+         "'unparsable timestamp ' || " + shown("_raw_review_completed_at")),
+        ("_raw_review_seconds IS NOT NULL AND (review_seconds_given IS NULL OR NOT isfinite(review_seconds_given) "
+         "OR review_seconds_given < 0)", "'review_seconds'",
+         "'not a non-negative number: ' || " + shown("_raw_review_seconds")),
+        ("review_completed_at < review_started_at", "'review_completed_at'",
+         "'review completed before it started'"),
+        ("_raw_escalated IS NOT NULL AND escalated IS NULL", "'escalated'",
+         "'not a boolean: ' || " + shown("_raw_escalated") + " || ' (expected true/false, 1/0, yes/no)'"),
+        ("reviewer_id IS NULL AND escalated", "'escalated'",
+         "'escalated without a review (reviewer_id is empty)'"),
+        (f"reviewer_id IS NULL AND ({review_given})", "'reviewer_id'",
+         "'review fields given without reviewer_id'"),
+    ]
+    field_case = "CASE " + " ".join(f"WHEN {c} THEN {f}" for c, f, _ in checks) + " END"
+    reason_case = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, _, r in checks) + " END"
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE hitlgov_stg AS SELECT * EXCLUDE (review_seconds_given), "
+        "coalesce(review_seconds_given, "
+        "  epoch(review_completed_at) - epoch(review_started_at)) AS review_seconds, "
+        f"{field_case} AS _field, {reason_case} AS _reason FROM hitlgov_typed"
+    )
+    con.execute("DROP TABLE hitlgov_typed")
+    return extra
+
+
+def text_expr(column: str) -> str:
+    return f"NULLIF(trim({q(column)}), '')"
+
+
+def _first_difference(fields: list[str], new: Callable[[str], str], old: Callable[[str], str]) -> tuple[str, str]:
+    """SQL for the first field where a new row differs from a known one, and a message saying how."""
+    def shown(x: str) -> str:
+        return f"coalesce('''' || left(CAST({x} AS VARCHAR), 60) || '''', 'empty')"
+
+    field = "CASE " + " ".join(
+        f"WHEN {new(f)} IS DISTINCT FROM {old(f)} THEN '{f}'" for f in fields) + " END"
+    detail = "CASE " + " ".join(
+        f"WHEN {new(f)} IS DISTINCT FROM {old(f)} THEN '{f} ' || {shown(old(f))} || ' vs ' || {shown(new(f))}"
+        for f in fields) + " END"
+    return field, detail
+
+
+def classify(con: duckdb.DuckDBPyConnection, attrs: list[str]) -> None:
+    """Give each staged row a status: quarantined (field, reason), duplicate or stored."""
+    attr_cols = [f"_a{i}" for i in range(len(attrs))]
+    case_cols = list(CASE_FIELDS)
+    review_cols = list(REVIEW_FIELDS)
+    names = dict(zip(attr_cols, attrs))
+
+    # 1. Conflicts inside the file: every valid row against the first valid row of its case
+    #    (case fields + attributes) and of its review (review fields).
+    first_case = ", ".join(f"first_value({c}) OVER wc AS _fc_{c}" for c in case_cols + attr_cols)
+    first_review = ", ".join(f"first_value({c}) OVER wr AS _fr_{c}" for c in review_cols)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE hitlgov_cls AS
+        SELECT *, first_value(_row) OVER wc AS _case_first_row, first_value(_row) OVER wr AS _review_first_row,
+               {first_case}, {first_review}
+        FROM hitlgov_stg WHERE _field IS NULL AND _reason IS NULL
+        WINDOW wc AS (PARTITION BY system, case_id ORDER BY _row),
+               wr AS (PARTITION BY system, case_id, reviewer_id ORDER BY _row)"""
+    )
+    case_field, case_detail = _first_difference(case_cols + attr_cols, str, lambda c: f"_fc_{c}")
+    review_field, review_detail = _first_difference(review_cols, str, lambda c: f"_fr_{c}")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE hitlgov_cls AS
+        SELECT * EXCLUDE (_field, _reason, {', '.join(f'_fc_{c}' for c in case_cols + attr_cols)}, {', '.join(f'_fr_{c}' for c in review_cols)}),
+          CASE WHEN ({case_field}) IS NOT NULL THEN ({case_field})
+               WHEN reviewer_id IS NOT NULL AND ({review_field}) IS NOT NULL THEN ({review_field}) END AS _field,
+          CASE WHEN ({case_field}) IS NOT NULL THEN
+                 'conflicts with row ' || _case_first_row || ' of this file (same case): ' || ({case_detail})
+               WHEN reviewer_id IS NOT NULL AND ({review_field}) IS NOT NULL THEN
+                 'conflicts with row ' || _review_first_row || ' of this file (same case and reviewer): ' || ({review_detail})
+          END AS _reason
+        FROM hitlgov_cls"""
+    )
+    # 2. Conflicts with the store: case fields, attributes, then the review's fields.
+    stored_case_field, stored_case_detail = _first_difference(case_cols, lambda c: f"k.{c}", lambda c: f"c.{c}")
+    con.execute(
+        f"""UPDATE hitlgov_cls k SET _field = {stored_case_field},
+              _reason = 'conflicts with the stored case (ingestion run ' || c.run_id || ', row ' || c.source_row
+                        || '): ' || ({stored_case_detail})
+            FROM cases c
+            WHERE k._field IS NULL AND c.system = k.system AND c.case_id = k.case_id
+              AND ({stored_case_field}) IS NOT NULL"""
+    )
+    for col in attr_cols:
+        con.execute(
+            f"""UPDATE hitlgov_cls k SET _field = $1,
+                  _reason = 'conflicts with the stored case: attribute ' || $1 || ' ''' || left(a.value, 60)
+                            || ''' vs ''' || left(k.{col}, 60) || ''''
+                FROM case_attributes a
+                WHERE k._field IS NULL AND a.system = k.system AND a.case_id = k.case_id AND a.name = $1
+                  AND k.{col} IS NOT NULL AND a.value IS DISTINCT FROM k.{col}""",
+            [names[col]],
+        )
+    stored_review_field, stored_review_detail = _first_difference(review_cols, lambda c: f"k.{c}", lambda c: f"r.{c}")
+    con.execute(
+        f"""UPDATE hitlgov_cls k SET _field = {stored_review_field},
+              _reason = 'conflicts with the stored review (ingestion run ' || r.run_id || ', row ' || r.source_row
+                        || '): ' || ({stored_review_detail})
+            FROM reviews r
+            WHERE k._field IS NULL AND r.system = k.system AND r.case_id = k.case_id
+              AND r.reviewer_id = k.reviewer_id AND ({stored_review_field}) IS NOT NULL"""
+    )
+    # 3. Among rows that survived: stored if they add a new review, or create a new case.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE hitlgov_cls AS
+        SELECT k.*,
+          CASE WHEN k._field IS NOT NULL OR k._reason IS NOT NULL THEN 'quarantined'
+               WHEN k.reviewer_id IS NOT NULL AND k._row = k._review_first_row
+                    AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.system = k.system AND r.case_id = k.case_id
+                                    AND r.reviewer_id = k.reviewer_id) THEN 'stored'
+               WHEN k.reviewer_id IS NULL AND k._row = min(k._row) FILTER (WHERE k._reason IS NULL)
+                        OVER (PARTITION BY k.system, k.case_id)
+                    AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.system = k.system AND c.case_id = k.case_id)
+                    THEN 'stored'
+               ELSE 'duplicate' END AS _status
+        FROM hitlgov_cls k"""
+    )
+
+
+def store(con: duckdb.DuckDBPyConnection, *, run_id: int, path: Path, attrs: list[str],
+          rejects: list[dict], mapping: Mapping) -> dict:
+    """Insert what is new, quarantine what is not valid, and return the counts."""
+    con.execute(
+        """INSERT INTO cases
+        SELECT system, case_id, ts, model_version, model_decision, model_score, final_decision, outcome, ?, _row
+        FROM hitlgov_cls k
+        WHERE _status <> 'quarantined' AND _row = _case_first_row
+          AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.system = k.system AND c.case_id = k.case_id)""",
+        [run_id],
+    )
+    con.execute(
+        """INSERT INTO reviews
+        SELECT system, case_id, reviewer_id, human_decision, review_started_at, review_completed_at,
+               review_seconds, escalated, rationale, ?, _row
+        FROM hitlgov_cls WHERE _status = 'stored' AND reviewer_id IS NOT NULL""",
+        [run_id],
+    )
+    for i, name in enumerate(attrs):
+        con.execute(
+            f"""INSERT INTO case_attributes
+            SELECT system, case_id, $1, _a{i} FROM hitlgov_cls k
+            WHERE _status <> 'quarantined' AND _row = _case_first_row AND _a{i} IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM case_attributes a WHERE a.system = k.system
+                              AND a.case_id = k.case_id AND a.name = $1)""",
+            [name],
+        )
+    # Quarantine: invalid rows (stage), conflicting rows (classify), unparsable CSV lines.
+    con.execute(
+        """INSERT INTO quarantine
+        SELECT $1, $2, s._row, s._field, s._reason, to_json(src)::VARCHAR
+        FROM hitlgov_stg s JOIN hitlgov_src src ON src._row = s._row
+        WHERE s._field IS NOT NULL OR s._reason IS NOT NULL""",
+        [run_id, str(path)],
+    )
+    con.execute(
+        """INSERT INTO quarantine
+        SELECT $1, $2, k._row, k._field, k._reason, to_json(src)::VARCHAR
+        FROM hitlgov_cls k JOIN hitlgov_src src ON src._row = k._row WHERE k._status = 'quarantined'""",
+        [run_id, str(path)],
+    )
+    if rejects:
+        con.executemany(
+            "INSERT INTO quarantine VALUES (?, ?, ?, NULL, ?, ?)",
+            [[run_id, str(path), r["row"], f"malformed CSV line {r['line']}: {r['error']}", r["text"]]
+             for r in rejects],
+        )
+    _record_system_config(con, mapping)
+    staged, invalid = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE _field IS NOT NULL OR _reason IS NOT NULL) FROM hitlgov_stg"
+    ).fetchone()
+    stored, duplicates, conflicts = con.execute(
+        "SELECT count(*) FILTER (WHERE _status = 'stored'), count(*) FILTER (WHERE _status = 'duplicate'), "
+        "count(*) FILTER (WHERE _status = 'quarantined') FROM hitlgov_cls"
+    ).fetchone()
+    counts = {
+        "rows_read": staged + len(rejects),
+        "stored": stored,
+        "duplicates": duplicates,
+        "quarantined": invalid + conflicts + len(rejects),
+    }
+    assert counts["stored"] + counts["duplicates"] + counts["quarantined"] == counts["rows_read"], counts
+    return counts
+
+
+def _record_system_config(con: duckdb.DuckDBPyConnection, mapping: Mapping) -> None:
+    """Declared positive label, label order and attribute roles apply to the file's systems.
+
+    Changing a system's positive label or label order changes what the metrics mean, so it is
+    recorded as a ``config_changed`` audit event.
+    """
+    systems = [s for (s,) in con.execute(
+        "SELECT DISTINCT system FROM hitlgov_cls WHERE _status <> 'quarantined' ORDER BY system").fetchall()]
+    for system in systems:
+        known = con.execute("SELECT positive_label, label_order FROM systems WHERE system = ?", [system]).fetchone()
+        if known is None:
+            con.execute("INSERT INTO systems VALUES (?, ?, ?)", [system, mapping.positive_label, mapping.label_order])
+        else:
+            changes = {}
+            if mapping.positive_label is not None and mapping.positive_label != known[0]:
+                changes["positive_label"] = [known[0], mapping.positive_label]
+            if mapping.label_order is not None and list(mapping.label_order) != list(known[1] or []):
+                changes["label_order"] = [known[1], mapping.label_order]
+            if changes:
+                con.execute(
+                    "UPDATE systems SET positive_label = coalesce(?, positive_label), "
+                    "label_order = coalesce(?, label_order) WHERE system = ?",
+                    [mapping.positive_label, mapping.label_order, system])
+                audit.append_event(con, kind="config_changed", subject=system, detail=changes)
+        for role, names in (("sensitive", mapping.sensitive), ("feature", mapping.features)):
+            for name in names:
+                con.execute("INSERT INTO attribute_roles VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [system, name, role])

@@ -1,0 +1,210 @@
+"""The DuckDB store: where it lives, how to open it, and its versioned schema.
+
+Why this shape:
+
+* A case's model fields are stored once (``cases``) however many reviews it has
+  (``reviews``); free-form case attributes live in a long table (``case_attributes``) so a new
+  column in a deployment's log never needs a schema change.
+* DuckDB lets one process write *or* several processes read a file. The dashboard and reports
+  therefore open short-lived read-only connections, ingestion keeps its write transactions short
+  (one per file), and both retry for a while when the other holds the lock, then fail with a
+  one-line message instead of a stack trace.
+* The schema is created and upgraded by the code: ``schema_version`` records each applied
+  migration; :data:`MIGRATIONS` only ever grows (forward-only).
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from hitlgov.errors import HitlgovError, StoreLockedError
+
+DEFAULT_DB = "hitlgov.duckdb"
+ENV_DB = "HITLGOV_DB"
+
+# Each entry upgrades the schema from version i to i+1. Never edit a released entry: append.
+MIGRATIONS: list[str] = [
+    # 1: the canonical store
+    """
+    CREATE TABLE ingestion_runs (
+        run_id        BIGINT PRIMARY KEY,
+        file          VARCHAR NOT NULL,
+        sha256        VARCHAR,
+        format        VARCHAR,
+        options       JSON,
+        rows_read     BIGINT,
+        stored        BIGINT,
+        duplicates    BIGINT,
+        quarantined   BIGINT,
+        started_at    TIMESTAMP NOT NULL,
+        finished_at   TIMESTAMP
+    );
+    CREATE TABLE systems (
+        system         VARCHAR PRIMARY KEY,
+        positive_label VARCHAR,
+        label_order    VARCHAR[]
+    );
+    CREATE TABLE attribute_roles (
+        system VARCHAR NOT NULL,
+        name   VARCHAR NOT NULL,
+        role   VARCHAR NOT NULL CHECK (role IN ('sensitive', 'feature')),
+        PRIMARY KEY (system, name, role)
+    );
+    CREATE TABLE cases (
+        system         VARCHAR NOT NULL,
+        case_id        VARCHAR NOT NULL,
+        ts             TIMESTAMP NOT NULL,
+        model_version  VARCHAR,
+        model_decision VARCHAR NOT NULL,
+        model_score    DOUBLE,
+        final_decision VARCHAR,
+        outcome        VARCHAR,
+        run_id         BIGINT NOT NULL,
+        source_row     BIGINT,
+        PRIMARY KEY (system, case_id)
+    );
+    CREATE TABLE reviews (
+        system              VARCHAR NOT NULL,
+        case_id             VARCHAR NOT NULL,
+        reviewer_id         VARCHAR NOT NULL,
+        human_decision      VARCHAR NOT NULL,
+        review_started_at   TIMESTAMP,
+        review_completed_at TIMESTAMP,
+        review_seconds      DOUBLE,
+        escalated           BOOLEAN,
+        rationale           VARCHAR,
+        run_id              BIGINT NOT NULL,
+        source_row          BIGINT,
+        PRIMARY KEY (system, case_id, reviewer_id)
+    );
+    CREATE TABLE case_attributes (
+        system  VARCHAR NOT NULL,
+        case_id VARCHAR NOT NULL,
+        name    VARCHAR NOT NULL,
+        value   VARCHAR,
+        PRIMARY KEY (system, case_id, name)
+    );
+    CREATE TABLE quarantine (
+        run_id     BIGINT NOT NULL,
+        file       VARCHAR NOT NULL,
+        row_number BIGINT,
+        field      VARCHAR,
+        reason     VARCHAR NOT NULL,
+        raw        VARCHAR
+    );
+    CREATE TABLE audit_events (
+        seq       BIGINT PRIMARY KEY,
+        event_at  TIMESTAMP NOT NULL,
+        kind      VARCHAR NOT NULL,
+        actor     VARCHAR,
+        subject   VARCHAR,
+        detail    JSON,
+        prev_hash VARCHAR,
+        hash      VARCHAR
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+_LOCK_PATTERN = re.compile(r"(Could not set lock|Conflicting lock|different configuration)", re.I)
+
+
+def resolve_db(path: str | os.PathLike | None = None) -> Path:
+    """``--db`` beats ``$HITLGOV_DB`` beats ``./hitlgov.duckdb``."""
+    return Path(path or os.environ.get(ENV_DB) or DEFAULT_DB)
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path), read_only=read_only)
+    # Naive timestamps in logs are read as UTC; results must not depend on the host's zone.
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+@contextmanager
+def connect(
+    path: str | os.PathLike | None = None, *, read_only: bool = False, wait_seconds: float = 10.0
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the store, creating/upgrading the schema on a read-write open.
+
+    Retries while another process holds the file's lock (ingestion writing, or a reader
+    open while we want to write) and raises :class:`StoreLockedError` after ``wait_seconds``.
+    """
+    db = resolve_db(path)
+    if read_only and not db.exists():
+        raise HitlgovError(f"{db}: no store here yet (run `hitlgov ingest` or `make demo` first)")
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.05
+    while True:
+        try:
+            con = _open(db, read_only)
+            break
+        except duckdb.Error as exc:  # lock held elsewhere, or file is not a DuckDB database
+            msg = str(exc)
+            if not _LOCK_PATTERN.search(msg):
+                raise HitlgovError(f"{db}: cannot open the store: {msg.splitlines()[0]}") from exc
+            if time.monotonic() >= deadline:
+                holder = re.search(r"PID (\d+)", msg)
+                who = f" by process {holder.group(1)}" if holder else ""
+                raise StoreLockedError(
+                    f"{db}: the store is locked{who} (an ingestion or another writer is running); "
+                    f"retry when it finishes"
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+    try:
+        if not read_only:
+            migrate(con)
+        else:
+            _check_version(con, db)
+        yield con
+    finally:
+        con.close()
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply the migrations this store has not seen yet, each in its own transaction."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    version = current_version(con)
+    if version > SCHEMA_VERSION:
+        raise HitlgovError(
+            f"store schema version {version} is newer than this hitlgov ({SCHEMA_VERSION}): upgrade hitlgov"
+        )
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        con.execute("BEGIN")
+        try:
+            con.execute(MIGRATIONS[number - 1])
+            con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION
+
+
+def _check_version(con: duckdb.DuckDBPyConnection, db: Path) -> None:
+    version = current_version(con)
+    if version == 0:
+        raise HitlgovError(f"{db}: not a hitlgov store (no schema_version table)")
+    if version != SCHEMA_VERSION:
+        raise HitlgovError(
+            f"{db}: store schema version {version}, this hitlgov expects {SCHEMA_VERSION}: "
+            f"run `hitlgov migrate`"
+        )
