@@ -1,0 +1,45 @@
+# Two commands for a newcomer (see README): `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEMO   := data/demo
+DB     ?= hitlgov.duckdb
+PORT   ?= 8501
+DEMO_CASES ?= 200000
+
+.PHONY: demo test bench install serve clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Re-install only when the dependency list changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test,spark]"
+	touch $@
+
+install: $(VENV)/.installed
+
+$(DEMO)/manifest.json: | $(VENV)/.installed
+	$(BIN)/hitlgov demo-data --out $(DEMO) --cases $(DEMO_CASES) --seed 0
+
+# Ingesting twice is safe: the second run stores nothing (the Parquet copy holds the same rows).
+$(DB): $(DEMO)/manifest.json
+	$(BIN)/hitlgov ingest $(DEMO)/decisions.csv $(DEMO)/decisions.parquet --mapping $(DEMO)/mapping.yaml --db $(DB)
+	$(BIN)/hitlgov ingest data/compas/compas-scores-two-years.csv --mapping data/compas/mapping.yaml --db $(DB)
+
+demo: $(DB)
+	$(BIN)/hitlgov status --db $(DB)
+	$(BIN)/hitlgov serve --db $(DB) --port $(PORT)
+
+serve: install
+	$(BIN)/hitlgov serve --db $(DB) --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(DEMO) $(DB) $(DB).wal tests/artifacts bench/out

@@ -1,0 +1,493 @@
+"""Group fairness from confusion counts, with Fairlearn ``MetricFrame`` semantics.
+
+The store aggregates decisions per group into a handful of counts (so a year of decisions never
+has to leave the database); these functions turn the counts into the per-group rates and the
+between-group disparities that Fairlearn would compute from the rows. :func:`metricframe_reference`
+is that plain-Fairlearn computation on row-level data: the oracle of the tests and the baseline of
+the benchmark.
+
+Input of :func:`group_rates`: a :class:`pandas.DataFrame` ``counts`` with one row per group and
+the columns
+
+=========== ===================================================================================
+``group``    the value of the sensitive attribute
+``n``        rows (decisions) in the group
+``pred_pos`` rows whose decision is the positive (favourable) label
+``n_known``  rows whose outcome (ground truth) is known
+``tp``       known outcome positive, decision positive
+``fp``       known outcome negative, decision positive
+``fn``       known outcome positive, decision negative
+``tn``       known outcome negative, decision negative (``tp + fp + fn + tn == n_known``)
+=========== ===================================================================================
+
+Missing (NaN/NULL) values in the five outcome columns are read as 0 - what a SQL ``SUM`` over no
+rows returns. Missing ``n``/``pred_pos``, negative or fractional counts, inconsistent totals,
+missing or repeated groups raise :class:`ValueError`, as does an empty frame.
+
+Binary decisions: "positive" is whatever label the caller declared favourable
+(``--positive-label``); every other label is negative. Conventions as in ``fairlearn.metrics``:
+keyword-only options; a rate whose denominator is 0 is ``None`` (never NaN); results are plain
+Python data, group keys are ``str(group)``.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "COUNT_COLUMNS",
+    "FOUR_FIFTHS_THRESHOLD",
+    "REVIEW_EFFECT_TOLERANCE",
+    "counts_from_rows",
+    "disparities",
+    "group_rates",
+    "metricframe_reference",
+    "review_effect",
+]
+
+COUNT_COLUMNS = ("group", "n", "pred_pos", "n_known", "tp", "fp", "fn", "tn")
+_OUTCOME_COLUMNS = ("n_known", "tp", "fp", "fn", "tn")
+
+#: The EEOC Uniform Guidelines (29 CFR 1607.4(D)) "four-fifths rule": a selection rate below
+#: 80% of the highest group's rate is evidence of adverse impact.
+FOUR_FIFTHS_THRESHOLD = 0.8
+
+#: Default tolerance of :func:`review_effect`: changes of at most one percentage point count as
+#: "unchanged".
+REVIEW_EFFECT_TOLERANCE = 0.01
+
+# Ratios are compared with this slack so that a group exactly at four fifths of the top rate
+# (e.g. 0.24 / 0.30, which is 0.7999999999999999 in floating point) passes.
+_RATIO_EPS = 1e-12
+
+_RATE_KEYS = (
+    "count",
+    "selection_rate",
+    "false_positive_rate",
+    "false_negative_rate",
+    "true_positive_rate",
+    "accuracy",
+    "outcome_known",
+)
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def _none_if_nan(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _group_keys(groups: pd.Series) -> list[str]:
+    if groups.isna().any():
+        raise ValueError("missing group values; fill them (e.g. with '(missing)') to count them as a group")
+    keys = [str(g) for g in groups]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"repeated groups: {sorted(k for k in set(keys) if keys.count(k) > 1)}")
+    return keys
+
+
+def _as_counts(values: pd.Series, name: str) -> np.ndarray:
+    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    if np.isnan(x).any():
+        raise ValueError(f"column {name!r} has missing or non-numeric values")
+    if (x < 0).any() or (x != np.round(x)).any():
+        raise ValueError(f"column {name!r} must hold non-negative whole numbers")
+    return x.astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# counts -> rates -> disparities
+# --------------------------------------------------------------------------------------------
+
+
+def group_rates(counts: pd.DataFrame) -> dict[str, dict[str, float | int | None]]:
+    r"""Per-group count, selection rate and error rates, from confusion counts.
+
+    For a group :math:`g`, with its decisions :math:`\hat y` and (where known) outcomes :math:`y`:
+
+    - **count** = ``n``, the group's decisions;
+    - **selection rate** = :math:`P(\hat y = 1 \mid g)` = ``pred_pos / n``, over *all* the group's
+      decisions - the share receiving the favourable decision, which needs no ground truth;
+    - **false positive rate** = :math:`P(\hat y = 1 \mid y = 0, g)` = ``fp / (fp + tn)``;
+    - **false negative rate** = :math:`P(\hat y = 0 \mid y = 1, g)` = ``fn / (fn + tp)``;
+    - **true positive rate** = :math:`P(\hat y = 1 \mid y = 1, g)` = ``tp / (tp + fn)``;
+    - **accuracy** = ``(tp + tn) / n_known``;
+    - **outcome_known** = ``n_known``, how many decisions the four outcome-based rates rest on.
+
+    The outcome-based rates use only decisions whose outcome is known (outcomes typically arrive
+    late, or only for some cases); they are ``None`` when their denominator is 0 - e.g. a group
+    with no known outcome, or no known positive outcome for the TPR/FNR. (Fairlearn reports 0.0
+    in the latter case; see :func:`metricframe_reference`.)
+
+    Returns
+    -------
+    dict
+        ``{str(group): {"count": int, "selection_rate": float | None,
+        "false_positive_rate": ..., "false_negative_rate": ..., "true_positive_rate": ...,
+        "accuracy": ..., "outcome_known": int}}``, groups in sorted order of their keys.
+
+    Raises
+    ------
+    ValueError
+        Empty or malformed ``counts`` (see the module docstring).
+    """
+    if not isinstance(counts, pd.DataFrame):
+        raise TypeError(f"counts must be a pandas DataFrame, got {type(counts).__name__}")
+    missing = [c for c in COUNT_COLUMNS if c not in counts.columns]
+    if missing:
+        raise ValueError(f"counts is missing column(s) {missing}; expected {list(COUNT_COLUMNS)}")
+    if counts.empty:
+        raise ValueError("counts is empty: no group to compare")
+    keys = _group_keys(counts["group"])
+    n = _as_counts(counts["n"], "n")
+    pred_pos = _as_counts(counts["pred_pos"], "pred_pos")
+    known = {c: _as_counts(counts[c].fillna(0), c) for c in _OUTCOME_COLUMNS}
+    tp, fp, fn, tn, n_known = known["tp"], known["fp"], known["fn"], known["tn"], known["n_known"]
+    checks = {
+        "tp + fp + fn + tn == n_known": tp + fp + fn + tn == n_known,
+        "pred_pos <= n": pred_pos <= n,
+        "n_known <= n": n_known <= n,
+        # positives among known outcomes (tp + fp) and among unknown ones fit in pred_pos
+        "tp + fp <= pred_pos <= tp + fp + (n - n_known)": (tp + fp <= pred_pos) & (pred_pos <= tp + fp + n - n_known),
+    }
+    for rule, ok in checks.items():
+        if not ok.all():
+            bad = [keys[i] for i in np.flatnonzero(~ok)]
+            raise ValueError(f"counts violate {rule} for group(s) {bad}")
+    out: dict[str, dict[str, float | int | None]] = {}
+    for i in sorted(range(len(keys)), key=keys.__getitem__):
+        t_p, f_p, f_n, t_n = int(tp[i]), int(fp[i]), int(fn[i]), int(tn[i])
+        out[keys[i]] = {
+            "count": int(n[i]),
+            "selection_rate": _ratio(int(pred_pos[i]), int(n[i])),
+            "false_positive_rate": _ratio(f_p, f_p + t_n),
+            "false_negative_rate": _ratio(f_n, f_n + t_p),
+            "true_positive_rate": _ratio(t_p, t_p + f_n),
+            "accuracy": _ratio(t_p + t_n, int(n_known[i])),
+            "outcome_known": int(n_known[i]),
+        }
+    return out
+
+
+def _defined(rates: dict[str, dict[str, Any]], key: str) -> dict[str, float]:
+    return {g: r[key] for g, r in rates.items() if r.get(key) is not None}
+
+
+def _range(values: dict[str, float]) -> float | None:
+    return (max(values.values()) - min(values.values())) if values else None
+
+
+def disparities(rates: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    r"""Between-group disparities of the rates from :func:`group_rates`.
+
+    - **demographic parity difference** (DPD) = max - min of the groups' selection rates. 0 means
+      every group receives the favourable decision equally often; it needs no ground truth.
+    - **demographic parity ratio** (DPR) = min / max of the selection rates; 1 is parity.
+      ``None`` when the largest selection rate is 0 (0/0).
+    - **equalized odds difference** (EOD) = the larger of the TPR range and the FPR range across
+      groups (Fairlearn's ``equalized_odds_difference``, ``method="between_groups"``,
+      ``agg="worst_case"``). 0 means the decisions are equally accurate for every group, on
+      both the deserving (TPR) and the undeserving (FPR). ``None`` unless both ranges are
+      defined.
+    - **four-fifths rule** (EEOC adverse-impact rule of thumb): ``ratio`` = DPR; ``passes`` when
+      the ratio is at least 0.8; ``disadvantaged_groups`` = groups whose selection rate is below
+      0.8 x the highest selection rate, sorted. A compliance screen, not a statistical test: on
+      small groups it flags noise.
+
+    Groups where a rate is undefined (``None``) are left out of that rate's range - a group with
+    no known outcome cannot be judged on error rates. (Fairlearn would count an undefined TPR or
+    FPR as 0.0 and may report a spurious EOD.) A range over a single group is 0.0. The
+    ``true_positive_rate_difference`` and ``false_positive_rate_difference`` that make up the EOD
+    are returned as well.
+
+    Returns
+    -------
+    dict
+        ``{"demographic_parity_difference": float | None, "demographic_parity_ratio": float | None,
+        "equalized_odds_difference": float | None, "true_positive_rate_difference": float | None,
+        "false_positive_rate_difference": float | None,
+        "four_fifths_rule": {"ratio": float | None, "passes": bool | None, "threshold": 0.8,
+        "disadvantaged_groups": [str, ...]}}``
+
+    Raises
+    ------
+    ValueError
+        ``rates`` is empty.
+    """
+    if not rates:
+        raise ValueError("rates is empty: no group to compare")
+    selection = _defined(rates, "selection_rate")
+    tpr_diff = _range(_defined(rates, "true_positive_rate"))
+    fpr_diff = _range(_defined(rates, "false_positive_rate"))
+    top = max(selection.values()) if selection else None
+    ratio = (min(selection.values()) / top) if top else None
+    if top:
+        cutoff = FOUR_FIFTHS_THRESHOLD * top
+        disadvantaged = sorted(g for g, s in selection.items() if s < cutoff * (1 - _RATIO_EPS))
+    else:
+        disadvantaged = []
+    return {
+        "demographic_parity_difference": _range(selection),
+        "demographic_parity_ratio": ratio,
+        "equalized_odds_difference": (
+            max(tpr_diff, fpr_diff) if tpr_diff is not None and fpr_diff is not None else None
+        ),
+        "true_positive_rate_difference": tpr_diff,
+        "false_positive_rate_difference": fpr_diff,
+        "four_fifths_rule": {
+            "ratio": ratio,
+            "passes": None if ratio is None else ratio >= FOUR_FIFTHS_THRESHOLD - _RATIO_EPS,
+            "threshold": FOUR_FIFTHS_THRESHOLD,
+            "disadvantaged_groups": disadvantaged,
+        },
+    }
+
+
+def _verdict(change: float | None, tolerance: float) -> str | None:
+    if change is None:
+        return None
+    if change < -tolerance:
+        return "reduced"
+    if change > tolerance:
+        return "increased"
+    return "unchanged"
+
+
+def review_effect(
+    model: dict[str, Any], final: dict[str, Any], *, tolerance: float = REVIEW_EFFECT_TOLERANCE
+) -> dict[str, Any]:
+    """Did human review reduce or increase the disparity?
+
+    Compares the disparities of the model's decisions with those of the decisions that took
+    effect after human review (both from :func:`disparities`, over the same cases). A change is
+    ``final - model``: negative means review *narrowed* the gap between groups.
+
+    Per metric (DPD and EOD) the verdict is ``"reduced"`` when the change is below
+    ``-tolerance``, ``"increased"`` when above ``+tolerance``, ``"unchanged"`` otherwise, and
+    ``None`` when either side is undefined. The overall ``verdict`` combines the defined
+    per-metric verdicts: ``"reduced"``/``"increased"`` when at least one metric moved that way and
+    none the other way, ``"unchanged"`` when none moved, ``"mixed"`` when one was reduced and the
+    other increased (e.g. review equalised approval rates but at the cost of unequal error rates),
+    ``None`` when neither is defined.
+
+    Parameters
+    ----------
+    model, final : dict
+        Outputs of :func:`disparities` for ``model_decision`` and ``final_decision``.
+    tolerance : float, default 0.01
+        Absolute tolerance in rate units: by default a change of at most one percentage point is
+        "unchanged". Pass 0 to call any change. This is a materiality threshold, not a
+        significance test.
+
+    Returns
+    -------
+    dict
+        ``{"dpd_model", "dpd_final", "dpd_change", "dpd_verdict", "eod_model", "eod_final",
+        "eod_change", "eod_verdict", "verdict", "tolerance"}``.
+    """
+    if tolerance < 0 or not math.isfinite(tolerance):
+        raise ValueError(f"tolerance must be a finite non-negative number, got {tolerance!r}")
+    out: dict[str, Any] = {}
+    verdicts = []
+    for short, key in (("dpd", "demographic_parity_difference"), ("eod", "equalized_odds_difference")):
+        before, after = _none_if_nan(model.get(key)), _none_if_nan(final.get(key))
+        change = after - before if before is not None and after is not None else None
+        verdict = _verdict(change, tolerance)
+        out.update({f"{short}_model": before, f"{short}_final": after, f"{short}_change": change, f"{short}_verdict": verdict})
+        if verdict is not None:
+            verdicts.append(verdict)
+    moved = set(verdicts) - {"unchanged"}
+    if not verdicts:
+        overall = None
+    elif not moved:
+        overall = "unchanged"
+    elif len(moved) == 1:
+        overall = moved.pop()
+    else:
+        overall = "mixed"
+    out["verdict"] = overall
+    out["tolerance"] = tolerance
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# row-level references
+# --------------------------------------------------------------------------------------------
+
+
+def _binarise(
+    df: pd.DataFrame, *, group_col: str, pred_col: str, true_col: str | None, positive_label: Any
+) -> tuple[pd.Series, np.ndarray, np.ndarray, np.ndarray]:
+    """Group, predicted-positive, outcome-known and outcome-positive arrays; validates input."""
+    cols = [group_col, pred_col] + ([true_col] if true_col is not None else [])
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"df is missing column(s) {missing}")
+    if df.empty:
+        raise ValueError("df is empty: no decision to count")
+    if df[group_col].isna().any():
+        raise ValueError(
+            f"column {group_col!r} has missing values; fill them (e.g. with '(missing)') to count them as a group"
+        )
+    if df[pred_col].isna().any():
+        raise ValueError(f"column {pred_col!r} has missing decisions")
+    pred = (df[pred_col] == positive_label).to_numpy()
+    if true_col is None:
+        known = np.zeros(len(df), dtype=bool)
+        actual = np.zeros(len(df), dtype=bool)
+    else:
+        known = df[true_col].notna().to_numpy()
+        actual = (df[true_col] == positive_label).to_numpy() & known
+    return df[group_col], pred, known, actual
+
+
+def counts_from_rows(
+    df: pd.DataFrame, *, group_col: str, pred_col: str, true_col: str | None, positive_label: Any
+) -> pd.DataFrame:
+    """The ``counts`` input of :func:`group_rates`, built with pandas from row-level decisions.
+
+    One row per group (sorted): ``n`` rows; ``pred_pos`` rows whose ``pred_col`` equals
+    ``positive_label``; ``n_known`` rows whose ``true_col`` is not missing, split into ``tp``,
+    ``fp``, ``fn``, ``tn`` by comparing both columns with ``positive_label``. Labels are compared
+    as given (``"1"`` is not ``1``). ``true_col=None`` means no outcome column: every outcome is
+    unknown.
+
+    This is the reference for the store's aggregation query.
+
+    Raises
+    ------
+    ValueError
+        Empty ``df``, missing columns, missing group or decision values.
+    """
+    groups, pred, known, actual = _binarise(
+        df, group_col=group_col, pred_col=pred_col, true_col=true_col, positive_label=positive_label
+    )
+    flags = pd.DataFrame(
+        {
+            "group": groups.to_numpy(),
+            "n": 1,
+            "pred_pos": pred,
+            "n_known": known,
+            "tp": known & actual & pred,
+            "fp": known & ~actual & pred,
+            "fn": known & actual & ~pred,
+            "tn": known & ~actual & ~pred,
+        }
+    )
+    out = flags.groupby("group", sort=True, observed=True).sum().reset_index()
+    return out.astype({c: "int64" for c in COUNT_COLUMNS[1:]})[list(COUNT_COLUMNS)]
+
+
+def metricframe_reference(
+    df: pd.DataFrame, *, group_col: str, pred_col: str, true_col: str | None, positive_label: Any
+) -> dict[str, Any]:
+    """The same per-group figures and disparities, computed with plain Fairlearn.
+
+    Decisions and outcomes are binarised (1 = ``positive_label``), then
+
+    - on **all rows**: ``MetricFrame`` with ``count`` and ``selection_rate``, and
+      ``demographic_parity_difference`` / ``demographic_parity_ratio`` (these use only the
+      decisions; Fairlearn still wants a ``y_true``, so the decisions are passed as both);
+    - on the **rows with a known outcome**: ``MetricFrame`` with ``count``,
+      ``false_positive_rate``, ``false_negative_rate``, ``true_positive_rate`` (``pos_label=1``)
+      and sklearn's ``accuracy_score``, and ``equalized_odds_difference`` (``agg="worst_case"``).
+
+    This is the oracle for :func:`group_rates`/:func:`disparities` and the "plain Fairlearn path"
+    the benchmark times. Fairlearn's values are passed through unchanged, with two exceptions: a
+    group with no known outcome is absent from the second ``MetricFrame`` and gets ``None`` (and
+    ``outcome_known`` 0), and NaN becomes ``None``.
+
+    Known difference from :func:`group_rates`: when a group has known outcomes but none positive
+    (or none negative), Fairlearn reports its TPR and FNR (or FPR) as 0.0 - sklearn's
+    ``confusion_matrix(normalize="true")`` turns 0/0 into 0 - where :func:`group_rates` says
+    ``None``, and Fairlearn's EOD then includes that 0.0.
+
+    Returns
+    -------
+    dict
+        ``{"by_group": {str(group): {same keys as group_rates}},
+        "demographic_parity_difference": float, "demographic_parity_ratio": float | None,
+        "equalized_odds_difference": float | None}``
+    """
+    from fairlearn.metrics import (
+        MetricFrame,
+        count,
+        demographic_parity_difference,
+        demographic_parity_ratio,
+        equalized_odds_difference,
+        false_negative_rate,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
+    from sklearn.metrics import accuracy_score
+
+    groups, pred, known, actual = _binarise(
+        df, group_col=group_col, pred_col=pred_col, true_col=true_col, positive_label=positive_label
+    )
+    sf = groups.reset_index(drop=True)
+    y_pred = pred.astype(int)
+    _group_keys(pd.Series(sf.unique()))  # repeated str(group) keys would collide
+
+    mf_all = MetricFrame(
+        metrics={"count": count, "selection_rate": selection_rate},
+        y_true=y_pred,
+        y_pred=y_pred,
+        sensitive_features=sf,
+    )
+    result: dict[str, Any] = {
+        "by_group": {},
+        "demographic_parity_difference": _none_if_nan(
+            demographic_parity_difference(y_pred, y_pred, sensitive_features=sf)
+        ),
+        "demographic_parity_ratio": _none_if_nan(demographic_parity_ratio(y_pred, y_pred, sensitive_features=sf)),
+        "equalized_odds_difference": None,
+    }
+    known_by_group = pd.DataFrame()
+    if known.any():
+        y_true_k, y_pred_k, sf_k = actual[known].astype(int), y_pred[known], sf[known].reset_index(drop=True)
+        mf_known = MetricFrame(
+            metrics={
+                "count": count,
+                "false_positive_rate": partial(false_positive_rate, pos_label=1),
+                "false_negative_rate": partial(false_negative_rate, pos_label=1),
+                "true_positive_rate": partial(true_positive_rate, pos_label=1),
+                "accuracy": accuracy_score,
+            },
+            y_true=y_true_k,
+            y_pred=y_pred_k,
+            sensitive_features=sf_k,
+        )
+        known_by_group = mf_known.by_group
+        result["equalized_odds_difference"] = _none_if_nan(
+            equalized_odds_difference(y_true_k, y_pred_k, sensitive_features=sf_k, agg="worst_case")
+        )
+    rows = []
+    for g, row in mf_all.by_group.iterrows():
+        k = known_by_group.loc[g] if g in known_by_group.index else None
+        rows.append(
+            (
+                str(g),
+                {
+                    "count": int(row["count"]),
+                    "selection_rate": _none_if_nan(row["selection_rate"]),
+                    "false_positive_rate": None if k is None else _none_if_nan(k["false_positive_rate"]),
+                    "false_negative_rate": None if k is None else _none_if_nan(k["false_negative_rate"]),
+                    "true_positive_rate": None if k is None else _none_if_nan(k["true_positive_rate"]),
+                    "accuracy": None if k is None else _none_if_nan(k["accuracy"]),
+                    "outcome_known": 0 if k is None else int(k["count"]),
+                },
+            )
+        )
+    result["by_group"] = dict(sorted(rows, key=lambda kv: kv[0]))
+    return result

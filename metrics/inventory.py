@@ -1,0 +1,123 @@
+"""What the store holds: counts, period covered, ingestion runs, quarantine, retention.
+
+EU AI Act Art. 19 and Art. 26(6) ask that automatically generated logs be kept for at least
+six months. :func:`retention` states the period the log actually covers and flags a store that
+covers less than the configured minimum, or that has gaps (days without any decision) longer
+than ``max_gap_days`` -- a gap in a log is as much a finding as a short log.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from metrics._values import plain, records
+from metrics.source import Filter, Source
+
+DEFAULT_RETENTION_MONTHS = 6
+DEFAULT_MAX_GAP_DAYS = 7
+
+
+def counts(source: Source, flt: Filter = Filter()) -> dict:
+    """SCHEMA §3 ``counts``: rows stored (reviews + unreviewed cases), cases, reviews, reviewed cases."""
+    c = source.cases(flt)
+    row = c.aggregate(
+        cases=c.count(),
+        reviewed_cases=c.reviewed.cast("int64").sum(),
+        reviews=c.n_reviews.sum(),
+        first=c.ts.min(),
+        last=c.ts.max(),
+    ).to_pandas().iloc[0]
+    cases, reviewed, reviews = int(row["cases"]), int(row["reviewed_cases"] or 0), int(row["reviews"] or 0)
+    return {
+        "rows_stored": reviews + (cases - reviewed),
+        "cases": cases,
+        "reviews": reviews,
+        "reviewed_cases": reviewed,
+        "first_decision": plain(row["first"]),
+        "last_decision": plain(row["last"]),
+    }
+
+
+def systems_overview(source: Source) -> list[dict]:
+    c = source.table("cases")
+    df = c.group_by("system").aggregate(cases=c.count(), first=c.ts.min(), last=c.ts.max()).to_pandas()
+    return records(df.sort_values("system"))
+
+
+def ingestion_runs(source: Source, *, limit: int = 20) -> list[dict]:
+    t = source.table("ingestion_runs")
+    df = t.order_by(t.run_id.desc()).limit(limit).drop("options").to_pandas()
+    return records(df)
+
+
+def quarantine_summary(source: Source, *, top: int = 10) -> dict:
+    """Quarantined rows, and the most common reasons (values in quotes folded together)."""
+    q = source.table("quarantine")
+    total = int(q.count().to_pandas())
+    reason = q.reason.re_replace(r"'[^']*'", "'…'").re_replace(r"\d+", "N")
+    k = q.mutate(kind=reason)
+    df = (k.group_by(["field", "kind"]).aggregate(rows=k.count())
+          .order_by([lambda t: t.rows.desc(), "kind"]).limit(top).to_pandas())
+    return {"quarantined_rows": total, "top_reasons": records(df.rename(columns={"kind": "reason"}))}
+
+
+def quarantine_rows(source: Source, *, limit: int | None = None):
+    """Quarantined rows as a DataFrame (file, row, field, reason, raw source values)."""
+    q = source.table("quarantine").order_by(["run_id", "row_number"])
+    if limit:
+        q = q.limit(limit)
+    return q.to_pandas()
+
+
+def retention(source: Source, flt: Filter = Filter(), *, minimum_months: int = DEFAULT_RETENTION_MONTHS,
+              max_gap_days: int = DEFAULT_MAX_GAP_DAYS) -> dict:
+    """Period covered by the decision log in the filter, and whether it meets the minimum."""
+    c = source.cases(flt.but(start=None, end=None))
+    days = c.select(day=c.ts.date()).distinct().to_pandas()["day"]
+    if days.empty:
+        return {"covered_from": None, "covered_to": None, "covered_days": 0, "minimum_months": minimum_months,
+                "meets_minimum": False, "gaps": [], "max_gap_days": max_gap_days, "status": "fail",
+                "message": "the store holds no decisions"}
+    days = pd.to_datetime(days).sort_values().dt.date.reset_index(drop=True)
+    first, last = days.iloc[0], days.iloc[-1]
+    required_from = _months_before(last, minimum_months)
+    gaps = []
+    for a, b in zip(days.iloc[:-1], days.iloc[1:]):
+        missing = (b - a).days - 1
+        if missing > max_gap_days:
+            gaps.append({"from": (a + dt.timedelta(days=1)).isoformat(),
+                         "to": (b - dt.timedelta(days=1)).isoformat(), "days": missing})
+    meets = first <= required_from
+    status = "pass" if meets and not gaps else "fail" if not meets else "warn"
+    message = (f"log covers {first} to {last} ({(last - first).days + 1} days)"
+               + ("" if meets else f", less than the {minimum_months}-month minimum (needs data from {required_from})")
+               + (f"; {len(gaps)} gap(s) longer than {max_gap_days} days" if gaps else ""))
+    return {"covered_from": first.isoformat(), "covered_to": last.isoformat(),
+            "covered_days": (last - first).days + 1, "minimum_months": minimum_months, "meets_minimum": meets,
+            "gaps": gaps, "max_gap_days": max_gap_days, "status": status, "message": message}
+
+
+def _months_before(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` calendar months earlier, plus one day (a covered window of N months)."""
+    y, m = divmod(day.month - 1 - months, 12)
+    year, month = day.year + y, m + 1
+    import calendar
+
+    d = min(day.day, calendar.monthrange(year, month)[1])
+    return dt.date(year, month, d) + dt.timedelta(days=1)
+
+
+def completeness(source: Source, flt: Filter = Filter()) -> dict:
+    """Share of reviews carrying the audit fields an auditor expects: reviewer, time, rationale."""
+    r = source.reviews(flt)
+    row = r.aggregate(
+        reviews=r.count(),
+        with_timestamp=(r.review_completed_at.notnull() | r.review_started_at.notnull()).cast("int64").sum(),
+        with_seconds=r.review_seconds.count(),
+        with_rationale=r.rationale.count(),
+    ).to_pandas().iloc[0]
+    n = int(row["reviews"])
+    share = (lambda k: None if n == 0 else int(row[k] or 0) / n)
+    return {"reviews": n, "reviewer_id": 1.0 if n else None, "review_timestamp": share("with_timestamp"),
+            "review_seconds": share("with_seconds"), "rationale": share("with_rationale")}

@@ -1,0 +1,201 @@
+"""Where metrics read data: Ibis expressions over the canonical tables, and the one filter.
+
+Every metric aggregation is an Ibis expression built on :meth:`Source.cases` and
+:meth:`Source.reviews`, so the same code runs on the embedded DuckDB store and on any engine
+Ibis reaches (Spark, Trino, BigQuery, Snowflake) that holds tables in the canonical schema.
+Only aggregates (and bounded, seeded samples) come back to Python; the pandas / Fairlearn /
+Evidently work runs on those results.
+
+The canonical relations an engine must provide:
+
+* ``cases``   (system, case_id, ts, model_version, model_decision, model_score,
+               final_decision, outcome)                       -- one row per case
+* ``reviews`` (system, case_id, reviewer_id, human_decision, review_started_at,
+               review_completed_at, review_seconds, escalated, rationale) -- one row per review
+* ``case_attributes`` (system, case_id, name, value)          -- long form
+* ``systems`` (system, positive_label, label_order), ``attribute_roles`` (system, name, role)
+"""
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Iterator
+
+import ibis
+import ibis.expr.types as ir
+
+from hitlgov import store as hstore
+
+
+@dataclass(frozen=True)
+class Filter:
+    """The selection every metric is computed over.
+
+    ``start``/``end`` are inclusive calendar dates on the model's decision time ``ts``;
+    ``segment`` is ``(attribute, value)``, e.g. ``("age_band", "18-24")``.
+    """
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+    system: str | None = None
+    model_version: str | None = None
+    segment: tuple[str, str] | None = None
+
+    def but(self, **changes) -> "Filter":
+        return replace(self, **changes)
+
+    def previous_period(self) -> "Filter | None":
+        """The window of the same length just before this one (for KPI deltas)."""
+        if self.start is None or self.end is None:
+            return None
+        length = self.end - self.start + dt.timedelta(days=1)
+        return self.but(start=self.start - length, end=self.start - dt.timedelta(days=1))
+
+    def describe(self) -> dict:
+        return {
+            "from": self.start.isoformat() if self.start else None,
+            "to": self.end.isoformat() if self.end else None,
+            "system": self.system,
+            "model_version": self.model_version,
+            "segment": {"attribute": self.segment[0], "value": self.segment[1]} if self.segment else None,
+        }
+
+
+@dataclass(frozen=True)
+class SystemConfig:
+    positive_label: str | None
+    label_order: list[str] | None
+    sensitive: list[str]
+    features: list[str]
+
+
+class Source:
+    """A read-only view of the canonical tables on an Ibis backend."""
+
+    def __init__(self, backend: ibis.BaseBackend, *, raw=None):
+        self.backend = backend
+        self.raw = raw  # the DuckDB connection when the backend is the embedded store
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    @contextmanager
+    def open(cls, db=None) -> Iterator["Source"]:
+        """Open the DuckDB store read-only for the duration of a ``with`` block."""
+        with hstore.connect(db, read_only=True) as con:
+            yield cls(ibis.duckdb.from_connection(con), raw=con)
+
+    def table(self, name: str) -> ir.Table:
+        return self.backend.table(name)
+
+    # -- the canonical relations, filtered ----------------------------------------------
+    def _case_filter(self, t: ir.Table, flt: Filter) -> ir.Table:
+        preds = []
+        if flt.start is not None:
+            preds.append(t.ts >= ibis.timestamp(dt.datetime.combine(flt.start, dt.time())))
+        if flt.end is not None:
+            preds.append(t.ts < ibis.timestamp(dt.datetime.combine(flt.end + dt.timedelta(days=1), dt.time())))
+        if flt.system is not None:
+            preds.append(t.system == flt.system)
+        if flt.model_version is not None:
+            preds.append(t.model_version == flt.model_version)
+        if preds:
+            t = t.filter(*preds)
+        if flt.segment is not None:
+            name, value = flt.segment
+            a = self.table("case_attributes")
+            a = a.filter(a.name == name, a.value == value).select("system", "case_id")
+            t = t.semi_join(a, ["system", "case_id"])
+        return t
+
+    def review_stats(self) -> ir.Table:
+        """Per reviewed case: number of reviews, any escalation, the last review's decision.
+
+        "Last" is by completion time (then start time, then reviewer id, for a stable tie-break).
+        """
+        r = self.table("reviews")
+        order_key = (
+            r.review_completed_at.coalesce(r.review_started_at).cast("string").fill_null("")
+            + "|" + r.reviewer_id
+        )
+        return r.group_by(["system", "case_id"]).aggregate(
+            n_reviews=r.count(),
+            escalated_any=r.escalated.cast("int8").max(),
+            last_human_decision=r.human_decision.argmax(order_key),
+        )
+
+    def cases(self, flt: Filter = Filter()) -> ir.Table:
+        """One row per case in the filter, with its review summary and effective final decision.
+
+        ``final`` follows SCHEMA §1: the stated final decision, else the last review's human
+        decision, else the model's. ``overridden`` is defined for reviewed cases only.
+        """
+        c = self._case_filter(self.table("cases"), flt)
+        s = self.review_stats()
+        j = c.left_join(s, ["system", "case_id"]).select(
+            c, s.n_reviews, s.escalated_any, s.last_human_decision
+        )
+        n = j.n_reviews.fill_null(0)
+        reviewed = n > 0
+        final = j.final_decision.coalesce(j.last_human_decision, j.model_decision)
+        return j.mutate(
+            n_reviews=n,
+            reviewed=reviewed,
+            final=final,
+            overridden=ibis.ifelse(reviewed, final != j.model_decision, ibis.null("boolean")),
+            escalated=ibis.ifelse(reviewed, j.escalated_any == 1, ibis.null("boolean")),
+        ).drop("escalated_any", "last_human_decision")
+
+    def reviews(self, flt: Filter = Filter()) -> ir.Table:
+        """One row per review of a case in the filter, with the case's model fields."""
+        c = self._case_filter(self.table("cases"), flt).select(
+            "system", "case_id", "ts", "model_version", "model_decision", "model_score", "outcome"
+        )
+        r = self.table("reviews")
+        return r.inner_join(c, ["system", "case_id"]).mutate(
+            overrode=r.human_decision != c.model_decision
+        )
+
+    def attribute(self, name: str) -> ir.Table:
+        a = self.table("case_attributes")
+        return a.filter(a.name == name).select("system", "case_id", value=a.value)
+
+    # -- configuration ------------------------------------------------------------------
+    def systems(self) -> list[str]:
+        t = self.table("cases")
+        return sorted(t.select("system").distinct().to_pandas()["system"].tolist())
+
+    def model_versions(self, flt: Filter = Filter()) -> list[str]:
+        t = self._case_filter(self.table("cases"), flt.but(model_version=None))
+        values = t.select("model_version").distinct().to_pandas()["model_version"].dropna().tolist()
+        return sorted(values)
+
+    def config(self, system: str | None) -> SystemConfig:
+        """Positive label, label order and attribute roles; merged over systems when ``None``."""
+        s = self.table("systems")
+        roles = self.table("attribute_roles")
+        if system is not None:
+            s = s.filter(s.system == system)
+            roles = roles.filter(roles.system == system)
+        sdf = s.to_pandas()
+        rdf = roles.to_pandas()
+        labels = sorted(set(sdf["positive_label"].dropna()))
+        orders = [list(o) for o in sdf["label_order"].dropna()]
+        return SystemConfig(
+            positive_label=labels[0] if len(labels) == 1 else None,
+            label_order=orders[0] if orders and all(o == orders[0] for o in orders) else None,
+            sensitive=sorted(set(rdf.loc[rdf.role == "sensitive", "name"])),
+            features=sorted(set(rdf.loc[rdf.role == "feature", "name"])),
+        )
+
+    def segments(self, flt: Filter = Filter()) -> dict[str, list[str]]:
+        """Values of each sensitive attribute (for the segment filter)."""
+        cfg = self.config(flt.system)
+        if not cfg.sensitive:
+            return {}
+        a = self.table("case_attributes")
+        a = a.filter(a.name.isin(cfg.sensitive))
+        if flt.system is not None:
+            a = a.filter(a.system == flt.system)
+        df = a.select("name", "value").distinct().to_pandas()
+        return {n: sorted(g["value"].tolist()) for n, g in df.groupby("name")}

@@ -1,0 +1,27 @@
+"""Shared fixtures: build small stores from literal logs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hitlgov import store
+from hitlgov.ingest.pipeline import ingest_path
+from hitlgov.mapping import Mapping
+
+
+def build_store(tmp_path: Path, text: str, *, name: str = "log.csv", mapping: Mapping | None = None) -> Path:
+    """Write ``text`` as a log file, ingest it into a fresh store, return the store's path."""
+    log = tmp_path / name
+    log.write_text(text)
+    db = tmp_path / "store.duckdb"
+    with store.connect(db) as con:
+        ingest_path(con, log, mapping=mapping)
+    return db
+
+
+@pytest.fixture
+def make_store(tmp_path):
+    def make(text: str, **kwargs) -> Path:
+        return build_store(tmp_path, text, **kwargs)
+    return make
