@@ -410,40 +410,47 @@ def _table(c: dict, r: dict, rows: np.ndarray, case_no: np.ndarray | None = None
     return pa.table(cols)
 
 
-def _csv_lines(table: pa.Table) -> list[str]:
-    """CSV data lines of a typed table: ISO 8601 seconds, true/false, shortest round-trip floats."""
+def _as_text(table: pa.Table) -> pa.Table:
+    """Timestamps as ISO 8601 with seconds; everything else Arrow writes as wanted already."""
     for name in ("ts", "review_started_at", "review_completed_at"):
-        i = table.schema.get_field_index(name)
         seconds = pc.cast(table[name], pa.timestamp("s"))
-        table = table.set_column(i, name, pc.strftime(seconds, format=TS_FORMAT))
+        table = table.set_column(table.schema.get_field_index(name), name,
+                                 pc.strftime(seconds, format=TS_FORMAT))
+    return table
+
+
+def _csv(text_table: pa.Table) -> bytes:
+    """CSV data lines (no header): true/false, shortest round-trip floats, empty = null."""
     buf = io.BytesIO()
-    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="none"))
-    return buf.getvalue().decode().split("\n")[:-1]
+    pacsv.write_csv(text_table, buf,
+                    pacsv.WriteOptions(include_header=False, quoting_style="none"))
+    return buf.getvalue()
 
 
-def _extra_line(c: dict, r: dict, e: dict) -> str:
+def _extra_line(c: dict, r: dict, e: dict) -> bytes:
     """The text of one planned malformed or duplicate row."""
     rows = np.array([e["source"]])
     if e["kind"] == "duplicate":
-        return _csv_lines(_table(c, r, rows))[0]
+        return _csv(_as_text(_table(c, r, rows)))
     if e["kind"] == "conflict":
         flipped = dict(r, human=r["human"].copy())
         flipped["human"][e["source"]] ^= True
-        return _csv_lines(_table(c, flipped, rows))[0]
-    fields = _csv_lines(_table(c, r, rows, case_no=np.array([e["case_no"]])))[0].split(",")
+        return _csv(_as_text(_table(c, flipped, rows)))
+    line = _csv(_as_text(_table(c, r, rows, case_no=np.array([e["case_no"]]))))
+    fields = line.decode().rstrip("\n").split(",")
     for name, value in e["set"].items():
         fields[COLUMNS.index(name)] = value
-    return ",".join(fields)
+    return (",".join(fields) + "\n").encode()
 
 
 def _write(out_dir: pathlib.Path, c: dict, r: dict, extras: list[dict]) -> None:
-    """Stream valid rows in chunks to CSV (with the extras spliced in) and to Parquet."""
+    """Stream valid rows in chunks to Parquet and to CSV, splicing the extras in between."""
     n_valid = len(r["case"])
     texts = {id(e): _extra_line(c, r, e) for e in extras}
-    pending = list(extras)
+    pending = list(extras)  # sorted by position
     writer = None
-    with open(out_dir / "decisions.csv", "w", newline="") as csv:
-        csv.write(",".join(COLUMNS) + "\n")
+    with open(out_dir / "decisions.csv", "wb") as csv:
+        csv.write((",".join(COLUMNS) + "\n").encode())
         for lo in range(0, n_valid, CHUNK_ROWS):
             hi = min(lo + CHUNK_ROWS, n_valid)
             table = _table(c, r, np.arange(lo, hi))
@@ -451,20 +458,19 @@ def _write(out_dir: pathlib.Path, c: dict, r: dict, extras: list[dict]) -> None:
                 writer = pq.ParquetWriter(out_dir / "decisions.parquet", table.schema,
                                           compression="zstd")
             writer.write_table(table)
-            lines = _csv_lines(table)
+            text = _as_text(table)
             for e in extras:  # a duplicate must repeat its source's text exactly
                 if e["kind"] == "duplicate" and lo <= e["source"] < hi:
-                    assert texts[id(e)] == lines[e["source"] - lo]
-            out, at = [], lo
+                    assert texts[id(e)] == _csv(text.slice(e["source"] - lo, 1))
+            at = lo
             while pending and pending[0]["pos"] < hi:
                 e = pending.pop(0)
-                out.extend(lines[at - lo:e["pos"] - lo])
-                out.append(texts[id(e)])
+                csv.write(_csv(text.slice(at - lo, e["pos"] - at)))
+                csv.write(texts[id(e)])
                 at = e["pos"]
-            out.extend(lines[at - lo:])
-            csv.write("\n".join(out) + "\n")
+            csv.write(_csv(text.slice(at - lo)))
         for e in pending:  # extras placed after the last valid row
-            csv.write(texts[id(e)] + "\n")
+            csv.write(texts[id(e)])
     writer.close()
 
 
