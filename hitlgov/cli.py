@@ -149,6 +149,112 @@ def status(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = D
         out.print(f"  {r['rows']:>6,}  {r['field'] or '-'}: {r['reason']}", highlight=False)
 
 
+def _date(value: Optional[str], flag: str):
+    if value is None:
+        return None
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        fail(f"{flag} {value!r}: expected a date as YYYY-MM-DD")
+
+
+def _filter(start, end, system, model_version, segment):
+    from metrics.source import Filter
+
+    seg = None
+    if segment:
+        if "=" not in segment:
+            fail(f"--segment {segment!r}: expected ATTRIBUTE=VALUE")
+        name, value = segment.split("=", 1)
+        seg = (name, value)
+    return Filter(start=_date(start, "--from"), end=_date(end, "--to"), system=system,
+                  model_version=model_version, segment=seg)
+
+
+@app.command()
+@friendly
+def metrics(
+    start: Optional[str] = typer.Option(None, "--from", help="First day (YYYY-MM-DD) [default: first decision]"),
+    end: Optional[str] = typer.Option(None, "--to", help="Last day, inclusive [default: last decision]"),
+    system: Optional[str] = typer.Option(None, "--system"),
+    model_version: Optional[str] = typer.Option(None, "--model-version"),
+    segment: Optional[str] = typer.Option(None, "--segment", help="ATTRIBUTE=VALUE, e.g. age_band=18-24"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Policy YAML [default: the shipped policy]"),
+    no_drift: bool = typer.Option(False, "--no-drift", help="Skip the (slower) Evidently drift tests"),
+    drift_html: Optional[Path] = typer.Option(None, "--drift-html", help="Save Evidently's HTML report here"),
+    as_json: bool = typer.Option(False, "--json", help="The SCHEMA.md JSON object on stdout"),
+    db: Optional[Path] = DbOption,
+):
+    """Oversight, agreement, fairness, drift, ROI and policy findings for a period."""
+    from metrics.policy import load_policy
+    from metrics.source import Source
+    from metrics.summary import compute_metrics
+
+    flt = _filter(start, end, system, model_version, segment)
+    pol = load_policy(policy)
+    with Source.open(db) as src:
+        result = compute_metrics(src, flt, policy=pol, include_drift=not no_drift,
+                                 drift_html=str(drift_html) if drift_html else None)
+    if as_json:
+        sys.stdout.write(json.dumps(result, allow_nan=False) + "\n")
+        return
+    _print_metrics(result)
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
+
+
+def _num(x, fmt="{:,.1f}") -> str:
+    return "n/a" if x is None else fmt.format(x)
+
+
+def _effect(verdict) -> str:
+    return {"reduced": "review reduced the gap", "increased": "review increased the gap",
+            "unchanged": "review left the gap unchanged"}.get(verdict, "effect of review undefined")
+
+
+def _print_metrics(m: dict) -> None:
+    o, c, a, r = m["oversight"], m["counts"], m["agreement"], m["roi"]
+    out.print(f"[bold]Period[/] {m['period']['from']} .. {m['period']['to']}   "
+              f"{c['cases']:,} cases, {c['reviews']:,} reviews", highlight=False)
+    t = Table("oversight", "value", title=None, show_header=True)
+    for label, value in [
+        ("automation rate", _pct(o["automation_rate"])), ("review rate", _pct(o["review_rate"])),
+        ("override rate", _pct(o["override_rate"])), ("escalation rate", _pct(o["escalation_rate"])),
+        ("high-risk review coverage", _pct(o["high_risk_review_coverage"])),
+        ("review time median / p90 (s)", f"{_num(o['review_seconds_median'])} / {_num(o['review_seconds_p90'])}"),
+        ("automation-bias flags", ", ".join(m["automation_bias"]["flagged"]) or "none"),
+        ("Krippendorff alpha (nominal)", _num(a.get("krippendorff_alpha_nominal"), "{:.3f}")),
+        ("Fleiss kappa", _num(a.get("fleiss_kappa"), "{:.3f}")),
+        ("reviewer hours / cost", f"{r['reviewer_hours']:,.0f} h / {r['cost']:,.0f}"),
+        ("errors caught / introduced", f"{r['errors_caught']:,} / {r['errors_introduced']:,}"),
+    ]:
+        t.add_row(label, value)
+    out.print(t)
+    for attr, f in m["fairness"].items():
+        if "error" in f or not f.get("model_decision"):
+            out.print(f"fairness {attr}: {f.get('error', 'no groups')}")
+            continue
+        e = f["review_effect"]
+        out.print(f"fairness {attr}: demographic parity difference model {_num(e['dpd_model'], '{:.3f}')} -> "
+                  f"final {_num(e['dpd_final'], '{:.3f}')} ({_effect(e['dpd_verdict'])})", highlight=False)
+    d = m.get("drift") or {}
+    if d.get("columns"):
+        drifted = [col["column"] for col in d["columns"] if col.get("drifted")]
+        out.print(f"drift: {d['drifted_columns']}/{d['total_columns']} columns drifted "
+                  f"({', '.join(drifted) or 'none'})", highlight=False)
+    colour = {"pass": "green", "warn": "yellow", "fail": "red"}
+    out.print("[bold]Findings[/]")
+    for f in m["findings"]:
+        out.print(f"  [{colour[f['status']]}]{f['status'].upper():4}[/] {f['metric']} = {f['value']:.4g} "
+                  f"(threshold {f['threshold']:g}) - {', '.join(f['refs'])}", highlight=False)
+    for f in m["findings_not_evaluated"]:
+        out.print(f"  [dim]n/a  {f['metric']}: {f['reason']}[/]", highlight=False)
+
+
 @app.command()
 @friendly
 def migrate(db: Optional[Path] = DbOption):
@@ -174,6 +280,41 @@ def demo_data(
     manifest = demo.generate(out_dir, cases=cases, seed=seed)
     out.print(f"{out_dir}: {manifest['cases']:,} cases, {manifest['csv_rows']:,} CSV rows "
               f"({manifest['malformed_rows']} malformed, {manifest['duplicate_rows']} duplicates)", highlight=False)
+
+
+@app.command()
+@friendly
+def serve(
+    db: Optional[Path] = DbOption,
+    port: int = typer.Option(8501, "--port", help="HTTP port"),
+    headless: bool = typer.Option(True, "--headless/--browser", help="Do not open a browser window"),
+):
+    """Start the dashboard (Streamlit) on the store, opened read-only."""
+    from dashboard.launch import serve as run_dashboard
+
+    run_dashboard(db=db, port=port, headless=headless)
+
+
+@app.command()
+@friendly
+def report(
+    start: Optional[str] = typer.Option(None, "--from", help="First day (YYYY-MM-DD)"),
+    end: Optional[str] = typer.Option(None, "--to", help="Last day, inclusive"),
+    system: Optional[str] = typer.Option(None, "--system"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Policy YAML [default: the shipped policy]"),
+    kind: str = typer.Option("compliance", "--kind", help="compliance or executive"),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="PDF file to write"),
+    verify: Optional[Path] = typer.Option(None, "--verify", help="Re-verify a report PDF against the store"),
+    pseudonymise: bool = typer.Option(False, "--pseudonymise", help="Replace reviewer ids by keyed hashes (HITLGOV_PSEUDONYM_KEY)"),
+    db: Optional[Path] = DbOption,
+):
+    """Generate a PDF compliance/executive report, or --verify one against the store."""
+    from reports.cli import run_report
+
+    code = run_report(db=db, start=_date(start, "--from"), end=_date(end, "--to"), system=system, policy=policy,
+                      kind=kind, out_file=out_file, verify=verify, pseudonymise=pseudonymise, console=out,
+                      err_console=err)
+    raise typer.Exit(code)
 
 
 @app.command()

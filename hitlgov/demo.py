@@ -52,7 +52,7 @@ PERIOD = ("2025-11-01", "2026-10-31")
 V2_FROM = "2026-05-01"  # model v1.4 -> v2.0
 DRIFT_FROM = "2026-08-01"  # partner-app channel surges
 OUTCOME_UNKNOWN_FROM = "2026-09-01"  # repayment not yet observed
-THRESHOLD = 0.5  # approve when model_score >= THRESHOLD
+THRESHOLD = 0.5  # approve when model_score >= THRESHOLD (log-odds 0: people decide alike)
 REVIEW_BAND = 0.12  # scores within THRESHOLD +- REVIEW_BAND go to a human
 LARGE_LOAN = 50_000  # loans at least this large always go to a human
 AUDIT_SHARE = 0.03  # random audit sample of the remaining cases
@@ -114,7 +114,7 @@ TS_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
 def generate(out_dir: pathlib.Path, *, cases: int = 200_000, seed: int = 0) -> dict:
-    """Write decisions.csv, decisions.parquet and manifest.json into out_dir; return the manifest."""
+    """Write decisions.csv, decisions.parquet and manifest.json to out_dir; return the manifest."""
     if cases < 1_000:
         raise ValueError("cases must be at least 1000 (room for the planted effects)")
     out_dir = pathlib.Path(out_dir)
@@ -202,7 +202,7 @@ def _cases(rng, n: int) -> dict:
     f = (INTERCEPT + 1.2 * np.log(income / 45_000) - 5.0 * (dti - 0.28)
          + 0.15 * np.log((history + 6) / 120) - 0.6 * np.log(loan / income / 0.25)
          + np.array([0.0, -0.15, -0.3, 0.1])[employment])
-    t = f + rng.normal(0, U_SD, n) + np.where(partner, PARTNER_HIDDEN, 0.0)  # partner-app repays better
+    t = f + rng.normal(0, U_SD, n) + np.where(partner, PARTNER_HIDDEN, 0.0)
     repaid = rng.random(n) < _sigmoid(t)
 
     v2 = ts >= _epoch(V2_FROM)
@@ -230,9 +230,9 @@ def _cases(rng, n: int) -> dict:
 def _reviews(rng, c: dict) -> dict:
     """Row-level arrays: one row per review, one row with reviewer -1 per unreviewed case.
 
-    A reviewer leans on the model (30%) and on the case documents (70%, shared by everyone who
-    reviews the case, plus their own noise and leniency) - which yields alpha ~0.75. Rows of a
-    case are ordered by completion, so "the last review" is also the last row.
+    A reviewer weighs the model's score (ANCHOR) against the case documents (shared by everyone
+    who reviews the case, read with their own noise and leniency) - which yields alpha ~0.75.
+    Rows of a case are ordered by completion, so "the last review" is also the last row.
     """
     n = c["n"]
     per_case = np.maximum(c["n_reviews"], 1)
@@ -261,7 +261,8 @@ def _reviews(rng, c: dict) -> dict:
     median_s[RUBBER_STAMPER] = 8.0
     sigma = np.where(rubber, 0.35, 0.5)
     slow = np.where(c["loan"][case] >= LARGE_LOAN, 1.4, 1.0)
-    duration = np.maximum(np.round(median_s[reviewer] * slow * np.exp(sigma * rng.normal(size=len(case)))), 2)
+    duration = median_s[reviewer] * slow * np.exp(sigma * rng.normal(size=len(case)))
+    duration = np.maximum(np.round(duration), 2)
     delay = np.maximum(np.round(np.exp(np.log(2400) + rng.normal(size=len(case)))), 30)
     started = c["ts"][case] + delay.astype(np.int64)
     completed = started + duration.astype(np.int64)
@@ -317,9 +318,9 @@ def _extras(rng, c: dict, r: dict) -> list[dict]:
     extras, fresh = [], c["n"]
     used = set()
 
-    def pick(pool):
+    def pick(pool):  # a row not used yet, from the pool (None: any valid row but the last)
         while True:
-            i = int(pool[rng.integers(0, len(pool))])
+            i = int(rng.integers(0, n_valid - 1) if pool is None else pool[rng.integers(len(pool))])
             if i not in used:
                 used.add(i)
                 return i
@@ -327,7 +328,7 @@ def _extras(rng, c: dict, r: dict) -> list[dict]:
     for kind, field, value, count in _MALFORMED:
         for j in range(count):
             needs_review = field in ("human_decision", "review_completed_at", "escalated")
-            src = pick(reviewed_rows if needs_review else np.arange(n_valid))
+            src = pick(reviewed_rows if needs_review else None)
             e = {"kind": kind, "field": field, "source": src}
             if kind == "conflict":
                 e["pos"] = int(rng.integers(src + 1, n_valid + 1))
@@ -341,7 +342,7 @@ def _extras(rng, c: dict, r: dict) -> list[dict]:
                     e["set"] = {field: value[j % len(value)] if isinstance(value, list) else value}
             extras.append(e)
     for _ in range(N_DUPLICATES):
-        src = pick(np.arange(n_valid - 1))
+        src = pick(None)
         extras.append({"kind": "duplicate", "field": None, "source": src,
                        "pos": int(rng.integers(src + 1, n_valid + 1))})
 

@@ -1,0 +1,83 @@
+"""Everything at once: the ``hitlgov metrics --json`` object (SCHEMA §3) and its findings.
+
+This module only composes the metric families; each number is computed in its own module.
+The period defaults to the decisions present in the filter.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from metrics import agreement, drift, fairness, inventory, oversight, roi
+from metrics._values import plain
+from metrics.policy import Policy, evaluate, load_policy
+from metrics.source import Filter, Source
+
+
+def resolve_period(source: Source, flt: Filter) -> Filter:
+    """Fill a missing start/end from the first/last decision in the filter."""
+    if flt.start is not None and flt.end is not None:
+        return flt
+    c = inventory.counts(source, flt)
+    first = dt.date.fromisoformat(c["first_decision"][:10]) if c["first_decision"] else None
+    last = dt.date.fromisoformat(c["last_decision"][:10]) if c["last_decision"] else None
+    return flt.but(start=flt.start or first, end=flt.end or last)
+
+
+def compute_metrics(source: Source, flt: Filter = Filter(), *, policy: Policy | None = None,
+                    include_drift: bool = True, n_boot: int = 1000, seed: int = 0,
+                    drift_html: str | None = None) -> dict:
+    policy = policy or load_policy()
+    flt = resolve_period(source, flt)
+    s = policy.settings
+    rate = float(s.get("reviewer_hourly_rate", roi.DEFAULT_HOURLY_RATE))
+    over = oversight.oversight_summary(source, flt)
+    by_reviewer = over.pop("by_reviewer")
+    coverage = oversight.high_risk_coverage(source, flt, score_band=tuple(s.get("high_risk_score_band", (0.35, 0.65))))
+    bias = oversight.automation_bias(source, flt)
+    counts = inventory.counts(source, flt)
+    ret = inventory.retention(source, flt, minimum_months=int(s.get("retention_minimum_months", 6)),
+                              max_gap_days=int(s.get("max_gap_days", 7)))
+    complete = inventory.completeness(source, flt)
+    out = {
+        "period": {"from": flt.start.isoformat() if flt.start else None,
+                   "to": flt.end.isoformat() if flt.end else None},
+        "filter": flt.describe(),
+        "counts": {k: counts[k] for k in ("rows_stored", "cases", "reviews", "reviewed_cases")},
+        "oversight": {
+            **{k: over[k] for k in ("automation_rate", "review_rate", "override_rate", "escalation_rate",
+                                    "review_seconds_median", "review_seconds_p90")},
+            "high_risk_review_coverage": coverage["coverage"],
+            "by_reviewer": [{k: r[k] for k in ("reviewer_id", "reviews", "override_rate", "review_seconds_median",
+                                              "escalation_rate", "rationale_rate")} for r in by_reviewer],
+            "by_model_version": oversight.by_model_version(source, flt),
+        },
+        "automation_bias": {"flagged_reviewers": len(bias["flagged"]), **bias},
+        "reviewer_accuracy": oversight.reviewer_accuracy(source, flt),
+        "agreement": agreement.agreement_summary(source, flt, n_boot=n_boot, seed=seed),
+        "fairness": fairness.fairness_summary(source, flt),
+        "drift": {},
+        "roi": roi.roi_summary(source, flt, hourly_rate=rate),
+        "data_quality": {
+            "retention": ret,
+            "retention_months": _months_covered(ret),
+            "completeness": complete,
+            "rationale_completeness": complete["rationale"],
+        },
+    }
+    if include_drift and flt.start and flt.end and counts["cases"]:
+        out["drift"] = drift.drift_summary(
+            source, flt, period=(flt.start, flt.end), reference_months=int(s.get("drift_reference_months", 3)),
+            current_months=int(s.get("drift_current_months", 1)), seed=seed, html_path=drift_html)
+    out = plain(out)
+    findings, not_evaluated = evaluate(policy, out)
+    out["findings"] = findings
+    out["findings_not_evaluated"] = not_evaluated
+    out["policy"] = {"name": policy.name, "source": policy.source, "sha256": policy.sha256}
+    return out
+
+
+def _months_covered(ret: dict) -> float | None:
+    """Length of the covered period in months (30.44-day months), for the retention rule."""
+    if not ret["covered_days"]:
+        return 0.0
+    return round(ret["covered_days"] / 30.4375, 2)
