@@ -10,7 +10,7 @@ has something true to find, and so that tests can check it finds exactly that:
   writes a rationale. Human oversight that is only nominal is the failure the EU AI Act's
   Art. 14 ("automation bias") is about; per-reviewer override rate and review time expose it.
 * **Biased model, partly corrected by people**: the model under-scores 18-24 year-olds (thin
-  credit files) by 0.6 logits relative to how they actually repay. Reviewers judge from the
+  credit files) by 0.8 logits relative to how they actually repay. Reviewers judge from the
   documents, so on the cases they see they overturn more of those declines: the demographic
   parity gap of ``final_decision`` is smaller than that of ``model_decision``. This is what
   the fairness view should show by ``age_band``; ``gender`` carries no planted effect (control).
@@ -64,10 +64,11 @@ RUBBER_STAMPER = 6  # index of "rev-07"
 # ~31% reviewed, ~22% overrides, alpha ~0.75-0.78, repaid ~65%).
 INTERCEPT = 0.6  # baseline creditworthiness
 U_SD = 0.6  # creditworthiness the features miss but the documents show
-PARTNER_HIDDEN = 1.0  # partner-app applicants repay this much better than their features say
-V1_NOISE, V2_NOISE = 0.7, 0.3  # model error of v1.4 and v2.0 (+0.4 on partner-app)
-YOUNG_BIAS = 0.6  # what the model wrongly takes off 18-24 year-olds
-YOUNG_INCOME = 36_000  # median income of 18-24 (others: 48k, 58k, 40k)
+PARTNER_HIDDEN = 1.5  # partner-app applicants repay this much better than their features say
+V1_NOISE, V2_NOISE = 0.7, 0.3  # model error of v1.4 and v2.0
+PARTNER_NOISE = 0.5  # extra model error on partner-app applicants (unlike its training data)
+YOUNG_BIAS = 0.8  # what the model wrongly takes off 18-24 year-olds
+YOUNG_INCOME = 40_000  # median income of 18-24 (others: 48k, 58k, 40k)
 ANCHOR = 0.65  # weight a reviewer gives the model's score (the rest: the documents)
 LENIENCY, OWN_NOISE = 0.1, 0.3  # spread of reviewers' leniency and of their own reading
 
@@ -206,7 +207,7 @@ def _cases(rng, n: int) -> dict:
     repaid = rng.random(n) < _sigmoid(t)
 
     v2 = ts >= _epoch(V2_FROM)
-    noise = np.where(v2, V2_NOISE, V1_NOISE) + np.where(partner, 0.4, 0.0)
+    noise = np.where(v2, V2_NOISE, V1_NOISE) + np.where(partner, PARTNER_NOISE, 0.0)
     m = f - YOUNG_BIAS * young + rng.normal(0, 1, n) * noise
     score = np.round(_sigmoid(m), 4)
     model_approve = score >= THRESHOLD

@@ -74,6 +74,12 @@ def load_json(path: Path, tool: str) -> Any:
                           f"column {exc.colno} ({exc.msg})") from None
 
 
+def json_kind(value: Any) -> str:
+    """The JSON name of a parsed value's type, for error messages."""
+    names = {dict: "object", list: "list", str: "string", bool: "boolean", int: "number", float: "number"}
+    return names.get(type(value), "null")
+
+
 def text(value: Any) -> str | None:
     """A scalar as the text a JSON Lines reader would give; None for missing or non-scalars."""
     if value is None or isinstance(value, (dict, list)):

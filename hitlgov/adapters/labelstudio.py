@@ -35,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from hitlgov.adapters import frame, head_text, label, load_json, row, scalar_attributes, text
+from hitlgov.adapters import frame, head_text, json_kind, label, load_json, row, scalar_attributes, text
 from hitlgov.errors import IngestError
 from hitlgov.ingest.hooks import Reader, hookimpl
 
@@ -57,7 +57,7 @@ def read(con: Any, path: Path, *, from_name: str | None = None) -> pd.DataFrame:
     """Read a Label Studio JSON export; ``con`` is not needed."""
     tasks = load_json(path, "Label Studio")
     if not isinstance(tasks, list):
-        raise IngestError(f"{path}: not a Label Studio export: {EXPECTED} (found a JSON {_kind(tasks)})")
+        raise IngestError(f"{path}: not a Label Studio export: {EXPECTED} (found a JSON {json_kind(tasks)})")
     if not tasks:
         raise IngestError(f"{path}: the Label Studio export has no tasks")
     rows = []
@@ -69,7 +69,7 @@ def read(con: Any, path: Path, *, from_name: str | None = None) -> pd.DataFrame:
 def _task_rows(path: Path, number: int, task: Any, from_name: str | None) -> list[dict]:
     where = f"{path}: not a Label Studio export: task {number}"
     if not isinstance(task, dict):
-        raise IngestError(f"{where} is a JSON {_kind(task)}, not an object ({EXPECTED})")
+        raise IngestError(f"{where} is a JSON {json_kind(task)}, not an object ({EXPECTED})")
     if task.get("id") is None:
         raise IngestError(f"{where} has no 'id'")
     annotations = task.get("annotations", [])
@@ -159,11 +159,6 @@ def _minus(completed: Any, seconds: Any) -> str | None:
 
 def _first(*values: Any) -> Any:
     return next((v for v in values if v is not None), None)
-
-
-def _kind(value: Any) -> str:
-    names = {dict: "object", list: "list", str: "string", bool: "boolean", int: "number", float: "number"}
-    return names.get(type(value), "null")
 
 
 @hookimpl

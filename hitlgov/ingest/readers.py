@@ -129,20 +129,24 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, path: Path):
             [str(path), _NO_DELIMITER],
         )
         con.execute("DELETE FROM hitlgov_lines WHERE line IS NULL OR trim(line) = ''")
+        # DuckDB evaluates JSON functions on every row, even inside CASE: keep a column that
+        # holds only valid JSON objects (NULL otherwise) and parse nothing else.
+        con.execute("ALTER TABLE hitlgov_lines ADD COLUMN obj VARCHAR")
+        con.execute("UPDATE hitlgov_lines SET obj = line WHERE json_valid(line)")
+        con.execute("UPDATE hitlgov_lines SET obj = NULL WHERE json_type(obj) <> 'OBJECT'")
         keys = [k for (k,) in con.execute(
-            "SELECT DISTINCT unnest(json_keys(line)) AS k FROM hitlgov_lines "
-            "WHERE json_valid(line) AND json_type(line) = 'OBJECT' ORDER BY k"
+            "SELECT DISTINCT unnest(json_keys(obj)) AS k FROM hitlgov_lines WHERE obj IS NOT NULL ORDER BY k"
         ).fetchall()]
     except duckdb.Error as exc:
         raise IngestError(f"{path}: cannot be read as JSON Lines: {str(exc).splitlines()[0]}") from None
     columns = ", ".join(
-        f"CASE WHEN json_valid(line) AND json_type(line) = 'OBJECT' THEN json_extract_string(line, ${i + 1}) END AS {_quote_ident(k)}"
+        f"json_extract_string(obj, ${i + 1}) AS {_quote_ident(k)}"
         for i, k in enumerate(keys)
     )
     # A line that is not a JSON object keeps its text in _invalid_json and is quarantined.
     select = (
         f"SELECT _row, {columns + ',' if columns else ''} "
-        "CASE WHEN NOT (json_valid(line) AND json_type(line) = 'OBJECT') THEN line END AS _invalid_json "
+        "CASE WHEN obj IS NULL THEN line END AS _invalid_json "
         "FROM hitlgov_lines"
     )
     con.execute(

@@ -1,0 +1,180 @@
+"""Amazon SageMaker Augmented AI (A2I) human-loop output -> canonical decision-log rows.
+
+A2I writes one ``output.json`` per human loop to the flow definition's S3 output path,
+``s3://<bucket>/<prefix>/<flow-definition-name>/YYYY/MM/DD/hh/mm/ss/<human-loop-name>/output.json``
+(the date/time is the loop's creation), documented in the SageMaker developer guide, "Amazon
+A2I Output Data" (a2i-output-data.md): ``{"flowDefinitionArn", "humanLoopName", "inputContent":
+{...}, "humanAnswers": [{"answerContent": {...}, "acceptanceTime", "submissionTime",
+"timeSpentInSeconds", "workerId", "workerMetadata": {...}}]}``. This reads one such file, or a
+folder of them (every ``*.json`` below it, in path order: ``_record`` is the file's number).
+
+Mapping (one row per human answer, SCHEMA §1):
+
+* ``humanLoopName`` -> ``case_id``; the flow definition's name -> attribute ``flow_definition``;
+  the other scalar ``inputContent`` entries -> case attributes.
+* The model's output: A2I does not prescribe ``inputContent`` keys (it is whatever the
+  application passed to ``StartHumanLoop``), so the first key present among
+  ``model_decision``, ``prediction``, ``predicted_label``, ``initialValue`` (the key AWS's own
+  custom-task example uses for the model's answer) -> ``model_decision``; among
+  ``model_score``, ``score``, ``confidence`` -> ``model_score``; ``model_version`` ->
+  ``model_version``. ``model_decision_key=``, ``model_score_key=`` and ``model_version_key=``
+  name other keys.
+* ``ts``: output.json has no model timestamp. In order: a ``ts`` key in ``inputContent``; the
+  loop's creation time from the S3 path (``.../YYYY/MM/DD/hh/mm/ss/<loop>/output.json``, UTC);
+  the earliest answer's ``acceptanceTime`` (else ``submissionTime``) -- i.e. when a human first
+  picked the case up, later than the model's decision by the queueing time.
+* Each ``humanAnswers`` entry -> one review: ``reviewer_id`` = ``workerId``,
+  ``review_started_at`` = ``acceptanceTime``, ``review_completed_at`` = ``submissionTime``,
+  ``review_seconds`` = ``timeSpentInSeconds`` (active time, without pauses). ``human_decision``
+  from ``answerContent``: the key named by ``answer_key=``; else a crowd classifier's output
+  (``{"<name>": {"label": ...}}``, ``{"<name>": {"labels": [...]}}``); else the value of a form's
+  only field; else the one checked radio button (``{"<name>": {"<value>": true}}``).
+  ``rationale`` = the classifier's ``workerComment`` or a ``rationale``/``comment`` field.
+* A loop with no answers -> one unreviewed row.
+
+Built-in task types (Textract, Rekognition) put the model output in nested
+``aiServiceResponse`` objects with no single decision: their rows lack ``model_decision`` and
+are quarantined unless ``model_decision_key`` names a top-level ``inputContent`` key.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hitlgov.adapters import frame, head_text, json_kind, label, load_json, row, scalar_attributes, text
+from hitlgov.errors import IngestError
+from hitlgov.ingest.hooks import Reader, hookimpl
+
+DECISION_KEYS = ("model_decision", "prediction", "predicted_label", "initialValue")
+SCORE_KEYS = ("model_score", "score", "confidence")
+VERSION_KEYS = ("model_version",)
+TS_KEYS = ("ts",)
+RATIONALE_KEYS = ("rationale", "comment", "workerComment")
+EXPECTED = "expected a human-loop output.json object with 'humanLoopName' and 'humanAnswers'"
+_PATH_TIME = re.compile(r"(\d{4})/(\d{2})/(\d{2})/(\d{2})/(\d{2})/(\d{2})/[^/]+/[^/]+$")
+
+
+def detect(path: Path, head: bytes) -> bool:
+    """An output.json object, or a folder whose first ``*.json`` is one."""
+    try:
+        if path.is_dir():
+            first = next((p for p in path.rglob("*.json") if p.is_file()), None)
+            if first is None:
+                return False
+            with open(first, "rb") as fh:
+                head = fh.read(65536)
+        sample = head_text(head)
+        return (sample.startswith("{") and '"humanAnswers"' in sample
+                and ('"humanLoopName"' in sample or '"flowDefinitionArn"' in sample))
+    except Exception:
+        return False
+
+
+def read(con: Any, path: Path, *, model_decision_key: str | None = None, model_score_key: str | None = None,
+         model_version_key: str | None = None, answer_key: str | None = None) -> pd.DataFrame:
+    """Read one A2I output.json or a folder of them; ``con`` is not needed."""
+    if path.is_dir():
+        files = sorted((p for p in path.rglob("*.json") if p.is_file()), key=lambda p: p.relative_to(path).as_posix())
+        if not files:
+            raise IngestError(f"{path}: no *.json human-loop output files in this folder")
+    else:
+        files = [path]
+    keys = {"model_decision": _keys(model_decision_key, DECISION_KEYS), "model_score": _keys(model_score_key, SCORE_KEYS),
+            "model_version": _keys(model_version_key, VERSION_KEYS), "ts": TS_KEYS}
+    rows = []
+    for number, file in enumerate(files, start=1):
+        rows.extend(_loop_rows(file, number, load_json(file, "Amazon A2I"), keys, answer_key))
+    return frame(rows)
+
+
+def _keys(given: str | None, defaults: tuple[str, ...]) -> tuple[str, ...]:
+    return (given,) if given else defaults
+
+
+def _loop_rows(file: Path, number: int, output: Any, keys: dict, answer_key: str | None) -> list[dict]:
+    where = f"{file}: not an Amazon A2I output"
+    if not isinstance(output, dict):
+        raise IngestError(f"{where}: {EXPECTED} (found a JSON {json_kind(output)})")
+    answers, content = output.get("humanAnswers"), output.get("inputContent") or {}
+    if not isinstance(answers, list) or not all(isinstance(a, dict) for a in answers):
+        raise IngestError(f"{where}: {EXPECTED} ('humanAnswers' is not a list of objects)")
+    if not output.get("humanLoopName"):
+        raise IngestError(f"{where}: {EXPECTED} ('humanLoopName' is missing)")
+    if not isinstance(content, dict):
+        raise IngestError(f"{where}: 'inputContent' is a JSON {json_kind(content)}, not an object")
+
+    found = {name: next((k for k in candidates if content.get(k) is not None), None) for name, candidates in keys.items()}
+    case = {name: content[k] if k else None for name, k in found.items()}
+    case["case_id"] = output["humanLoopName"]
+    case["ts"] = case["ts"] or _path_time(file) or _earliest(answers, "acceptanceTime") or _earliest(answers, "submissionTime")
+    if isinstance(case["model_decision"], (list, dict)):
+        case["model_decision"] = label(case["model_decision"]) if isinstance(case["model_decision"], list) else None
+    attributes = scalar_attributes({k: v for k, v in content.items() if k not in found.values()})
+    arn = text(output.get("flowDefinitionArn"))
+    if arn:
+        attributes["flow_definition"] = arn.rsplit("/", 1)[-1]
+    if not answers:
+        return [{**row(attributes, case, prefix="inputContent"), "_record": number}]
+    rows = []
+    for answer in answers:
+        decision, rationale = _answer(answer.get("answerContent"), answer_key)
+        review = {"reviewer_id": answer.get("workerId"), "human_decision": decision, "rationale": rationale,
+                  "review_started_at": answer.get("acceptanceTime"),
+                  "review_completed_at": answer.get("submissionTime"),
+                  "review_seconds": answer.get("timeSpentInSeconds")}
+        rows.append({**row(attributes, {**case, **review}, prefix="inputContent"), "_record": number})
+    return rows
+
+
+def _answer(content: Any, answer_key: str | None) -> tuple[str | None, str | None]:
+    """(human decision, rationale) from a worker's ``answerContent``."""
+    if not isinstance(content, dict):
+        return label(content), None
+    rationale = next((text(content[k]) for k in RATIONALE_KEYS if text(content.get(k))), None)
+    if answer_key is not None:
+        return _value(content.get(answer_key)), _comment(content.get(answer_key)) or rationale
+    classifiers = [v for v in content.values() if isinstance(v, dict) and ("label" in v or "labels" in v)]
+    if classifiers:
+        return _value(classifiers[0]), _comment(classifiers[0]) or rationale
+    fields = {k: v for k, v in content.items() if k not in RATIONALE_KEYS}
+    if len(fields) == 1:
+        return _value(next(iter(fields.values()))), rationale
+    checked = [(name, k) for name, v in fields.items() if isinstance(v, dict) for k, on in v.items() if on is True]
+    if len(checked) == 1:
+        name, value = checked[0]
+        return (name if value == "on" else value), rationale
+    return None, rationale
+
+
+def _value(value: Any) -> str | None:
+    """A form value as a label: a classifier's label(s), the checked option, or the value."""
+    if isinstance(value, dict):
+        if "label" in value or "labels" in value:
+            return label(value.get("label", value.get("labels")))
+        checked = [k for k, on in value.items() if on is True]
+        return checked[0] if len(checked) == 1 else None
+    return label(value)
+
+
+def _comment(value: Any) -> str | None:
+    return text(value.get("workerComment")) if isinstance(value, dict) else None
+
+
+def _path_time(file: Path) -> str | None:
+    """The loop's creation time from A2I's ``.../YYYY/MM/DD/hh/mm/ss/<loop>/output.json``."""
+    m = _PATH_TIME.search(file.as_posix())
+    return "{}-{}-{}T{}:{}:{}Z".format(*m.groups()) if m else None
+
+
+def _earliest(answers: list[dict], key: str) -> str | None:
+    times = [t for a in answers if (t := text(a.get(key)))]
+    return min(times) if times else None
+
+
+@hookimpl
+def hitlgov_readers() -> list[Reader]:
+    return [Reader(name="a2i", detect=detect, read=read, priority=10,
+                   description="Amazon A2I human-loop output.json (one file or a folder of them)")]

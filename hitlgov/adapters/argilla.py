@@ -1,0 +1,249 @@
+"""Argilla dataset records export -> canonical decision-log rows.
+
+Shapes read (a JSON list of records, or JSON Lines with one record per line), each as the
+Argilla source writes it:
+
+* **2.x nested** -- ``dataset.records.to_list(flatten=False)`` / ``dataset.records.to_json(path)``
+  (``Record.to_dict`` in ``argilla/records/_resource.py``): ``{"id", "fields": {...},
+  "metadata": {...}, "suggestions": {question: {"value", "score", "agent"}}, "responses":
+  {question: [{"value", "user_id"}]}, "vectors", "status", "_server_id"}``.
+* **2.x flattened / Hugging Face datasets** -- ``to_list(flatten=True)``, ``to_datasets()`` and
+  ``to_hub`` (``GenericIO._record_to_dict`` in ``argilla/records/_io/_generic.py``): fields and
+  metadata at the top level, ``<q>.responses``, ``<q>.responses.users``,
+  ``<q>.responses.status``, ``<q>.suggestion``, ``<q>.suggestion.score``,
+  ``<q>.suggestion.agent``. A ``datasets`` ``to_json`` of it is JSON Lines.
+* **1.x FeedbackDataset records** (``FeedbackRecord``: ``schemas/records.py``,
+  ``responses.py``, ``suggestions.py``): ``{"fields", "metadata", "external_id",
+  "responses": [{"user_id", "values": {question: {"value"}}, "status"}], "suggestions":
+  [{"question_name", "value", "score", "agent", "type"}]}``.
+* **1.x Hugging Face format** (``FeedbackDataset.format_as("datasets")`` / ``push_to_huggingface``):
+  fields at the top level, ``<q>: [{"user_id", "value", "status"}]``, ``<q>-suggestion``,
+  ``<q>-suggestion-metadata: {"type", "score", "agent"}``, ``external_id``, ``metadata`` (a
+  JSON string).
+
+Mapping: record id (``id``; 1.x ``external_id``) -> ``case_id``; the question's suggestion ->
+``model_decision`` (value), ``model_score`` (score), ``model_version`` (agent); each
+*submitted* response -> one review (``reviewer_id`` = ``user_id``, ``human_decision`` =
+value); ``discarded`` and ``draft`` responses are not reviews. The 2.x nested export carries no
+response status: there every response counts as submitted (use the flattened export to tell
+drafts apart). Scalar fields and metadata -> case attributes.
+
+Argilla exports no timestamps, and ``ts`` (when the model decided) is required: it is read from
+a field or metadata property named ``ts`` (or the one named by ``ts_field=``); records without
+it are quarantined ("missing required field ts"). Log the decision time as metadata.
+
+The question: the one named by ``question=``, else the first question (in export order) that
+has a suggestion and label-like values (a string, a number or a list of strings); a
+multi-label answer becomes its labels sorted and joined with ``|``. The question named by
+``rationale_question=`` (default ``rationale``), when present, gives each reviewer's
+``rationale``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hitlgov.adapters import frame, head_text, json_kind, label, read_text, row, scalar_attributes, text
+from hitlgov.errors import IngestError
+from hitlgov.ingest.hooks import Reader, hookimpl
+
+EXPECTED = "expected a JSON list or JSON Lines of Argilla records with fields, suggestions and responses"
+REVIEW_STATUSES = ("submitted", None)  # None: the 2.x nested export has no response status
+_NOT_ATTRIBUTES = ("id", "external_id", "status", "_server_id", "metadata", "fields", "vectors",
+                   "responses", "suggestions")
+
+
+@dataclass
+class _Record:
+    number: int
+    id: Any
+    attributes: dict[str, str]
+    suggestions: dict[str, dict] = field(default_factory=dict)   # question -> {value, score, agent}
+    responses: dict[str, list[dict]] = field(default_factory=dict)  # question -> [{value, user_id, status}]
+
+
+def detect(path: Path, head: bytes) -> bool:
+    """JSON list or JSON Lines whose first record has Argilla's response/suggestion layout."""
+    try:
+        sample = head_text(head)
+        if not sample.startswith(("[", "{")) or '"annotations"' in sample or '"humanAnswers"' in sample:
+            return False
+        nested = '"fields"' in sample and ('"responses"' in sample or '"suggestions"' in sample)
+        flat = '.responses"' in sample or '.suggestion"' in sample
+        v1_hf = '-suggestion-metadata"' in sample
+        return nested or flat or v1_hf
+    except Exception:
+        return False
+
+
+def read(con: Any, path: Path, *, question: str | None = None, rationale_question: str = "rationale",
+         ts_field: str = "ts") -> pd.DataFrame:
+    """Read an Argilla records export; ``con`` is not needed."""
+    records = [_normalise(path, n, r) for n, r in enumerate(_load(path), start=1)]
+    if not records:
+        raise IngestError(f"{path}: the Argilla export has no records")
+    chosen = question or _pick_question(records, exclude=rationale_question)
+    if question and not any(question in r.suggestions or question in r.responses for r in records):
+        names = sorted({q for r in records for q in (*r.suggestions, *r.responses)})
+        raise IngestError(f"{path}: question '{question}' is not in the Argilla export "
+                          f"(questions: {', '.join(names) or 'none'})")
+    rows = []
+    for r in records:
+        suggestion = r.suggestions.get(chosen, {}) if chosen else {}
+        attributes = dict(r.attributes)
+        case = {
+            "case_id": r.id,
+            "ts": attributes.pop(ts_field, None),
+            "model_decision": label(suggestion.get("value")),
+            "model_score": suggestion.get("score"),
+            "model_version": suggestion.get("agent"),
+        }
+        rationale = {x.get("user_id"): x.get("value") for x in r.responses.get(rationale_question, [])}
+        reviews = [x for x in r.responses.get(chosen, []) if x.get("status") in REVIEW_STATUSES] if chosen else []
+        for x in reviews:
+            review = {"reviewer_id": x.get("user_id"), "human_decision": label(x.get("value")),
+                      "rationale": rationale.get(x.get("user_id"))}
+            rows.append({**row(attributes, {**case, **review}, prefix="metadata"), "_record": r.number})
+        if not reviews:
+            rows.append({**row(attributes, case, prefix="metadata"), "_record": r.number})
+    return frame(rows)
+
+
+def _load(path: Path) -> list:
+    """A JSON list of records, or JSON Lines (one record per line)."""
+    content = read_text(path, "Argilla")
+    try:
+        data = json.loads(content)
+    except json.JSONDecodeError as exc:
+        if not content.lstrip("\ufeff \t\r\n").startswith("{"):
+            raise IngestError(f"{path}: not an Argilla export: invalid JSON at line {exc.lineno} "
+                              f"column {exc.colno} ({exc.msg})") from None
+        data = []
+        for number, line in enumerate(content.splitlines(), start=1):
+            if line.strip():
+                try:
+                    data.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise IngestError(f"{path}: not an Argilla export: line {number} is not valid JSON "
+                                      f"({err.msg})") from None
+    if isinstance(data, dict):
+        data = [data]  # a JSON Lines file of one record
+    if not isinstance(data, list):
+        raise IngestError(f"{path}: not an Argilla export: {EXPECTED} (found a JSON {json_kind(data)})")
+    return data
+
+
+def _normalise(path: Path, number: int, rec: Any) -> _Record:
+    where = f"{path}: not an Argilla export: record {number}"
+    if not isinstance(rec, dict):
+        raise IngestError(f"{where} is a JSON {json_kind(rec)}, not an object ({EXPECTED})")
+    if isinstance(rec.get("fields"), dict):
+        return _nested(where, number, rec)
+    if any(k.endswith((".responses", ".suggestion")) for k in rec):
+        return _flat(number, rec)
+    if any(k.endswith("-suggestion-metadata") for k in rec):
+        return _v1_hf(number, rec)
+    raise IngestError(f"{where} has no 'fields' and no question columns ({EXPECTED})")
+
+
+def _attributes(fields: Any, metadata: Any) -> dict[str, str]:
+    """Scalar fields, then metadata (a metadata name already used by a field gets a prefix)."""
+    attributes = scalar_attributes(fields)
+    for name, value in scalar_attributes(metadata).items():
+        attributes[f"metadata.{name}" if name in attributes else name] = value
+    return attributes
+
+
+def _nested(where: str, number: int, rec: dict) -> _Record:
+    """2.x ``to_list(flatten=False)`` (dicts by question) or 1.x ``FeedbackRecord`` (lists)."""
+    record_id = rec.get("external_id") if rec.get("external_id") is not None else rec.get("id")
+    out = _Record(number, record_id, _attributes(rec["fields"], rec.get("metadata")))
+    suggestions, responses = rec.get("suggestions") or {}, rec.get("responses") or {}
+    if isinstance(suggestions, dict):  # 2.x
+        out.suggestions = {q: s for q, s in suggestions.items() if isinstance(s, dict)}
+    elif isinstance(suggestions, list):  # 1.x
+        out.suggestions = {s["question_name"]: s for s in suggestions if isinstance(s, dict) and "question_name" in s}
+    else:
+        raise IngestError(f"{where}: 'suggestions' is a JSON {json_kind(suggestions)}")
+    if isinstance(responses, dict):  # 2.x: question -> [{value, user_id}]
+        for q, answers in responses.items():
+            if not isinstance(answers, list):
+                raise IngestError(f"{where}: responses of '{q}' are not a list")
+            out.responses[q] = [a for a in answers if isinstance(a, dict)]
+    elif isinstance(responses, list):  # 1.x: one response per user with values by question
+        for response in responses:
+            if not isinstance(response, dict) or not isinstance(response.get("values") or {}, dict):
+                raise IngestError(f"{where}: a response is not an object with 'values'")
+            for q, value in (response.get("values") or {}).items():
+                out.responses.setdefault(q, []).append({
+                    "value": value.get("value") if isinstance(value, dict) else value,
+                    "user_id": response.get("user_id"), "status": response.get("status", "submitted")})
+    else:
+        raise IngestError(f"{where}: 'responses' is a JSON {json_kind(responses)}")
+    return out
+
+
+def _flat(number: int, rec: dict) -> _Record:
+    """2.x ``to_list(flatten=True)`` / Hugging Face datasets: dotted question columns."""
+    questions = list(dict.fromkeys(k.rsplit(".", 1)[0] for k in rec if k.endswith((".responses", ".suggestion"))))
+    used = {f"{q}{s}" for q in questions for s in (".responses", ".responses.users", ".responses.status",
+                                                   ".suggestion", ".suggestion.score", ".suggestion.agent")}
+    out = _Record(number, rec.get("id"),
+                  scalar_attributes({k: v for k, v in rec.items() if k not in used and k not in _NOT_ATTRIBUTES}))
+    for q in questions:
+        if rec.get(f"{q}.suggestion") is not None:
+            out.suggestions[q] = {"value": rec.get(f"{q}.suggestion"), "score": rec.get(f"{q}.suggestion.score"),
+                                  "agent": rec.get(f"{q}.suggestion.agent")}
+        values = rec.get(f"{q}.responses") or []
+        users = rec.get(f"{q}.responses.users") or []
+        statuses = rec.get(f"{q}.responses.status") or []
+        out.responses[q] = [{"value": v, "user_id": u, "status": s}
+                            for v, u, s in zip(values, users, [*statuses, *[None] * len(values)])]
+    return out
+
+
+def _v1_hf(number: int, rec: dict) -> _Record:
+    """1.x ``format_as("datasets")``: ``<q>`` response lists and ``<q>-suggestion`` columns."""
+    questions = [k[: -len("-suggestion-metadata")] for k in rec if k.endswith("-suggestion-metadata")]
+    used = {f"{q}{s}" for q in questions for s in ("", "-suggestion", "-suggestion-metadata")}
+    metadata = rec.get("metadata")
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except json.JSONDecodeError:
+            metadata = {"metadata": metadata}
+    fields = {k: v for k, v in rec.items() if k not in used and k not in _NOT_ATTRIBUTES}
+    out = _Record(number, rec.get("external_id"), _attributes(fields, metadata))
+    for q in questions:
+        meta = rec.get(f"{q}-suggestion-metadata") or {}
+        if rec.get(f"{q}-suggestion") is not None:
+            out.suggestions[q] = {"value": rec.get(f"{q}-suggestion"), "score": meta.get("score"),
+                                  "agent": meta.get("agent")}
+        out.responses[q] = [a for a in rec.get(q) or [] if isinstance(a, dict)]
+    return out
+
+
+def _pick_question(records: list[_Record], *, exclude: str) -> str | None:
+    """The first question, in export order, with a suggestion and label-like values."""
+    order: dict[str, None] = {}
+    for r in records:
+        order.update((q, None) for q in (*r.suggestions, *r.responses) if q != exclude)
+
+    def label_like(q: str) -> bool:
+        values = [r.suggestions[q].get("value") for r in records if q in r.suggestions]
+        values += [a.get("value") for r in records for a in r.responses.get(q, [])]
+        return all(v is None or text(v) is not None or (isinstance(v, list) and all(text(x) for x in v))
+                   for v in values)
+
+    suggested = [q for q in order if any(q in r.suggestions for r in records)]
+    return next((q for q in suggested + list(order) if label_like(q)), None)
+
+
+@hookimpl
+def hitlgov_readers() -> list[Reader]:
+    return [Reader(name="argilla", detect=detect, read=read, priority=10,
+                   description="Argilla dataset records (2.x nested or flattened, 1.x FeedbackDataset), JSON or JSON Lines")]
