@@ -1,19 +1,37 @@
-"""Append-only, hash-chained audit events.
+"""Append-only, hash-chained audit events, and verification of the store against them.
 
 Each event's ``hash`` is the SHA-256 of its own content *and* the previous event's hash, so
-changing, deleting or inserting any row breaks every link after it. :func:`verify_chain` walks
-the chain and names the first broken link. Events are written inside the caller's transaction:
-an ingestion that rolls back leaves no event behind.
+changing, deleting or inserting any event breaks the chain at that point. The data is tied to
+the chain too:
+
+* every stored review gets a ``review_stored`` event carrying the SHA-256 of the review's
+  content (computed in SQL by :data:`REVIEW_CONTENT`);
+* every ingestion run's event carries a digest of the cases and attributes it stored.
+
+:func:`verify_store` walks the chain, then recomputes those content hashes from the tables, so
+a review or case edited directly in the DuckDB file is caught even when the events are intact.
+Events are written inside the caller's transaction: an ingestion that rolls back leaves none.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 GENESIS = "0" * 64
+
+# Canonical text of a row, in SQL so ingestion and verification hash exactly the same bytes.
+REVIEW_CONTENT = ("sha256(concat_ws('\x1f', system, case_id, reviewer_id, human_decision, "
+                  "coalesce(CAST(review_started_at AS VARCHAR), ''), coalesce(CAST(review_completed_at AS VARCHAR), ''), "
+                  "coalesce(CAST(review_seconds AS VARCHAR), ''), coalesce(CAST(escalated AS VARCHAR), ''), "
+                  "coalesce(rationale, ''), CAST(run_id AS VARCHAR)))")
+CASE_CONTENT = ("sha256(concat_ws('\x1f', system, case_id, CAST(ts AS VARCHAR), coalesce(model_version, ''), "
+                "model_decision, coalesce(CAST(model_score AS VARCHAR), ''), coalesce(final_decision, ''), "
+                "coalesce(outcome, ''), CAST(run_id AS VARCHAR)))")
 
 
 def _digest(seq: int, at: str, kind: str, actor: str | None, subject: str | None, detail: str,
@@ -26,18 +44,60 @@ def _canonical(detail) -> str:
     return json.dumps(detail, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def _head(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
+    head = con.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+    return (head[0], head[1]) if head else (0, GENESIS)
+
+
+def _now() -> tuple[datetime, str]:
+    at = datetime.now(timezone.utc).replace(tzinfo=None)
+    return at, at.isoformat(timespec="microseconds")
+
+
 def append_event(con: duckdb.DuckDBPyConnection, *, kind: str, subject: str | None = None,
                  detail=None, actor: str | None = None) -> str:
     """Append one event after the current head; return its hash."""
-    head = con.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-    at = datetime.now(timezone.utc).replace(tzinfo=None)
-    at_text = at.isoformat(timespec="microseconds")
-    body = _canonical(detail if detail is not None else {})
-    digest = _digest(seq, at_text, kind, actor, subject, body, prev)
-    con.execute("INSERT INTO audit_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [seq, at, kind, actor, subject, body, prev, digest])
-    return digest
+    return append_events(con, [(kind, subject, detail if detail is not None else {})], actor=actor)
+
+
+def append_events(con: duckdb.DuckDBPyConnection, events: list[tuple[str, str | None, object]], *,
+                  actor: str | None = None) -> str:
+    """Append ``(kind, subject, detail)`` events in order, as one bulk insert; return the new head."""
+    if not events:
+        return _head(con)[1]
+    seq, prev = _head(con)
+    at, at_text = _now()
+    rows = []
+    for kind, subject, detail in events:
+        seq += 1
+        body = _canonical(detail)
+        digest = _digest(seq, at_text, kind, actor, subject, body, prev)
+        rows.append((seq, at, kind, actor, subject, body, prev, digest))
+        prev = digest
+    frame = pd.DataFrame(rows, columns=["seq", "event_at", "kind", "actor", "subject", "detail", "prev_hash", "hash"])
+    con.execute("INSERT INTO audit_events SELECT * FROM frame")
+    return prev
+
+
+def run_digests(con: duckdb.DuckDBPyConnection, run_id: int) -> dict:
+    """Digests of what one ingestion run stored (order-independent: rows sorted by key)."""
+    cases = con.execute(
+        f"SELECT sha256(coalesce(string_agg({CASE_CONTENT}, '' ORDER BY system, case_id), '')), count(*) "
+        "FROM cases WHERE run_id = ?", [run_id]).fetchone()
+    attrs = con.execute(
+        "SELECT sha256(coalesce(string_agg(sha256(concat_ws('\x1f', a.system, a.case_id, a.name, coalesce(a.value, ''))), '' "
+        "ORDER BY a.system, a.case_id, a.name), '')), count(*) FROM case_attributes a "
+        "JOIN cases c ON c.system = a.system AND c.case_id = a.case_id WHERE c.run_id = ?", [run_id]).fetchone()
+    return {"cases_sha256": cases[0], "cases": cases[1], "attributes_sha256": attrs[0], "attributes": attrs[1]}
+
+
+def record_review_events(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    """One ``review_stored`` event per review the run stored, in source-row order."""
+    rows = con.execute(
+        f"SELECT system, case_id, reviewer_id, source_row, {REVIEW_CONTENT} FROM reviews WHERE run_id = ? "
+        "ORDER BY source_row, reviewer_id", [run_id]).fetchall()
+    append_events(con, [("review_stored", f"{s}/{c}/{r}", {"run_id": run_id, "row": row, "sha256": h})
+                        for s, c, r, row, h in rows])
 
 
 def verify_chain(con: duckdb.DuckDBPyConnection) -> dict:
@@ -49,12 +109,61 @@ def verify_chain(con: duckdb.DuckDBPyConnection) -> dict:
     for seq, at, kind, actor, subject, detail, prev_hash, digest in rows:
         problem = None
         if seq != expected_seq:
-            problem = f"sequence jumps from {expected_seq - 1} to {seq} (an event was deleted or inserted)"
+            problem = (f"sequence jumps from {expected_seq - 1} to {seq}: event(s) deleted"
+                       if seq > expected_seq else f"sequence {seq} repeated: an event was inserted")
         elif prev_hash != prev:
-            problem = "prev_hash does not match the previous event's hash (an event was deleted or inserted)"
+            problem = "prev_hash does not match the previous event's hash: an event was deleted or inserted before it"
         elif _digest(seq, at.isoformat(timespec="microseconds"), kind, actor, subject, detail, prev_hash) != digest:
-            problem = "content does not match its hash (the event was changed)"
+            problem = "content does not match its hash: the event was changed"
         if problem:
             return {"ok": False, "events": len(rows), "head": rows[-1][7], "broken_at": seq, "problem": problem}
         prev, expected_seq = digest, seq + 1
     return {"ok": True, "events": len(rows), "head": prev if rows else None, "broken_at": None, "problem": None}
+
+
+def verify_store(con: duckdb.DuckDBPyConnection, *, limit: int = 10) -> dict:
+    """The chain, then the data against it: reviews per event, cases/attributes per run."""
+    chain = verify_chain(con)
+    problems: list[str] = []
+    if not chain["ok"]:
+        problems.append(f"audit chain broken at event {chain['broken_at']}: {chain['problem']}")
+    review_rows = con.execute(
+        f"""WITH ev AS (
+              SELECT subject, json_extract_string(detail, '$.sha256') AS h FROM audit_events WHERE kind = 'review_stored'),
+            rv AS (SELECT system || '/' || case_id || '/' || reviewer_id AS subject, {REVIEW_CONTENT} AS h FROM reviews)
+            SELECT coalesce(ev.subject, rv.subject),
+                   CASE WHEN rv.subject IS NULL THEN 'review deleted (its audit event has no row)'
+                        WHEN ev.subject IS NULL THEN 'review inserted without an audit event'
+                        ELSE 'review changed after it was stored' END
+            FROM ev FULL OUTER JOIN rv ON ev.subject = rv.subject
+            WHERE ev.h IS DISTINCT FROM rv.h ORDER BY 1 LIMIT ?""", [limit]).fetchall()
+    problems += [f"{what}: {subject}" for subject, what in review_rows]
+    runs = con.execute(
+        "SELECT json_extract(detail, '$.run_id')::BIGINT, CAST(detail AS VARCHAR) FROM audit_events "
+        "WHERE kind = 'ingestion' ORDER BY seq").fetchall()
+    for run_id, detail in runs:
+        recorded = json.loads(detail)
+        if "cases_sha256" not in recorded:
+            continue
+        now = run_digests(con, run_id)
+        for key, label in (("cases_sha256", "cases"), ("attributes_sha256", "case attributes")):
+            if now[key] != recorded[key]:
+                problems.append(f"{label} stored by ingestion run {run_id} changed "
+                                f"({recorded[key.replace('_sha256', '')]} recorded, {now[key.replace('_sha256', '')]} now)")
+    return {"ok": not problems, "chain": chain, "problems": problems}
+
+
+def record_event(db: str | Path | None, *, kind: str, subject: str | None = None, detail=None,
+                 actor: str | None = None) -> str:
+    """Append one event with a short write connection (for the read-only app and reports)."""
+    from hitlgov import store
+
+    with store.connect(db) as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            digest = append_event(con, kind=kind, subject=subject, detail=detail, actor=actor)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return digest

@@ -257,6 +257,28 @@ def _print_metrics(m: dict) -> None:
 
 @app.command()
 @friendly
+def verify(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DbOption):
+    """Walk the audit hash chain and check the stored data against it (exit 1 on a break)."""
+    from hitlgov import audit, store
+
+    with store.connect(db, read_only=True) as con:
+        result = audit.verify_store(con)
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        chain = result["chain"]
+        if result["ok"]:
+            out.print(f"[green]OK[/]: {chain['events']:,} audit events, chain intact, data matches; "
+                      f"head {chain['head']}", highlight=False)
+        else:
+            out.print(f"[red]BROKEN[/]: {chain['events']:,} audit events", highlight=False)
+            for p in result["problems"]:
+                out.print(f"  - {p}", highlight=False)
+    raise typer.Exit(0 if result["ok"] else 1)
+
+
+@app.command()
+@friendly
 def migrate(db: Optional[Path] = DbOption):
     """Create the store or upgrade its schema to this version."""
     from hitlgov import store

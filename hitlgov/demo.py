@@ -493,11 +493,7 @@ def _planted(c: dict, r: dict) -> dict:
     known = c["outcome_known"][rc]
     truth = c["repaid"][rc]
 
-    def accuracy_on_overrides(who):
-        sel = over & known & who
-        return {"reviews": int(sel.sum()),
-                "reviewer_accuracy": _rate(r["human"][review][sel] == truth[sel]),
-                "model_accuracy": _rate(c["model_approve"][rc][sel] == truth[sel])}
+    overrode = over & known  # reviews that overrode the model, where the outcome is known
 
     # Krippendorff's alpha (nominal, two labels) over cases with several reviews
     per_case = np.bincount(rc, minlength=c["n"])
@@ -561,8 +557,10 @@ def _planted(c: dict, r: dict) -> dict:
         },
         "agreement": {"cases_with_multiple_reviews": int(multi.sum()),
                       "krippendorff_alpha_nominal": round(float(alpha), 4)},
-        "accuracy_on_overrides": {"peers": accuracy_on_overrides(~rubber),
-                                  "rubber_stamper": accuracy_on_overrides(rubber)},
+        "accuracy_on_overrides": {
+            "reviews": int(overrode.sum()),
+            "reviewer_accuracy": _rate(r["human"][review][overrode] == truth[overrode]),
+            "model_accuracy": _rate(c["model_approve"][rc][overrode] == truth[overrode])},
         "disadvantaged": {
             "attribute": "age_band", "group": "18-24",
             "model_bias_logits": -YOUNG_BIAS,

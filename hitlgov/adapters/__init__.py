@@ -53,24 +53,27 @@ def head_text(head: bytes) -> str:
     return head.decode("utf-8", "ignore").lstrip("\ufeff \t\r\n")
 
 
-def read_text(path: Path, tool: str) -> str:
-    """The whole file as text (gzip-compressed too: auto-detection looks inside .gz files)."""
+def read_text(path: Path, what: str) -> str:
+    """The whole file as text (gzip-compressed too: auto-detection looks inside .gz files).
+
+    ``what`` names the expected content for messages, e.g. "a Label Studio export".
+    """
     try:
         raw = path.read_bytes()
         if raw.startswith(GZIP_MAGIC):
             raw = gzip.decompress(raw)
         return raw.decode("utf-8-sig")
     except (OSError, EOFError) as exc:
-        raise IngestError(f"{path}: cannot read the {tool} export ({exc})") from None
+        raise IngestError(f"{path}: cannot be read as {what} ({exc})") from None
     except UnicodeDecodeError:
-        raise IngestError(f"{path}: not a {tool} export: the file is not UTF-8 text") from None
+        raise IngestError(f"{path}: not {what}: the file is not UTF-8 text") from None
 
 
-def load_json(path: Path, tool: str) -> Any:
+def load_json(path: Path, what: str) -> Any:
     try:
-        return json.loads(read_text(path, tool))
+        return json.loads(read_text(path, what))
     except json.JSONDecodeError as exc:
-        raise IngestError(f"{path}: not a {tool} export: invalid JSON at line {exc.lineno} "
+        raise IngestError(f"{path}: not {what}: invalid JSON at line {exc.lineno} "
                           f"column {exc.colno} ({exc.msg})") from None
 
 

@@ -86,7 +86,7 @@ def read(con: Any, path: Path, *, model_decision_key: str | None = None, model_s
             "model_version": _keys(model_version_key, VERSION_KEYS), "ts": TS_KEYS}
     rows = []
     for number, file in enumerate(files, start=1):
-        rows.extend(_loop_rows(file, number, load_json(file, "Amazon A2I"), keys, answer_key))
+        rows.extend(_loop_rows(file, number, load_json(file, "an Amazon A2I output"), keys, answer_key))
     return frame(rows)
 
 

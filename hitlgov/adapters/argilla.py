@@ -115,7 +115,7 @@ def read(con: Any, path: Path, *, question: str | None = None, rationale_questio
 
 def _load(path: Path) -> list:
     """A JSON list of records, or JSON Lines (one record per line)."""
-    content = read_text(path, "Argilla")
+    content = read_text(path, "an Argilla export")
     try:
         data = json.loads(content)
     except json.JSONDecodeError as exc:

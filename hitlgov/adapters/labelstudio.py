@@ -55,7 +55,7 @@ def detect(path: Path, head: bytes) -> bool:
 
 def read(con: Any, path: Path, *, from_name: str | None = None) -> pd.DataFrame:
     """Read a Label Studio JSON export; ``con`` is not needed."""
-    tasks = load_json(path, "Label Studio")
+    tasks = load_json(path, "a Label Studio export")
     if not isinstance(tasks, list):
         raise IngestError(f"{path}: not a Label Studio export: {EXPECTED} (found a JSON {json_kind(tasks)})")
     if not tasks:
@@ -152,9 +152,10 @@ def _minus(completed: Any, seconds: Any) -> str | None:
     """``completed - seconds`` as ISO 8601; None when either is missing or unparsable."""
     try:
         end = datetime.fromisoformat(str(completed))
-        return (end - timedelta(seconds=float(seconds))).isoformat()
+        started = (end - timedelta(seconds=float(seconds))).isoformat()
     except (TypeError, ValueError, OverflowError):
         return None
+    return started[:-6] + "Z" if started.endswith("+00:00") else started
 
 
 def _first(*values: Any) -> Any:

@@ -149,7 +149,8 @@ def ingest_path(
              result.duplicates, result.quarantined, int(seconds * 1e6)],
         )
         audit.append_event(con, kind="ingestion", subject=str(path),
-                           detail={"run_id": run_id, **result.as_json()})
+                           detail={"run_id": run_id, **result.as_json(), **audit.run_digests(con, run_id)})
+        audit.record_review_events(con, run_id)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -1,0 +1,100 @@
+"""The audit trail is tamper-evident: edits made directly in the DuckDB file are found."""
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from hitlgov import audit, store
+
+LOG = """case_id,ts,model_decision,reviewer_id,human_decision,rationale
+a,2026-01-01,approve,r1,approve,ok
+a,2026-01-01,approve,r2,decline,doubt
+b,2026-01-02,decline,r1,decline,
+c,2026-01-03,approve,,,
+"""
+
+
+@pytest.fixture
+def db(make_store, tmp_path):
+    path = make_store(LOG)
+    (tmp_path / "more.csv").write_text("case_id,ts,model_decision,reviewer_id,human_decision\nd,2026-01-04,decline,r3,approve\n")
+    from hitlgov.ingest.pipeline import ingest_path
+    with store.connect(path) as con:
+        ingest_path(con, tmp_path / "more.csv")
+    return path
+
+
+def check(db):
+    with store.connect(db, read_only=True) as con:
+        return audit.verify_store(con)
+
+
+def tamper(db, sql):
+    with duckdb.connect(str(db)) as con:
+        con.execute(sql)
+
+
+def test_untouched_store_verifies(db):
+    result = check(db)
+    assert result["ok"], result
+    # 2 ingestion runs + 4 stored reviews, chained in order
+    assert result["chain"]["events"] == 6
+
+
+def test_changed_review_row_is_found(db):
+    tamper(db, "UPDATE reviews SET human_decision = 'approve' WHERE case_id = 'a' AND reviewer_id = 'r2'")
+    result = check(db)
+    assert not result["ok"] and result["chain"]["ok"]
+    assert result["problems"] == ["review changed after it was stored: default/a/r2"]
+
+
+def test_deleted_and_inserted_reviews_are_found(db):
+    tamper(db, "DELETE FROM reviews WHERE case_id = 'b'")
+    tamper(db, "INSERT INTO reviews VALUES ('default','c','r9','approve',NULL,NULL,NULL,NULL,NULL,1,4)")
+    problems = check(db)["problems"]
+    assert "review deleted (its audit event has no row): default/b/r1" in problems
+    assert "review inserted without an audit event: default/c/r9" in problems
+
+
+def test_changed_case_is_found(db):
+    tamper(db, "UPDATE cases SET model_decision = 'decline' WHERE case_id = 'c'")
+    problems = check(db)["problems"]
+    assert problems and problems[0].startswith("cases stored by ingestion run 1 changed")
+
+
+def test_changed_event_breaks_chain_at_that_event(db):
+    tamper(db, "UPDATE audit_events SET subject = 'x' WHERE seq = 3")
+    chain = check(db)["chain"]
+    assert (chain["ok"], chain["broken_at"]) == (False, 3) and "changed" in chain["problem"]
+
+
+def test_deleted_event_breaks_chain(db):
+    tamper(db, "DELETE FROM audit_events WHERE seq = 2")
+    chain = check(db)["chain"]
+    assert (chain["ok"], chain["broken_at"]) == (False, 3) and "deleted" in chain["problem"]
+
+
+def test_inserted_event_breaks_chain(db):
+    with duckdb.connect(str(db)) as con:
+        row = con.execute("SELECT * FROM audit_events WHERE seq = 2").fetchone()
+        con.execute("UPDATE audit_events SET seq = seq + 1 WHERE seq >= 3")
+        con.execute("INSERT INTO audit_events VALUES (3, ?, 'forged', NULL, NULL, '{}', ?, ?)", [row[1], row[7], "f" * 64])
+    chain = check(db)["chain"]
+    assert (chain["ok"], chain["broken_at"]) == (False, 3)
+
+
+def test_record_event_extends_chain(db):
+    head = audit.record_event(db, kind="report_generated", subject="report.pdf", detail={"digest": "abc"})
+    result = check(db)
+    assert result["ok"] and result["chain"]["head"] == head and result["chain"]["events"] == 7
+
+
+def test_cli_verify_exit_codes(db):
+    exe = str(Path(sys.executable).with_name("hitlgov"))
+    ok = subprocess.run([exe, "verify", "--db", str(db)], capture_output=True, text=True)
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    tamper(db, "UPDATE reviews SET rationale = 'edited' WHERE case_id = 'a' AND reviewer_id = 'r1'")
+    bad = subprocess.run([exe, "verify", "--db", str(db)], capture_output=True, text=True)
+    assert bad.returncode == 1 and "default/a/r1" in bad.stdout
