@@ -110,8 +110,7 @@ def _loop_rows(file: Path, number: int, output: Any, keys: dict, answer_key: str
     case = {name: content[k] if k else None for name, k in found.items()}
     case["case_id"] = output["humanLoopName"]
     case["ts"] = case["ts"] or _path_time(file) or _earliest(answers, "acceptanceTime") or _earliest(answers, "submissionTime")
-    if isinstance(case["model_decision"], (list, dict)):
-        case["model_decision"] = label(case["model_decision"]) if isinstance(case["model_decision"], list) else None
+    case["model_decision"] = label(case["model_decision"])  # a list of labels -> "a|b"; an object -> None
     attributes = scalar_attributes({k: v for k, v in content.items() if k not in found.values()})
     arn = text(output.get("flowDefinitionArn"))
     if arn:
