@@ -115,7 +115,7 @@ TS_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
 def generate(out_dir: pathlib.Path, *, cases: int = 200_000, seed: int = 0) -> dict:
-    """Write decisions.csv, decisions.parquet and manifest.json to out_dir; return the manifest."""
+    """Write decisions.csv, decisions.parquet, manifest.json and mapping.yaml to out_dir; return the manifest."""
     if cases < 1_000:
         raise ValueError("cases must be at least 1000 (room for the planted effects)")
     out_dir = pathlib.Path(out_dir)
@@ -149,7 +149,19 @@ def generate(out_dir: pathlib.Path, *, cases: int = 200_000, seed: int = 0) -> d
         "planted": _planted(c, r),
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (out_dir / "mapping.yaml").write_text(mapping_yaml())
     return manifest
+
+
+def mapping_yaml() -> str:
+    """The demo uses canonical column names; the mapping only declares roles and the positive label."""
+    return (
+        "# Declarations for the demo deployment (its columns already carry the canonical names).\n"
+        f"system: {SYSTEM}\n"
+        f"sensitive: [{', '.join(SENSITIVE)}]\n"
+        f"features: [{', '.join(FEATURES)}]\n"
+        f"positive_label: {POSITIVE}\n"
+    )
 
 
 # --- simulation ---------------------------------------------------------------------------
@@ -293,13 +305,13 @@ def _reviews(rng, c: dict) -> dict:
 
 # --- dirty rows ------------------------------------------------------------------------------
 
-# (kind, field, replacement or None for special handling, count)
+# (kind, field, the field's broken value(s), count); a conflict flips human_decision instead
 _MALFORMED = [
     ("missing", "case_id", "", 5),
     ("unparsable_timestamp", "ts", ["31/13/2026", "yesterday"], 6),
     ("missing", "model_decision", "", 5),
     ("unparsable_number", "model_score", "n/a", 5),
-    ("human_decision_without_reviewer_id", "human_decision", None, 5),
+    ("human_decision_without_reviewer_id", "reviewer_id", "", 5),
     ("unparsable_timestamp", "review_completed_at", ["2026-13-45T25:61:00", "soon"], 4),
     ("unparsable_bool", "escalated", "maybe", 4),
     ("conflict", "human_decision", None, 6),
@@ -328,7 +340,8 @@ def _extras(rng, c: dict, r: dict) -> list[dict]:
 
     for kind, field, value, count in _MALFORMED:
         for j in range(count):
-            needs_review = field in ("human_decision", "review_completed_at", "escalated")
+            needs_review = field in ("human_decision", "reviewer_id", "review_completed_at",
+                                     "escalated")
             src = pick(reviewed_rows if needs_review else None)
             e = {"kind": kind, "field": field, "source": src}
             if kind == "conflict":
@@ -337,10 +350,7 @@ def _extras(rng, c: dict, r: dict) -> list[dict]:
                 fresh += 1
                 e["case_no"] = fresh
                 e["pos"] = int(rng.integers(0, n_valid + 1))
-                if kind == "human_decision_without_reviewer_id":
-                    e["set"] = {"reviewer_id": ""}
-                else:
-                    e["set"] = {field: value[j % len(value)] if isinstance(value, list) else value}
+                e["set"] = {field: value[j % len(value)] if isinstance(value, list) else value}
             extras.append(e)
     for _ in range(N_DUPLICATES):
         src = pick(None)

@@ -120,11 +120,12 @@ def test_each_malformed_row_has_its_recorded_problem(out, raw, valid):
         elif e["kind"] == "unparsable_bool":
             assert value.lower() not in {"true", "false", "1", "0", ""}
         elif e["kind"] == "human_decision_without_reviewer_id":
-            assert value != "" and row.reviewer_id == ""
+            assert value == "" and row.human_decision != ""
         else:
             pytest.fail(f"unknown kind {e['kind']}")
     assert {f for f, _ in kinds} == {"case_id", "ts", "model_decision", "model_score",
-                                     "human_decision", "review_completed_at", "escalated"}
+                                     "reviewer_id", "human_decision", "review_completed_at",
+                                     "escalated"}
 
 
 def test_parquet_is_typed_and_equals_the_valid_csv_rows(out, valid):

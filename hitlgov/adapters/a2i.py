@@ -77,13 +77,16 @@ def read(con: Any, path: Path, *, model_decision_key: str | None = None, model_s
          model_version_key: str | None = None, answer_key: str | None = None) -> pd.DataFrame:
     """Read one A2I output.json or a folder of them; ``con`` is not needed."""
     if path.is_dir():
-        files = sorted((p for p in path.rglob("*.json") if p.is_file()), key=lambda p: p.relative_to(path).as_posix())
+        files = sorted((p for p in path.rglob("*.json") if p.is_file()),
+                       key=lambda p: p.relative_to(path).as_posix())
         if not files:
             raise IngestError(f"{path}: no *.json human-loop output files in this folder")
     else:
         files = [path]
-    keys = {"model_decision": _keys(model_decision_key, DECISION_KEYS), "model_score": _keys(model_score_key, SCORE_KEYS),
-            "model_version": _keys(model_version_key, VERSION_KEYS), "ts": TS_KEYS}
+    keys = {"model_decision": _keys(model_decision_key, DECISION_KEYS),
+            "model_score": _keys(model_score_key, SCORE_KEYS),
+            "model_version": _keys(model_version_key, VERSION_KEYS),
+            "ts": TS_KEYS}
     rows = []
     for number, file in enumerate(files, start=1):
         rows.extend(_loop_rows(file, number, load_json(file, "an Amazon A2I output"), keys, answer_key))
@@ -106,10 +109,13 @@ def _loop_rows(file: Path, number: int, output: Any, keys: dict, answer_key: str
     if not isinstance(content, dict):
         raise IngestError(f"{where}: 'inputContent' is a JSON {json_kind(content)}, not an object")
 
-    found = {name: next((k for k in candidates if content.get(k) is not None), None) for name, candidates in keys.items()}
-    case = {name: content[k] if k else None for name, k in found.items()}
+    # For each model field, the first of its candidate keys that inputContent has.
+    found = {name: next((k for k in candidates if content.get(k) is not None), None)
+             for name, candidates in keys.items()}
+    case = {name: content.get(k) for name, k in found.items()}
     case["case_id"] = output["humanLoopName"]
-    case["ts"] = case["ts"] or _path_time(file) or _earliest(answers, "acceptanceTime") or _earliest(answers, "submissionTime")
+    case["ts"] = (case["ts"] or _path_time(file)
+                  or _earliest(answers, "acceptanceTime") or _earliest(answers, "submissionTime"))
     case["model_decision"] = label(case["model_decision"])  # a list of labels -> "a|b"; an object -> None
     attributes = scalar_attributes({k: v for k, v in content.items() if k not in found.values()})
     arn = text(output.get("flowDefinitionArn"))

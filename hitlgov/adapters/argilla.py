@@ -93,7 +93,7 @@ def read(con: Any, path: Path, *, question: str | None = None, rationale_questio
                           f"(questions: {', '.join(names) or 'none'})")
     rows = []
     for r in records:
-        suggestion = r.suggestions.get(chosen, {}) if chosen else {}
+        suggestion = r.suggestions.get(chosen, {})
         attributes = dict(r.attributes)
         case = {
             "case_id": r.id,
@@ -103,7 +103,7 @@ def read(con: Any, path: Path, *, question: str | None = None, rationale_questio
             "model_version": suggestion.get("agent"),
         }
         rationale = {x.get("user_id"): x.get("value") for x in r.responses.get(rationale_question, [])}
-        reviews = [x for x in r.responses.get(chosen, []) if x.get("status") in REVIEW_STATUSES] if chosen else []
+        reviews = [x for x in r.responses.get(chosen, []) if x.get("status") in REVIEW_STATUSES]
         for x in reviews:
             review = {"reviewer_id": x.get("user_id"), "human_decision": label(x.get("value")),
                       "rationale": rationale.get(x.get("user_id"))}
@@ -116,6 +116,8 @@ def read(con: Any, path: Path, *, question: str | None = None, rationale_questio
 def _load(path: Path) -> list:
     """A JSON list of records, or JSON Lines (one record per line)."""
     content = read_text(path, "an Argilla export")
+    if not content.strip():
+        return []
     try:
         data = json.loads(content)
     except json.JSONDecodeError as exc:
@@ -246,4 +248,5 @@ def _pick_question(records: list[_Record], *, exclude: str) -> str | None:
 @hookimpl
 def hitlgov_readers() -> list[Reader]:
     return [Reader(name="argilla", detect=detect, read=read, priority=10,
-                   description="Argilla dataset records (2.x nested or flattened, 1.x FeedbackDataset), JSON or JSON Lines")]
+                   description="Argilla dataset records (2.x nested or flattened, 1.x FeedbackDataset), "
+                               "JSON or JSON Lines")]
