@@ -45,8 +45,9 @@ def _canonical(detail) -> str:
 
 
 def _head(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
-    head = con.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
-    return (head[0], head[1]) if head else (0, GENESIS)
+    # fetchall, not fetchone: DuckDB 2 refuses con.append() while a result is left unfinished.
+    head = con.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchall()
+    return (head[0][0], head[0][1]) if head else (0, GENESIS)
 
 
 def _now() -> tuple[datetime, str]:
@@ -75,19 +76,28 @@ def append_events(con: duckdb.DuckDBPyConnection, events: list[tuple[str, str | 
         rows.append((seq, at, kind, actor, subject, body, prev, digest))
         prev = digest
     frame = pd.DataFrame(rows, columns=["seq", "event_at", "kind", "actor", "subject", "detail", "prev_hash", "hash"])
-    con.execute("INSERT INTO audit_events SELECT * FROM frame")
+    con.append("audit_events", frame, by_name=True)
     return prev
 
 
+def _multiset_digest(con: duckdb.DuckDBPyConnection, row_hashes_sql: str, params: list) -> tuple[str, int]:
+    """SHA-256 over a set of row hashes, independent of row order: a two-level Merkle tree
+    (rows bucketed by the first three hex digits of their hash; each bucket's sorted hashes
+    hashed; then the buckets'), so no single huge string is built however many rows there are."""
+    return con.execute(
+        f"""WITH rows AS ({row_hashes_sql}),
+             buckets AS (SELECT left(h, 3) AS b, sha256(string_agg(h, '' ORDER BY h)) AS bh, count(*) AS n
+                         FROM rows GROUP BY b)
+            SELECT sha256(coalesce(string_agg(bh, '' ORDER BY b), '')), coalesce(sum(n), 0)::BIGINT FROM buckets""",
+        params).fetchone()
+
+
 def run_digests(con: duckdb.DuckDBPyConnection, run_id: int) -> dict:
-    """Digests of what one ingestion run stored (order-independent: rows sorted by key)."""
-    cases = con.execute(
-        f"SELECT sha256(coalesce(string_agg({CASE_CONTENT}, '' ORDER BY system, case_id), '')), count(*) "
-        "FROM cases WHERE run_id = ?", [run_id]).fetchone()
-    attrs = con.execute(
-        "SELECT sha256(coalesce(string_agg(sha256(concat_ws('\x1f', a.system, a.case_id, a.name, coalesce(a.value, ''))), '' "
-        "ORDER BY a.system, a.case_id, a.name), '')), count(*) FROM case_attributes a "
-        "JOIN cases c ON c.system = a.system AND c.case_id = a.case_id WHERE c.run_id = ?", [run_id]).fetchone()
+    """Digests of the cases and the case attributes one ingestion run stored."""
+    cases = _multiset_digest(con, f"SELECT {CASE_CONTENT} AS h FROM cases WHERE run_id = ?", [run_id])
+    attrs = _multiset_digest(
+        con, "SELECT sha256(concat_ws('\x1f', system, case_id, name, coalesce(value, ''))) AS h "
+             "FROM case_attributes WHERE run_id = ?", [run_id])
     return {"cases_sha256": cases[0], "cases": cases[1], "attributes_sha256": attrs[0], "attributes": attrs[1]}
 
 
@@ -138,6 +148,13 @@ def verify_store(con: duckdb.DuckDBPyConnection, *, limit: int = 10) -> dict:
             FROM ev FULL OUTER JOIN rv ON ev.subject = rv.subject
             WHERE ev.h IS DISTINCT FROM rv.h ORDER BY 1 LIMIT ?""", [limit]).fetchall()
     problems += [f"{what}: {subject}" for subject, what in review_rows]
+    # The tables carry no PRIMARY KEY (bulk loads are several times faster without the index);
+    # the pipeline guarantees uniqueness, and this check proves nobody broke it afterwards.
+    for table, key in (("cases", "system, case_id"), ("reviews", "system, case_id, reviewer_id"),
+                       ("case_attributes", "system, case_id, name")):
+        dupes = con.execute(f"SELECT concat_ws('/', {key}), count(*) FROM {table} GROUP BY ALL "
+                            "HAVING count(*) > 1 ORDER BY 1 LIMIT ?", [limit]).fetchall()
+        problems += [f"duplicate row in {table} ({n} copies): {k}" for k, n in dupes]
     runs = con.execute(
         "SELECT json_extract(detail, '$.run_id')::BIGINT, CAST(detail AS VARCHAR) FROM audit_events "
         "WHERE kind = 'ingestion' ORDER BY seq").fetchall()

@@ -66,8 +66,7 @@ MIGRATIONS: list[str] = [
         final_decision VARCHAR,
         outcome        VARCHAR,
         run_id         BIGINT NOT NULL,
-        source_row     BIGINT,
-        PRIMARY KEY (system, case_id)
+        source_row     BIGINT
     );
     CREATE TABLE reviews (
         system              VARCHAR NOT NULL,
@@ -80,15 +79,14 @@ MIGRATIONS: list[str] = [
         escalated           BOOLEAN,
         rationale           VARCHAR,
         run_id              BIGINT NOT NULL,
-        source_row          BIGINT,
-        PRIMARY KEY (system, case_id, reviewer_id)
+        source_row          BIGINT
     );
     CREATE TABLE case_attributes (
         system  VARCHAR NOT NULL,
         case_id VARCHAR NOT NULL,
         name    VARCHAR NOT NULL,
         value   VARCHAR,
-        PRIMARY KEY (system, case_id, name)
+        run_id  BIGINT NOT NULL
     );
     CREATE TABLE quarantine (
         run_id     BIGINT NOT NULL,

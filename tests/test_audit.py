@@ -98,3 +98,10 @@ def test_cli_verify_exit_codes(db):
     tamper(db, "UPDATE reviews SET rationale = 'edited' WHERE case_id = 'a' AND reviewer_id = 'r1'")
     bad = subprocess.run([exe, "verify", "--db", str(db)], capture_output=True, text=True)
     assert bad.returncode == 1 and "default/a/r1" in bad.stdout
+
+
+def test_duplicated_review_row_is_found(db):
+    # A copy of an existing review has the same content hash as its event, so only the key check sees it.
+    tamper(db, "INSERT INTO reviews SELECT * FROM reviews WHERE case_id = 'a' AND reviewer_id = 'r1'")
+    problems = check(db)["problems"]
+    assert "duplicate row in reviews (2 copies): default/a/r1" in problems

@@ -72,20 +72,20 @@ def _task_rows(path: Path, number: int, task: Any, from_name: str | None) -> lis
         raise IngestError(f"{where} is a JSON {json_kind(task)}, not an object ({EXPECTED})")
     if task.get("id") is None:
         raise IngestError(f"{where} has no 'id'")
-    annotations = task.get("annotations", [])
-    predictions = task.get("predictions", [])
+    annotations = task.get("annotations") or []
+    predictions = task.get("predictions") or []
     for key, value in (("annotations", annotations), ("predictions", predictions)):
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise IngestError(f"{where}: '{key}' is not a list of objects")
 
     prediction = _latest(predictions)
-    decision_item = _decision_item(prediction.get("result"), from_name) if prediction else None
+    decision_item = _decision_item(prediction.get("result"), from_name) or {}
     case = {
         "case_id": task["id"],
-        "ts": (prediction or {}).get("created_at") or task.get("created_at"),
-        "model_version": (prediction or {}).get("model_version") or None,
+        "ts": prediction.get("created_at") or task.get("created_at"),
+        "model_version": prediction.get("model_version") or None,
         "model_decision": _decision(decision_item),
-        "model_score": _first((prediction or {}).get("score"), (decision_item or {}).get("score")),
+        "model_score": _first(prediction.get("score"), decision_item.get("score")),
     }
     reviews = [a for a in annotations if not a.get("was_cancelled")]
     for a in reviews:
@@ -111,10 +111,10 @@ def _review(annotation: dict, from_name: str | None) -> dict:
     }
 
 
-def _latest(predictions: list[dict]) -> dict | None:
-    """The most recent prediction; the list order breaks ties and stands in for missing dates."""
+def _latest(predictions: list[dict]) -> dict:
+    """The most recent prediction ({} if none); list order breaks ties and stands in for missing dates."""
     if not predictions:
-        return None
+        return {}
     dated = [(str(p.get("created_at") or ""), i) for i, p in enumerate(predictions)]
     return predictions[max(dated)[1]] if all(d for d, _ in dated) else predictions[-1]
 

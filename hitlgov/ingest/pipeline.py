@@ -157,26 +157,33 @@ def ingest_path(
         raise
     finally:
         for t in ("hitlgov_src", "hitlgov_stg", "hitlgov_cls", "hitlgov_csv", "hitlgov_lines",
-                  "hitlgov_jsonl", "hitlgov_reject_rows"):
+                  "hitlgov_jsonl", "hitlgov_reject_rows", "hitlgov_attrs"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
     return result
 
 
 def _materialise_source(con: duckdb.DuckDBPyConnection, source, path: Path) -> None:
     """Readers may return a DuckDB relation, a pandas DataFrame or an Arrow table."""
-    if not isinstance(source, duckdb.DuckDBPyRelation):
-        try:
-            source = con.from_arrow(source) if hasattr(source, "schema") and not hasattr(source, "columns") else con.from_df(source)
-        except Exception as exc:  # pragma: no cover - reader bug
-            raise IngestError(f"{path}: reader returned unusable data ({exc})") from None
-    if "_row" not in source.columns:
+    try:
+        if isinstance(source, duckdb.DuckDBPyRelation):
+            source.create_view("hitlgov_input", replace=True)
+        else:
+            con.register("hitlgov_input", source)
+        columns = [c for (c, *_rest) in con.execute("DESCRIBE hitlgov_input").fetchall()]
+    except duckdb.Error as exc:  # pragma: no cover - reader bug
+        raise IngestError(f"{path}: reader returned unusable data ({str(exc).splitlines()[0]})") from None
+    if "_row" not in columns:
         raise IngestError(f"{path}: reader returned no _row column")
     # Every source column becomes text: validation parses it; Parquet types round-trip.
     cols = ", ".join(
         f"CAST({q(c)} AS VARCHAR) AS {q(c)}" if c != "_row" else "CAST(_row AS BIGINT) AS _row"
-        for c in source.columns
+        for c in columns
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE hitlgov_src AS SELECT {cols} FROM source")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE hitlgov_src AS SELECT {cols} FROM hitlgov_input")
+    try:
+        con.execute("DROP VIEW IF EXISTS hitlgov_input")
+    except duckdb.Error:
+        con.unregister("hitlgov_input")
     n = con.execute("SELECT count(*) FROM hitlgov_src").fetchone()[0]
     if n == 0 and not csv_rejects(con):
         raise IngestError(f"{path}: no data rows")
@@ -355,27 +362,29 @@ def classify(con: duckdb.DuckDBPyConnection, attrs: list[str]) -> None:
     names = dict(zip(attr_cols, attrs))
 
     # 1. Conflicts inside the file: every valid row against the first valid row of its case
-    #    (case fields + attributes) and of its review (review fields).
-    first_case = ", ".join(f"first_value({c}) OVER wc AS _fc_{c}" for c in case_cols + attr_cols)
-    first_review = ", ".join(f"first_value({c}) OVER wr AS _fr_{c}" for c in review_cols)
+    #    (case fields + attributes) and of its review (review fields). One struct per window:
+    #    rows that equal their first row (nearly all) are settled by one struct comparison.
+    case_struct = "struct_pack(" + ", ".join(f"{c} := {c}" for c in case_cols + attr_cols) + ")"
+    review_struct = "struct_pack(" + ", ".join(f"{c} := {c}" for c in review_cols) + ")"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE hitlgov_cls AS
-        SELECT *, first_value(_row) OVER wc AS _case_first_row, first_value(_row) OVER wr AS _review_first_row,
-               {first_case}, {first_review}
+        SELECT * EXCLUDE (_field, _reason), {case_struct} AS _case, {review_struct} AS _review,
+               first_value(_row) OVER wc AS _case_first_row, first_value(_row) OVER wr AS _review_first_row,
+               first_value({case_struct}) OVER wc AS _fc, first_value({review_struct}) OVER wr AS _fr
         FROM hitlgov_stg WHERE _field IS NULL AND _reason IS NULL
         WINDOW wc AS (PARTITION BY system, case_id ORDER BY _row),
                wr AS (PARTITION BY system, case_id, reviewer_id ORDER BY _row)"""
     )
-    case_field, case_detail = _first_difference(case_cols + attr_cols, str, lambda c: f"_fc_{c}")
-    review_field, review_detail = _first_difference(review_cols, str, lambda c: f"_fr_{c}")
+    case_field, case_detail = _first_difference(case_cols + attr_cols, str, lambda c: f"_fc.{c}")
+    review_field, review_detail = _first_difference(review_cols, str, lambda c: f"_fr.{c}")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE hitlgov_cls AS
-        SELECT * EXCLUDE (_field, _reason, {', '.join(f'_fc_{c}' for c in case_cols + attr_cols)}, {', '.join(f'_fr_{c}' for c in review_cols)}),
-          CASE WHEN ({case_field}) IS NOT NULL THEN ({case_field})
-               WHEN reviewer_id IS NOT NULL AND ({review_field}) IS NOT NULL THEN ({review_field}) END AS _field,
-          CASE WHEN ({case_field}) IS NOT NULL THEN
+        SELECT * EXCLUDE (_case, _review, _fc, _fr),
+          CASE WHEN _case IS DISTINCT FROM _fc THEN ({case_field})
+               WHEN reviewer_id IS NOT NULL AND _review IS DISTINCT FROM _fr THEN ({review_field}) END AS _field,
+          CASE WHEN _case IS DISTINCT FROM _fc THEN
                  'conflicts with row ' || _case_first_row || ' of this file (same case): ' || ({case_detail})
-               WHEN reviewer_id IS NOT NULL AND ({review_field}) IS NOT NULL THEN
+               WHEN reviewer_id IS NOT NULL AND _review IS DISTINCT FROM _fr THEN
                  'conflicts with row ' || _review_first_row || ' of this file (same case and reviewer): ' || ({review_detail})
           END AS _reason
         FROM hitlgov_cls"""
@@ -390,16 +399,28 @@ def classify(con: duckdb.DuckDBPyConnection, attrs: list[str]) -> None:
             WHERE k._field IS NULL AND c.system = k.system AND c.case_id = k.case_id
               AND ({stored_case_field}) IS NOT NULL"""
     )
-    for col in attr_cols:
+    # Attributes in long form, once: the first valid row of each case speaks for the case (rows
+    # that disagree with it were quarantined above). Then one join finds stored conflicts.
+    if attr_cols:
+        pairs = ", ".join(f"{c} AS {q(names[c])}" for c in attr_cols)
         con.execute(
-            f"""UPDATE hitlgov_cls k SET _field = $1,
-                  _reason = 'conflicts with the stored case: attribute ' || $1 || ' ''' || left(a.value, 60)
-                            || ''' vs ''' || left(k.{col}, 60) || ''''
-                FROM case_attributes a
-                WHERE k._field IS NULL AND a.system = k.system AND a.case_id = k.case_id AND a.name = $1
-                  AND k.{col} IS NOT NULL AND a.value IS DISTINCT FROM k.{col}""",
-            [names[col]],
+            f"""CREATE OR REPLACE TEMP TABLE hitlgov_attrs AS
+            UNPIVOT (SELECT system, case_id, {pairs} FROM hitlgov_cls
+                     WHERE _field IS NULL AND _row = _case_first_row)
+            ON COLUMNS(* EXCLUDE (system, case_id)) INTO NAME name VALUE value"""
         )
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE hitlgov_attrs (system VARCHAR, case_id VARCHAR, name VARCHAR, value VARCHAR)")
+    con.execute(
+        """UPDATE hitlgov_cls k SET _field = d.name,
+              _reason = 'conflicts with the stored case: attribute ' || d.name || ' ''' || left(d.stored, 60)
+                        || ''' vs ''' || left(d.value, 60) || ''''
+            FROM (SELECT DISTINCT ON (n.system, n.case_id) n.system, n.case_id, n.name, n.value, a.value AS stored
+                  FROM hitlgov_attrs n JOIN case_attributes a
+                    ON a.system = n.system AND a.case_id = n.case_id AND a.name = n.name
+                  WHERE a.value IS DISTINCT FROM n.value ORDER BY n.system, n.case_id, n.name) d
+            WHERE k._field IS NULL AND k.system = d.system AND k.case_id = d.case_id"""
+    )
     stored_review_field, stored_review_detail = _first_difference(review_cols, lambda c: f"k.{c}", lambda c: f"r.{c}")
     con.execute(
         f"""UPDATE hitlgov_cls k SET _field = {stored_review_field},
@@ -444,15 +465,15 @@ def store(con: duckdb.DuckDBPyConnection, *, run_id: int, path: Path, attrs: lis
         FROM hitlgov_cls WHERE _status = 'stored' AND reviewer_id IS NOT NULL""",
         [run_id],
     )
-    for i, name in enumerate(attrs):
-        con.execute(
-            f"""INSERT INTO case_attributes
-            SELECT system, case_id, $1, _a{i} FROM hitlgov_cls k
-            WHERE _status <> 'quarantined' AND _row = _case_first_row AND _a{i} IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM case_attributes a WHERE a.system = k.system
-                              AND a.case_id = k.case_id AND a.name = $1)""",
-            [name],
-        )
+    con.execute(
+        """INSERT INTO case_attributes
+        SELECT n.system, n.case_id, n.name, n.value, ? FROM hitlgov_attrs n
+        SEMI JOIN (SELECT system, case_id FROM hitlgov_cls
+                   WHERE _row = _case_first_row AND _status <> 'quarantined') k
+          ON k.system = n.system AND k.case_id = n.case_id
+        ANTI JOIN case_attributes a ON a.system = n.system AND a.case_id = n.case_id AND a.name = n.name""",
+        [run_id],
+    )
     # Quarantine: invalid rows (stage), conflicting rows (classify), unparsable CSV lines.
     con.execute(
         """INSERT INTO quarantine
