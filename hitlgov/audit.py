@@ -89,7 +89,7 @@ def _multiset_digest(con: duckdb.DuckDBPyConnection, row_hashes_sql: str, params
              buckets AS (SELECT left(h, 3) AS b, sha256(string_agg(h, '' ORDER BY h)) AS bh, count(*) AS n
                          FROM rows GROUP BY b)
             SELECT sha256(coalesce(string_agg(bh, '' ORDER BY b), '')), coalesce(sum(n), 0)::BIGINT FROM buckets""",
-        params).fetchone()
+        params).fetchall()[0]
 
 
 def run_digests(con: duckdb.DuckDBPyConnection, run_id: int) -> dict:

@@ -121,7 +121,7 @@ def status(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = D
 
     with Source.open(db) as src:
         info = {
-            "store": str(Path(src.raw.execute("PRAGMA database_list").fetchone()[2])),
+            "store": str(Path(src.raw.execute("PRAGMA database_list").fetchall()[0][2])),
             "counts": inventory.counts(src),
             "systems": inventory.systems_overview(src),
             "retention": inventory.retention(src),

@@ -136,7 +136,7 @@ def ingest_path(
         step("classifying")
         classify(con, attrs)
         step("storing")
-        run_id = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM ingestion_runs").fetchone()[0]
+        run_id = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM ingestion_runs").fetchall()[0][0]
         counts = store(con, run_id=run_id, path=path, attrs=attrs, rejects=rejects, mapping=mapping)
         seconds = round(time.perf_counter() - started, 3)
         result = IngestResult(str(path), digest, counts["rows_read"], counts["stored"], counts["duplicates"],
@@ -184,7 +184,7 @@ def _materialise_source(con: duckdb.DuckDBPyConnection, source, path: Path) -> N
         con.execute("DROP VIEW IF EXISTS hitlgov_input")
     except duckdb.Error:
         con.unregister("hitlgov_input")
-    n = con.execute("SELECT count(*) FROM hitlgov_src").fetchone()[0]
+    n = con.execute("SELECT count(*) FROM hitlgov_src").fetchall()[0][0]
     if n == 0 and not csv_rejects(con):
         raise IngestError(f"{path}: no data rows")
 
@@ -497,11 +497,11 @@ def store(con: duckdb.DuckDBPyConnection, *, run_id: int, path: Path, attrs: lis
     _record_system_config(con, mapping)
     staged, invalid = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE _field IS NOT NULL OR _reason IS NOT NULL) FROM hitlgov_stg"
-    ).fetchone()
+    ).fetchall()[0]
     stored, duplicates, conflicts = con.execute(
         "SELECT count(*) FILTER (WHERE _status = 'stored'), count(*) FILTER (WHERE _status = 'duplicate'), "
         "count(*) FILTER (WHERE _status = 'quarantined') FROM hitlgov_cls"
-    ).fetchone()
+    ).fetchall()[0]
     counts = {
         "rows_read": staged + len(rejects),
         "stored": stored,
@@ -521,7 +521,8 @@ def _record_system_config(con: duckdb.DuckDBPyConnection, mapping: Mapping) -> N
     systems = [s for (s,) in con.execute(
         "SELECT DISTINCT system FROM hitlgov_cls WHERE _status <> 'quarantined' ORDER BY system").fetchall()]
     for system in systems:
-        known = con.execute("SELECT positive_label, label_order FROM systems WHERE system = ?", [system]).fetchone()
+        rows = con.execute("SELECT positive_label, label_order FROM systems WHERE system = ?", [system]).fetchall()
+        known = rows[0] if rows else None
         if known is None:
             con.execute("INSERT INTO systems VALUES (?, ?, ?)", [system, mapping.positive_label, mapping.label_order])
         else:

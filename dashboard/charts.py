@@ -1,0 +1,352 @@
+"""Plotly figure builders: one look across the dashboard.
+
+Colours are fixed per meaning so a reader can carry them from page to page: each group of a
+sensitive attribute and each model version keeps its colour everywhere (assigned from the
+sorted list of *all* values of the system, not of the current filter, so filtering never
+repaints), the model's decision is always slate and the final decision teal, the reference
+window grey and the current window orange, pass/warn/fail green/amber/red.
+
+Builders take the plain data the metrics return and only shape it for plotting.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+GROUP_PALETTE = ["#2563EB", "#E8710A", "#0E9F6E", "#C026D3", "#0891B2", "#CA8A04", "#DB2777",
+                 "#4F46E5", "#65A30D", "#9333EA", "#0D9488", "#B45309"]
+VERSION_PALETTE = ["#7C3AED", "#0284C7", "#059669", "#D97706", "#DC2626", "#475569"]
+MODEL = "#64748B"
+FINAL = "#0F766E"
+REFERENCE = "#94A3B8"
+CURRENT = "#F97316"
+PRIMARY = "#1D4ED8"
+SECONDARY = "#0F766E"
+MUTED = "#CBD5E1"
+AUTOMATED = "#94A3B8"
+STATUS = {"pass": "#16A34A", "warn": "#D97706", "fail": "#DC2626", "n/a": "#94A3B8"}
+FLAGGED = "#DC2626"
+FONT = "Inter, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"
+
+
+def color_map(domain: Iterable[str], palette: Sequence[str] = GROUP_PALETTE) -> dict[str, str]:
+    """A stable colour per value: by position in the sorted domain."""
+    return {v: palette[i % len(palette)] for i, v in enumerate(sorted({str(d) for d in domain}))}
+
+
+def _layout(fig: go.Figure, *, x: str | None = None, y: str | None = None, height: int = 340,
+            percent_y: bool = False, legend: bool = True, title: str | None = None) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        margin=dict(l=8, r=8, t=48 if title else 28, b=8),
+        font=dict(family=FONT, size=13),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, title_text=""),
+        showlegend=legend,
+        hovermode="x unified" if x and "Month" in x else "closest",
+        title=dict(text=title, x=0, xanchor="left", font=dict(size=15)) if title else None,
+        bargap=0.18,
+    )
+    if x is not None:
+        fig.update_xaxes(title_text=x)
+    if y is not None:
+        fig.update_yaxes(title_text=y)
+    if percent_y:
+        fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    return fig
+
+
+# -- time series --------------------------------------------------------------------------
+
+def lines(rows: list[dict], series: list[tuple[str, str, str]], *, y: str, percent: bool = True,
+          x_key: str = "period", height: int = 320, windows: dict | None = None, dash: dict | None = None) -> go.Figure:
+    """One line per ``(key, label, colour)`` over the periods; ``windows`` shades reference/current."""
+    fig = go.Figure()
+    xs = [r[x_key] for r in rows]
+    for key, label, colour in series:
+        fig.add_trace(go.Scatter(
+            x=xs, y=[r.get(key) for r in rows], name=label, mode="lines+markers",
+            line=dict(color=colour, width=2.5, dash=(dash or {}).get(key, "solid")), marker=dict(size=6),
+            hovertemplate="%{y:.1%}<extra>" + label + "</extra>" if percent else "%{y:,.3g}<extra>" + label + "</extra>",
+        ))
+    _shade_windows(fig, windows)
+    return _layout(fig, x="Month", y=y, percent_y=percent, height=height)
+
+
+def _shade_windows(fig: go.Figure, windows: dict | None) -> None:
+    if not windows:
+        return
+    for name, colour in (("reference", REFERENCE), ("current", CURRENT)):
+        w = windows.get(name)
+        if not w:
+            continue
+        fig.add_vrect(x0=w["from"], x1=w["to"], fillcolor=colour, opacity=0.12, line_width=0,
+                      annotation_text=name.capitalize(), annotation_position="top left",
+                      annotation_font=dict(size=11, color="#475569"))
+
+
+def cases_stack(rows: list[dict], *, height: int = 320) -> go.Figure:
+    """Cases per month, split into decided by the model alone and reviewed by a human."""
+    xs = [r["period"] for r in rows]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=xs, y=[r["cases"] - r["reviewed_cases"] for r in rows], name="Automated (no review)",
+                         marker_color=MUTED, hovertemplate="%{y:,}<extra>Automated</extra>"))
+    fig.add_trace(go.Bar(x=xs, y=[r["reviewed_cases"] for r in rows], name="Reviewed by a human",
+                         marker_color=PRIMARY, hovertemplate="%{y:,}<extra>Reviewed</extra>"))
+    fig.update_layout(barmode="stack")
+    return _layout(fig, x="Month", y="Cases (count)", height=height)
+
+
+def bars_and_line(rows: list[dict], *, bar_key: str, bar_label: str, line_key: str, line_label: str,
+                  y_bar: str, y_line: str, height: int = 320) -> go.Figure:
+    """Bars on the left axis and a line on the right (e.g. reviewer hours and errors caught)."""
+    xs = [r["period"] for r in rows]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Bar(x=xs, y=[r.get(bar_key) for r in rows], name=bar_label, marker_color=MUTED,
+                         hovertemplate="%{y:,.0f}<extra>" + bar_label + "</extra>"), secondary_y=False)
+    fig.add_trace(go.Scatter(x=xs, y=[r.get(line_key) for r in rows], name=line_label, mode="lines+markers",
+                             line=dict(color=SECONDARY, width=2.5),
+                             hovertemplate="%{y:,.0f}<extra>" + line_label + "</extra>"), secondary_y=True)
+    fig.update_yaxes(title_text=y_bar, secondary_y=False, rangemode="tozero")
+    fig.update_yaxes(title_text=y_line, secondary_y=True, rangemode="tozero", showgrid=False, tickmode="auto",
+                     nticks=6)
+    return _layout(fig, x="Month", height=height)
+
+
+def score_band(rows: list[dict], *, windows: dict | None = None, height: int = 320) -> go.Figure:
+    """Model score per month: 10th-90th percentile band, median and mean."""
+    xs = [r["period"] for r in rows]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=xs, y=[r["score_p90"] for r in rows], line=dict(width=0), showlegend=False,
+                             hoverinfo="skip", mode="lines"))
+    fig.add_trace(go.Scatter(x=xs, y=[r["score_p10"] for r in rows], fill="tonexty", line=dict(width=0),
+                             fillcolor="rgba(29,78,216,0.15)", name="10th-90th percentile", mode="lines",
+                             hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=xs, y=[r["score_p50"] for r in rows], name="Median score", mode="lines+markers",
+                             line=dict(color=PRIMARY, width=2.5), hovertemplate="%{y:.3f}<extra>Median</extra>"))
+    fig.add_trace(go.Scatter(x=xs, y=[r["score_mean"] for r in rows], name="Mean score", mode="lines",
+                             line=dict(color=PRIMARY, width=1.5, dash="dot"),
+                             hovertemplate="%{y:.3f}<extra>Mean</extra>"))
+    _shade_windows(fig, windows)
+    return _layout(fig, x="Month", y="Model score", height=height)
+
+
+# -- categories ---------------------------------------------------------------------------
+
+def grouped_bars(categories: list[str], series: list[tuple[str, list, str]], *, x: str, y: str,
+                 percent: bool = True, height: int = 320, thresholds: list[tuple[float, str, str]] | None = None,
+                 horizontal: bool = False) -> go.Figure:
+    """Bars per category, one trace per ``(label, values, colour)``; dashed policy lines optional."""
+    fig = go.Figure()
+    for label, values, colour in series:
+        kw = dict(x=values, y=categories, orientation="h") if horizontal else dict(x=categories, y=values)
+        fig.add_trace(go.Bar(name=label, marker_color=colour,
+                             hovertemplate=("%{x:.1%}" if horizontal else "%{y:.1%}") + "<extra>" + label + "</extra>"
+                             if percent else None, **kw))
+    fig.update_layout(barmode="group")
+    for value, label, colour in thresholds or []:
+        fig.add_hline(y=value, line_dash="dash", line_color=colour, line_width=1.5,
+                      annotation_text=label, annotation_position="top right",
+                      annotation_font=dict(size=11, color=colour))
+    _layout(fig, x=x, y=y, height=height, legend=len(series) > 1)
+    if percent:
+        if horizontal:
+            fig.update_xaxes(tickformat=".0%", rangemode="tozero")
+        else:
+            fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    return fig
+
+
+def colored_bars(labels: list[str], values: list, colours: list[str], *, x: str, y: str, percent: bool = False,
+                 height: int = 320, horizontal: bool = False, text: list[str] | None = None,
+                 reference: tuple[float, str] | None = None) -> go.Figure:
+    """One bar per label, each with its own colour (reviewers, versions, groups)."""
+    kw = dict(x=values, y=labels, orientation="h") if horizontal else dict(x=labels, y=values)
+    fig = go.Figure(go.Bar(marker_color=colours, text=text, textposition="outside" if text else None,
+                           cliponaxis=False, **kw))
+    if reference is not None:
+        value, label = reference
+        if horizontal:
+            fig.add_vline(x=value, line_dash="dash", line_color="#475569", annotation_text=label,
+                          annotation_position="top", annotation_font=dict(size=11))
+        else:
+            fig.add_hline(y=value, line_dash="dash", line_color="#475569", annotation_text=label,
+                          annotation_font=dict(size=11))
+    _layout(fig, x=x, y=y, height=height, legend=False)
+    if percent:
+        (fig.update_xaxes if horizontal else fig.update_yaxes)(tickformat=".0%", rangemode="tozero")
+    if text:
+        top = max([v for v in values if v is not None] + [0]) * 1.18 or 1
+        (fig.update_xaxes if horizontal else fig.update_yaxes)(range=[0, top])
+    if horizontal:
+        fig.update_yaxes(autorange="reversed", type="category")
+    return fig
+
+
+def histogram(bins: list[dict], *, x: str, y: str, lo_key: str, hi_key: str, count_key: str,
+              colour: str = PRIMARY, markers: list[tuple[float, str]] | None = None, height: int = 320) -> go.Figure:
+    """Pre-binned counts as adjoining bars, with optional vertical markers (e.g. median, p90)."""
+    fig = go.Figure(go.Bar(
+        x=[(b[lo_key] + b[hi_key]) / 2 for b in bins], y=[b[count_key] for b in bins],
+        width=[b[hi_key] - b[lo_key] for b in bins], marker_color=colour, marker_line_width=0,
+        customdata=[[b[lo_key], b[hi_key]] for b in bins],
+        hovertemplate="%{customdata[0]:,.0f}–%{customdata[1]:,.0f} s: %{y:,} reviews<extra></extra>"))
+    for value, label in markers or []:
+        fig.add_vline(x=value, line_dash="dash", line_color="#334155", annotation_text=label,
+                      annotation_position="top right", annotation_font=dict(size=11))
+    fig.update_layout(bargap=0.02)
+    return _layout(fig, x=x, y=y, height=height, legend=False)
+
+
+# -- oversight ------------------------------------------------------------------------------
+
+def bias_scatter(points: list[dict], *, height: int = 380) -> go.Figure:
+    """One dot per reviewer: median review time (x, log) vs override rate (y); flagged in red."""
+    fig = go.Figure()
+    for flagged, name, colour in ((False, "Reviewer", PRIMARY), (True, "Flagged: possible automation bias", FLAGGED)):
+        pts = [p for p in points if bool(p["flagged"]) == flagged]
+        if not pts:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[p["review_seconds_median"] for p in pts], y=[p["override_rate"] for p in pts],
+            mode="markers+text" if flagged else "markers", name=name,
+            text=[p["reviewer_id"] for p in pts] if flagged else None, textposition="middle right",
+            marker=dict(size=[max(8, min(28, (p["reviews"] or 0) ** 0.5 / 2.5)) for p in pts], color=colour,
+                        line=dict(width=1, color="white"), opacity=0.9),
+            customdata=[[p["reviewer_id"], p["reviews"]] for p in pts],
+            hovertemplate="%{customdata[0]}<br>%{customdata[1]:,} reviews<br>median %{x:,.0f} s<br>"
+                          "override rate %{y:.1%}<extra></extra>"))
+    ticks = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
+    fig.update_xaxes(type="log", tickvals=ticks, ticktext=[f"{t:,}" for t in ticks])
+    return _layout(fig, x="Median review time (seconds, log scale)", y="Override rate (% of reviews)",
+                   percent_y=True, height=height)
+
+
+# -- agreement -------------------------------------------------------------------------------
+
+def ci_forest(rows: list[tuple[str, float | None, list | None]], *, x: str, height: int = 240,
+              bands: list[tuple[float, str]] | None = None) -> go.Figure:
+    """Point estimates with confidence intervals, one row per statistic."""
+    rows = [r for r in rows if r[1] is not None]
+    fig = go.Figure(go.Scatter(
+        x=[r[1] for r in rows], y=[r[0] for r in rows], mode="markers", marker=dict(size=12, color=PRIMARY),
+        error_x=dict(type="data", symmetric=False, color=PRIMARY, thickness=2, width=8,
+                     array=[(r[2][1] - r[1]) if r[2] else 0 for r in rows],
+                     arrayminus=[(r[1] - r[2][0]) if r[2] else 0 for r in rows]),
+        hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
+    for i, (value, label) in enumerate(sorted(bands or [])):
+        fig.add_vline(x=value, line_dash="dash", line_color="#94A3B8")
+        fig.add_annotation(x=value, y=1.0, yref="paper", yanchor="bottom", text=label, showarrow=False,
+                           xanchor="right" if i == 0 and len(bands) > 1 else "left",
+                           font=dict(size=11, color="#475569"))
+    fig.update_xaxes(range=[min(0.0, min((r[2][0] if r[2] else r[1]) for r in rows) - 0.05) if rows else 0, 1.0])
+    fig.update_yaxes(autorange="reversed", type="category")
+    _layout(fig, x=x, height=height, legend=False)
+    fig.update_layout(margin=dict(t=36, b=8, l=8, r=8))
+    return fig
+
+
+def kappa_heatmap(pairs: list[dict], reviewers: list[str], *, height: int = 520) -> go.Figure:
+    """Symmetric matrix of pairwise Cohen's kappa; blank where a pair shares too few cases."""
+    idx = {r: i for i, r in enumerate(reviewers)}
+    z = [[None] * len(reviewers) for _ in reviewers]
+    n = [[None] * len(reviewers) for _ in reviewers]
+    for p in pairs:
+        i, j = idx.get(p["a"]), idx.get(p["b"])
+        if i is None or j is None:
+            continue
+        z[i][j] = z[j][i] = p["kappa"]
+        n[i][j] = n[j][i] = p["shared_cases"]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=reviewers, y=reviewers, customdata=n, zmin=-0.2, zmax=1.0, hoverongaps=False,
+        colorscale=[[0, "#B91C1C"], [0.25, "#FDE68A"], [0.6, "#A7F3D0"], [1, "#047857"]],
+        colorbar=dict(title=dict(text="κ"), thickness=12),
+        hovertemplate="%{y} × %{x}<br>κ = %{z:.2f}<br>%{customdata} shared cases<extra></extra>"))
+    fig.update_xaxes(type="category", tickangle=-45)
+    fig.update_yaxes(type="category", autorange="reversed")
+    return _layout(fig, x="Reviewer", y="Reviewer", height=height, legend=False)
+
+
+# -- fairness --------------------------------------------------------------------------------
+
+FAIR_METRICS = (("selection_rate", "Selection rate"), ("false_positive_rate", "False positive rate"),
+                ("false_negative_rate", "False negative rate"))
+
+
+def fairness_side_by_side(model: dict, final: dict, colours: dict[str, str], *, height: int = 380) -> go.Figure:
+    """Per-group rates of the model's decision (left) and the final decision (right), same axes."""
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=("Model decision", "Final decision (after review)"))
+    groups = list(model["by_group"])
+    labels = [label for _, label in FAIR_METRICS]
+    for col, block in ((1, model), (2, final)):
+        for g in groups:
+            rates = block["by_group"].get(g, {})
+            fig.add_trace(go.Bar(
+                x=labels, y=[rates.get(k) for k, _ in FAIR_METRICS], name=g, legendgroup=g, showlegend=col == 1,
+                marker_color=colours.get(g, MUTED),
+                hovertemplate="%{x}<br>" + g + ": %{y:.1%}<extra></extra>"), row=1, col=col)
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero", title_text="Rate (% of cases in group)", row=1, col=1)
+    _layout(fig, height=height)
+    fig.update_layout(legend=dict(y=1.12), margin=dict(t=70, b=8, l=8, r=8))
+    return fig
+
+
+def disparity_panels(panels: list[dict], *, height: int = 340) -> go.Figure:
+    """One small chart per disparity metric: model vs final bars with the policy's warn/fail lines.
+
+    ``panels``: ``[{"title", "model", "final", "lines": [(value, label, colour)], "percent"}]``.
+    """
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p["title"] for p in panels],
+                        horizontal_spacing=0.08)
+    for i, p in enumerate(panels, start=1):
+        fig.add_trace(go.Bar(x=["Model", "Final"], y=[p["model"], p["final"]], marker_color=[MODEL, FINAL],
+                             showlegend=False, text=[p["fmt"](p["model"]), p["fmt"](p["final"])],
+                             textposition="outside", cliponaxis=False,
+                             hovertemplate="%{x}: %{text}<extra>" + p["title"] + "</extra>"), row=1, col=i)
+        top = max([v for v in (p["model"], p["final"]) if v is not None] + [ln[0] for ln in p["lines"]] + [0.01])
+        for value, label, colour in p["lines"]:
+            fig.add_shape(type="line", x0=-0.5, x1=1.5, y0=value, y1=value, line=dict(color=colour, dash="dash",
+                          width=1.5), row=1, col=i)
+            fig.add_annotation(x=-0.5, y=value, text=label, showarrow=False, xanchor="left", yanchor="bottom",
+                               font=dict(size=10, color=colour), bgcolor="rgba(255,255,255,0.85)", row=1, col=i)
+        fig.update_yaxes(range=[0, top * 1.25], title_text=p.get("y"), row=1, col=i)
+    return _layout(fig, height=height, legend=False)
+
+
+# -- drift -----------------------------------------------------------------------------------
+
+def overlay(dist: dict, *, height: int = 300) -> go.Figure:
+    """Reference vs current distribution of one column, as shares of each window's cases."""
+    bins = dist["bins"]
+    numeric = dist["kind"] == "numeric"
+    fig = go.Figure()
+    for name, colour in (("reference", REFERENCE), ("current", CURRENT)):
+        w = dist[name]
+        label = f"{name.capitalize()} ({w['from']} – {w['to']})"
+        if numeric and name == "reference":
+            fig.add_trace(go.Bar(
+                x=[(b["from"] + b["to"]) / 2 for b in bins], y=[b[f"{name}_share"] for b in bins],
+                width=[b["to"] - b["from"] for b in bins], name=label, marker_color=colour, opacity=0.6,
+                marker_line_width=0, customdata=[b["label"] for b in bins],
+                hovertemplate="%{customdata}: %{y:.1%}<extra>" + name + "</extra>"))
+        elif numeric:
+            fig.add_trace(go.Scatter(
+                x=[(b["from"] + b["to"]) / 2 for b in bins], y=[b[f"{name}_share"] for b in bins], name=label,
+                mode="lines", line=dict(color=colour, width=2.5, shape="hvh"), customdata=[b["label"] for b in bins],
+                hovertemplate="%{customdata}: %{y:.1%}<extra>" + name + "</extra>"))
+        else:
+            fig.add_trace(go.Bar(x=[b["label"] for b in bins], y=[b[f"{name}_share"] for b in bins], name=label,
+                                 marker_color=colour, hovertemplate="%{x}: %{y:.1%}<extra>" + name + "</extra>"))
+    fig.update_layout(barmode="overlay" if numeric else "group", bargap=0.02 if numeric else 0.18)
+    _layout(fig, x=dist["column"] + (" (value)" if numeric else " (category)"),
+            y="Share of window's cases", percent_y=True, height=height)
+    return fig
+
+
+def status_bars(labels: list[str], values: list[int], statuses: list[str], *, x: str, y: str,
+                height: int = 300) -> go.Figure:
+    return colored_bars(labels, values, [STATUS.get(s, MUTED) for s in statuses], x=x, y=y, height=height,
+                        horizontal=True)

@@ -1,0 +1,103 @@
+"""Layout helpers shared by the pages: headers, empty states, KPI tiles, chart display."""
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from dashboard import data, filters, fmt
+from dashboard.filters import View
+from metrics import inventory
+
+CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
+                "toImageButtonOptions": {"format": "png", "scale": 2}}
+STATUS_BADGE = {"pass": ":green-badge[PASS]", "warn": ":orange-badge[WARN]", "fail": ":red-badge[FAIL]"}
+
+
+def policy_path() -> str | None:
+    """The policy file the dashboard evaluates (``$HITLGOV_POLICY``), else the shipped default."""
+    return os.environ.get("HITLGOV_POLICY") or None
+
+
+def page(title: str, intro: str, *, needs_data: bool = True) -> View:
+    """Title, one-line purpose and the active filter; stops the page when there is nothing to show."""
+    view = filters.current()
+    st.title(title)
+    st.markdown(f"<p style='color:#475569;margin-top:-0.6rem'>{intro}</p>", unsafe_allow_html=True)
+    if view.ok:
+        st.caption(f"Showing {view.describe()}")
+    if not needs_data:
+        return view
+    if view.status == "unavailable":
+        st.error(view.message or "The store cannot be opened.")
+        st.info("Start the dashboard on an existing store (`hitlgov serve --db FILE`), or create one with "
+                "`make demo` / `hitlgov ingest`.")
+        st.stop()
+    if view.status == "empty":
+        st.info("The store holds no decisions yet. Ingest a decision log on the **Data** page or with "
+                "`hitlgov ingest FILE`, then come back here.")
+        st.stop()
+    return view
+
+
+def require_cases(view: View, what: str = "cases") -> dict:
+    """The counts in the filter; stop with a plain message when no case matches."""
+    counts = data.call(inventory.counts, view.filter)
+    if not counts["cases"]:
+        st.info(f"No {what} match the filters ({view.describe()}). Widen the period, or choose another "
+                "model version or segment.")
+        st.stop()
+    return counts
+
+
+def chart(fig, *, key: str | None = None) -> None:
+    st.plotly_chart(fig, width="stretch", config=CHART_CONFIG, key=key)
+
+
+def section(title: str, caption: str | None = None) -> None:
+    st.subheader(title)
+    if caption:
+        st.caption(caption)
+
+
+def kpi(container, label: str, value: str, *, delta: str | None = None, help: str | None = None,
+        delta_color: str = "normal", delta_description: str | None = None, delta_arrow: str = "auto") -> None:
+    container.metric(label, value, delta=delta, help=help, delta_color=delta_color, border=True,
+                     delta_description=delta_description if delta is not None else None, delta_arrow=delta_arrow)
+
+
+def empty(message: str) -> None:
+    st.info(message)
+
+
+def table(rows, *, column_config: dict | None = None, height: int | str = "auto", key: str | None = None,
+          column_order=None) -> None:
+    st.dataframe(rows, hide_index=True, width="stretch", column_config=column_config, height=height, key=key,
+                 column_order=column_order)
+
+
+def pct_column(label: str, help: str | None = None):
+    """A column of rates shown as percentages; pair with :func:`as_percent` on the rows."""
+    return st.column_config.NumberColumn(label, format="%.1f%%", help=help)
+
+
+def as_percent(rows: list[dict], keys) -> list[dict]:
+    """Rates (fractions) rescaled to percent for display in a :func:`pct_column` (sorting stays numeric)."""
+    keys = set(keys)
+    return [{k: (v * 100 if k in keys and isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+             for k, v in r.items()} for r in rows]
+
+
+def fact(container, label: str, value: str, help: str | None = None) -> None:
+    """A compact labelled value (for record details, where metric tiles would truncate)."""
+    with container:
+        st.caption(label, help=help)
+        st.markdown(f"**{value}**")
+
+
+def num_column(label: str, fmt_: str = "localized", help: str | None = None):
+    return st.column_config.NumberColumn(label, format=fmt_, help=help)
+
+
+def delta_pp(delta: float | None) -> str | None:
+    return fmt.pp(delta)

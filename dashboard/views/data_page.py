@@ -1,0 +1,164 @@
+"""Data (auditors, operators): what the store holds, ingestion runs, quarantine, and uploading a new log."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import charts, csv_safe, data, fmt, ui
+from hitlgov import store as hstore
+from hitlgov.errors import HitlgovError
+from metrics import inventory
+from metrics.source import Filter
+
+STAGES = ["hashing", "reading", "validating", "classifying", "storing"]
+view = ui.page("Data", "What the store holds, every ingestion run with its counts, the rows that were quarantined "
+               "and why, and uploading a new decision log.", needs_data=False)
+
+if view.status == "unavailable":
+    st.warning(view.message or "The store cannot be opened.")
+elif view.status == "empty":
+    st.info("The store is empty: upload a decision log below, or run `hitlgov ingest FILE`.")
+else:
+    counts = data.call(inventory.counts, Filter())
+    quarantine = data.call(inventory.quarantine_summary)
+    cols = st.columns(4)
+    ui.kpi(cols[0], "Cases", fmt.count(counts["cases"]), help="Cases in the store, all systems.")
+    ui.kpi(cols[1], "Reviews", fmt.count(counts["reviews"]), help="Human reviews in the store, all systems.")
+    ui.kpi(cols[2], "Systems", fmt.count(len(view.catalog)))
+    ui.kpi(cols[3], "Quarantined rows", fmt.count(quarantine["quarantined_rows"]),
+           help="Rows that could not be stored (bad or conflicting values), kept with the reason.")
+
+    ui.section("Systems")
+    ui.table(view.catalog, column_config={
+        "system": "System", "cases": ui.num_column("Cases"), "reviewed_cases": ui.num_column("Reviewed cases"),
+        "reviews": ui.num_column("Reviews"),
+        "first": st.column_config.DatetimeColumn("First decision", format="YYYY-MM-DD"),
+        "last": st.column_config.DatetimeColumn("Last decision", format="YYYY-MM-DD")})
+    ret = data.call(inventory.retention, view.filter)
+    badge = ui.STATUS_BADGE.get(ret["status"], "")
+    st.markdown(f"{badge} **Retention ({view.filter.system})**: {ret['message']}. Minimum "
+                f"{ret['minimum_months']} months (EU AI Act Art. 19, 26(6)); gaps over {ret['max_gap_days']} days "
+                "without any decision are findings.")
+
+    ui.section("Ingestion runs", "Newest first. Every row read is stored, skipped as an identical duplicate, or "
+               "quarantined: the three counts add up to the rows read.")
+    runs = data.call(inventory.ingestion_runs, limit=50)
+    ui.table(runs, column_order=["run_id", "file", "format", "rows_read", "stored", "duplicates", "quarantined",
+                                 "started_at", "finished_at", "sha256"],
+             column_config={"run_id": "Run", "file": "File", "format": "Format",
+                            "rows_read": ui.num_column("Rows read"), "stored": ui.num_column("Stored"),
+                            "duplicates": ui.num_column("Duplicates"), "quarantined": ui.num_column("Quarantined"),
+                            "started_at": st.column_config.DatetimeColumn("Started", format="YYYY-MM-DD HH:mm:ss"),
+                            "finished_at": st.column_config.DatetimeColumn("Finished", format="YYYY-MM-DD HH:mm:ss"),
+                            "sha256": "File SHA-256"})
+
+    ui.section("Quarantine", "Rows that were not stored, with the field and the reason; the raw source values are "
+               "kept so the row can be fixed and re-ingested.")
+    if not quarantine["quarantined_rows"]:
+        st.success("No row has been quarantined.")
+    else:
+        top = quarantine["top_reasons"]
+        labels = [f"{r['field'] or '—'}: {r['reason'][:90]}" for r in top]
+        ui.chart(charts.colored_bars(labels, [r["rows"] for r in top], [charts.STATUS["warn"]] * len(top),
+                                     x="Quarantined rows (count)", y="", horizontal=True,
+                                     height=max(220, 30 * len(top) + 80), text=[fmt.count(r["rows"]) for r in top]))
+        st.caption("Most common reasons, as field: reason (quoted values and numbers folded together).")
+        sample = data.call(inventory.quarantine_rows, limit=500)
+        st.dataframe(sample, hide_index=True, width="stretch", height=360, column_config={
+            "run_id": "Run", "file": "File", "row_number": "Row", "field": "Field", "reason": "Reason",
+            "raw": "Raw values"})
+
+        def _quarantine_csv() -> bytes:
+            return csv_safe.to_csv(data.uncached(inventory.quarantine_rows))
+
+        st.download_button("Download quarantine (CSV)", data=_quarantine_csv, on_click="ignore",
+                           file_name=f"hitlgov-quarantine-{dt.date.today().isoformat()}.csv", mime="text/csv",
+                           icon=":material/download:", key="quarantine_export",
+                           help="All quarantined rows; cells a spreadsheet could run as a formula are neutralised.")
+        if quarantine["quarantined_rows"] > len(sample):
+            st.caption(f"Showing the first {len(sample):,} of {fmt.count(quarantine['quarantined_rows'])} rows; "
+                       "the download has all of them.")
+
+# -- upload --------------------------------------------------------------------------------------
+ui.section("Upload a decision log", "CSV, JSON Lines or Parquet in the canonical columns (see the README), or any "
+           "columns with a mapping file. The file is kept next to the store, in `uploads/`, as evidence.")
+last = st.session_state.pop("data_last_ingest", None)
+if last:
+    st.success(f"Ingested **{last['name']}**: {fmt.count(last['rows_read'])} rows read in {last['seconds']:.1f} s.")
+    cols = st.columns(3)
+    ui.kpi(cols[0], "Stored", fmt.count(last["stored"]), help="New cases or reviews.")
+    ui.kpi(cols[1], "Duplicates", fmt.count(last["duplicates"]), help="Identical to rows already stored: skipped.")
+    ui.kpi(cols[2], "Quarantined", fmt.count(last["quarantined"]), help="Bad or conflicting rows, with the reason.")
+
+with st.form("upload", clear_on_submit=False):
+    log = st.file_uploader("Decision log", type=["csv", "jsonl", "ndjson", "json", "parquet", "gz"], key="up_log")
+    mapping_file = st.file_uploader("Column mapping (YAML, optional)", type=["yaml", "yml"], key="up_mapping")
+    c1, c2, c3, c4 = st.columns(4)
+    system = c1.text_input("System", key="up_system", placeholder="from the file, else 'default'",
+                           help="For rows that name no system (overrides the mapping).")
+    sensitive = c2.text_input("Sensitive columns", key="up_sensitive", placeholder="e.g. gender, age_band",
+                              help="Comma-separated: the attributes fairness is measured on.")
+    features = c3.text_input("Feature columns", key="up_features", placeholder="e.g. income, channel",
+                             help="Comma-separated: the attributes drift is measured on.")
+    positive = c4.text_input("Positive label", key="up_positive", placeholder="e.g. approve",
+                             help="The favourable decision, for fairness metrics.")
+    submitted = st.form_submit_button("Ingest", type="primary", icon=":material/upload:")
+
+
+def _split(text: str) -> list[str] | None:
+    values = [v.strip() for v in (text or "").split(",") if v.strip()]
+    return values or None
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name) or "upload"
+
+
+def _ingest(log, mapping_file) -> None:
+    from hitlgov.ingest.pipeline import ingest_path
+    from hitlgov.mapping import load_mapping
+
+    db = Path(view.db)
+    uploads = db.resolve().parent / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = uploads / f"{stamp}-{_safe_name(log.name)}"
+    path.write_bytes(log.getvalue())
+    with tempfile.TemporaryDirectory() as tmp:
+        mapping_path = None
+        if mapping_file is not None:
+            mapping_path = Path(tmp) / "mapping.yaml"
+            mapping_path.write_bytes(mapping_file.getvalue())
+        mapping = load_mapping(mapping_path).with_overrides(
+            system=system.strip() or None, sensitive=_split(sensitive), features=_split(features),
+            positive_label=positive.strip() or None)
+    bar = st.progress(0.0, text="Waiting for write access to the store…")
+
+    def step(stage: str) -> None:
+        i = STAGES.index(stage) if stage in STAGES else 0
+        bar.progress((i + 1) / (len(STAGES) + 1), text=f"{stage.capitalize()}…")
+
+    # The only write connection the app opens: no read connection is held by this run meanwhile.
+    with hstore.connect(db) as con:
+        result = ingest_path(con, path, mapping=mapping, progress=step)
+    bar.progress(1.0, text="Done")
+    data.clear()
+    st.session_state["data_last_ingest"] = {"name": log.name, **result.as_json()}
+
+
+if submitted:
+    if log is None:
+        st.warning("Choose a decision log file first.")
+    else:
+        try:
+            _ingest(log, mapping_file)
+        except HitlgovError as exc:
+            st.error(f"Nothing was ingested: {exc}")
+        except OSError as exc:  # e.g. the store's folder is read-only: no place to keep the upload
+            st.error(f"Nothing was ingested: cannot write next to the store ({exc.strerror}: {exc.filename}).")
+        else:
+            st.rerun()

@@ -1,0 +1,129 @@
+"""Fairness (compliance): group rates of the model's and the final decision, disparities against the
+policy, the four-fifths rule, and whether human review narrowed the gap."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, data, fmt, ui
+from metrics import fairness
+from metrics.policy import load_policy
+
+view = ui.page("Fairness", "Whether decisions favour one group over another, for the model's decision and for the "
+               "decision that took effect after human review (Fairlearn MetricFrame definitions).")
+counts = ui.require_cases(view)
+flt = view.filter
+ctx = view.context
+if not ctx.get("sensitive"):
+    st.info(f"No sensitive attribute is declared for {flt.system}. Declare one at ingestion "
+            "(`--sensitive COLUMN` or `sensitive:` in the mapping file) to measure fairness.")
+    st.stop()
+if not ctx.get("positive_label"):
+    st.info("Fairness needs the favourable (positive) label, which was not declared for this system "
+            "(`--positive-label` or `positive_label:` in the mapping file).")
+    st.stop()
+
+options = list(ctx["sensitive"])
+if len(options) > 1:
+    options.append(fairness.INTERSECTION.join(options[:2]))
+if st.session_state.get("fair_attr") not in options:
+    st.session_state["fair_attr"] = options[0]
+attr = st.segmented_control("Sensitive attribute", options, key="fair_attr",
+                            help="Groups are the values of this attribute (or of the intersection of two).")
+attr = attr or options[0]
+attrs = tuple(attr.split(fairness.INTERSECTION))
+if flt.segment and flt.segment[0] in attrs:
+    st.warning(f"The segment filter keeps only {flt.segment[0]} = {flt.segment[1]}, so there is a single group of "
+               f"{flt.segment[0]} to compare. Clear the segment filter to compare groups.")
+
+f = data.call(fairness.fairness_by_attribute, flt, attributes=attrs)
+if f["model_decision"] is None:
+    st.info(f"No case in this selection has a value for {attr}, so there are no groups to compare.")
+    st.stop()
+model, final, effect = f["model_decision"], f["final_decision"], f["review_effect"]
+reviewed = counts["reviewed_cases"] > 0
+ff_model, ff_final = model["four_fifths_rule"], final["four_fifths_rule"]
+
+cols = st.columns(4)
+ui.kpi(cols[0], "Demographic parity difference", fmt.ratio(final["demographic_parity_difference"]),
+       delta=fmt.pp(effect["dpd_change"]) if reviewed else None, delta_color="inverse",
+       delta_description="final vs model decision",
+       help=f"Largest minus smallest selection rate across groups, final decisions (model: "
+            f"{fmt.ratio(model['demographic_parity_difference'])}). 0 = every group selected equally often.")
+ui.kpi(cols[1], "Selection-rate ratio", fmt.ratio(final["demographic_parity_ratio"]),
+       delta=("passes four-fifths" if ff_final["passes"] else "fails four-fifths") if ff_final["passes"] is not None
+       else None, delta_color="normal" if ff_final["passes"] else "inverse", delta_arrow="off",
+       help="Smallest / largest selection rate across groups (final decisions). The four-fifths rule asks ≥ 0.8.")
+ui.kpi(cols[2], "Equalized odds difference", fmt.ratio(final["equalized_odds_difference"]),
+       delta=fmt.pp(effect["eod_change"]) if reviewed and effect["eod_change"] is not None else None,
+       delta_color="inverse", delta_description="final vs model decision",
+       help="The larger of the true- and false-positive-rate gaps across groups, final decisions "
+            "(cases with a known outcome).")
+verdict = {"reduced": "Yes", "increased": "No", "unchanged": "Unchanged", "mixed": "Mixed",
+           None: "n/a"}[effect["verdict"] if reviewed else None]
+ui.kpi(cols[3], "Did review reduce disparity?", verdict,
+       delta=(f"{fmt.pp(effect['dpd_change'])} parity gap") if reviewed and effect["dpd_change"] is not None else None,
+       delta_color="inverse", delta_arrow="off",
+       help=f"Change of the disparities from the model's to the final decisions; changes within "
+            f"±{fmt.pp(effect['tolerance']).lstrip('+')} count as unchanged.")
+if not reviewed:
+    st.info("No case in this selection was reviewed, so the final decision is the model's: the two sides below are "
+            "the same and review cannot have changed the disparity.")
+
+if ff_final["passes"] is False:
+    st.error(f"**Four-fifths rule fails** on final decisions for {attr}: "
+             f"{', '.join(ff_final['disadvantaged_groups'])} selected at less than 80% of the rate of the most "
+             f"selected group (ratio {fmt.ratio(ff_final['ratio'])}; model decisions: {fmt.ratio(ff_model['ratio'])}).")
+elif ff_final["passes"]:
+    st.success(f"Four-fifths rule passes on final decisions for {attr} (ratio {fmt.ratio(ff_final['ratio'])}).")
+
+groups = list(model["by_group"])
+colours = charts.color_map(groups if len(attrs) > 1 else ctx["segments"].get(attr, groups))
+ui.section("Rates by group: model vs final decision",
+           f"Selection rate: share of the group's cases decided '{f['positive_label']}'. False positive rate: share "
+           "of the group's negative outcomes decided positive; false negative rate: share of positive outcomes "
+           "decided negative (cases with a known outcome).")
+ui.chart(charts.fairness_side_by_side(model, final, colours))
+
+ui.section("Disparities against the policy", "Bars: model and final decisions; dashed lines: the policy's warn "
+           "(amber) and fail (red) bounds for final decisions.")
+rules = {r["metric"].rsplit(".", 1)[-1]: r for r in load_policy(ui.policy_path()).rules
+         if r["metric"].startswith("fairness.*.final_decision.")}
+
+
+def _lines(name: str) -> list:
+    r = rules.get(name, {})
+    out = []
+    for key, colour in (("warn_above", charts.STATUS["warn"]), ("fail_above", charts.STATUS["fail"]),
+                        ("warn_below", charts.STATUS["warn"]), ("fail_below", charts.STATUS["fail"])):
+        if key in r:
+            out.append((r[key], f"{key.split('_')[0]} {r[key]:g}", colour))
+    return out
+
+
+panels = [
+    {"title": "Demographic parity difference", "model": model["demographic_parity_difference"],
+     "final": final["demographic_parity_difference"], "lines": _lines("demographic_parity_difference"),
+     "fmt": fmt.ratio, "y": "Difference (0 = parity)"},
+    {"title": "Selection-rate ratio (four-fifths)", "model": model["demographic_parity_ratio"],
+     "final": final["demographic_parity_ratio"], "lines": _lines("demographic_parity_ratio"),
+     "fmt": fmt.ratio, "y": "Ratio (1 = parity)"},
+    {"title": "Equalized odds difference", "model": model["equalized_odds_difference"],
+     "final": final["equalized_odds_difference"], "lines": _lines("equalized_odds_difference"),
+     "fmt": fmt.ratio, "y": "Difference (0 = equal error rates)"},
+]
+ui.chart(charts.disparity_panels(panels))
+
+ui.section("Group details")
+rows = []
+for g in groups:
+    m, fi = model["by_group"][g], final["by_group"].get(g, {})
+    rows.append({"Group": g, "Cases": m["count"], "Outcome known": m.get("outcome_known"),
+                 "Selection rate (model)": m["selection_rate"], "Selection rate (final)": fi.get("selection_rate"),
+                 "FPR (model)": m.get("false_positive_rate"), "FPR (final)": fi.get("false_positive_rate"),
+                 "FNR (model)": m.get("false_negative_rate"), "FNR (final)": fi.get("false_negative_rate"),
+                 "Accuracy (final)": fi.get("accuracy")})
+pct_cols = [c for c in rows[0] if c not in ("Group", "Cases", "Outcome known")]
+ui.table(ui.as_percent(rows, pct_cols), column_config={c: ui.pct_column(c) for c in pct_cols})
+missing = f.get("cases_without_group") or 0
+st.caption(f"Positive label: '{f['positive_label']}'."
+           + (f" {fmt.count(missing)} cases have no value for {attr} and are left out." if missing else ""))

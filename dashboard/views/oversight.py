@@ -1,0 +1,112 @@
+"""Oversight (compliance): is human oversight real? Rates over time and by version, review time,
+coverage of uncertain cases, and the automation-bias panel."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, data, fmt, ui
+from metrics import dashboard_support, oversight
+from metrics.policy import load_policy
+
+view = ui.page("Oversight", "Whether people meaningfully oversee the model: how often they review and change its "
+               "decisions, how long they spend, and whether any reviewer only rubber-stamps (EU AI Act Art. 14).")
+ui.require_cases(view)
+flt = view.filter
+policy = load_policy(ui.policy_path())
+band = tuple(policy.setting("high_risk_score_band", (0.35, 0.65)))
+
+s = data.call(oversight.oversight_summary, flt)
+cov = data.call(oversight.high_risk_coverage, flt, score_band=band)
+cols = st.columns(6)
+ui.kpi(cols[0], "Review rate", fmt.pct(s["review_rate"]), help="Cases at least one person reviewed / all cases.")
+ui.kpi(cols[1], "Risk coverage", fmt.pct(cov["coverage"]),
+       help=f"High-risk review coverage: cases with a model score in [{band[0]}, {band[1]}] — near the decision "
+            f"threshold — that a person reviewed ({fmt.count(cov['reviewed'])} of {fmt.count(cov['high_risk_cases'])}).")
+ui.kpi(cols[2], "Override rate", fmt.pct(s["override_rate"]),
+       help="Reviewed cases whose final decision differs from the model's / reviewed cases.")
+ui.kpi(cols[3], "Escalation rate", fmt.pct(s["escalation_rate"]),
+       help="Reviewed cases escalated to a higher authority / reviewed cases.")
+ui.kpi(cols[4], "Median review", fmt.seconds(s["review_seconds_median"]), help="Median of review_seconds.")
+ui.kpi(cols[5], "p90 review", fmt.seconds(s["review_seconds_p90"]),
+       help="90th percentile of review_seconds: 90% of reviews take at most this long.")
+st.caption(f"{fmt.count(s['reviewed_cases'])} of {fmt.count(s['cases'])} cases were reviewed "
+           f"({fmt.count(s['reviews'])} reviews). **Risk coverage** is the share of high-risk cases — uncertain, "
+           "with a score near the decision threshold — that a person checked.")
+
+if not s["reviewed_cases"]:
+    st.info("No human reviewed any case in this selection, so there are no override, escalation or review-time "
+            "figures: every decision was automated. Choose a system or period with reviews to see oversight.")
+    st.stop()
+
+trend = data.call(oversight.trend, flt)
+versions = data.call(oversight.by_model_version, flt)
+vcolours = charts.color_map(view.context.get("versions", []), charts.VERSION_PALETTE)
+
+ui.section("Overrides and escalations over time")
+left, right = st.columns([3, 2])
+with left:
+    ui.chart(charts.lines(trend, [("override_rate", "Override rate", charts.PRIMARY),
+                                  ("escalation_rate", "Escalation rate", charts.CURRENT),
+                                  ("review_rate", "Review rate", charts.AUTOMATED)],
+                          y="Rate (%)"))
+    st.caption("Per calendar month. Override and escalation rates are shares of reviewed cases, the review rate a "
+               "share of all cases. A sudden drop in overrides can mean reviewers stopped looking; a rise, that the "
+               "model degraded.")
+with right:
+    names = [v["model_version"] or "(none)" for v in versions]
+    ui.chart(charts.grouped_bars(
+        ["Review rate", "Override rate", "Escalation rate"],
+        [(n, [v["review_rate"], v["override_rate"], v["escalation_rate"]], vcolours.get(n, charts.MUTED))
+         for n, v in zip(names, versions)],
+        x="Metric", y="Rate (%)"))
+    st.caption("By model version (each version keeps its colour on every page). Override and escalation rates "
+               "are shares of reviewed cases.")
+
+ui.section("Review time")
+left, right = st.columns(2)
+with left:
+    hist = data.call(dashboard_support.latency_histogram, flt)
+    if hist:
+        marks = [(s["review_seconds_median"], f"median {fmt.seconds(s['review_seconds_median'])}"),
+                 (s["review_seconds_p90"], f"p90 {fmt.seconds(s['review_seconds_p90'])}")]
+        ui.chart(charts.histogram(hist, x="Review time (seconds; last bar: 99th percentile and above)",
+                                  y="Reviews (count)", lo_key="from_seconds", hi_key="to_seconds",
+                                  count_key="reviews", markers=[m for m in marks if m[0] is not None]))
+        st.caption("Distribution of time spent per review. A spike near zero is a warning sign of rubber-stamping.")
+    else:
+        st.info("The log records no review times for this selection.")
+with right:
+    ui.chart(charts.lines(trend, [("review_seconds_median", "Median", charts.PRIMARY),
+                                  ("review_seconds_p90", "90th percentile", charts.CURRENT)],
+                          y="Review time (seconds)", percent=False))
+    st.caption("Median and 90th percentile of review time per month.")
+
+ui.section("Automation bias", "Reviewers compared with peers on comparable cases (same model decision and score "
+           "band): flagged when they override far less than expected *and* spend far less time.")
+bias = data.call(oversight.automation_bias, flt)
+people = {r["reviewer_id"]: r for r in data.call(oversight.by_reviewer, flt)}
+points = [{**people[b["reviewer_id"]], "flagged": b["flagged"]} for b in bias["reviewers"] if b["reviewer_id"] in people]
+left, right = st.columns([3, 2])
+with left:
+    ui.chart(charts.bias_scatter(points))
+    st.caption("One dot per reviewer (size: number of reviews). Bottom-left — few overrides in little time — "
+               "is where automation bias shows.")
+with right:
+    t = bias["method"]["thresholds"]
+    if bias["flagged"]:
+        st.error(f"**{len(bias['flagged'])} reviewer(s) flagged:** {', '.join(bias['flagged'])}. Their overrides are "
+                 f"at most {fmt.pct(t['max_override_ratio'], 0)} of what peers would make on the same cases "
+                 f"(p < {t['alpha']}) in at most {fmt.pct(t['max_time_ratio'], 0)} of the peers' time.")
+    else:
+        st.success("No reviewer shows signs of automation bias in this selection.")
+    rows = [{"Reviewer": b["reviewer_id"], "Reviews": b["reviews"], "Override ratio": b["override_ratio"],
+             "Time ratio": b["time_ratio"], "p-value": b["p_value"], "Flagged": b["flagged"]}
+            for b in sorted(bias["reviewers"], key=lambda b: (not b["flagged"], b["override_ratio"] or 0))]
+    ui.table(rows, height=330, column_config={
+        "Override ratio": st.column_config.NumberColumn(format="%.2f", help="Observed / expected overrides"),
+        "Time ratio": st.column_config.NumberColumn(format="%.2f", help="Review time relative to peers"),
+        "p-value": st.column_config.NumberColumn(format="%.1e", help="One-sided Poisson test: fewer overrides "
+                                                 "than expected"),
+        "Flagged": st.column_config.CheckboxColumn("Flagged")})
+    st.caption(f"Only reviewers with at least {t['min_reviews']} reviews can be flagged. "
+               "Override ratio 1.0 = overrides as often as peers on the same cases.")

@@ -1,0 +1,138 @@
+"""Overview (executives): KPI tiles with deltas, monthly trends, policy findings."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, data, fmt, ui
+from metrics import dashboard_support, oversight, roi
+from metrics.policy import load_policy
+
+view = ui.page("Overview", "How much of the AI's work people check, what they change, and what that costs "
+               "and catches — for the selected period, against the period just before it.")
+ui.require_cases(view)
+flt = view.filter
+policy = load_policy(ui.policy_path())
+rate = float(policy.setting("reviewer_hourly_rate", roi.DEFAULT_HOURLY_RATE))
+currency = str(policy.setting("currency", "EUR"))
+
+k = data.call(dashboard_support.kpis, flt, hourly_rate=rate)
+cur, d, prev = k["current"], k["delta"], k["previous_period"]
+vs = (f"vs {prev['from']} – {prev['to']}" if k["previous"] else "no data in the previous period") if prev else None
+
+cols = st.columns(6)
+ui.kpi(cols[0], "Cases", fmt.count(cur["cases"]), delta=fmt.num(d["cases"]) if d["cases"] is not None else None,
+       delta_color="off", delta_description=vs, help="Decisions the model made in the period.")
+ui.kpi(cols[1], "Automation rate", fmt.pct(cur["automation_rate"]), delta=fmt.pp(d["automation_rate"]),
+       delta_color="off", delta_description=vs, help="Cases decided by the model with no human review.")
+ui.kpi(cols[2], "Override rate", fmt.pct(cur["override_rate"]), delta=fmt.pp(d["override_rate"]),
+       delta_color="off", delta_description=vs,
+       help="Reviewed cases whose final decision differs from the model's.")
+ui.kpi(cols[3], "Reviewer hours", fmt.hours(cur["reviewer_hours"]),
+       delta=fmt.num(d["reviewer_hours"]) + " h" if d["reviewer_hours"] is not None else None,
+       delta_color="inverse", delta_description=vs, help="Total time reviewers spent on the cases.")
+ui.kpi(cols[4], "Review cost", fmt.money_short(cur["cost"], currency),
+       delta=fmt.money_delta(d["cost"], currency),
+       delta_color="inverse", delta_description=vs,
+       help=f"{fmt.money(cur['cost'], currency)}: reviewer hours × {fmt.money(rate, currency)} per hour (policy setting "
+            "reviewer_hourly_rate).")
+ui.kpi(cols[5], "Errors caught", fmt.count(cur["errors_caught"]),
+       delta=fmt.num(d["errors_caught"]) if d["errors_caught"] is not None else None,
+       delta_description=vs, help="Overridden cases where the outcome proved the reviewer right and the model wrong.")
+st.caption("**Automation rate**: share of cases no human reviewed. **Override rate**: share of reviewed cases "
+           "where the decision that took effect differs from the model's. **Errors caught**: overrides the known "
+           f"outcome confirmed ({fmt.count(cur['errors_introduced'])} overrides made a correct model decision wrong). "
+           "Deltas compare with the same number of days just before the period"
+           + ("." if k["previous"] else " — there is no data before this period, so no deltas are shown; "
+              "choose a later, shorter period to compare."))
+
+# -- findings ---------------------------------------------------------------------------------
+ui.section("Policy findings", f"Each rule of the policy ({policy.name}) applied to the period: FAIL beyond a fail "
+           "bound, WARN beyond a warn bound, PASS otherwise. Drift is evaluated on the Drift page.")
+with st.spinner("Evaluating the policy…"):
+    f = data.call(dashboard_support.findings, flt, policy_path=ui.policy_path())
+findings = f["findings"]
+missing = [x for x in f["not_evaluated"] if not x["metric"].startswith("drift")]  # drift: on its own page
+tally = {s: sum(1 for x in findings if x["status"] == s) for s in ("fail", "warn", "pass")}
+st.markdown(f":red-badge[{tally['fail']} FAIL] :orange-badge[{tally['warn']} WARN] "
+            f":green-badge[{tally['pass']} PASS]" + (f" :gray-badge[{len(missing)} not evaluated]" if missing else ""))
+
+
+def _value(metric: str, value: float) -> str:
+    name = metric.rsplit(".", 1)[-1]
+    if "seconds" in name:
+        return fmt.seconds(value)
+    if name.endswith("months"):
+        return f"{value:.1f} months"
+    if name.endswith("reviewers"):
+        return fmt.count(value)
+    if name.endswith(("rate", "coverage", "completeness", "share")):
+        return fmt.pct(value)
+    return fmt.ratio(value)
+
+
+def _card(col, x: dict) -> None:
+    with col.container(border=True, height="stretch"):
+        where = x["metric"].split(".")
+        scope = f" · {where[1]}" if where[0] == "fairness" else ""
+        st.markdown(f"{ui.STATUS_BADGE[x['status']]} **{x['title']}**{scope}")
+        st.markdown(f"**{_value(x['metric'], x['value'])}** (threshold {_value(x['metric'], x['threshold'])})")
+        st.caption(", ".join(x["refs"]))
+
+
+attention = [x for x in findings if x["status"] != "pass"]
+passed = [x for x in findings if x["status"] == "pass"]
+per_row = 4
+for i in range(0, len(attention), per_row):
+    row = st.columns(per_row)
+    for col, x in zip(row, attention[i:i + per_row]):
+        _card(col, x)
+if not attention and findings:
+    st.success("Every evaluated rule of the policy passes for this selection.")
+if passed:
+    with st.expander(f"{len(passed)} passing checks"):
+        for x in passed:
+            where = x["metric"].split(".")
+            scope = f" · {where[1]}" if where[0] == "fairness" else ""
+            st.markdown(f"{ui.STATUS_BADGE['pass']} **{x['title']}**{scope}: {_value(x['metric'], x['value'])} "
+                        f"(threshold {_value(x['metric'], x['threshold'])}) — {', '.join(x['refs'])}")
+if missing:
+    st.caption("Not evaluated on this selection: " + "; ".join(
+        f"{x['title'] or x['metric']} ({x['reason']})" for x in missing))
+links = st.columns(4)
+for col, (target, label) in zip(links, [("views/oversight.py", "Oversight details"),
+                                        ("views/reviewers.py", "Reviewer agreement"),
+                                        ("views/fairness.py", "Fairness by group"),
+                                        ("views/drift.py", "Drift tests")]):
+    col.page_link(target, label=label, icon=":material/arrow_forward:")
+
+# -- trends -----------------------------------------------------------------------------------
+ui.section("Monthly trends")
+trend = data.call(oversight.trend, flt)
+money_trend = data.call(roi.roi_trend, flt, hourly_rate=rate)
+left, right = st.columns(2)
+with left:
+    st.markdown("**Cases and human review**")
+    ui.chart(charts.cases_stack(trend))
+    st.caption("Cases per month, split into those the model decided alone and those a person reviewed.")
+with right:
+    st.markdown("**Automation and override rates**")
+    ui.chart(charts.lines(trend, [("automation_rate", "Automation rate", charts.AUTOMATED),
+                                  ("override_rate", "Override rate", charts.PRIMARY),
+                                  ("escalation_rate", "Escalation rate", charts.CURRENT)],
+                          y="Rate (%)"))
+    st.caption("Automation rate is a share of all cases; override and escalation rates are shares of reviewed cases.")
+left, right = st.columns(2)
+with left:
+    st.markdown("**Reviewer effort and errors caught**")
+    effort = [{**r, "errors_caught": r["errors_caught"] if r["outcome_known_cases"] else None} for r in money_trend]
+    ui.chart(charts.bars_and_line(effort, bar_key="reviewer_hours", bar_label="Reviewer hours",
+                                  line_key="errors_caught", line_label="Errors caught",
+                                  y_bar="Reviewer hours (h)", y_line="Errors caught (cases)"))
+    st.caption("Hours of review per month against the model errors reviewers corrected (known outcomes only; "
+               "the line stops where outcomes are not known yet).")
+with right:
+    st.markdown("**Error rate: model alone vs after review**")
+    ui.chart(charts.lines(money_trend, [("model_error_rate", "Model decision", charts.MODEL),
+                                        ("final_error_rate", "Final decision", charts.FINAL)],
+                          y="Error rate (%)"))
+    st.caption("Share of cases with a known outcome where the decision was wrong; the gap is what review adds.")

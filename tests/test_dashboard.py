@@ -1,0 +1,504 @@
+"""The Streamlit dashboard, page by page, with ``streamlit.testing.v1.AppTest``.
+
+Every page renders without an exception on the demo store, on an empty store, on a missing
+store, for a system without reviews and for a filter that matches nothing; the filters change
+the numbers shown and live in the URL; and the numbers shown are the metrics functions' values
+formatted by ``dashboard.fmt``. The data-access modules (``metrics.audit_trail``,
+``metrics.dashboard_support``) and the CSV-injection guard are tested directly.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import dashboard_helpers as helpers
+from dashboard import charts, csv_safe, fmt
+from metrics import agreement, audit_trail, dashboard_support, drift, fairness, inventory, oversight, roi
+from metrics.source import Filter, Source
+
+pytestmark = pytest.mark.xdist_group("dashboard")
+
+APP = helpers.ROOT / "dashboard" / "app.py"
+SYSTEM = "consumer-credit"
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory) -> Path:
+    return helpers.demo_store(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="module")
+def empty_db(tmp_path_factory) -> Path:
+    return helpers.empty_store(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="module")
+def period(demo_db) -> tuple[dt.date, dt.date]:
+    with Source.open(demo_db) as src:
+        s = next(s for s in dashboard_support.system_catalog(src) if s["system"] == SYSTEM)
+    return dt.date.fromisoformat(s["first"][:10]), dt.date.fromisoformat(s["last"][:10])
+
+
+def open_app(db: Path, monkeypatch, *, page: str | None = None, query: dict | None = None) -> AppTest:
+    monkeypatch.setenv("HITLGOV_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    if query:
+        at.query_params = dict(query)
+    at.run()
+    if page:
+        at.switch_page(f"views/{page}").run()
+    return at
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    unexpected = [e.value for e in at.error if "Unexpected error" in e.value]
+    assert not unexpected, unexpected
+
+
+def tiles(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def deltas(at: AppTest) -> dict[str, str]:
+    return {m.label: m.delta for m in at.metric}
+
+
+def texts(elements) -> str:
+    return "\n".join(e.value for e in elements)
+
+
+# -- every page, every kind of store -------------------------------------------------------------
+
+@pytest.mark.parametrize("view, url, title, has_chart", helpers.PAGES, ids=[p[2] for p in helpers.PAGES])
+def test_page_renders_on_demo_store(demo_db, monkeypatch, view, url, title, has_chart):
+    at = open_app(demo_db, monkeypatch, page=view)
+    assert_clean(at)
+    assert [t.value for t in at.title] == [title]
+    if has_chart:
+        assert at.get("plotly_chart"), f"{title}: no chart"
+    assert at.query_params.get("system") == SYSTEM
+
+
+@pytest.mark.parametrize("view, url, title, has_chart", helpers.PAGES, ids=[p[2] for p in helpers.PAGES])
+def test_page_renders_on_empty_store(empty_db, monkeypatch, view, url, title, has_chart):
+    at = open_app(empty_db, monkeypatch, page=view)
+    assert_clean(at)
+    assert [t.value for t in at.title] == [title]
+    assert "no decisions yet" in texts(at.info) or "empty" in texts(at.info)
+    assert not at.get("plotly_chart")
+
+
+def test_pages_say_so_when_the_store_is_missing(tmp_path, monkeypatch):
+    at = open_app(tmp_path / "nowhere.duckdb", monkeypatch)
+    for view, _, title, _ in helpers.PAGES:
+        at.switch_page(f"views/{view}").run()
+        assert_clean(at)
+        assert "no store here yet" in texts(at.error) + texts(at.warning), title
+
+
+def test_filter_matching_nothing(demo_db, monkeypatch):
+    # v1.4 was replaced by v2.0 on 2026-05-01: no v1.4 decision in June.
+    at = open_app(demo_db, monkeypatch, query={"system": SYSTEM, "version": "v1.4", "from": "2026-06-01",
+                                               "to": "2026-06-30"})
+    for view, _, title, _ in helpers.PAGES:
+        at.switch_page(f"views/{view}").run()
+        assert_clean(at)
+        if view in ("overview.py", "oversight.py", "reviewers.py", "fairness.py", "drift.py"):
+            assert "No cases match the filters" in texts(at.info), title
+        if view == "audit_trail.py":
+            assert "No case matches" in texts(at.info)
+
+
+def test_system_without_reviews(demo_db, monkeypatch):
+    at = open_app(demo_db, monkeypatch, query={"system": "compas-recidivism"})
+    assert_clean(at)
+    assert tiles(at)["Automation rate"] == fmt.pct(1.0)
+    at.switch_page("views/oversight.py").run()
+    assert_clean(at)
+    assert "No human reviewed any case" in texts(at.info)
+    at.switch_page("views/reviewers.py").run()
+    assert_clean(at)
+    assert "No human reviewed any case" in texts(at.info)
+    at.switch_page("views/fairness.py").run()
+    assert_clean(at)
+    assert "final decision is the model's" in texts(at.info)
+    assert tiles(at)["Did review reduce disparity?"] == "n/a"
+
+
+def test_locked_store_shows_a_message_not_a_traceback(demo_db, tmp_path, monkeypatch):
+    import shutil
+
+    from hitlgov import store as hstore
+
+    db = tmp_path / "locked.duckdb"
+    shutil.copy(demo_db, db)
+    monkeypatch.setattr(hstore, "connect", partial(hstore.connect, wait_seconds=0.3))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+                               "time.sleep(60)", str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        at = open_app(db, monkeypatch)
+        assert_clean(at)
+        assert "locked" in texts(at.error)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+# -- the numbers shown are the metrics' values ---------------------------------------------------
+
+def test_overview_tiles_equal_metrics(demo_db, monkeypatch, period):
+    at = open_app(demo_db, monkeypatch)
+    assert_clean(at)
+    flt = Filter(start=period[0], end=period[1], system=SYSTEM)
+    with Source.open(demo_db) as src:
+        o = oversight.oversight_summary(src, flt)
+        r = roi.roi_summary(src, flt, hourly_rate=roi.DEFAULT_HOURLY_RATE)
+    shown = tiles(at)
+    assert shown["Cases"] == fmt.count(o["cases"])
+    assert shown["Automation rate"] == fmt.pct(o["automation_rate"])
+    assert shown["Override rate"] == fmt.pct(o["override_rate"])
+    assert shown["Reviewer hours"] == fmt.hours(r["reviewer_hours"])
+    assert shown["Review cost"] == fmt.money_short(r["cost"], "EUR")
+    assert shown["Errors caught"] == fmt.count(r["errors_caught"])
+    # the whole period has nothing before it: no delta is invented
+    assert not any(deltas(at).values())
+    # the findings strip shows the policy's verdicts
+    assert "FAIL" in texts(at.markdown) and "PASS" in texts(at.markdown)
+
+
+def test_filters_change_the_numbers_and_live_in_the_url(demo_db, monkeypatch, period):
+    at = open_app(demo_db, monkeypatch)
+    before = tiles(at)
+    at.sidebar.selectbox(key="f_segment").set_value("age_band=18-24").run()
+    assert_clean(at)
+    assert at.query_params["segment"] == "age_band=18-24"
+    seg = Filter(start=period[0], end=period[1], system=SYSTEM, segment=("age_band", "18-24"))
+    with Source.open(demo_db) as src:
+        o = oversight.oversight_summary(src, seg)
+    after = tiles(at)
+    assert after["Cases"] == fmt.count(o["cases"]) != before["Cases"]
+    assert after["Override rate"] == fmt.pct(o["override_rate"]) != before["Override rate"]
+
+    # a shorter period has a previous period: deltas appear and equal the metric's
+    start, end = dt.date(2026, 8, 1), period[1]
+    at.sidebar.date_input(key="f_period").set_value((start, end)).run()
+    assert_clean(at)
+    assert (at.query_params["from"], at.query_params["to"]) == (start.isoformat(), end.isoformat())
+    flt = seg.but(start=start, end=end)
+    with Source.open(demo_db) as src:
+        k = dashboard_support.kpis(src, flt, hourly_rate=roi.DEFAULT_HOURLY_RATE)
+    assert tiles(at)["Cases"] == fmt.count(k["current"]["cases"])
+    assert deltas(at)["Override rate"] == fmt.pp(k["delta"]["override_rate"])
+
+    # the filter survives a page switch (which clears the URL in a browser) and applies there
+    at.switch_page("views/oversight.py").run()
+    assert_clean(at)
+    assert at.query_params["segment"] == "age_band=18-24" and at.query_params["from"] == start.isoformat()
+    with Source.open(demo_db) as src:
+        o = oversight.oversight_summary(src, flt)
+    assert tiles(at)["Override rate"] == fmt.pct(o["override_rate"])
+
+    # changing the system resets the dependent filters
+    at.sidebar.selectbox(key="f_system").set_value("compas-recidivism").run()
+    assert_clean(at)
+    assert at.query_params.get("system") == "compas-recidivism"
+    assert "segment" not in at.query_params and "from" not in at.query_params
+
+
+def test_url_seeds_the_filters(demo_db, monkeypatch):
+    query = {"system": SYSTEM, "version": "v2.0", "segment": "gender=F", "from": "2026-06-01", "to": "2026-08-31"}
+    at = open_app(demo_db, monkeypatch, query=query)
+    assert_clean(at)
+    assert at.sidebar.selectbox(key="f_version").value == "v2.0"
+    assert at.sidebar.selectbox(key="f_segment").value == "gender=F"
+    flt = Filter(start=dt.date(2026, 6, 1), end=dt.date(2026, 8, 31), system=SYSTEM, model_version="v2.0",
+                 segment=("gender", "F"))
+    with Source.open(demo_db) as src:
+        assert tiles(at)["Cases"] == fmt.count(inventory.counts(src, flt)["cases"])
+    assert {k: at.query_params[k] for k in query} == query
+
+
+def test_bad_url_values_fall_back_with_a_note(demo_db, monkeypatch):
+    at = open_app(demo_db, monkeypatch, query={"system": "nope", "from": "yesterday", "segment": "x=y"})
+    assert_clean(at)
+    assert at.query_params["system"] == SYSTEM
+    notes = texts(at.sidebar.warning)
+    assert "nope" in notes and "not a valid date range" in notes and "x=y" in notes
+
+
+def test_oversight_page_numbers(demo_db, monkeypatch, period):
+    at = open_app(demo_db, monkeypatch, page="oversight.py")
+    flt = Filter(start=period[0], end=period[1], system=SYSTEM)
+    with Source.open(demo_db) as src:
+        o = oversight.oversight_summary(src, flt)
+        cov = oversight.high_risk_coverage(src, flt, score_band=(0.35, 0.65))
+        bias = oversight.automation_bias(src, flt)
+    shown = tiles(at)
+    assert shown["Review rate"] == fmt.pct(o["review_rate"])
+    assert shown["Risk coverage"] == fmt.pct(cov["coverage"])
+    assert shown["Escalation rate"] == fmt.pct(o["escalation_rate"])
+    assert shown["Median review"] == fmt.seconds(o["review_seconds_median"])
+    assert bias["flagged"] == ["rev-07"]
+    assert "rev-07" in texts(at.error)  # the rubber-stamper is called out
+
+
+def test_reviewers_page_numbers(demo_db, monkeypatch, period):
+    at = open_app(demo_db, monkeypatch, page="reviewers.py")
+    assert_clean(at)
+    flt = Filter(start=period[0], end=period[1], system=SYSTEM)
+    with Source.open(demo_db) as src:
+        a = agreement.agreement_summary(src, flt)
+    shown = tiles(at)
+    assert shown["Multi-reviewed cases"] == fmt.count(a["cases_with_multiple_reviews"])
+    assert shown["Krippendorff's α (nominal)"] == fmt.ratio(a["krippendorff_alpha_nominal"])
+    assert shown["Fleiss' κ"] == fmt.ratio(a["fleiss_kappa"])
+    assert shown["Percent agreement"] == fmt.pct(a["percent_agreement"])
+    # the small demo has no pair of reviewers with 20 shared cases: said plainly
+    assert "No pair of reviewers shares at least 20 cases" in texts(at.info)
+    at.segmented_control(key="kappa_min").set_value(5).run()
+    assert_clean(at)
+    assert "at least 5 cases" in texts(at.info) + texts(at.caption)
+
+
+def test_fairness_page_numbers_and_attribute_switch(demo_db, monkeypatch, period):
+    at = open_app(demo_db, monkeypatch, page="fairness.py")
+    assert_clean(at)
+    flt = Filter(start=period[0], end=period[1], system=SYSTEM)
+    with Source.open(demo_db) as src:
+        age = fairness.fairness_by_attribute(src, flt, attributes=("age_band",))
+        gender = fairness.fairness_by_attribute(src, flt, attributes=("gender",))
+    assert tiles(at)["Demographic parity difference"] == fmt.ratio(age["final_decision"]["demographic_parity_difference"])
+    assert deltas(at)["Demographic parity difference"] == fmt.pp(age["review_effect"]["dpd_change"])
+    assert tiles(at)["Did review reduce disparity?"] == "Yes"  # planted: reviewers narrow the age gap
+    assert "Four-fifths rule fails" in texts(at.error) and "18-24" in texts(at.error)
+    at.segmented_control(key="fair_attr").set_value("gender").run()
+    assert_clean(at)
+    assert tiles(at)["Demographic parity difference"] == fmt.ratio(gender["final_decision"]["demographic_parity_difference"])
+
+
+def test_drift_page_numbers(demo_db, monkeypatch, period):
+    at = open_app(demo_db, monkeypatch, page="drift.py")
+    assert_clean(at)
+    reference, current = drift.default_windows(period, reference_months=3, current_months=1)
+    with Source.open(demo_db) as src:
+        d = drift.drift_summary(src, Filter(start=period[0], end=period[1], system=SYSTEM), reference=reference,
+                                current=current, max_rows=5_000)
+    assert tiles(at)["Drifted columns"] == f"{d['drifted_columns']} of {d['total_columns']}"
+    assert tiles(at)["Share drifted"] == fmt.pct(d["drift_share"])
+    table = at.dataframe[0].value
+    assert set(table["Column"]) == {c["column"] for c in d["columns"]}
+    assert len(at.get("plotly_chart")) >= 3  # overlays and the trends
+
+
+def test_audit_trail_search_and_case_history(demo_db, monkeypatch, period):
+    at = open_app(demo_db, monkeypatch, page="audit_trail.py")
+    assert_clean(at)
+    assert "Audit chain intact" in texts(at.success)
+    flt = Filter(start=period[0], end=period[1], system=SYSTEM)
+    with Source.open(demo_db) as src:
+        total = audit_trail.search_cases(src, flt)["total"]
+        rev07 = audit_trail.search_cases(src, flt, reviewer="rev-07", page_size=50)
+    assert f"**{fmt.count(total)}** matching cases" in texts(at.markdown)
+    at.selectbox(key="audit_reviewer").set_value("rev-07").run()
+    assert_clean(at)
+    assert f"**{fmt.count(rev07['total'])}** matching cases" in texts(at.markdown)
+    assert list(at.dataframe[0].value["case_id"]) == [r["case_id"] for r in rev07["rows"]]
+    case = rev07["rows"][0]["case_id"]
+    assert at.query_params["case"] == case
+    assert "rev-07" in set(at.dataframe[2].value["reviewer_id"])  # the case's reviews
+    at.pagination(key="audit_page").set_value(2).run()
+    assert_clean(at)
+    assert "page 2 of" in texts(at.markdown)
+
+
+def test_data_page_numbers(demo_db, monkeypatch):
+    at = open_app(demo_db, monkeypatch, page="data_page.py")
+    assert_clean(at)
+    with Source.open(demo_db) as src:
+        c = inventory.counts(src, Filter())
+        q = inventory.quarantine_summary(src)
+        runs = inventory.ingestion_runs(src, limit=50)
+    assert tiles(at)["Cases"] == fmt.count(c["cases"])
+    assert tiles(at)["Quarantined rows"] == fmt.count(q["quarantined_rows"])
+    assert list(at.dataframe[1].value["run_id"]) == [r["run_id"] for r in runs]
+
+
+def test_data_page_upload_ingests_and_shows_counts(tmp_path, monkeypatch):
+    from hitlgov import store as hstore
+
+    db = tmp_path / "upload.duckdb"
+    with hstore.connect(db):
+        pass
+    log = ("case_id,ts,model_decision,model_score,reviewer_id,human_decision,rationale,region\n"
+           "u1,2026-01-05T09:00:00,approve,0.9,,,,north\n"
+           "u2,2026-01-06T09:00:00,decline,0.3,r1,approve,=HYPERLINK(\"x\"),south\n"
+           "u3,not-a-date,approve,0.7,,,,north\n"
+           "u1,2026-01-05T09:00:00,approve,0.9,,,,north\n")
+    at = open_app(db, monkeypatch, page="data_page.py")
+    assert "store is empty" in texts(at.info)
+    at.file_uploader(key="up_log").set_value(("decisions.csv", log.encode(), "text/csv"))
+    at.text_input(key="up_system").input("upload-test")
+    at.text_input(key="up_sensitive").input("region")
+    at.text_input(key="up_positive").input("approve")
+    next(b for b in at.form_submit_button if b.label == "Ingest").click()
+    at.run()
+    assert_clean(at)
+    assert "Ingested **decisions.csv**: 4 rows read" in texts(at.success)
+    assert {k: tiles(at)[k] for k in ("Stored", "Duplicates", "Quarantined")} == \
+        {"Stored": "2", "Duplicates": "1", "Quarantined": "1"}
+    # the cache was cleared: the sidebar and the page see the new system
+    assert at.sidebar.selectbox(key="f_system").value == "upload-test"
+    assert tiles(at)["Cases"] == "2"
+    assert list((db.parent / "uploads").glob("*-decisions.csv"))
+
+
+def test_reports_page_generates_and_offers_the_pdf(demo_db, monkeypatch):
+    import reports
+
+    calls = []
+
+    def build_report(*, db, start, end, system, kind, out_file, progress):
+        calls.append((Path(db), start, end, system, kind))
+        progress("rendering")
+        Path(out_file).write_bytes(b"%PDF-1.7 test")
+
+    at = open_app(demo_db, monkeypatch, page="reports.py")
+    monkeypatch.setattr(reports, "build_report", build_report, raising=False)  # the generator's contract
+    at.run()
+    at.radio(key="report_kind").set_value("executive")
+    at.button(key="report_generate").click().run()
+    assert_clean(at)
+    assert calls and calls[0][0] == demo_db and calls[0][3:] == (SYSTEM, "executive")
+    assert "Report ready" in texts(at.success)
+    assert at.get("download_button")
+
+
+# -- the data-access modules ---------------------------------------------------------------------
+
+LOG = """case_id,ts,model_version,model_decision,model_score,reviewer_id,human_decision,review_started_at,review_completed_at,review_seconds,escalated,outcome,rationale,group,income
+c1,2026-01-05T09:00:00,v1,approve,0.9,,,,,,,approve,,a,100
+c2,2026-01-10T09:00:00,v1,decline,0.3,r1,approve,2026-01-10T10:00:00,2026-01-10T10:02:00,,false,approve,=cmd|' /C calc'!A0,a,200
+c3,2026-01-20T09:00:00,v1,decline,0.4,r1,decline,,,60,true,decline,income too low,b,300
+c4,2026-02-03T09:00:00,v2,approve,0.6,r2,decline,,,30,,approve,doubt,b,400
+c5,2026-02-10T09:00:00,v2,decline,0.2,r2,decline,2026-02-10T11:00:00,2026-02-10T11:00:10,,,,,a,500
+c5,2026-02-10T09:00:00,v2,decline,0.2,r1,decline,2026-02-10T10:00:00,2026-02-10T10:00:50,,,,,a,500
+c6,2026-02-15T09:00:00,v2,approve,0.8,,,,,,,,,b,600
+"""
+
+
+@pytest.fixture
+def small(make_store):
+    from hitlgov.mapping import Mapping
+
+    db = make_store(LOG, mapping=Mapping(sensitive=["group"], features=["income"], positive_label="approve"))
+    with Source.open(db) as src:
+        yield src
+
+
+def test_search_cases_text_reviewer_override_and_pages(small):
+    everything = audit_trail.search_cases(small)
+    assert everything["total"] == 6 and [r["case_id"] for r in everything["rows"]] == ["c6", "c5", "c4", "c3",
+                                                                                       "c2", "c1"]
+    assert audit_trail.search_cases(small, text="INCOME")["total"] == 1  # rationale, case-insensitive
+    assert [r["case_id"] for r in audit_trail.search_cases(small, text="c4")["rows"]] == ["c4"]
+    assert {r["case_id"] for r in audit_trail.search_cases(small, reviewer="r1")["rows"]} == {"c2", "c3", "c5"}
+    assert {r["case_id"] for r in audit_trail.search_cases(small, overridden=True)["rows"]} == {"c2", "c4"}
+    assert {r["case_id"] for r in audit_trail.search_cases(small, overridden=False)["rows"]} == {"c3", "c5"}
+    page = audit_trail.search_cases(small, page=9, page_size=4)  # clamped to the last page
+    assert (page["page"], page["pages"], [r["case_id"] for r in page["rows"]]) == (2, 2, ["c2", "c1"])
+    c5 = next(r for r in everything["rows"] if r["case_id"] == "c5")
+    assert c5["reviewers"] == "r1, r2"  # in order of completion
+    assert audit_trail.search_cases(small, Filter(model_version="v9"))["rows"] == []
+
+
+def test_case_history_orders_reviews_and_finds_events(small):
+    h = audit_trail.case_history(small, "default", "c5")
+    assert h["found"] and h["case"]["n_reviews"] == 2
+    assert [r["reviewer_id"] for r in h["reviews"]] == ["r1", "r2"]
+    assert {a["name"] for a in h["attributes"]} == {"group", "income"}
+    kinds = [e["kind"] for e in h["events"]]
+    assert kinds.count("review_stored") == 2 and "ingestion" in kinds
+    assert [e["seq"] for e in h["events"]] == sorted(e["seq"] for e in h["events"])
+    assert audit_trail.case_history(small, "default", "nope")["found"] is False
+
+
+def test_export_is_one_row_per_review_and_csv_safe(small):
+    df = audit_trail.export_rows(small)
+    assert len(df) == 7 and list(df["case_id"]).count("c5") == 2
+    text = csv_safe.to_csv(df).decode("utf-8-sig")
+    assert "'=cmd|" in text and "\n=cmd" not in text and ",=cmd" not in text
+    assert audit_trail.chain_status(small)["ok"] is True
+    assert audit_trail.store_verification(small)["ok"] is True
+    assert audit_trail.audit_events(small, limit=2)["total"] >= 6
+
+
+@pytest.mark.parametrize("cell, safe", [
+    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+    ("plain", "plain"), ("a=b", "a=b"), ("", ""), (None, None), (-5, -5), (3.5, 3.5)])
+def test_csv_injection_guard(cell, safe):
+    assert csv_safe.neutralise_cell(cell) == safe
+
+
+def test_neutralise_keeps_numbers_numeric():
+    df = pd.DataFrame({"n": [-1.5, 2.0], "s": ["-1.5", "ok"], "=x": [1, 2]})
+    out = csv_safe.neutralise(df)
+    assert list(out["n"]) == [-1.5, 2.0] and list(out["s"]) == ["'-1.5", "ok"] and "'=x" in out.columns
+
+
+def test_dashboard_support(small):
+    cat = dashboard_support.system_catalog(small)
+    assert cat == [{"system": "default", "cases": 6, "reviewed_cases": 4, "reviews": 5,
+                    "first": "2026-01-05T09:00:00", "last": "2026-02-15T09:00:00"}]
+    ctx = dashboard_support.system_context(small, system="default")
+    assert ctx["versions"] == ["v1", "v2"] and ctx["segments"] == {"group": ["a", "b"]}
+    assert ctx["features"] == ["income"] and ctx["positive_label"] == "approve"
+    trend = dashboard_support.score_trend(small)
+    assert [t["period"] for t in trend] == ["2026-01-01", "2026-02-01"]
+    assert trend[0]["score_mean"] == pytest.approx((0.9 + 0.3 + 0.4) / 3)
+    assert trend[0]["positive_rate"] == pytest.approx(1 / 3)
+    jan, feb = (dt.date(2026, 1, 1), dt.date(2026, 1, 31)), (dt.date(2026, 2, 1), dt.date(2026, 2, 28))
+    num = dashboard_support.distribution(small, Filter(), "income", reference=jan, current=feb, bins=4)
+    assert num["kind"] == "numeric" and (num["reference"]["cases"], num["current"]["cases"]) == (3, 3)
+    assert sum(b["reference"] for b in num["bins"]) == 3 and sum(b["current"] for b in num["bins"]) == 3
+    cat_ = dashboard_support.distribution(small, Filter(), "group", reference=jan, current=feb)
+    assert cat_["kind"] == "categorical"
+    assert {b["label"]: (b["reference"], b["current"]) for b in cat_["bins"]} == {"a": (2, 1), "b": (1, 2)}
+    none = dashboard_support.distribution(small, Filter(), "income", reference=(dt.date(2020, 1, 1),) * 2,
+                                          current=(dt.date(2020, 1, 2),) * 2)
+    assert none["kind"] is None and none["bins"] == []
+    hist = dashboard_support.latency_histogram(small, bins=4)
+    assert sum(b["reviews"] for b in hist) == 5
+    k = dashboard_support.kpis(small, Filter(start=dt.date(2026, 2, 1), end=dt.date(2026, 2, 28)))
+    assert k["current"]["cases"] == 3 and k["previous"]["cases"] == 3
+    assert k["previous_period"] == {"from": "2026-01-04", "to": "2026-01-31"}
+    assert k["delta"]["override_rate"] == pytest.approx(k["current"]["override_rate"] - k["previous"]["override_rate"])
+    assert dashboard_support.kpis(small, Filter())["previous"] is None
+
+
+def test_chart_builders_use_fixed_colours():
+    colours = charts.color_map(["b", "a", "c"])
+    assert colours == charts.color_map(["c", "b", "a"])  # by sorted value, not by order seen
+    pairs = [{"a": "r1", "b": "r2", "shared_cases": 30, "kappa": 0.7}]
+    fig = charts.kappa_heatmap(pairs, ["r1", "r2", "r3"])
+    assert fig.data[0].z[0][1] == fig.data[0].z[1][0] == 0.7 and fig.data[0].z[0][2] is None
+    assert fig.layout.xaxis.title.text == "Reviewer"
+
+
+def test_launch_command_is_headless_and_private(tmp_path):
+    from dashboard import launch
+
+    cmd = launch.command(tmp_path / "x.duckdb", 8765, True)
+    joined = " ".join(cmd)
+    assert "streamlit run" in joined and str(launch.APP) in cmd
+    assert "--server.headless true" in joined and "--browser.gatherUsageStats false" in joined
+    assert "--server.port 8765" in joined and cmd[-2:] == ["--db", str(tmp_path / "x.duckdb")]
