@@ -34,14 +34,20 @@ CASE_CONTENT = ("sha256(concat_ws('\x1f', system, case_id, CAST(ts AS VARCHAR), 
                 "coalesce(outcome, ''), CAST(run_id AS VARCHAR)))")
 
 
+# Module-level encoders: json.dumps(..., separators=...) builds a new encoder per call, which
+# dominated the cost of chaining one event per stored review. Output is byte-identical.
+_LINK = json.JSONEncoder(separators=(",", ":"))
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def _digest(seq: int, at: str, kind: str, actor: str | None, subject: str | None, detail: str,
             prev_hash: str) -> str:
-    content = json.dumps([seq, at, kind, actor, subject, detail, prev_hash], separators=(",", ":"))
+    content = _LINK.encode([seq, at, kind, actor, subject, detail, prev_hash])
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
 def _canonical(detail) -> str:
-    return json.dumps(detail, sort_keys=True, separators=(",", ":"), default=str)
+    return _CANONICAL.encode(detail)
 
 
 def _head(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
@@ -184,3 +190,31 @@ def record_event(db: str | Path | None, *, kind: str, subject: str | None = None
             con.execute("ROLLBACK")
             raise
     return digest
+
+
+def record_policy_use(db: str | Path | None, *, sha256: str, source: str, name: str,
+                      actor: str | None = None) -> bool:
+    """Append ``policy_changed`` when the store is evaluated under a policy whose content differs
+    from the last one recorded (the first evaluation counts as a change from none).
+
+    Findings are only as meaningful as their thresholds: an auditor must be able to see when the
+    thresholds moved and from what to what. Returns whether an event was appended.
+    """
+    from hitlgov import store
+
+    with store.connect(db) as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            last = con.execute(
+                "SELECT json_extract_string(detail, '$.sha256') FROM audit_events WHERE kind = 'policy_changed' "
+                "ORDER BY seq DESC LIMIT 1").fetchall()
+            previous = last[0][0] if last else None
+            changed = previous != sha256
+            if changed:
+                append_event(con, kind="policy_changed", subject=source, actor=actor,
+                             detail={"name": name, "source": source, "sha256": sha256, "previous_sha256": previous})
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return changed

@@ -105,3 +105,14 @@ def test_duplicated_review_row_is_found(db):
     tamper(db, "INSERT INTO reviews SELECT * FROM reviews WHERE case_id = 'a' AND reviewer_id = 'r1'")
     problems = check(db)["problems"]
     assert "duplicate row in reviews (2 copies): default/a/r1" in problems
+
+
+def test_policy_change_is_recorded_once_per_change(db):
+    assert audit.record_policy_use(db, sha256="a" * 64, source="default", name="default")
+    assert not audit.record_policy_use(db, sha256="a" * 64, source="default", name="default")
+    assert audit.record_policy_use(db, sha256="b" * 64, source="strict.yaml", name="strict")
+    with store.connect(db, read_only=True) as con:
+        rows = con.execute("SELECT subject, json_extract_string(detail, '$.previous_sha256') FROM audit_events "
+                           "WHERE kind = 'policy_changed' ORDER BY seq").fetchall()
+    assert rows == [("default", None), ("strict.yaml", "a" * 64)]
+    assert check(db)["ok"]
