@@ -502,3 +502,30 @@ def test_launch_command_is_headless_and_private(tmp_path):
     assert "streamlit run" in joined and str(launch.APP) in cmd
     assert "--server.headless true" in joined and "--browser.gatherUsageStats false" in joined
     assert "--server.port 8765" in joined and cmd[-2:] == ["--db", str(tmp_path / "x.duckdb")]
+
+
+def test_export_is_recorded_in_the_audit_chain_and_can_be_pseudonymised(make_store, monkeypatch):
+    from dashboard import exports
+    from hitlgov import audit, store
+    from hitlgov.mapping import Mapping
+
+    db = make_store(LOG, mapping=Mapping(sensitive=["group"], features=["income"], positive_label="approve"))
+    monkeypatch.setenv("HITLGOV_DB", str(db))
+    monkeypatch.setenv("HITLGOV_PSEUDONYM_KEY", "test-secret")
+    with Source.open(db) as src:
+        df = audit_trail.export_rows(src)
+    text = exports.csv_download(df, what="audit trail cases", file_name="x.csv", pseudonymise=True).decode("utf-8-sig")
+    # Independent oracle: HMAC-SHA256 of "r1" under the key, first 12 hex digits.
+    import hashlib
+    import hmac
+    r1 = "rev-" + hmac.new(b"test-secret", b"r1", hashlib.sha256).hexdigest()[:12]
+    assert r1 in text and ",r1," not in text and ",r2," not in text
+    with store.connect(db, read_only=True) as con:
+        (kind, subject, detail), = con.execute(
+            "SELECT kind, subject, CAST(detail AS VARCHAR) FROM audit_events ORDER BY seq DESC LIMIT 1").fetchall()
+        assert audit.verify_chain(con)["ok"]
+    assert (kind, subject) == ("export_downloaded", "audit trail cases")
+    assert '"pseudonymised":true' in detail and f'"rows":{len(df)}' in detail
+    monkeypatch.delenv("HITLGOV_PSEUDONYM_KEY")
+    with pytest.raises(Exception, match="HITLGOV_PSEUDONYM_KEY"):
+        exports.csv_download(df, what="x", file_name="x.csv", pseudonymise=True)

@@ -5,7 +5,7 @@ import datetime as dt
 
 import streamlit as st
 
-from dashboard import csv_safe, data, fmt, ui
+from dashboard import data, exports, fmt, ui
 from metrics import audit_trail, oversight
 
 view = ui.page("Audit trail", "Every case with its reviews and the audit events that recorded them. Search, open a "
@@ -66,10 +66,16 @@ else:
                   f"{fmt.count(first + len(res['rows']) - 1)}, page {fmt.count(res['page'])} of "
                   f"{fmt.count(res['pages'])}")
 
-    def _export() -> bytes:
-        return csv_safe.to_csv(data.uncached(audit_trail.export_rows, flt, **query))
+    pseudo = right.toggle("Pseudonymise reviewers", key="audit_pseudo",
+                          help="Replace reviewer ids by keyed pseudonyms (HMAC-SHA256 with $HITLGOV_PSEUDONYM_KEY).",
+                          disabled=not exports.key_configured())
+    export_name = f"hitlgov-cases-{dt.date.today().isoformat()}.csv"
 
-    right.download_button("Export CSV", data=_export, file_name=f"hitlgov-cases-{dt.date.today().isoformat()}.csv",
+    def _export() -> bytes:
+        return exports.csv_download(data.uncached(audit_trail.export_rows, flt, **query), what="audit trail cases",
+                                    file_name=export_name, flt=flt, pseudonymise=pseudo)
+
+    right.download_button("Export CSV", data=_export, file_name=export_name,
                           mime="text/csv", icon=":material/download:", on_click="ignore", key="audit_export",
                           width="stretch",
                           help="All matching cases (every page), one row per review; cells that a spreadsheet "

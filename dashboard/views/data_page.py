@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import charts, csv_safe, data, fmt, ui
+from dashboard import charts, data, exports, fmt, ui
 from hitlgov import store as hstore
 from hitlgov.errors import HitlgovError
 from metrics import inventory
@@ -73,7 +73,8 @@ else:
             "raw": "Raw values"})
 
         def _quarantine_csv() -> bytes:
-            return csv_safe.to_csv(data.uncached(inventory.quarantine_rows))
+            return exports.csv_download(data.uncached(inventory.quarantine_rows), what="quarantine",
+                                        file_name=f"hitlgov-quarantine-{dt.date.today().isoformat()}.csv")
 
         st.download_button("Download quarantine (CSV)", data=_quarantine_csv, on_click="ignore",
                            file_name=f"hitlgov-quarantine-{dt.date.today().isoformat()}.csv", mime="text/csv",
