@@ -76,14 +76,43 @@ class Source:
     def __init__(self, backend: ibis.BaseBackend, *, raw=None):
         self.backend = backend
         self.raw = raw  # the DuckDB connection when the backend is the embedded store
+        # Per-filter relations asked for more than once (compute_metrics and a report ask for
+        # cases(flt) a dozen times) are materialised on the engine on their second use, so the
+        # review summary join runs once; a single-metric caller pays nothing extra.
+        self._uses: dict[tuple, int] = {}
+        self._materialised: dict[tuple, ir.Table] = {}
+
+    def __enter__(self) -> "Source":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Drop the engine-side tables materialised for this source (before its connection closes)."""
+        for table in self._materialised.values():
+            try:
+                table.release()
+            except Exception:  # noqa: BLE001 - best effort: the connection may already be gone
+                pass
+        self._materialised.clear()
+
+    def _reused(self, key: tuple, build) -> ir.Table:
+        if key in self._materialised:
+            return self._materialised[key]
+        self._uses[key] = self._uses.get(key, 0) + 1
+        if self._uses[key] < 2:
+            return build()
+        self._materialised[key] = build().cache()
+        return self._materialised[key]
 
     # -- construction -------------------------------------------------------------------
     @classmethod
     @contextmanager
     def open(cls, db=None) -> Iterator["Source"]:
         """Open the DuckDB store read-only for the duration of a ``with`` block."""
-        with hstore.connect(db, read_only=True) as con:
-            yield cls(ibis.duckdb.from_connection(con), raw=con)
+        with hstore.connect(db, read_only=True) as con, cls(ibis.duckdb.from_connection(con), raw=con) as source:
+            yield source
 
     def table(self, name: str) -> ir.Table:
         return self.backend.table(name)
@@ -130,6 +159,9 @@ class Source:
         ``final`` follows SCHEMA §1: the stated final decision, else the last review's human
         decision, else the model's. ``overridden`` is defined for reviewed cases only.
         """
+        return self._reused(("cases", flt), lambda: self._cases(flt))
+
+    def _cases(self, flt: Filter) -> ir.Table:
         c = self._case_filter(self.table("cases"), flt)
         s = self.review_stats()
         j = c.left_join(s, ["system", "case_id"]).select(
@@ -148,6 +180,9 @@ class Source:
 
     def reviews(self, flt: Filter = Filter()) -> ir.Table:
         """One row per review of a case in the filter, with the case's model fields."""
+        return self._reused(("reviews", flt), lambda: self._reviews(flt))
+
+    def _reviews(self, flt: Filter) -> ir.Table:
         c = self._case_filter(self.table("cases"), flt).select(
             "system", "case_id", "ts", "model_version", "model_decision", "model_score", "outcome"
         )
