@@ -26,13 +26,15 @@ DECISIONS = {"model_decision": "model_decision", "final_decision": "final"}
 INTERSECTION = " × "
 
 
-def group_counts(source: Source, flt: Filter, *, attributes: tuple[str, ...], decision: str,
-                 positive_label: str) -> tuple[pd.DataFrame, int]:
-    """Confusion counts per group (``fairness_math.COUNT_COLUMNS``) and the cases without a group."""
-    if decision not in DECISIONS:
-        raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+def group_counts(source: Source, flt: Filter, *, attributes: tuple[str, ...], positive_label: str,
+                 decisions: tuple[str, ...] = tuple(DECISIONS)) -> tuple[dict[str, pd.DataFrame], int]:
+    """Confusion counts per group (``fairness_math.COUNT_COLUMNS``) for each decision, and the
+    number of cases without a group. One grouped aggregate serves every decision, so the cases
+    are joined to their attributes once."""
+    unknown = [d for d in decisions if d not in DECISIONS]
+    if unknown:
+        raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {unknown[0]!r}")
     c = source.cases(flt)
-    group = None
     for name in attributes:
         a = source.attribute(name).rename(value_a="value")
         c = c.left_join(a, ["system", "case_id"]).select(c, **{f"_g_{name}": a.value_a})
@@ -40,24 +42,27 @@ def group_counts(source: Source, flt: Filter, *, attributes: tuple[str, ...], de
     group = parts[0]
     for p in parts[1:]:
         group = group + INTERSECTION + p  # NULL if any part is missing
-    pred = c[DECISIONS[decision]] == positive_label
-    known = c.outcome.notnull()
-    actual = c.outcome == positive_label
-    t = c.mutate(_group=group, _pred=pred, _known=known, _actual=actual)
+    t = c.mutate(_group=group, _known=c.outcome.notnull(), _actual=c.outcome == positive_label)
     as_int = (lambda e: e.cast("int64").sum())
-    df = t.group_by("_group").aggregate(
-        n=t.count(),
-        pred_pos=as_int(t._pred),
-        n_known=as_int(t._known),
-        tp=as_int(t._known & t._actual & t._pred),
-        fp=as_int(t._known & ~t._actual & t._pred),
-        fn=as_int(t._known & t._actual & ~t._pred),
-        tn=as_int(t._known & ~t._actual & ~t._pred),
-    ).to_pandas()
+    aggs = {"n": t.count(), "n_known": as_int(t._known)}
+    for d in decisions:
+        pred = t[DECISIONS[d]] == positive_label
+        aggs.update({
+            f"{d}:pred_pos": as_int(pred),
+            f"{d}:tp": as_int(t._known & t._actual & pred),
+            f"{d}:fp": as_int(t._known & ~t._actual & pred),
+            f"{d}:fn": as_int(t._known & t._actual & ~pred),
+            f"{d}:tn": as_int(t._known & ~t._actual & ~pred),
+        })
+    df = t.group_by("_group").aggregate(**aggs).to_pandas()
     missing = int(df.loc[df["_group"].isna(), "n"].sum())
-    df = df[df["_group"].notna()].rename(columns={"_group": "group"})
-    df = df.fillna(0).astype({k: "int64" for k in fairness_math.COUNT_COLUMNS[1:]})
-    return df[list(fairness_math.COUNT_COLUMNS)].sort_values("group").reset_index(drop=True), missing
+    df = df[df["_group"].notna()].rename(columns={"_group": "group"}).fillna(0).sort_values("group")
+    out = {}
+    for d in decisions:
+        one = df.rename(columns={f"{d}:{k}": k for k in ("pred_pos", "tp", "fp", "fn", "tn")})
+        one = one.astype({k: "int64" for k in fairness_math.COUNT_COLUMNS[1:]})
+        out[d] = one[list(fairness_math.COUNT_COLUMNS)].reset_index(drop=True)
+    return out, missing
 
 
 def fairness_block(counts: pd.DataFrame) -> dict:
@@ -74,14 +79,12 @@ def fairness_by_attribute(source: Source, flt: Filter = Filter(), *, attributes:
     if label is None:
         raise ValueError("fairness needs the positive label: declare it at ingestion (--positive-label) "
                          "or choose one system")
-    out: dict = {}
-    for decision in DECISIONS:
-        counts, missing = group_counts(source, flt, attributes=attributes, decision=decision, positive_label=label)
-        if counts.empty:
-            return {"positive_label": label, "cases_without_group": missing, "model_decision": None,
-                    "final_decision": None, "review_effect": None}
-        out[decision] = fairness_block(counts)
-        out["cases_without_group"] = missing
+    counts, missing = group_counts(source, flt, attributes=attributes, positive_label=label)
+    if counts["model_decision"].empty:
+        return {"positive_label": label, "cases_without_group": missing, "model_decision": None,
+                "final_decision": None, "review_effect": None}
+    out: dict = {decision: fairness_block(counts[decision]) for decision in DECISIONS}
+    out["cases_without_group"] = missing
     out["positive_label"] = label
     out["review_effect"] = plain(fairness_math.review_effect(out["model_decision"], out["final_decision"]))
     return out
