@@ -6,6 +6,10 @@ may be writing) and caches the result with ``st.cache_data``. The cache key is t
 the filter (as a plain tuple), the keyword arguments and the store's *version token* -- the
 size and modification time of the database file and its write-ahead log -- so a new ingestion
 invalidates every cached figure without a query.
+
+``hitlgov serve --engine URL`` runs the same calls on another engine (:func:`metrics.engines.open_source`):
+the URL reaches the app as ``--engine`` after ``--`` (or ``$HITLGOV_ENGINE``). A remote engine
+has no file to watch, so its cached figures expire after :data:`ENGINE_TTL_SECONDS`.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import datetime as dt
 import importlib
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,7 +25,11 @@ import streamlit as st
 
 from hitlgov import store as hstore
 from hitlgov.errors import HitlgovError, StoreLockedError
-from metrics.source import Filter, Source
+from metrics.engines import open_source
+from metrics.source import Filter
+
+ENV_ENGINE = "HITLGOV_ENGINE"
+ENGINE_TTL_SECONDS = 300
 
 FilterKey = tuple  # (start, end, system, model_version, segment_name, segment_value), dates as ISO text
 
@@ -34,6 +43,24 @@ def db_path() -> str:
         if arg.startswith("--db="):
             return str(Path(arg.split("=", 1)[1]))
     return str(hstore.resolve_db(None))
+
+
+def engine_url() -> str | None:
+    """The engine the app runs on: ``--engine`` after ``--``, else $HITLGOV_ENGINE, else None (the store)."""
+    argv = sys.argv[1:]
+    for i, arg in enumerate(argv):
+        if arg == "--engine" and i + 1 < len(argv):
+            return argv[i + 1] or None
+        if arg.startswith("--engine="):
+            return arg.split("=", 1)[1] or None
+    return os.environ.get(ENV_ENGINE) or None
+
+
+def source_token(db: str, engine: str | None) -> str:
+    """The cache token: the store's files, or for an engine the URL and a time bucket."""
+    if engine:
+        return f"engine|{engine}|{int(time.time() // ENGINE_TTL_SECONDS)}"
+    return store_token(db)
 
 
 def store_token(db: str) -> str:
@@ -68,11 +95,11 @@ def to_filter(key: FilterKey | None) -> Filter | None:
 
 @st.cache_data(show_spinner=False, max_entries=1000)
 def _cached(qualname: str, db: str, token: str, fkey: FilterKey | None, has_filter: bool,
-            kwargs: tuple) -> Any:
+            kwargs: tuple, engine: str | None = None) -> Any:
     module, name = qualname.rsplit(".", 1)
     fn = getattr(importlib.import_module(module), name)
     kw = dict(kwargs)
-    with Source.open(db) as src:
+    with open_source(db, engine) as src:
         if has_filter:
             return fn(src, to_filter(fkey), **kw)
         return fn(src, **kw)
@@ -92,17 +119,18 @@ def call(fn: Callable, flt: Filter | None = None, *, db: str | None = None, **kw
 
 
 def try_call(fn: Callable, flt: Filter | None = None, *, db: str | None = None, **kwargs) -> Any:
-    """Like :func:`call`, but raises what the metric or :meth:`Source.open` raises
+    """Like :func:`call`, but raises what the metric or :func:`open_source` raises
     (``HitlgovError`` for a missing or locked store). Errors are never cached."""
     db = db or db_path()
+    engine = engine_url()
     qualname = f"{fn.__module__}.{fn.__name__}"
     kw = tuple(sorted(kwargs.items()))
-    return _cached(qualname, db, store_token(db), filter_key(flt), flt is not None, kw)
+    return _cached(qualname, db, source_token(db, engine), filter_key(flt), flt is not None, kw, engine)
 
 
 def uncached(fn: Callable, *args, db: str | None = None, **kwargs) -> Any:  # noqa: D401
     """``fn(source, *args, **kwargs)`` on a fresh read-only connection, no cache (exports)."""
-    with Source.open(db or db_path()) as src:
+    with open_source(db or db_path(), engine_url()) as src:
         return fn(src, *args, **kwargs)
 
 

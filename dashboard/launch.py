@@ -1,8 +1,9 @@
-"""Start the dashboard: ``hitlgov serve [--db FILE] [--port N] [--headless/--browser]``.
+"""Start the dashboard: ``hitlgov serve [--db FILE] [--engine URL] [--port N] [--headless/--browser]``.
 
 Runs ``streamlit run dashboard/app.py`` in a child process (Streamlit owns its event loop and
 signal handling) from the repository root, so the theme in ``.streamlit/config.toml`` applies.
-The store path reaches the app through ``$HITLGOV_DB`` and as ``--db`` after ``--``.
+The store path reaches the app through ``$HITLGOV_DB`` and as ``--db`` after ``--``; an engine
+URL (``--engine``, see :mod:`metrics.engines`) through ``$HITLGOV_ENGINE`` and ``--engine``.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ APP = Path(__file__).resolve().parent / "app.py"
 ROOT = APP.parent.parent
 
 
-def command(db: Path, port: int, headless: bool) -> list[str]:
+def command(db: Path, port: int, headless: bool, engine: str | None = None) -> list[str]:
     return [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.port", str(port),
@@ -29,10 +30,10 @@ def command(db: Path, port: int, headless: bool) -> list[str]:
         "--theme.base", "light",
         "--theme.primaryColor", "#1D4ED8",
         "--", "--db", str(db),
-    ]
+    ] + (["--engine", engine] if engine else [])
 
 
-def serve(db=None, port: int = 8501, headless: bool = True) -> int:
+def serve(db=None, port: int = 8501, headless: bool = True, engine: str | None = None) -> int:
     """Run the app until it is stopped (Ctrl-C / SIGTERM).
 
     On POSIX the process *becomes* Streamlit (``exec``), so signals reach it directly and no
@@ -42,8 +43,13 @@ def serve(db=None, port: int = 8501, headless: bool = True) -> int:
     path = store.resolve_db(db).resolve()
     env = dict(os.environ, HITLGOV_DB=str(path), PYTHONPATH=os.pathsep.join(
         [str(ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])))
-    print(f"hitlgov dashboard on http://localhost:{port}  (store {path}, read-only; Ctrl-C to stop)", flush=True)
-    cmd = command(path, port, headless)
+    if engine:
+        env["HITLGOV_ENGINE"] = engine
+    else:
+        env.pop("HITLGOV_ENGINE", None)
+    where = f"engine {engine}" if engine else f"store {path}, read-only"
+    print(f"hitlgov dashboard on http://localhost:{port}  ({where}; Ctrl-C to stop)", flush=True)
+    cmd = command(path, port, headless, engine)
     if os.name == "posix":
         os.chdir(ROOT)
         os.execve(sys.executable, cmd, env)

@@ -28,6 +28,18 @@ out = Console()
 err = Console(stderr=True)
 
 DbOption = typer.Option(None, "--db", envvar="HITLGOV_DB", help="DuckDB store [default: ./hitlgov.duckdb]")
+EngineOption = typer.Option(
+    None, "--engine", envvar="HITLGOV_ENGINE",
+    help="Run on another engine instead of the store: an Ibis URL, e.g. 'pyspark://local[2]?parquet=DIR', "
+         "'duckdb://?parquet=DIR', 'trino://user@host:8080/catalog/schema' (see docs/scaling.md)")
+StoreOnlyEngine = typer.Option(None, "--engine", hidden=True)
+
+
+def store_only(command: str, engine: Optional[str]) -> None:
+    """``status`` and ``verify`` read the store's own bookkeeping: refuse an engine plainly."""
+    if engine:
+        fail(f"{command} reads the DuckDB store's ingestion runs, quarantine and audit trail, which exist only "
+             f"in the store; it does not run on --engine (use `hitlgov metrics --engine ...` for the metrics)")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -114,8 +126,10 @@ def _with_progress(run, path: Path):
 
 @app.command()
 @friendly
-def status(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DbOption):
+def status(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DbOption,
+           engine: Optional[str] = StoreOnlyEngine):
     """What the store holds: cases, reviews, systems, period, last runs, quarantine, retention."""
+    store_only("status", engine)
     from metrics import inventory
     from metrics.source import Source
 
@@ -186,15 +200,16 @@ def metrics(
     drift_html: Optional[Path] = typer.Option(None, "--drift-html", help="Save Evidently's HTML report here"),
     as_json: bool = typer.Option(False, "--json", help="The SCHEMA.md JSON object on stdout"),
     db: Optional[Path] = DbOption,
+    engine: Optional[str] = EngineOption,
 ):
     """Oversight, agreement, fairness, drift, ROI and policy findings for a period."""
+    from metrics.engines import open_source
     from metrics.policy import load_policy
-    from metrics.source import Source
     from metrics.summary import compute_metrics
 
     flt = _filter(start, end, system, model_version, segment)
     pol = load_policy(policy)
-    with Source.open(db) as src:
+    with open_source(db, engine) as src:
         result = compute_metrics(src, flt, policy=pol, include_drift=not no_drift,
                                  drift_html=str(drift_html) if drift_html else None)
     if as_json:
@@ -257,9 +272,12 @@ def _print_metrics(m: dict) -> None:
 
 @app.command()
 @friendly
-def verify(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DbOption):
+def verify(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DbOption,
+           engine: Optional[str] = StoreOnlyEngine):
     """Walk the audit hash chain and check the stored data against it (exit 1 on a break)."""
     from hitlgov import audit, store
+
+    store_only("verify", engine)
 
     with store.connect(db, read_only=True) as con:
         result = audit.verify_store(con)
@@ -310,11 +328,16 @@ def serve(
     db: Optional[Path] = DbOption,
     port: int = typer.Option(8501, "--port", help="HTTP port"),
     headless: bool = typer.Option(True, "--headless/--browser", help="Do not open a browser window"),
+    engine: Optional[str] = EngineOption,
 ):
-    """Start the dashboard (Streamlit) on the store, opened read-only."""
+    """Start the dashboard (Streamlit) on the store, opened read-only (or on --engine)."""
     from dashboard.launch import serve as run_dashboard
 
-    run_dashboard(db=db, port=port, headless=headless)
+    if engine:
+        from metrics.engines import parse_engine
+
+        parse_engine(engine)  # a malformed URL fails here, not in every page of the app
+    run_dashboard(db=db, port=port, headless=headless, engine=engine)
 
 
 @app.command()
@@ -329,14 +352,37 @@ def report(
     verify: Optional[Path] = typer.Option(None, "--verify", help="Re-verify a report PDF against the store"),
     pseudonymise: bool = typer.Option(False, "--pseudonymise", help="Replace reviewer ids by keyed hashes (HITLGOV_PSEUDONYM_KEY)"),
     db: Optional[Path] = DbOption,
+    engine: Optional[str] = EngineOption,
 ):
     """Generate a PDF compliance/executive report, or --verify one against the store."""
     from reports.cli import run_report
 
     code = run_report(db=db, start=_date(start, "--from"), end=_date(end, "--to"), system=system, policy=policy,
                       kind=kind, out_file=out_file, verify=verify, pseudonymise=pseudonymise, console=out,
-                      err_console=err)
+                      err_console=err, engine=engine)
     raise typer.Exit(code)
+
+
+@app.command("export-parquet")
+@friendly
+def export_parquet(
+    out_dir: Path = typer.Option(..., "--out", help="Folder for the Parquet tables (one sub-folder per table)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the tables of an existing export"),
+    as_json: bool = typer.Option(False, "--json", help="The table row counts as JSON on stdout"),
+    db: Optional[Path] = DbOption,
+):
+    """Write the store's canonical tables as Parquet (cases/reviews/attributes by month), for another engine."""
+    from hitlgov import store
+    from hitlgov.export import export_parquet as export
+
+    with store.connect(db, read_only=True) as con:
+        result = export(con, out_dir, overwrite=overwrite)
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    counts = ", ".join(f"{t} {n:,}" for t, n in result["tables"].items())
+    out.print(f"{out_dir}: {counts} ({result['seconds']:.2f} s); "
+              f"read it with --engine 'pyspark://local[2]?parquet={out_dir.resolve()}'", highlight=False)
 
 
 @app.command()

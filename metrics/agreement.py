@@ -24,12 +24,16 @@ def multi_review_ratings(source: Source, flt: Filter = Filter(), *, max_cases: i
     multi = c.filter(c.n_reviews >= 2).select("system", "case_id")
     total = int(multi.count().to_pandas())
     if total > max_cases:
-        # A stable pseudo-random subset of cases: the order of a seeded hash of the case key.
-        key = (multi.system + "|" + multi.case_id + "|" + ibis.literal(str(seed))).hash()
+        # A stable pseudo-random subset of cases: the order of a seeded MD5 of the case key
+        # (MD5 is the same function on every engine, unlike each engine's own hash()).
+        key = (multi.system + "|" + multi.case_id + "|" + ibis.literal(str(seed))).hexdigest("md5")
         multi = multi.order_by([key, "system", "case_id"]).limit(max_cases)
     r = source.table("reviews")
     r = r.semi_join(multi, ["system", "case_id"])
-    df = r.select(case_id=r.system + "|" + r.case_id, reviewer_id=r.reviewer_id, label=r.human_decision).to_pandas()
+    # Ordered, so that the bootstrap (which resamples cases in order of first appearance) draws
+    # the same resamples whatever order an engine returns rows in.
+    df = (r.select(case_id=r.system + "|" + r.case_id, reviewer_id=r.reviewer_id, label=r.human_decision)
+          .order_by(["case_id", "reviewer_id"]).to_pandas())
     return df, total
 
 

@@ -70,9 +70,12 @@ def search_cases(source: Source, flt: Filter = Filter(), *, text: str | None = N
     total = int(c.count().to_pandas())
     pages = max(1, -(-total // page_size))
     page = max(1, min(int(page), pages))
-    rows = (c.order_by([c.ts.desc(), "system", "case_id"])
-            .select(*CASE_COLUMNS)
-            .limit(page_size, offset=(page - 1) * page_size)
+    # The first page * page_size cases (a top-N on every engine), then the page's rows of those
+    # by an explicit row number: LIMIT .. OFFSET compiles to an unordered filter on some engines.
+    order = [c.ts.desc(), c.system.asc(), c.case_id.asc()]
+    top = c.order_by(order).limit(page * page_size).select(*CASE_COLUMNS)
+    top = top.mutate(_rn=ibis.row_number().over(order_by=[top.ts.desc(), top.system.asc(), top.case_id.asc()]))
+    rows = (top.filter(top._rn >= (page - 1) * page_size).order_by("_rn").select(*CASE_COLUMNS)
             .to_pandas())
     if not rows.empty:
         r = source.table("reviews")

@@ -43,14 +43,15 @@ def window_sample(source: Source, flt: Filter, *, features: list[str], positive_
     c = source.cases(flt)
     total = int(c.count().to_pandas())
     if total > max_rows:
-        key = (c.system + "|" + c.case_id + "|" + str(seed)).hash()
+        # A seeded MD5 of the case key: the same function (so the same sample) on every engine.
+        key = (c.system + "|" + c.case_id + "|" + str(seed)).hexdigest("md5")
         c = c.order_by([key, "system", "case_id"]).limit(max_rows)
     cols = {"system": c.system, "case_id": c.case_id, "model_score": c.model_score,
             "overridden": c.overridden.cast("int8")}
     if positive_label is not None:
         cols["model_positive"] = (c.model_decision == positive_label).cast("int8")
     sample = c.select(**cols)
-    df = sample.to_pandas()
+    df = sample.order_by(["system", "case_id"]).to_pandas()  # same row order on every engine
     if features and not df.empty:
         a = source.table("case_attributes")
         a = a.filter(a.name.isin(features)).semi_join(sample, ["system", "case_id"])

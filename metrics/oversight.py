@@ -217,6 +217,8 @@ def automation_bias(
         o=r.overrode.cast("int64").sum(),
         t=r.review_seconds.quantile(0.5),
     ).to_pandas()
+    # Engines return groups in any order; sorted, the float sums below are the same everywhere.
+    df = df.sort_values(["reviewer_id", "stratum"], kind="stable").reset_index(drop=True)
     method = {
         "strata": "model decision x model-score band (tenths)",
         "override_test": "one-sided Poisson test of observed vs expected overrides (indirect standardisation)",
