@@ -95,3 +95,23 @@ def test_roi(src):
 def test_high_risk_coverage(src):
     cov = oversight.high_risk_coverage(src, score_band=(0.3, 0.6))
     assert cov["high_risk_cases"] == 3 and cov["coverage"] == 1.0  # c2 .3, c3 .4, c4 .6
+
+
+LAST = """case_id,ts,model_decision,reviewer_id,human_decision,review_started_at,review_completed_at
+a,2026-03-01,decline,r1,approve,,2026-03-01T10:00:00.500
+a,2026-03-01,decline,r2,decline,,2026-03-01T10:00:00
+b,2026-03-01,decline,r9,approve,,2026-03-01T10:00:00
+b,2026-03-01,decline,r1,decline,,2026-03-01T10:00:00
+c,2026-03-01,decline,r1,approve,2026-03-01T09:00:00,
+c,2026-03-01,decline,r2,decline,,
+"""
+
+
+def test_final_decision_is_the_last_review_by_time_then_reviewer(make_store):
+    # a: r1 finished half a second after r2 -> approve (a text sort of the times gets this wrong).
+    # b: same time, tie broken by reviewer id: r9 > r1 -> approve.
+    # c: r1 has only a start time, r2 no time at all (earliest) -> r1's approve.
+    with Source.open(make_store(LAST)) as s:
+        df = s.cases().select("case_id", "final", "overridden", "n_reviews").order_by("case_id").to_pandas()
+    assert df.to_dict("list") == {"case_id": ["a", "b", "c"], "final": ["approve"] * 3,
+                                  "overridden": [True] * 3, "n_reviews": [2, 2, 2]}
