@@ -142,16 +142,18 @@ class Source:
 
         "Last" is by completion time (then start time, then reviewer id, for a stable tie-break;
         a review without either time counts as the earliest). It is computed as the ``max`` of
-        one sortable string per review, ``<epoch seconds, 12 digits><microseconds, 6 digits>|
-        <reviewer id>U+001F<decision>``, and the decision is read back after the last U+001F.
+        one sortable string per review, ``<microseconds since 1970, 18 digits>|<reviewer id>
+        U+001F<decision>``, and the decision is read back after the last U+001F. (The
+        microseconds are a timestamp difference, which every engine computes; Spark cannot
+        extract the microsecond field of a timestamp.)
         Ibis compiles ``argmax`` to an ordered aggregate that costs DuckDB twice as much on 10M
         reviews, and a fixed-width time key also orders sub-second timestamps correctly, which
         the text form of a timestamp does not (``10:00:00|`` sorts after ``10:00:00.5|``).
         """
         r = self.table("reviews")
         at = r.review_completed_at.coalesce(r.review_started_at)
-        time_key = (at.epoch_seconds().floor().cast("int64").cast("string").lpad(12, "0")
-                    + at.microsecond().cast("string").lpad(6, "0")).fill_null("0" * 18)
+        micros = at.delta(ibis.timestamp("1970-01-01 00:00:00"), unit="microsecond")
+        time_key = micros.cast("string").lpad(18, "0").fill_null("0" * 18)
         last = (time_key + "|" + r.reviewer_id + "\x1f" + r.human_decision).max()
         return r.group_by(["system", "case_id"]).aggregate(
             n_reviews=r.count(),
