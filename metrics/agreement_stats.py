@@ -516,9 +516,8 @@ def bootstrap_ci(
         raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
     df = _prepare(ratings)
     _require_cases(df)
-    stat = _resolve_statistic(df, statistic, label_order=label_order)
-    counts, func = stat
-    return _bootstrap(counts, func, n_boot=int(n_boot), seed=seed, level=level)
+    counts, func, weighted = _resolve_statistic(df, statistic, label_order=label_order)
+    return _bootstrap(counts, func, weighted, n_boot=int(n_boot), seed=seed, level=level)
 
 
 def _resolve_statistic(
@@ -526,29 +525,32 @@ def _resolve_statistic(
     statistic: str | Callable[[np.ndarray], float],
     *,
     label_order: Sequence[Any] | None,
-) -> tuple[np.ndarray, Callable[[np.ndarray], float]]:
-    """The count matrix to resample and the function to apply to each resample."""
+) -> tuple[np.ndarray, Callable[[np.ndarray], float], Callable[[np.ndarray], np.ndarray] | None]:
+    """The count matrix to resample, the function to apply to each resample, and the same
+    statistic as a function of resampling weights (see :func:`_weighted_statistic`)."""
     if callable(statistic):
         codes, domain = _domain(df, level="nominal", label_order=None)
-        return _value_counts(df, codes, len(domain)), statistic
+        return _value_counts(df, codes, len(domain)), statistic, None
     if statistic not in STATISTICS:
         raise ValueError(f"statistic must be one of {STATISTICS} or a callable, got {statistic!r}")
     if statistic.startswith("krippendorff_alpha_"):
         lvl = statistic.removeprefix("krippendorff_alpha_")
         codes, domain = _domain(df, level=lvl, label_order=label_order if lvl == "ordinal" else None)
         counts = _value_counts(df, codes, len(domain))
-        return counts, lambda c: _alpha_from_counts(c, domain, lvl)
+        return counts, lambda c: _alpha_from_counts(c, domain, lvl), _weighted_alpha(counts, domain, lvl)
     codes, domain = _domain(df, level="nominal", label_order=None)
     counts = _value_counts(df, codes, len(domain))
     if statistic == "fleiss_kappa":
         sizes = counts.sum(axis=1)
-        return counts[sizes == _modal_size(sizes)], _fleiss_from_table
-    return counts, _percent_from_counts
+        table = counts[sizes == _modal_size(sizes)]
+        return table, _fleiss_from_table, _weighted_fleiss(table)
+    return counts, _percent_from_counts, _weighted_percent(counts)
 
 
 def _bootstrap(
     counts: np.ndarray,
     func: Callable[[np.ndarray], float],
+    weighted: Callable[[np.ndarray], np.ndarray] | None = None,
     *,
     n_boot: int,
     seed: int,
@@ -559,12 +561,91 @@ def _bootstrap(
         return None, None
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n_cases, size=(n_boot, n_cases))
-    values = np.fromiter((func(counts[idx]) for idx in draws), dtype=float, count=n_boot)
+    if weighted is None:
+        values = np.fromiter((func(counts[idx]) for idx in draws), dtype=float, count=n_boot)
+    else:
+        # The same resamples, as "how often was each case drawn": every statistic here is a
+        # function of weighted sums over cases, so 1000 resamples become a few matrix products
+        # (chunked to bound memory) instead of 1000 library calls.
+        chunks = []
+        for start in range(0, n_boot, 128):
+            part = draws[start:start + 128]
+            w = np.zeros((len(part), n_cases))
+            np.add.at(w, (np.repeat(np.arange(len(part)), n_cases), part.ravel()), 1.0)
+            chunks.append(weighted(w))
+        values = np.concatenate(chunks)
     values = values[np.isfinite(values)]
     if len(values) < _MIN_DEFINED_SHARE * n_boot:
         return None, None
     low, high = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
     return float(low), float(high)
+
+
+# --------------------------------------------------------------------------------------------
+# the same statistics as functions of resampling weights (w: resamples x cases), for the
+# bootstrap. tests/test_agreement_stats.py checks each against the library call on counts[idx].
+# --------------------------------------------------------------------------------------------
+
+
+def _weighted_percent(counts: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    n = counts.sum(axis=1)
+    agree = (counts * (counts - 1)).sum(axis=1).astype(float)
+    pairs = (n * (n - 1)).astype(float)
+
+    def stat(w: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (w @ agree) / (w @ pairs)
+    return stat
+
+
+def _weighted_fleiss(table: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Fleiss' kappa as statsmodels computes it (method="fleiss"), with cases weighted."""
+    m = table.sum(axis=1).astype(float)  # equal for every row: the modal number of reviews
+    p_case = ((table.astype(float) ** 2).sum(axis=1) - m) / (m * (m - 1))
+
+    def stat(w: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p_mean = (w @ p_case) / w.sum(axis=1)
+            cat = w @ table.astype(float)
+            p_cat = cat / cat.sum(axis=1, keepdims=True)
+            p_exp = (p_cat ** 2).sum(axis=1)
+            return (p_mean - p_exp) / (1 - p_exp)
+    return stat
+
+
+def _weighted_alpha(counts: np.ndarray, domain: np.ndarray, level: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Krippendorff's alpha from the coincidence matrix (Krippendorff 2011, eq. for o_ck):
+    o_ck = sum_u n_uc (n_uk - [c = k]) / (m_u - 1) over pairable units; a resample's matrix is
+    the weighted sum of the units' matrices. alpha = 1 - (n - 1) sum o*d2 / sum n_c n_k d2."""
+    k = counts.shape[1]
+    c = counts.astype(float)
+    m = c.sum(axis=1)
+    pairable = m >= 2
+    per_unit = np.zeros((len(c), k, k))
+    cu = c[pairable]
+    per_unit[pairable] = (cu[:, :, None] * (cu[:, None, :] - np.eye(k)[None])) / (m[pairable] - 1)[:, None, None]
+    flat = per_unit.reshape(len(c), k * k)
+    values = np.asarray(domain, dtype=float)
+
+    def stat(w: np.ndarray) -> np.ndarray:
+        o = (w @ flat).reshape(len(w), k, k)
+        n_c = o.sum(axis=2)
+        n = n_c.sum(axis=1)
+        if level == "nominal":
+            d2 = np.broadcast_to(1.0 - np.eye(k), o.shape)
+        elif level == "interval":
+            d2 = np.broadcast_to((values[:, None] - values[None, :]) ** 2, o.shape)
+        else:  # ordinal: (sum of n_g from c to k, minus half of n_c and n_k) squared, per resample
+            cum = np.concatenate([np.zeros((len(w), 1)), np.cumsum(n_c, axis=1)], axis=1)
+            lo = np.minimum.outer(np.arange(k), np.arange(k))
+            hi = np.maximum.outer(np.arange(k), np.arange(k))
+            between = cum[:, hi + 1] - cum[:, lo]
+            d2 = (between - (n_c[:, :, None] + n_c[:, None, :]) / 2) ** 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            observed = (o * d2).sum(axis=(1, 2))
+            expected = (n_c[:, :, None] * n_c[:, None, :] * d2).sum(axis=(1, 2))
+            return 1 - (n - 1) * observed / expected
+    return stat
 
 
 def agreement_summary(

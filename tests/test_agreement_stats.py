@@ -457,3 +457,25 @@ def test_summary_on_empty_input(ratings):
 
 def test_statistics_constant_lists_bootstrap_names():
     assert set(STATISTICS) >= {"krippendorff_alpha_nominal", "krippendorff_alpha_ordinal", "fleiss_kappa"}
+
+
+@pytest.mark.parametrize("statistic", ["krippendorff_alpha_nominal", "krippendorff_alpha_ordinal",
+                                       "krippendorff_alpha_interval", "fleiss_kappa", "percent_agreement"])
+def test_weighted_bootstrap_statistics_equal_the_library_calls(statistic):
+    """The vectorised bootstrap (weights x cases) against krippendorff / statsmodels on counts[idx]."""
+    from metrics import agreement_stats as ag
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for case in range(60):
+        for reviewer in rng.choice(6, size=rng.integers(2, 5), replace=False):
+            rows.append({"case_id": f"c{case}", "reviewer_id": f"r{reviewer}", "label": str(rng.integers(1, 5))})
+    df = ag._prepare(pd.DataFrame(rows))
+    order = ["1", "2", "3", "4"] if statistic.endswith("ordinal") else None
+    counts, func, weighted = ag._resolve_statistic(df, statistic, label_order=order)
+    draws = rng.integers(0, len(counts), size=(25, len(counts)))
+    w = np.zeros((25, len(counts)))
+    for b, idx in enumerate(draws):
+        np.add.at(w[b], idx, 1.0)
+    expected = [func(counts[idx]) for idx in draws]
+    np.testing.assert_allclose(weighted(w), expected, rtol=1e-12, atol=1e-12)
