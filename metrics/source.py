@@ -161,6 +161,11 @@ class Source:
             last_human_decision=last.re_extract("\x1f([^\x1f]*)$", 1),
         )
 
+    def decisions(self, flt: Filter = Filter()) -> ir.Table:
+        """The model's decisions in the filter: the ``cases`` table alone, without the review
+        summary -- for figures that need no review field (coverage of the log, days with data)."""
+        return self._case_filter(self.table("cases"), flt)
+
     def cases(self, flt: Filter = Filter()) -> ir.Table:
         """One row per case in the filter, with its review summary and effective final decision.
 
