@@ -349,7 +349,15 @@ def _from_views(backend, views: Views, name: str, spec: EngineSpec) -> ir.Table:
             if not database:
                 return backend.table(table, database=spec.database) if spec.database else backend.table(table)
             return backend.table(table, database=database[0] if len(database) == 1 else database)
-        return backend.sql(text, dialect=views.dialect) if views.dialect else backend.sql(text)
+        if views.dialect:
+            import sqlglot
+
+            text = sqlglot.transpile(text, read=views.dialect, write=backend.dialect)[0]
+        if backend.name == "duckdb":
+            # Ibis 12's DuckDB .sql() calls a method DuckDB 2 removed; a session view serves the same.
+            backend.raw_sql(f'CREATE OR REPLACE TEMP VIEW "hitlgov_view_{name}" AS {text}')
+            return backend.table(f"hitlgov_view_{name}")
+        return backend.sql(text)
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise HitlgovError(f"{spec.views}: tables.{name}: the engine rejects it: {first}") from exc
