@@ -40,12 +40,7 @@ def _add_months(day: dt.date, months: int) -> dt.date:
 def window_sample(source: Source, flt: Filter, *, features: list[str], positive_label: str | None,
                   max_rows: int = DEFAULT_SAMPLE, seed: int = 0) -> tuple[pd.DataFrame, int]:
     """A seeded sample (at most ``max_rows`` cases) of one window, features pivoted to columns."""
-    c = source.cases(flt)
-    total = int(c.count().to_pandas())
-    if total > max_rows:
-        # A seeded MD5 of the case key: the same function (so the same sample) on every engine.
-        key = (c.system + "|" + c.case_id + "|" + str(seed)).hexdigest("md5")
-        c = c.order_by([key, "system", "case_id"]).limit(max_rows)
+    c, total = source.sample_cases(flt, max_rows=max_rows, seed=seed)
     cols = {"system": c.system, "case_id": c.case_id, "model_score": c.model_score,
             "overridden": c.overridden.cast("int8")}
     if positive_label is not None:
@@ -111,4 +106,7 @@ def drift_summary(source: Source, flt: Filter, *, period: tuple[dt.date, dt.date
     result = drift_core.drift_between(ref, cur, numerical=numerical, categorical=categorical,
                                       max_rows=max_rows, seed=seed, html_path=html_path)
     result["windows"] = windows
+    if isinstance(result.get("sample"), dict):  # drift_core saw the engine-side sample: report the windows' totals
+        result["sample"].update(reference_rows_total=n_ref, current_rows_total=n_cur,
+                                sampled=n_ref > len(ref) or n_cur > len(cur))
     return result

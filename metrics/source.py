@@ -137,7 +137,7 @@ class Source:
             t = t.semi_join(a, ["system", "case_id"])
         return t
 
-    def review_stats(self) -> ir.Table:
+    def review_stats(self, within: ir.Table | None = None) -> ir.Table:
         """Per reviewed case: number of reviews, any escalation, the last review's decision.
 
         "Last" is by completion time (then start time, then reviewer id, for a stable tie-break;
@@ -151,6 +151,8 @@ class Source:
         the text form of a timestamp does not (``10:00:00|`` sorts after ``10:00:00.5|``).
         """
         r = self.table("reviews")
+        if within is not None:  # only the reviews of these cases (a sample): far less to aggregate
+            r = r.semi_join(within.select("system", "case_id"), ["system", "case_id"])
         at = r.review_completed_at.coalesce(r.review_started_at)
         micros = at.delta(ibis.timestamp("1970-01-01 00:00:00"), unit="microsecond")
         time_key = micros.cast("string").lpad(18, "0").fill_null("0" * 18)
@@ -174,9 +176,27 @@ class Source:
         """
         return self._reused(("cases", flt), lambda: self._cases(flt))
 
+    def sample_cases(self, flt: Filter, *, max_rows: int, seed: int = 0) -> tuple[ir.Table, int]:
+        """``(cases, total)``: at most ``max_rows`` of the filter's cases, as :meth:`cases` gives
+        them, and how many there are in all.
+
+        The sample is the first ``max_rows`` cases in the order of a seeded MD5 of the case key
+        (MD5 is the same function on every engine, unlike each engine's own hash(), so DuckDB
+        and Spark draw the same cases). It is drawn from the decisions alone, and the review
+        summary is computed for the sampled cases only.
+        """
+        d = self.decisions(flt)
+        total = int(d.count().to_pandas())
+        if total <= max_rows:
+            return self.cases(flt), total
+        key = (d.system + "|" + d.case_id + "|" + str(seed)).hexdigest("md5")
+        sample = d.order_by([key, "system", "case_id"]).limit(max_rows)
+        return self._with_review_summary(sample, self.review_stats(within=sample)), total
+
     def _cases(self, flt: Filter) -> ir.Table:
-        c = self._case_filter(self.table("cases"), flt)
-        s = self.review_stats()
+        return self._with_review_summary(self._case_filter(self.table("cases"), flt), self.review_stats())
+
+    def _with_review_summary(self, c: ir.Table, s: ir.Table) -> ir.Table:
         j = c.left_join(s, ["system", "case_id"]).select(
             c, s.n_reviews, s.escalated_any, s.last_human_decision
         )

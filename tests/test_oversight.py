@@ -115,3 +115,17 @@ def test_final_decision_is_the_last_review_by_time_then_reviewer(make_store):
         df = s.cases().select("case_id", "final", "overridden", "n_reviews").order_by("case_id").to_pandas()
     assert df.to_dict("list") == {"case_id": ["a", "b", "c"], "final": ["approve"] * 3,
                                   "overridden": [True] * 3, "n_reviews": [2, 2, 2]}
+
+
+def test_sample_cases_is_the_seeded_md5_sample_of_cases(src):
+    import hashlib
+
+    # Independent oracle: the 3 case keys with the smallest md5("system|case_id|seed"), in Python.
+    keys = sorted(f"c{i}" for i in range(1, 7))
+    expected = sorted(keys, key=lambda k: hashlib.md5(f"default|{k}|5".encode()).hexdigest())[:3]
+    sample, total = src.sample_cases(Filter(), max_rows=3, seed=5)
+    got = sample.order_by("case_id").to_pandas()
+    assert total == 6 and sorted(got["case_id"]) == sorted(expected)
+    full = src.cases().to_pandas().set_index("case_id").loc[sorted(expected)].reset_index()
+    cols = ["case_id", "n_reviews", "final", "overridden", "escalated"]
+    assert got[cols].astype(object).to_dict("records") == full[cols].astype(object).to_dict("records")
