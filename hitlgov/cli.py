@@ -75,17 +75,35 @@ def ingest(
     positive_label: Optional[str] = typer.Option(None, "--positive-label", help="The favourable/positive label"),
     system: Optional[str] = typer.Option(None, "--system", help="System for rows that name none [default: 'default']"),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file on stdout, nothing else"),
+    in_place: bool = typer.Option(False, "--in-place", help="Serve Parquet files where they lie (PATH may be a glob "
+                                  "such as 'logs/month=*/*.parquet'): validated, indexed, not copied"),
     db: Optional[Path] = DbOption,
 ):
     """Ingest decision logs: every row is stored, skipped as a duplicate, or quarantined."""
     from hitlgov import store
+    from hitlgov.ingest import inplace
     from hitlgov.ingest.pipeline import ingest_path
     from hitlgov.mapping import load_mapping
 
     m = load_mapping(mapping).with_overrides(
         sensitive=_split(sensitive), features=_split(features), positive_label=positive_label, system=system)
+    if in_place:
+        if fmt not in ("auto", "parquet"):
+            fail(f"--in-place serves Parquet files only (not --format {fmt})")
+        with store.connect(db) as con:
+            result = inplace.register(con, [str(p) for p in paths], mapping=m)
+        if as_json:
+            sys.stdout.write(json.dumps(result.as_json()) + "\n")
+        else:
+            out.print(f"{result.file}: {result.files:,} Parquet files, read {result.rows_read:,} rows -> served in place "
+                      f"{result.stored:,}, duplicates {result.duplicates:,}, quarantined {result.quarantined:,} "
+                      f"({result.seconds:.2f} s; nothing copied)", highlight=False)
+        return
     failures = 0
     with store.connect(db) as con:
+        if inplace.is_inplace(con):
+            fail(f"{store.resolve_db(db)} serves in-place Parquet; copied and in-place data cannot be mixed in one "
+                 "store: ingest these files into another store (--db OTHER.duckdb)")
         for path in paths:
             try:
                 result = _with_progress(lambda step: ingest_path(con, path, mapping=m, fmt=fmt, progress=step), path)
@@ -212,10 +230,25 @@ def metrics(
     with open_source(db, engine) as src:
         result = compute_metrics(src, flt, policy=pol, include_drift=not no_drift,
                                  drift_html=str(drift_html) if drift_html else None)
+    _note_policy(db, engine, pol)
     if as_json:
         sys.stdout.write(json.dumps(result, allow_nan=False) + "\n")
         return
     _print_metrics(result)
+
+
+def _note_policy(db, engine, pol) -> None:
+    """Record in the store's audit chain when findings are evaluated under a changed policy
+    (``policy_changed``). Best effort: a store another process is writing, or a remote engine,
+    does not stop the command; the user is told on stderr."""
+    if engine is not None:
+        return
+    from hitlgov import audit
+
+    try:
+        audit.record_policy_use(db, sha256=pol.sha256, source=pol.source, name=pol.name)
+    except HitlgovError as exc:
+        err.print(f"[yellow]note:[/] the policy in use was not recorded in the audit trail: {exc}")
 
 
 def _pct(x) -> str:
@@ -278,9 +311,11 @@ def verify(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = D
     from hitlgov import audit, store
 
     store_only("verify", engine)
+    from hitlgov.ingest import inplace
 
     with store.connect(db, read_only=True) as con:
-        result = audit.verify_store(con)
+        # an in-place store has no copied rows to re-hash: its files are checked against their SHA-256
+        result = inplace.verify(con) if inplace.is_inplace(con) else audit.verify_store(con)
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
     else:
@@ -355,11 +390,14 @@ def report(
     engine: Optional[str] = EngineOption,
 ):
     """Generate a PDF compliance/executive report, or --verify one against the store."""
+    from metrics.policy import load_policy
     from reports.cli import run_report
 
     code = run_report(db=db, start=_date(start, "--from"), end=_date(end, "--to"), system=system, policy=policy,
                       kind=kind, out_file=out_file, verify=verify, pseudonymise=pseudonymise, console=out,
                       err_console=err, engine=engine)
+    if code == 0 and verify is None:
+        _note_policy(db, engine, load_policy(policy))
     raise typer.Exit(code)
 
 

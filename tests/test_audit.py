@@ -116,3 +116,17 @@ def test_policy_change_is_recorded_once_per_change(db):
                            "WHERE kind = 'policy_changed' ORDER BY seq").fetchall()
     assert rows == [("default", None), ("strict.yaml", "a" * 64)]
     assert check(db)["ok"]
+
+
+def test_cli_metrics_records_the_policy_once_and_again_when_it_changes(db, tmp_path):
+    exe = Path(sys.executable).with_name("hitlgov")
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("name: strict\nrules:\n  - metric: oversight.override_rate\n    fail_above: 0.1\n")
+    for extra in ([], [], ["--policy", str(strict)]):
+        run = subprocess.run([str(exe), "metrics", "--json", "--no-drift", "--db", str(db), *extra],
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+    with store.connect(db, read_only=True) as con:
+        rows = con.execute("SELECT subject FROM audit_events WHERE kind = 'policy_changed' ORDER BY seq").fetchall()
+    assert rows == [("default",), (str(strict),)]
+    assert check(db)["ok"]
