@@ -51,15 +51,41 @@ def ingestion_runs(source: Source, *, limit: int = 20) -> list[dict]:
     return records(df)
 
 
-def quarantine_summary(source: Source, *, top: int = 10) -> dict:
-    """Quarantined rows, and the most common reasons (values in quotes folded together)."""
+def quarantine_summary(source: Source, *, top: int = 10, run_ids: list[int] | None = None) -> dict:
+    """Quarantined rows, and the most common reasons (values in quotes folded together).
+
+    ``run_ids`` limits both to the rows of those ingestion runs (a report's input files)."""
     q = source.table("quarantine")
+    if run_ids is not None:
+        q = q.filter(q.run_id.isin([int(r) for r in run_ids]))
     total = int(q.count().to_pandas())
     reason = q.reason.re_replace(r"'[^']*'", "'…'").re_replace(r"\d+", "N")
     k = q.mutate(kind=reason)
     df = (k.group_by(["field", "kind"]).aggregate(rows=k.count())
           .order_by([lambda t: t.rows.desc(), "kind"]).limit(top).to_pandas())
     return {"quarantined_rows": total, "top_reasons": records(df.rename(columns={"kind": "reason"}))}
+
+
+def runs_in_scope(source: Source, flt: Filter = Filter()) -> list[dict]:
+    """The ingestion runs that stored a case or a review of the filter, oldest first.
+
+    Each is the run's record (file, SHA-256 of the file, format, rows read / stored / duplicates /
+    quarantined, times) plus ``cases_in_scope`` and ``reviews_in_scope``: how many of the filter's
+    cases and reviews that run stored. These are the input files a report's figures rest on.
+    """
+    c = source.cases(flt)
+    cases = c.group_by("run_id").aggregate(cases_in_scope=c.count()).to_pandas()
+    r = source.reviews(flt)
+    reviews = r.group_by("run_id").aggregate(reviews_in_scope=r.count()).to_pandas()
+    df = cases.merge(reviews, on="run_id", how="outer")
+    if df.empty:
+        return []
+    t = source.table("ingestion_runs")
+    runs = t.filter(t.run_id.isin([int(x) for x in df["run_id"]])).drop("options").to_pandas()
+    df = runs.merge(df, on="run_id", how="left").sort_values("run_id")
+    df["cases_in_scope"] = df["cases_in_scope"].fillna(0).astype("int64")
+    df["reviews_in_scope"] = df["reviews_in_scope"].fillna(0).astype("int64")
+    return records(df)
 
 
 def quarantine_rows(source: Source, *, limit: int | None = None):

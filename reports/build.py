@@ -1,0 +1,190 @@
+"""Generate a report: collect the evidence, lay it out, render the PDF, record the act.
+
+Two entry points:
+
+* :func:`render_report` -- on an open :class:`~metrics.source.Source` and a
+  :class:`~metrics.source.Filter`: evidence (:mod:`reports.evidence`), pseudonymisation
+  (:mod:`reports.pseudonym`), layout (:mod:`reports.content`), charts, PDF
+  (:mod:`reports.render`). Pure with respect to the store: reads only.
+* :func:`build_report` -- what the CLI and the dashboard call: opens the store (or engine)
+  read-only through :func:`metrics.engines.open_source`, calls :func:`render_report`, closes the
+  store, then appends a ``report_generated`` event to the store's audit chain (embedded store
+  only; a short write connection after the read-only one is closed).
+
+``progress(text, share)`` is called with a description of the current stage and the share of
+the work done (0..1, or None when unknown).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from hitlgov.errors import HitlgovError
+from metrics.policy import Policy, load_policy
+from metrics.source import Filter, Source
+from reports import content, evidence, pseudonym, render
+
+KINDS = tuple(content.KINDS)
+Progress = Callable[..., None]
+
+
+@dataclass
+class ReportResult:
+    kind: str
+    digest: str
+    pages: int
+    size: int
+    path: Path | None = None
+    pdf: bytes | None = field(default=None, repr=False)
+    evidence: dict = field(default_factory=dict, repr=False)
+    empty: bool = False
+    seconds: dict = field(default_factory=dict)
+    audit_event: str | None = None
+    warning: str | None = None
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise HitlgovError(f"--kind {kind!r}: expected one of {', '.join(KINDS)}")
+    return kind
+
+
+def check_writable(path: str | Path) -> Path:
+    """Fail early, in one line, when the report could not be written to ``path``."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise HitlgovError(f"cannot write the report to {path}: it is a directory")
+    if not parent.is_dir():
+        raise HitlgovError(f"cannot write the report to {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise HitlgovError(f"cannot write the report to {path}: permission denied")
+    return path
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write atomically: a half-written PDF never takes the place of a good one."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise HitlgovError(f"cannot write the report to {path}: {exc.strerror or exc}") from None
+
+
+def _say(progress: Progress | None, text: str, share: float | None) -> None:
+    if progress is not None:
+        progress(text, share)
+
+
+def prefetch_drift() -> None:
+    """Import Evidently (seconds of pure-Python class building) on a background thread while the
+    store answers the other metric queries: DuckDB releases the GIL, so the two overlap. The
+    drift step then finds the module imported; if the import failed, the drift step raises the
+    error itself."""
+    import importlib
+    import sys
+    import threading
+
+    if "metrics.drift_core" in sys.modules:
+        return
+
+    def load() -> None:
+        try:
+            importlib.import_module("metrics.drift_core")
+        except Exception:  # noqa: BLE001 - reported by the drift step's own import
+            pass
+
+    threading.Thread(target=load, name="hitlgov-prefetch-evidently", daemon=True).start()
+
+
+def render_report(source: Source, flt: Filter, *, kind: str = "compliance", policy: Policy | None = None,
+                  out_path: str | Path | None = None, pseudonymise: bool = False, progress: Progress | None = None,
+                  store: str | None = None, engine: str | None = None) -> ReportResult:
+    """Build one report of ``kind`` for ``flt`` on ``source``; write it to ``out_path`` when given."""
+    check_kind(kind)
+    policy = policy or load_policy()
+    key = pseudonym.key_from_env() if pseudonymise else None
+    if out_path is not None:
+        out_path = check_writable(out_path)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    prefetch_drift()
+    resolved, values = evidence.collect(source, flt, policy, progress=progress)
+    timings["metrics"] = time.perf_counter() - t0
+    if key is not None:
+        values = pseudonym.pseudonymise(values, key)
+    params = evidence.parameters_for(resolved, policy, pseudonym_key_id=pseudonym.key_id(key) if key else None)
+    ctx = evidence.context_for(source, resolved, policy, kind=kind, store=store, engine=engine)
+    doc = evidence.document(params, values, ctx)
+    digest = doc["digest"]["value"]
+
+    _say(progress, "Drawing the charts", 0.7)
+    t = time.perf_counter()
+    layout = content.build_context(doc, kind=kind, policy=policy)
+    template = "empty.html.j2" if layout["empty"] else f"{kind}.html.j2"
+    html = render.render_html(template, layout)
+    timings["layout"] = time.perf_counter() - t
+
+    _say(progress, "Rendering the PDF", 0.8)
+    t = time.perf_counter()
+    pdf, pages = render.write_pdf(html, evidence_text=evidence.dumps(doc), digest=digest)
+    timings["pdf"] = time.perf_counter() - t
+    if out_path is not None:
+        _write(out_path, pdf)
+    timings["total"] = time.perf_counter() - t0
+    _say(progress, "Done", 1.0)
+    return ReportResult(kind=kind, digest=digest, pages=pages, size=len(pdf), path=out_path, pdf=pdf, evidence=doc,
+                        empty=layout["empty"], seconds=timings)
+
+
+def build_report(*, db: str | Path | None = None, start: dt.date | None = None, end: dt.date | None = None,
+                 system: str | None = None, kind: str = "compliance", out_file: str | Path,
+                 progress: Progress | None = None, pseudonymise: bool = False, policy: str | Path | None = None,
+                 model_version: str | None = None, segment: tuple[str, str] | None = None,
+                 engine: str | None = None, record: bool = True) -> ReportResult:
+    """Open the store, write the report to ``out_file``, close the store, record ``report_generated``."""
+    from hitlgov import store as hstore
+    from metrics.engines import open_source
+
+    check_kind(kind)
+    if start and end and start > end:
+        raise HitlgovError(f"--from {start} is after --to {end}")
+    pol = policy if isinstance(policy, Policy) else load_policy(policy)
+    if pseudonymise:
+        pseudonym.key_from_env()
+    out_file = check_writable(out_file)
+    flt = Filter(start=start, end=end, system=system, model_version=model_version,
+                 segment=tuple(segment) if segment else None)
+    _say(progress, "Opening the store", 0.02)
+    where = str(hstore.resolve_db(db)) if engine is None else None
+    with open_source(db, engine) as source:
+        result = render_report(source, flt, kind=kind, policy=pol, out_path=out_file, pseudonymise=pseudonymise,
+                               progress=progress, store=where, engine=engine)
+    if record and engine is None:
+        params = result.evidence["parameters"]
+        detail = {"kind": kind, "period": {"from": params["filter"]["from"], "to": params["filter"]["to"]},
+                  "system": params["filter"]["system"], "filter": params["filter"], "digest": result.digest,
+                  "pages": result.pages, "pseudonymised": params["pseudonymised"], "generator": params["generator"]}
+        try:
+            from hitlgov import audit
+
+            result.audit_event = audit.record_event(db, kind="report_generated", subject=Path(out_file).name,
+                                                    detail=detail)
+        except (HitlgovError, OSError, RuntimeError) as exc:
+            result.warning = f"the report was written, but its report_generated audit event was not recorded: {exc}"
+        except Exception as exc:  # noqa: BLE001 - e.g. a read-only store file (duckdb.IOException)
+            result.warning = (f"the report was written, but its report_generated audit event was not recorded: "
+                              f"{str(exc).splitlines()[0]}")
+    return result

@@ -1,0 +1,190 @@
+"""What goes where: the evidence document arranged for the templates.
+
+Everything here is layout: choosing, ordering and joining values the metric functions
+returned (carried in the evidence document), and asking :mod:`reports.charts` to draw them.
+No figure is computed here; formatting happens in the templates with the dashboard's
+formatters (:mod:`dashboard.fmt`, registered as Jinja filters by :mod:`reports.render`).
+"""
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from metrics.policy import BOUNDS, Policy
+from reports import charts, narrative, regulatory
+
+KINDS = {"compliance": "Compliance report", "executive": "Executive summary"}
+STATUSES = ("fail", "warn", "pass")
+
+
+def data_uri(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+def _strip(findings: list[dict], not_evaluated: list[dict]) -> dict:
+    out = {s: sum(1 for f in findings if f["status"] == s) for s in STATUSES}
+    out["not_evaluated"] = len(not_evaluated)
+    return out
+
+
+def _findings(findings: list[dict]) -> list[dict]:
+    return [{**f, "scope": narrative.scope(f["metric"]),
+             "value_text": narrative.format_value(f["metric"], f["value"]),
+             "threshold_text": narrative.format_value(f["metric"], f["threshold"]),
+             "bounds_text": ", ".join(f"{b.replace('_', ' ')} {narrative.format_value(f['metric'], v)}"
+                                      for b, v in f.get("bounds", {}).items())} for f in findings]
+
+
+def _policy_rules(policy: Policy | None) -> list[dict]:
+    if policy is None:
+        return []
+    rows = []
+    for r in policy.rules:
+        rows.append({"metric": r["metric"], "title": r.get("title", r["metric"]), "refs": r.get("refs", []),
+                     "bounds": [(b.replace("_", " "), narrative.format_value(r["metric"], r[b]))
+                                for b in BOUNDS if b in r],
+                     "raw_bounds": {b: float(r[b]) for b in BOUNDS if b in r}})
+    return rows
+
+
+def _windows(drift: dict) -> dict | None:
+    w = drift.get("windows") if drift else None
+    return w if w and w.get("reference") and w.get("current") else None
+
+
+def _fairness(metrics: dict, segments: dict, policy_rules: list[dict]) -> list[dict]:
+    lines = {}
+    for r in policy_rules:
+        if r["metric"].startswith("fairness.*.final_decision."):
+            name = r["metric"].rsplit(".", 1)[-1]
+            lines[name] = r
+    out = []
+    for attr, block in metrics.get("fairness", {}).items():
+        item: dict[str, Any] = {"attribute": attr, "error": block.get("error"),
+                                "positive_label": block.get("positive_label"),
+                                "cases_without_group": block.get("cases_without_group") or 0}
+        model, final = block.get("model_decision"), block.get("final_decision")
+        if item["error"] or not model or not final:
+            out.append(item)
+            continue
+        groups = list(model["by_group"])
+        colours = charts.color_map(segments.get(attr) or groups)
+        rows = []
+        for g in groups:
+            mg, fg = model["by_group"][g], final["by_group"].get(g, {})
+            rows.append({"group": g, "colour": colours.get(g, charts.MUTED), "count": mg.get("count"),
+                         "outcome_known": mg.get("outcome_known"),
+                         "sel_model": mg.get("selection_rate"), "sel_final": fg.get("selection_rate"),
+                         "fpr_model": mg.get("false_positive_rate"), "fpr_final": fg.get("false_positive_rate"),
+                         "fnr_model": mg.get("false_negative_rate"), "fnr_final": fg.get("false_negative_rate"),
+                         "acc_model": mg.get("accuracy"), "acc_final": fg.get("accuracy")})
+        panels = []
+        for key, title in (("demographic_parity_difference", "Demographic parity difference"),
+                           ("demographic_parity_ratio", "Selection-rate ratio (four-fifths)"),
+                           ("equalized_odds_difference", "Equalized odds difference")):
+            rule = lines.get(key, {})
+            marks = [(value, f"{b.split('_')[0]} {value:g}", b.split("_")[0])
+                     for b, value in rule.get("raw_bounds", {}).items()]
+            panels.append({"title": title, "model": model.get(key), "final": final.get(key), "lines": marks})
+        item.update({
+            "model": model, "final": final, "effect": block.get("review_effect") or {}, "groups": rows,
+            "chart_rates": data_uri(charts.fairness_rates(model, final, colours)),
+            "chart_disparities": data_uri(charts.disparities(panels)),
+        })
+        out.append(item)
+    return out
+
+
+def _reviewers(metrics: dict) -> list[dict]:
+    acc = {r["reviewer_id"]: r for r in metrics.get("reviewer_accuracy", [])}
+    cons = {r["reviewer_id"]: r for r in metrics.get("agreement", {}).get("consensus", [])}
+    bias = {r["reviewer_id"]: r for r in metrics.get("automation_bias", {}).get("reviewers", [])}
+    rows = []
+    for r in metrics.get("oversight", {}).get("by_reviewer", []):
+        rid = r["reviewer_id"]
+        rows.append({**r, "agreement": cons.get(rid, {}).get("agreement"),
+                     "accuracy": acc.get(rid, {}).get("reviewer_accuracy"),
+                     "value_added": acc.get(rid, {}).get("value_added"),
+                     "flagged": bias.get(rid, {}).get("flagged", False)})
+    return rows
+
+
+def build_context(doc: dict, *, kind: str, policy: Policy | None) -> dict:
+    """The template context for ``kind`` from the evidence document."""
+    values, params, ctx = doc["values"], doc["parameters"], doc["context"]
+    m, series, inputs = values["metrics"], values["series"], values["inputs"]
+    flt = params["filter"]
+    findings = m.get("findings", [])
+    not_evaluated = m.get("findings_not_evaluated", [])
+    settings = policy.settings if policy is not None else {}
+    rules = _policy_rules(policy)
+    empty = not m["counts"]["cases"]
+    extra = []
+    if flt.get("model_version"):
+        extra.append(f"model version {flt['model_version']}")
+    if flt.get("segment"):
+        extra.append(f"{flt['segment']['attribute']} = {flt['segment']['value']}")
+    out: dict[str, Any] = {
+        "kind": kind,
+        "kind_title": KINDS[kind],
+        "empty": empty,
+        "doc": doc,
+        "m": m,
+        "series": series,
+        "inputs": inputs,
+        "params": params,
+        "context": ctx,
+        "system": flt.get("system") or "all systems",
+        "period": {"from": flt.get("from"), "to": flt.get("to")},
+        "scope_extra": ", ".join(extra),
+        "digest": doc["digest"]["value"],
+        "currency": str(settings.get("currency", "EUR")),
+        "strip": _strip(findings, not_evaluated),
+        "top": narrative.top_findings(findings, m, not_evaluated=not_evaluated),
+        "findings": _findings(findings),
+        "not_evaluated": not_evaluated,
+        "policy_rules": rules,
+        "policy_settings": settings,
+        "charts": {},
+    }
+    if empty:
+        return out
+    trend, money = series["oversight_by_month"], series["roi_by_month"]
+    c = out["charts"]
+    c["rates"] = data_uri(charts.lines(trend, [("automation_rate", "Automation rate", charts.AUTOMATED),
+                                              ("override_rate", "Override rate", charts.PRIMARY),
+                                              ("escalation_rate", "Escalation rate", charts.CURRENT)],
+                                       title="Automation, override and escalation rates per month", ylabel="Rate"))
+    c["cases"] = data_uri(charts.cases_stack(trend))
+    c["effort"] = data_uri(charts.effort_and_errors(money))
+    c["errors"] = data_uri(charts.lines(money, [("model_error_rate", "Model decision", charts.MODEL),
+                                                ("final_error_rate", "Final decision", charts.FINAL)],
+                                        title="Error rate: model alone vs after review (known outcomes)",
+                                        ylabel="Error rate"))
+    if kind == "executive":
+        return out
+    if m["counts"]["reviews"]:
+        c["latency"] = data_uri(charts.lines(trend, [("review_seconds_median", "Median", charts.PRIMARY),
+                                                    ("review_seconds_p90", "90th percentile", charts.CURRENT)],
+                                             title="Review time per month (seconds)", ylabel="Seconds",
+                                             percent=False, height_mm=50))
+    bias = m.get("automation_bias", {})
+    if bias.get("reviewers"):
+        c["bias"] = data_uri(charts.automation_bias(bias["reviewers"], bias.get("method", {}).get("thresholds", {})))
+    a = m.get("agreement", {})
+    alpha_rule = next((r for r in rules if r["metric"] == "agreement.krippendorff_alpha_nominal"), None)
+    bands = [(v, f"{b.split('_')[0]} {v:g}") for b, v in (alpha_rule or {}).get("raw_bounds", {}).items()]
+    stats = [("Krippendorff's α (nominal)", a.get("krippendorff_alpha_nominal"), a.get("krippendorff_alpha_nominal_ci")),
+             ("Krippendorff's α (ordinal)", a.get("krippendorff_alpha_ordinal"), a.get("krippendorff_alpha_ordinal_ci")),
+             ("Fleiss' κ", a.get("fleiss_kappa"), a.get("fleiss_kappa_ci"))]
+    out["agreement_stats"] = stats
+    if any(s[1] is not None for s in stats):
+        c["agreement"] = data_uri(charts.agreement_forest(stats, bands))
+    drift = m.get("drift") or {}
+    if series.get("score_by_month"):
+        c["score"] = data_uri(charts.score_band(series["score_by_month"], windows=_windows(drift)))
+    out["fairness"] = _fairness(m, ctx.get("segments") or {}, rules)
+    out["reviewers"] = _reviewers(m)
+    out["regulatory"] = regulatory.mapping(findings)
+    out["high_risk_band"] = settings.get("high_risk_score_band", [0.35, 0.65])
+    return out

@@ -1,0 +1,212 @@
+"""The evidence behind a report: every figure it shows, the parameters, and their digest.
+
+A report lays out one **evidence document** and embeds it, as ``hitlgov-evidence.json``, in the
+PDF. The document has four parts:
+
+``parameters``  what determines the figures: the filter (period, system, model version,
+                segment), the policy's name and SHA-256, the generator version, the bootstrap
+                and sampling settings, whether reviewer ids are pseudonymised (and which key).
+``values``      every figure the report shows, as the metric functions return them:
+                ``metrics`` (:func:`metrics.summary.compute_metrics`: oversight, automation
+                bias, reviewer accuracy, agreement, fairness, drift, ROI, data quality, findings,
+                policy), ``series`` (the monthly trends the charts draw) and ``inputs`` (the
+                ingestion runs that stored the cases and reviews in scope, with each file's
+                SHA-256 and row counts, and their quarantine).
+``digest``      SHA-256 of the canonical JSON of ``{"parameters", "values"}``.
+``context``     what describes the act of reporting rather than the data, and is *not* in the
+                digest: kind, generation time, the store's path, the policy file's path and
+                text, the audit chain head at generation time.
+
+Canonical JSON: keys sorted, no whitespace, UTF-8, floats rounded to 12 significant digits
+(so that the last bits of a floating-point sum cannot change a digest). The same store, period,
+policy and generator version therefore give the same digest -- whichever kind of report, at
+whatever time, from whichever copy of the store; :mod:`reports.verify` recomputes it.
+
+This module only calls metric functions; it computes no metric itself.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+from hitlgov import __version__
+from metrics import dashboard_support, inventory, oversight, roi
+from metrics.policy import Policy
+from metrics.source import Filter, Source
+from metrics.summary import compute_metrics, resolve_period
+
+FORMAT = "hitlgov-report-evidence/1"
+ATTACHMENT = "hitlgov-evidence.json"
+GENERATOR = f"hitlgov {__version__}"
+SIGNIFICANT_DIGITS = 12
+N_BOOT = 1000
+WALK_LIMIT = 250_000
+SEED = 0
+
+Progress = Callable[[str, float | None], None]
+
+
+# -- canonical form and digest --------------------------------------------------------------------
+
+def canonical(value: Any) -> Any:
+    """Plain JSON data with floats rounded to :data:`SIGNIFICANT_DIGITS` (integral floats stay floats)."""
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    raise TypeError(f"not JSON data: {type(value).__name__}")
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(canonical(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def digest_of(parameters: dict, values: dict) -> str:
+    """SHA-256 (hex) of the canonical JSON of ``{"parameters": ..., "values": ...}``."""
+    text = canonical_json({"parameters": parameters, "values": values})
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# -- parameters -------------------------------------------------------------------------------------
+
+def policy_text(policy: Policy) -> str | None:
+    """The text of the policy file the figures were evaluated against (embedded for re-verification)."""
+    if policy.source == "default":
+        text = resources.files("metrics").joinpath("default_policy.yaml").read_text(encoding="utf-8")
+    else:
+        try:
+            text = Path(policy.source).read_text(encoding="utf-8")
+        except OSError:
+            return None
+    return text if hashlib.sha256(text.encode("utf-8")).hexdigest() == policy.sha256 else None
+
+
+def parameters_for(flt: Filter, policy: Policy, *, n_boot: int = N_BOOT, seed: int = SEED,
+                   pseudonym_key_id: str | None = None) -> dict:
+    """The digested parameters. ``flt`` must have its period resolved."""
+    return {
+        "filter": flt.describe(),
+        "policy": {"name": policy.name, "sha256": policy.sha256},
+        "generator": GENERATOR,
+        "evidence_format": FORMAT,
+        "n_boot": n_boot,
+        "seed": seed,
+        "pseudonymised": pseudonym_key_id is not None,
+        "pseudonym_key_id": pseudonym_key_id,
+    }
+
+
+def filter_from(parameters: dict) -> Filter:
+    f = parameters["filter"]
+    seg = f.get("segment")
+    return Filter(start=dt.date.fromisoformat(f["from"]) if f.get("from") else None,
+                  end=dt.date.fromisoformat(f["to"]) if f.get("to") else None,
+                  system=f.get("system"), model_version=f.get("model_version"),
+                  segment=(seg["attribute"], seg["value"]) if seg else None)
+
+
+# -- values -----------------------------------------------------------------------------------------
+
+def _step(progress: Progress | None, text: str, share: float) -> None:
+    if progress is not None:
+        progress(text, share)
+
+
+def collect(source: Source, flt: Filter, policy: Policy, *, n_boot: int = N_BOOT, seed: int = SEED,
+            progress: Progress | None = None) -> tuple[Filter, dict]:
+    """``(resolved filter, values)``: every figure a report shows, from the metric functions."""
+    _step(progress, "Computing oversight, agreement, fairness and drift metrics", 0.05)
+    flt = resolve_period(source, flt)
+    metrics = compute_metrics(source, flt, policy=policy, n_boot=n_boot, seed=seed)
+    metrics["policy"] = {k: v for k, v in metrics["policy"].items() if k != "source"}  # a path: in context
+    _step(progress, "Computing monthly trends and the inputs in scope", 0.55)
+    rate = float(policy.setting("reviewer_hourly_rate", roi.DEFAULT_HOURLY_RATE))
+    series = {"oversight_by_month": [], "roi_by_month": [], "score_by_month": []}
+    if metrics["counts"]["cases"]:
+        series = {
+            "oversight_by_month": oversight.trend(source, flt, period="month"),
+            "roi_by_month": roi.roi_trend(source, flt, hourly_rate=rate),
+            "score_by_month": dashboard_support.score_trend(source, flt, period="month"),
+        }
+    runs = inventory.runs_in_scope(source, flt)
+    inputs = {
+        "ingestion_runs": runs,
+        "quarantine": inventory.quarantine_summary(source, top=10, run_ids=[r["run_id"] for r in runs]),
+    }
+    return flt, canonical({"metrics": metrics, "series": series, "inputs": inputs})
+
+
+def context_for(source: Source, flt: Filter, policy: Policy, *, kind: str, store: str | None,
+                engine: str | None) -> dict:
+    """What is recorded but not digested. Group colours use every value of the system's
+    sensitive attributes (as the dashboard does), so a group keeps its colour across reports."""
+    chain = audit_chain(source)
+    try:
+        segments = source.segments(flt.but(start=None, end=None, segment=None, model_version=None))
+    except Exception:  # noqa: BLE001 - colours only; never fail a report over them
+        segments = {}
+    return {
+        "kind": kind,
+        "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "store": store,
+        "engine": engine,
+        "policy_file": policy.source,
+        "policy_text": policy_text(policy),
+        "audit_chain": chain,
+        "segments": segments,
+    }
+
+
+def audit_chain(source: Source) -> dict:
+    """The audit chain's head (last event and its hash) when the report is generated.
+
+    The chain is also walked (every link recomputed) when it has at most :data:`WALK_LIMIT`
+    events -- about a second; beyond that, reading the head pins the history just as well, and
+    ``hitlgov verify`` walks it (``walked`` says which happened).
+    """
+    from metrics import audit_trail
+
+    if source.raw is None:
+        return {"ok": None, "walked": False, "events": None, "head": None,
+                "problem": "the audit chain lives in the embedded DuckDB store only"}
+    last = audit_trail.audit_events(source, limit=1)
+    events = last["total"]
+    head = last["rows"][0]["hash"] if last["rows"] else None
+    if events <= WALK_LIMIT:
+        chain = audit_trail.chain_status(source)
+        return {"ok": chain["ok"], "walked": True, "events": chain["events"], "head": chain["head"],
+                "problem": chain["problem"]}
+    return {"ok": None, "walked": False, "events": events, "head": head,
+            "problem": f"not walked at generation ({events:,} events); hitlgov verify walks it"}
+
+
+def document(parameters: dict, values: dict, context: dict) -> dict:
+    """The evidence document as embedded in the PDF."""
+    return {
+        "format": FORMAT,
+        "digest": {"algorithm": "sha256", "value": digest_of(parameters, values), "covers": ["parameters", "values"],
+                   "canonical_json": f"keys sorted, no whitespace, UTF-8, floats to {SIGNIFICANT_DIGITS} "
+                                     "significant digits"},
+        "parameters": copy.deepcopy(parameters),
+        "values": values,
+        "context": context,
+    }
+
+
+def dumps(doc: dict) -> str:
+    """The attachment's text: readable JSON (the digest is over the canonical form, not these bytes)."""
+    return json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False)

@@ -1,0 +1,241 @@
+"""Re-verify a report: do the figures it shows still follow from the store?
+
+:func:`verify_report` reads the evidence attached to the PDF (``hitlgov-evidence.json``, with
+pypdf) and checks, in order:
+
+1. the attachment is intact: its digest matches its own parameters and values, and the digest
+   in the PDF's metadata (keywords) is the same -- an edited attachment or a swapped one fails;
+2. the figures still follow from the store: the values are recomputed with the recorded
+   parameters (filter, bootstrap and seed) and the recorded policy -- its text travels in the
+   attachment and must still hash to the recorded SHA-256 -- pseudonymised again with the same
+   key when the report was, and digested; the differing values are named;
+3. the store's audit chain is intact and still contains the head recorded at generation (the
+   history the report was made from has not been rewritten).
+
+When the values differ, :func:`metrics.audit_trail.store_verification` is run as well: it names
+the rows changed behind the audit chain's back, which is usually why.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hitlgov.errors import HitlgovError
+from metrics.policy import Policy, load_policy
+from reports import evidence, pseudonym
+
+MAX_DIFFERENCES = 25
+ID_KEYS = ("reviewer_id", "run_id", "column", "period", "metric", "model_version", "field", "reason")
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    pdf: str
+    digest_recorded: str
+    digest_now: str | None = None
+    differences: list[dict] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    parameters: dict = field(default_factory=dict)
+
+
+def read_evidence(pdf_path: str | Path) -> tuple[dict, dict]:
+    """``(evidence document, PDF metadata)`` of a report; one-line errors for anything else."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    path = Path(pdf_path)
+    if not path.is_file():
+        raise HitlgovError(f"{path}: no such file")
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings on odd files are noise here
+    try:
+        reader = PdfReader(str(path))
+        attachments = reader.attachments
+        meta = {k.lstrip("/"): str(v) for k, v in (reader.metadata or {}).items()}
+        blobs = attachments.get(evidence.ATTACHMENT) if attachments else None
+    except (PdfReadError, OSError, ValueError, KeyError) as exc:
+        raise HitlgovError(f"{path}: not a readable PDF ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") \
+            from None
+    if not blobs:
+        raise HitlgovError(f"{path}: no {evidence.ATTACHMENT} attached: not a hitlgov report, or made without evidence")
+    try:
+        doc = json.loads(blobs[0].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HitlgovError(f"{path}: the attached {evidence.ATTACHMENT} is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != evidence.FORMAT or "parameters" not in doc \
+            or "values" not in doc or "digest" not in doc:
+        raise HitlgovError(f"{path}: the attached evidence is not in the {evidence.FORMAT} format")
+    return doc, meta
+
+
+def _policy(doc: dict) -> Policy:
+    """The policy the report was evaluated against, from the text the report carries."""
+    want = doc["parameters"]["policy"]["sha256"]
+    ctx = doc.get("context", {})
+    text = ctx.get("policy_text")
+    if text is None and ctx.get("policy_file") and ctx["policy_file"] != "default":
+        try:
+            text = Path(ctx["policy_file"]).read_text(encoding="utf-8")
+        except OSError:
+            text = None
+    if text is None:
+        raise HitlgovError("the report does not carry its policy and the policy file cannot be read: "
+                           "cannot recompute its findings")
+    fd, tmp = tempfile.mkstemp(suffix=".yaml", prefix="hitlgov-policy-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        policy = load_policy(tmp)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    if policy.sha256 != want:
+        raise HitlgovError(f"the policy text in the report hashes to {policy.sha256[:12]}…, not the recorded "
+                           f"{want[:12]}…: the attachment was altered")
+    return policy
+
+
+def _key(item: Any) -> str | None:
+    if isinstance(item, dict):
+        if "a" in item and "b" in item and "kappa" in item:
+            return f"{item['a']}|{item['b']}"
+        for k in ID_KEYS:
+            if isinstance(item.get(k), (str, int)):
+                return str(item[k])
+    return None
+
+
+def differences(recorded: Any, now: Any, path: str = "") -> list[dict]:
+    """Every leaf that differs, with a readable path (list items by their id where they have one)."""
+    if isinstance(recorded, dict) and isinstance(now, dict):
+        out = []
+        for k in sorted(set(recorded) | set(now)):
+            p = f"{path}.{k}" if path else str(k)
+            if k not in recorded:
+                out.append({"path": p, "recorded": None, "now": now[k], "change": "added"})
+            elif k not in now:
+                out.append({"path": p, "recorded": recorded[k], "now": None, "change": "missing now"})
+            else:
+                out += differences(recorded[k], now[k], p)
+        return out
+    if isinstance(recorded, list) and isinstance(now, list):
+        keys_r, keys_n = [_key(x) for x in recorded], [_key(x) for x in now]
+        if all(keys_r) and all(keys_n) and len(set(keys_r)) == len(keys_r) and len(set(keys_n)) == len(keys_n):
+            by_r, by_n = dict(zip(keys_r, recorded)), dict(zip(keys_n, now))
+            out = []
+            for k in keys_r + [k for k in keys_n if k not in by_r]:
+                p = f"{path}[{k}]"
+                if k not in by_n:
+                    out.append({"path": p, "recorded": by_r[k], "now": None, "change": "missing now"})
+                elif k not in by_r:
+                    out.append({"path": p, "recorded": None, "now": by_n[k], "change": "added"})
+                else:
+                    out += differences(by_r[k], by_n[k], p)
+            return out
+        out = []
+        for i in range(max(len(recorded), len(now))):
+            p = f"{path}[{i}]"
+            if i >= len(now):
+                out.append({"path": p, "recorded": recorded[i], "now": None, "change": "missing now"})
+            elif i >= len(recorded):
+                out.append({"path": p, "recorded": None, "now": now[i], "change": "added"})
+            else:
+                out += differences(recorded[i], now[i], p)
+        return out
+    if recorded != now:
+        return [{"path": path, "recorded": recorded, "now": now, "change": "changed"}]
+    return []
+
+
+def _chain_checks(source, recorded: dict) -> list[str]:
+    from metrics import audit_trail
+
+    chain = audit_trail.chain_status(source)
+    if chain.get("ok") is None:
+        return []
+    problems = []
+    if not chain["ok"]:
+        problems.append(f"the store's audit chain is broken at event {chain['broken_at']}: {chain['problem']}")
+    head, events = recorded.get("head"), recorded.get("events") or 0
+    if head and chain["ok"]:
+        if chain["events"] < events:
+            problems.append(f"the audit chain has {chain['events']} events, fewer than the {events} it had when "
+                            "the report was generated")
+        else:
+            row = audit_trail.audit_events(source, limit=1, offset=chain["events"] - events)["rows"]
+            if not row or row[0]["seq"] != events or row[0]["hash"] != head:
+                problems.append(f"the audit chain no longer holds the head recorded at generation (event {events}, "
+                                f"{head[:12]}…): the history the report was made from was rewritten")
+    return problems
+
+
+def verify_report(pdf_path: str | Path, *, db: str | Path | None = None, engine: str | None = None,
+                  progress=None) -> VerifyResult:
+    """Recompute the report's values from the store and compare; see the module docstring."""
+    from metrics.engines import open_source
+
+    doc, meta = read_evidence(pdf_path)
+    params, recorded_digest = doc["parameters"], doc["digest"]["value"]
+    result = VerifyResult(ok=False, pdf=str(pdf_path), digest_recorded=recorded_digest, parameters=params)
+    if evidence.digest_of(params, doc["values"]) != recorded_digest:
+        result.problems.append("the evidence attached to the PDF was altered: its digest does not match its values")
+    keywords = meta.get("Keywords", "")
+    if f"sha256:{recorded_digest}" not in keywords:
+        result.problems.append("the digest in the PDF's metadata differs from the attached evidence's")
+    if params.get("generator") != evidence.GENERATOR:
+        result.notes.append(f"made by {params.get('generator')}, verified with {evidence.GENERATOR}: a difference "
+                            "in metric definitions would show as differing values")
+    policy = _policy(doc)
+    key = None
+    if params.get("pseudonymised"):
+        try:
+            key = pseudonym.key_from_env()
+        except HitlgovError:
+            raise HitlgovError(f"the report's reviewer ids are pseudonymised: set {pseudonym.ENV} to the key it was "
+                               "made with to verify it") from None
+        if pseudonym.key_id(key) != params.get("pseudonym_key_id"):
+            raise HitlgovError(f"{pseudonym.ENV} is not the key this report was pseudonymised with "
+                               f"(key id {pseudonym.key_id(key)}, report {params.get('pseudonym_key_id')})")
+    flt = evidence.filter_from(params)
+    with open_source(db, engine) as source:
+        if progress:
+            progress("Recomputing the metrics", 0.1)
+        resolved, values = evidence.collect(source, flt, policy, n_boot=int(params.get("n_boot", evidence.N_BOOT)),
+                                            seed=int(params.get("seed", evidence.SEED)))
+        if key is not None:
+            values = pseudonym.pseudonymise(values, key)
+        now_params = evidence.parameters_for(resolved, policy, n_boot=int(params.get("n_boot", evidence.N_BOOT)),
+                                             seed=int(params.get("seed", evidence.SEED)),
+                                             pseudonym_key_id=pseudonym.key_id(key) if key else None)
+        result.digest_now = evidence.digest_of(now_params, values)
+        result.problems += _chain_checks(source, doc.get("context", {}).get("audit_chain") or {})
+        if result.digest_now != recorded_digest:
+            found = differences(evidence.canonical({"parameters": params, "values": doc["values"]}),
+                                evidence.canonical({"parameters": now_params, "values": values}))
+            # headline figures first: a shallow path (metrics.oversight.override_rate) before a deep one
+            # (a reviewer's month); the document's order within a depth
+            result.differences = sorted(found, key=lambda d: d["path"].count(".") + d["path"].count("["))
+            from metrics import audit_trail
+
+            integrity = audit_trail.store_verification(source)
+            for p in (integrity.get("problems") or [])[:5]:
+                result.notes.append(f"store integrity: {p}")
+    result.ok = not result.problems and result.digest_now == recorded_digest
+    return result
+
+
+def describe(d: dict) -> str:
+    """One difference as a line: ``metrics.oversight.override_rate: 0.2231 in the report, 0.2235 now``."""
+    path = d["path"][len("values."):] if d["path"].startswith("values.") else d["path"]
+    show = (lambda v: json.dumps(v, ensure_ascii=False) if not isinstance(v, (dict, list)) else
+            ("{…}" if isinstance(v, dict) else f"[{len(v)} items]"))
+    if d["change"] == "missing now":
+        return f"{path}: {show(d['recorded'])} in the report, absent now"
+    if d["change"] == "added":
+        return f"{path}: absent from the report, {show(d['now'])} now"
+    return f"{path}: {show(d['recorded'])} in the report, {show(d['now'])} now"
