@@ -226,7 +226,9 @@ def automation_bias(reviewers: list[dict], thresholds: dict, *, height_mm: float
                             textcoords="offset points", fontsize=7, color=FLAGGED)
     ax.set_xscale("log")
     xs = [r["time_ratio"] for r in pts] + [thresholds.get("max_time_ratio", 0.5)]
-    ax.set_xlim(min(xs + [0.1]) / 1.5, max(xs + [2.0]) * 1.5)
+    lo, hi = min(xs + [0.1]) / 1.5, max(xs + [2.0]) * 1.5
+    ax.set_xlim(lo, hi)
+    ax.set_xticks([t for t in (0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8) if lo <= t <= hi])
     ax.set_ylim(0, max([r["override_ratio"] for r in pts] + [1.5]) * 1.1)
     mo, mt = thresholds.get("max_override_ratio"), thresholds.get("max_time_ratio")
     if mo is not None and mt is not None:

@@ -68,6 +68,8 @@ def canonical(value: Any) -> Any:
         return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
+    if hasattr(value, "item"):  # a numpy scalar that slipped through
+        return canonical(value.item())
     raise TypeError(f"not JSON data: {type(value).__name__}")
 
 
