@@ -99,7 +99,7 @@ def quarantine_rows(source: Source, *, limit: int | None = None):
 def retention(source: Source, flt: Filter = Filter(), *, minimum_months: int = DEFAULT_RETENTION_MONTHS,
               max_gap_days: int = DEFAULT_MAX_GAP_DAYS) -> dict:
     """Period covered by the decision log in the filter, and whether it meets the minimum."""
-    c = source.cases(flt.but(start=None, end=None))
+    c = source.decisions(flt.but(start=None, end=None))
     days = c.select(day=c.ts.date()).distinct().to_pandas()["day"]
     if days.empty:
         return {"covered_from": None, "covered_to": None, "covered_days": 0, "minimum_months": minimum_months,
