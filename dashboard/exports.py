@@ -14,7 +14,7 @@ import streamlit as st
 from dashboard import csv_safe, data
 from hitlgov import audit
 from hitlgov.errors import HitlgovError
-from hitlgov.pseudonym import KEY_VARIABLE, pseudonymiser
+from hitlgov.pseudonym import ENV, pseudonymiser
 
 REVIEWER_COLUMNS = ("reviewer_id", "reviewers", "reviewer", "reviewer_a", "reviewer_b")
 
@@ -23,7 +23,7 @@ def key_configured() -> bool:
     """Whether reviewer ids can be pseudonymised (the secret key is set in the server's environment)."""
     import os
 
-    return bool(os.environ.get(KEY_VARIABLE))
+    return bool(os.environ.get(ENV))
 
 
 def pseudonymise_reviewers(df: pd.DataFrame) -> pd.DataFrame:

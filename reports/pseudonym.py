@@ -18,27 +18,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 
 from hitlgov.errors import HitlgovError
-
-ENV = "HITLGOV_PSEUDONYM_KEY"
-PREFIX = "R-"
-HEX_DIGITS = 12
-
-
-def key_from_env() -> bytes:
-    """The key, or a one-line error saying how to provide it."""
-    key = os.environ.get(ENV, "")
-    if not key.strip():
-        raise HitlgovError(f"--pseudonymise needs a secret key: set the environment variable {ENV} "
-                           "(keep it: the same key gives the same pseudonyms and is needed to verify the report)")
-    return key.encode("utf-8")
-
-
-def pseudonym(reviewer_id: str, key: bytes) -> str:
-    return PREFIX + hmac.new(key, str(reviewer_id).encode("utf-8"), hashlib.sha256).hexdigest()[:HEX_DIGITS]
-
+from hitlgov.pseudonym import ENV, HEX_DIGITS, PREFIX, key_from_env, pseudonym  # noqa: F401 (re-exported)
 
 def key_id(key: bytes) -> str:
     """Identifies the key without revealing it."""

@@ -518,7 +518,7 @@ def test_export_is_recorded_in_the_audit_chain_and_can_be_pseudonymised(make_sto
     # Independent oracle: HMAC-SHA256 of "r1" under the key, first 12 hex digits.
     import hashlib
     import hmac
-    r1 = "rev-" + hmac.new(b"test-secret", b"r1", hashlib.sha256).hexdigest()[:12]
+    r1 = "R-" + hmac.new(b"test-secret", b"r1", hashlib.sha256).hexdigest()[:12]
     assert r1 in text and ",r1," not in text and ",r2," not in text
     with store.connect(db, read_only=True) as con:
         (kind, subject, detail), = con.execute(
