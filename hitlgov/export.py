@@ -5,7 +5,7 @@
 
     DIR/cases/month=2025-11/data_0.parquet ...        one row per case, partitioned by month of ts
     DIR/reviews/month=2025-11/data_0.parquet ...      one row per review, by month of its case's ts
-    DIR/case_attributes/month=2025-11/data_0.parquet  long form, by month of its case's ts
+    DIR/case_attributes/data_0.parquet ...           long form (files of at most ~256 MB)
     DIR/systems/data_0.parquet
     DIR/attribute_roles/data_0.parquet
 
@@ -36,7 +36,7 @@ CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "systems": ("system", "positive_label", "label_order"),
     "attribute_roles": ("system", "name", "role"),
 }
-PARTITIONED = ("cases", "reviews", "case_attributes")
+PARTITIONED = ("cases", "reviews")
 
 
 def _lit(path: Path) -> str:
@@ -63,6 +63,8 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, overw
         elif name in PARTITIONED:
             query = (f"SELECT {select}, {month} AS month FROM {name} t "
                      f"JOIN cases c ON c.system = t.system AND c.case_id = t.case_id")
+        elif name == "case_attributes":
+            query = f"SELECT {select} FROM {name} t"
         else:
             query = f"SELECT {select} FROM {name} t"
         n = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
@@ -72,8 +74,12 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, overw
                 target.mkdir(parents=True, exist_ok=True)
                 con.execute(f"COPY ({query} LIMIT 0) TO {_lit(target / 'empty.parquet')} (FORMAT parquet)")
                 continue
-            con.execute(f"COPY ({query} ORDER BY month) TO {_lit(target)} "
+            con.execute(f"COPY ({query}) TO {_lit(target)} "
                         "(FORMAT parquet, PARTITION_BY (month), OVERWRITE_OR_IGNORE, COMPRESSION zstd)")
+        elif name == "case_attributes":
+            target.mkdir(parents=True, exist_ok=True)
+            con.execute(f"COPY ({query}) TO {_lit(target)} (FORMAT parquet, FILE_SIZE_BYTES '256MB', "
+                        "OVERWRITE_OR_IGNORE, COMPRESSION zstd)")
         else:
             target.mkdir(parents=True, exist_ok=True)
             con.execute(f"COPY ({query}) TO {_lit(target / 'data_0.parquet')} (FORMAT parquet, COMPRESSION zstd)")
