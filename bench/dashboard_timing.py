@@ -99,7 +99,7 @@ def browser_timings(db: Path, repeats: int = 3) -> dict[str, tuple[float, float]
                 t = time.perf_counter()
                 page.goto(f"{url}/{path}", wait_until="domcontentloaded")
                 page.wait_for_selector(f"h1:has-text('{title}')", timeout=300_000)
-                page.wait_for_selector(".js-plotly-plot" if chart else "[data-testid=stDataFrame], [data-testid=stAlert]",
+                page.wait_for_selector(".js-plotly-plot" if chart else "[data-testid=stDataFrame], [data-testid=stAlert], [data-testid=stButton]",
                                        timeout=300_000)
                 time.sleep(0.1)
                 while page.locator("[data-testid=stStatusWidget]").count():

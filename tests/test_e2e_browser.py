@@ -112,7 +112,7 @@ def test_every_page_in_a_real_browser(server, browser):
             if has_chart:
                 page.wait_for_selector(CHART, timeout=60_000)
             else:
-                page.wait_for_selector("[data-testid=stDataFrame], [data-testid=stAlert]", timeout=60_000)
+                page.wait_for_selector("[data-testid=stDataFrame], [data-testid=stAlert], [data-testid=stButton]", timeout=60_000)
             _settle(page)
             timings[title] = round(time.monotonic() - started, 2)
             page.screenshot(path=str(ARTIFACTS / f"{view.removesuffix('.py')}.png"), full_page=True)
@@ -143,3 +143,31 @@ def test_filters_survive_navigation_in_the_url(server, browser):
         assert page.locator("[data-testid=stException]").count() == 0
     finally:
         page.close()
+
+
+def test_report_generated_and_downloaded_in_the_browser(server, browser, tmp_path):
+    """Reports page: Generate, wait for the download button, download, and check it is a real PDF."""
+    from pypdf import PdfReader
+
+    page = browser.new_page(viewport={"width": 1440, "height": 1400}, accept_downloads=True)
+    try:
+        page.goto(f"{server}/reports?system=consumer-credit&from=2026-09-01&to=2026-09-30",
+                  wait_until="domcontentloaded")
+        page.wait_for_selector("h1:has-text('Reports')", timeout=60_000)
+        _settle(page)
+        page.get_by_role("button", name="Generate report").click()
+        download_button = page.locator("[data-testid=stDownloadButton] button")
+        download_button.wait_for(timeout=180_000)
+        with page.expect_download(timeout=60_000) as info:
+            download_button.click()
+        pdf = tmp_path / "report.pdf"
+        info.value.save_as(pdf)
+        page.screenshot(path=str(ARTIFACTS / "reports-generated.png"), full_page=True)
+        assert page.locator("[data-testid=stException]").count() == 0
+    finally:
+        page.close()
+    reader = PdfReader(pdf)
+    assert len(reader.pages) >= 5
+    text = reader.pages[0].extract_text()
+    assert "consumer-credit" in text and "2026-09-01" in text, text[:500]
+    assert "hitlgov-evidence.json" in reader.attachments
