@@ -86,3 +86,19 @@ def when(x) -> str:
     if x is None:
         return NA
     return str(x).replace("T", " ")[:16]
+
+
+def finding_value(metric: str, value: float | None) -> str:
+    """A policy finding's value or threshold, in the unit its metric is read in (by its name)."""
+    if value is None:
+        return NA
+    name = metric.rsplit(".", 1)[-1]
+    if "seconds" in name:
+        return seconds(value)
+    if name.endswith("months"):
+        return f"{value:.1f} months"
+    if name.endswith("reviewers"):
+        return count(value)
+    if name.endswith(("rate", "coverage", "completeness", "share")):
+        return pct(value)
+    return ratio(value)

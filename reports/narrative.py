@@ -14,20 +14,7 @@ from dashboard import fmt
 MOST, LEAST = 5, 3
 
 
-def format_value(metric: str, value: float | None) -> str:
-    """A finding's value or threshold, in the unit its metric is read in."""
-    if value is None:
-        return fmt.NA
-    name = metric.rsplit(".", 1)[-1]
-    if "seconds" in name:
-        return fmt.seconds(value)
-    if name.endswith("months"):
-        return f"{value:.1f} months"
-    if name.endswith("reviewers"):
-        return fmt.count(value)
-    if name.endswith(("rate", "coverage", "completeness", "share")):
-        return fmt.pct(value)
-    return fmt.ratio(value)
+format_value = fmt.finding_value  # one formatter for dashboard and report
 
 
 def scope(metric: str) -> str | None:

@@ -57,25 +57,12 @@ st.markdown(f":red-badge[{tally['fail']} FAIL] :orange-badge[{tally['warn']} WAR
             f":green-badge[{tally['pass']} PASS]" + (f" :gray-badge[{len(missing)} not evaluated]" if missing else ""))
 
 
-def _value(metric: str, value: float) -> str:
-    name = metric.rsplit(".", 1)[-1]
-    if "seconds" in name:
-        return fmt.seconds(value)
-    if name.endswith("months"):
-        return f"{value:.1f} months"
-    if name.endswith("reviewers"):
-        return fmt.count(value)
-    if name.endswith(("rate", "coverage", "completeness", "share")):
-        return fmt.pct(value)
-    return fmt.ratio(value)
-
-
 def _card(col, x: dict) -> None:
     with col.container(border=True, height="stretch"):
         where = x["metric"].split(".")
         scope = f" · {where[1]}" if where[0] == "fairness" else ""
         st.markdown(f"{ui.STATUS_BADGE[x['status']]} **{x['title']}**{scope}")
-        st.markdown(f"**{_value(x['metric'], x['value'])}** (threshold {_value(x['metric'], x['threshold'])})")
+        st.markdown(f"**{fmt.finding_value(x['metric'], x['value'])}** (threshold {fmt.finding_value(x['metric'], x['threshold'])})")
         st.caption(", ".join(x["refs"]))
 
 
@@ -93,8 +80,8 @@ if passed:
         for x in passed:
             where = x["metric"].split(".")
             scope = f" · {where[1]}" if where[0] == "fairness" else ""
-            st.markdown(f"{ui.STATUS_BADGE['pass']} **{x['title']}**{scope}: {_value(x['metric'], x['value'])} "
-                        f"(threshold {_value(x['metric'], x['threshold'])}) — {', '.join(x['refs'])}")
+            st.markdown(f"{ui.STATUS_BADGE['pass']} **{x['title']}**{scope}: {fmt.finding_value(x['metric'], x['value'])} "
+                        f"(threshold {fmt.finding_value(x['metric'], x['threshold'])}) — {', '.join(x['refs'])}")
 if missing:
     st.caption("Not evaluated on this selection: " + "; ".join(
         f"{x['title'] or x['metric']} ({x['reason']})" for x in missing))
