@@ -9,8 +9,6 @@ results leave the engine), so the dashboard stays free of SQL and arithmetic on 
 * :func:`distribution` -- one column's distribution in a reference and a current window,
   binned in the engine on common bin edges (numeric) or as category shares (categorical), for
   drift overlays.
-* :func:`latency_histogram` -- review time as equal-width bins (same contract as
-  :func:`metrics.oversight.latency_histogram`, which currently fails to build its query).
 """
 from __future__ import annotations
 
@@ -163,24 +161,6 @@ def distribution(source: Source, flt: Filter, column: str, *, reference: tuple[d
 def _shares(row: dict, ref: int, cur: int, size: dict) -> None:
     row.update(reference=ref, current=cur, reference_share=ratio(ref, size.get("reference", 0)),
                current_share=ratio(cur, size.get("current", 0)))
-
-
-def latency_histogram(source: Source, flt: Filter = Filter(), *, bins: int = 40,
-                      cap_quantile: float = 0.99) -> list[dict]:
-    """Review time in ``bins`` equal-width bins up to the ``cap_quantile`` of ``review_seconds``
-    (reviews beyond the cap go in the last bin): ``[{"from_seconds", "to_seconds", "reviews"}]``."""
-    r = source.reviews(flt)
-    r = r.filter(r.review_seconds.notnull())
-    cap = plain(r.review_seconds.quantile(cap_quantile).to_pandas())
-    if cap is None:
-        return []
-    cap = max(float(cap), 1.0)
-    width = cap / bins
-    b = ibis.least((r.review_seconds / width).floor().cast("int64"), bins - 1)
-    df = r.mutate(bin=b).group_by("bin").aggregate(reviews=lambda t: t.count()).to_pandas()
-    counts = dict(zip(df["bin"], df["reviews"]))
-    return [{"from_seconds": i * width, "to_seconds": (i + 1) * width, "reviews": int(counts.get(i, 0))}
-            for i in range(bins)]
 
 
 KPI_KEYS = ("cases", "reviewed_cases", "automation_rate", "review_rate", "override_rate", "escalation_rate",

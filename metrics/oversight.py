@@ -152,7 +152,7 @@ def latency_histogram(source: Source, flt: Filter = Filter(), *, bins: int = 40,
     cap = max(float(cap), 1.0)
     width = cap / bins
     b = ibis.least((r.review_seconds / width).floor().cast("int64"), bins - 1)
-    df = r.mutate(bin=b).group_by("bin").aggregate(reviews=r.count()).to_pandas()
+    df = r.mutate(bin=b).group_by("bin").aggregate(reviews=lambda t: t.count()).to_pandas()
     counts = dict(zip(df["bin"], df["reviews"]))
     return [{"from_seconds": i * width, "to_seconds": (i + 1) * width, "reviews": int(counts.get(i, 0))}
             for i in range(bins)]

@@ -476,7 +476,7 @@ def test_dashboard_support(small):
     none = dashboard_support.distribution(small, Filter(), "income", reference=(dt.date(2020, 1, 1),) * 2,
                                           current=(dt.date(2020, 1, 2),) * 2)
     assert none["kind"] is None and none["bins"] == []
-    hist = dashboard_support.latency_histogram(small, bins=4)
+    hist = oversight.latency_histogram(small, bins=4)
     assert sum(b["reviews"] for b in hist) == 5
     k = dashboard_support.kpis(small, Filter(start=dt.date(2026, 2, 1), end=dt.date(2026, 2, 28)))
     assert k["current"]["cases"] == 3 and k["previous"]["cases"] == 3

@@ -65,7 +65,7 @@ with right:
 ui.section("Review time")
 left, right = st.columns(2)
 with left:
-    hist = data.call(dashboard_support.latency_histogram, flt)
+    hist = data.call(oversight.latency_histogram, flt)
     if hist:
         marks = [(s["review_seconds_median"], f"median {fmt.seconds(s['review_seconds_median'])}"),
                  (s["review_seconds_p90"], f"p90 {fmt.seconds(s['review_seconds_p90'])}")]
