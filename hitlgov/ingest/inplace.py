@@ -45,7 +45,7 @@ import duckdb
 
 from hitlgov import audit
 from hitlgov.errors import IngestError
-from hitlgov.ingest.pipeline import CASE_FIELDS, REQUIRED, REVIEW_FIELDS, _FALSE, _TRUE, DEFAULT_SYSTEM, classify, file_sha256, q
+from hitlgov.ingest.pipeline import CASE_FIELDS, REQUIRED, REVIEW_FIELDS, _FALSE, _TRUE, DEFAULT_SYSTEM, classify, file_sha256, q, row_checks
 from hitlgov.mapping import CANONICAL_FIELDS, Mapping
 
 FORMAT = "parquet-in-place"
@@ -213,42 +213,6 @@ class _Typed:
                                           "review_seconds", "escalated")}
 
 
-def _checks() -> list[tuple[str, str, str]]:
-    """Ingestion's row-level checks (:func:`hitlgov.ingest.pipeline.stage`), same order and reasons."""
-    def shown(x: str) -> str:
-        return f"'''' || left({x}, 80) || ''''"
-
-    review_given = ("_raw_review_started_at IS NOT NULL OR _raw_review_completed_at IS NOT NULL "
-                    "OR _raw_review_seconds IS NOT NULL OR rationale IS NOT NULL")
-    return [
-        ("case_id IS NULL", "'case_id'", "'missing required field case_id'"),
-        ("_raw_ts IS NULL", "'ts'", "'missing required field ts'"),
-        ("ts IS NULL", "'ts'", "'unparsable timestamp ' || " + shown("_raw_ts")),
-        ("model_decision IS NULL", "'model_decision'", "'missing required field model_decision'"),
-        ("_raw_model_score IS NOT NULL AND (model_score IS NULL OR NOT isfinite(model_score))",
-         "'model_score'", "'not a number: ' || " + shown("_raw_model_score")),
-        ("human_decision IS NOT NULL AND reviewer_id IS NULL", "'reviewer_id'",
-         "'human_decision given without reviewer_id'"),
-        ("reviewer_id IS NOT NULL AND human_decision IS NULL", "'human_decision'",
-         "'reviewer_id given without human_decision'"),
-        ("_raw_review_started_at IS NOT NULL AND review_started_at IS NULL", "'review_started_at'",
-         "'unparsable timestamp ' || " + shown("_raw_review_started_at")),
-        ("_raw_review_completed_at IS NOT NULL AND review_completed_at IS NULL", "'review_completed_at'",
-         "'unparsable timestamp ' || " + shown("_raw_review_completed_at")),
-        ("_raw_review_seconds IS NOT NULL AND (review_seconds_given IS NULL OR NOT isfinite(review_seconds_given) "
-         "OR review_seconds_given < 0)", "'review_seconds'",
-         "'not a non-negative number: ' || " + shown("_raw_review_seconds")),
-        ("review_completed_at < review_started_at", "'review_completed_at'",
-         "'review completed before it started'"),
-        ("_raw_escalated IS NOT NULL AND escalated IS NULL", "'escalated'",
-         "'not a boolean: ' || " + shown("_raw_escalated") + " || ' (expected true/false, 1/0, yes/no)'"),
-        ("reviewer_id IS NULL AND escalated", "'escalated'",
-         "'escalated without a review (reviewer_id is empty)'"),
-        (f"reviewer_id IS NULL AND ({review_given})", "'reviewer_id'",
-         "'review fields given without reviewer_id'"),
-    ]
-
-
 def _attributes(columns: list[str], typed: _Typed, mapping: Mapping, partition_keys: set[str],
                 where: str) -> list[str]:
     for field, source in mapping.columns.items():
@@ -326,7 +290,7 @@ def register(con: duckdb.DuckDBPyConnection, patterns: list[str | Path] | str, *
 
         # 1. the row-level checks: one scan; only the failing rows are kept
         step("validating")
-        checks = _checks()
+        checks = row_checks()
         field_case = "CASE " + " ".join(f"WHEN {c} THEN {f}" for c, f, _ in checks) + " END"
         reason_case = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, _, r in checks) + " END"
         con.execute(f"CREATE OR REPLACE TEMP VIEW hitlgov_ip_typed AS {base}{raw_select}\nFROM {source}")

@@ -193,6 +193,47 @@ def _source_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("DESCRIBE hitlgov_src").fetchall()]
 
 
+def _shown(x: str) -> str:
+    """SQL for a raw value quoted in a quarantine reason (cut at 80 characters)."""
+    return f"'''' || left({x}, 80) || ''''"
+
+
+def row_checks() -> list[tuple[str, str, str]]:
+    """The row-level validation rules, in the order they are tried: ``(condition, field,
+    reason)`` as SQL over the typed columns and their ``_raw_*`` text. The first that holds
+    quarantines the row. Used by ingestion (:func:`stage`) and by in-place datasets
+    (``hitlgov.ingest.inplace``), so both quarantine the same rows for the same reasons."""
+    review_given = ("_raw_review_started_at IS NOT NULL OR _raw_review_completed_at IS NOT NULL "
+                    "OR _raw_review_seconds IS NOT NULL OR rationale IS NOT NULL")
+    return [
+        ("case_id IS NULL", "'case_id'", "'missing required field case_id'"),
+        ("_raw_ts IS NULL", "'ts'", "'missing required field ts'"),
+        ("ts IS NULL", "'ts'", "'unparsable timestamp ' || " + _shown("_raw_ts")),
+        ("model_decision IS NULL", "'model_decision'", "'missing required field model_decision'"),
+        ("_raw_model_score IS NOT NULL AND (model_score IS NULL OR NOT isfinite(model_score))",
+         "'model_score'", "'not a number: ' || " + _shown("_raw_model_score")),
+        ("human_decision IS NOT NULL AND reviewer_id IS NULL", "'reviewer_id'",
+         "'human_decision given without reviewer_id'"),
+        ("reviewer_id IS NOT NULL AND human_decision IS NULL", "'human_decision'",
+         "'reviewer_id given without human_decision'"),
+        ("_raw_review_started_at IS NOT NULL AND review_started_at IS NULL", "'review_started_at'",
+         "'unparsable timestamp ' || " + _shown("_raw_review_started_at")),
+        ("_raw_review_completed_at IS NOT NULL AND review_completed_at IS NULL", "'review_completed_at'",
+         "'unparsable timestamp ' || " + _shown("_raw_review_completed_at")),
+        ("_raw_review_seconds IS NOT NULL AND (review_seconds_given IS NULL OR NOT isfinite(review_seconds_given) "
+         "OR review_seconds_given < 0)", "'review_seconds'",
+         "'not a non-negative number: ' || " + _shown("_raw_review_seconds")),
+        ("review_completed_at < review_started_at", "'review_completed_at'",
+         "'review completed before it started'"),
+        ("_raw_escalated IS NOT NULL AND escalated IS NULL", "'escalated'",
+         "'not a boolean: ' || " + _shown("_raw_escalated") + " || ' (expected true/false, 1/0, yes/no)'"),
+        ("reviewer_id IS NULL AND escalated", "'escalated'",
+         "'escalated without a review (reviewer_id is empty)'"),
+        (f"reviewer_id IS NULL AND ({review_given})", "'reviewer_id'",
+         "'review fields given without reviewer_id'"),
+    ]
+
+
 def stage(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping) -> list[str]:
     """Build ``hitlgov_stg``: typed canonical columns, attributes ``_a0..`` and the first problem.
 
@@ -292,39 +333,7 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping) -> list[
         params,
     )
 
-    def shown(x: str) -> str:
-        return f"'''' || left({x}, 80) || ''''"
-
-    review_given = ("_raw_review_started_at IS NOT NULL OR _raw_review_completed_at IS NOT NULL "
-                    "OR _raw_review_seconds IS NOT NULL OR rationale IS NOT NULL")
-    checks = [
-        ("_invalid IS NOT NULL", "NULL", "'line is not a JSON object: ' || " + shown("_invalid")),
-        ("case_id IS NULL", "'case_id'", "'missing required field case_id'"),
-        ("_raw_ts IS NULL", "'ts'", "'missing required field ts'"),
-        ("ts IS NULL", "'ts'", "'unparsable timestamp ' || " + shown("_raw_ts")),
-        ("model_decision IS NULL", "'model_decision'", "'missing required field model_decision'"),
-        ("_raw_model_score IS NOT NULL AND (model_score IS NULL OR NOT isfinite(model_score))",
-         "'model_score'", "'not a number: ' || " + shown("_raw_model_score")),
-        ("human_decision IS NOT NULL AND reviewer_id IS NULL", "'reviewer_id'",
-         "'human_decision given without reviewer_id'"),
-        ("reviewer_id IS NOT NULL AND human_decision IS NULL", "'human_decision'",
-         "'reviewer_id given without human_decision'"),
-        ("_raw_review_started_at IS NOT NULL AND review_started_at IS NULL", "'review_started_at'",
-         "'unparsable timestamp ' || " + shown("_raw_review_started_at")),
-        ("_raw_review_completed_at IS NOT NULL AND review_completed_at IS NULL", "'review_completed_at'",
-         "'unparsable timestamp ' || " + shown("_raw_review_completed_at")),
-        ("_raw_review_seconds IS NOT NULL AND (review_seconds_given IS NULL OR NOT isfinite(review_seconds_given) "
-         "OR review_seconds_given < 0)", "'review_seconds'",
-         "'not a non-negative number: ' || " + shown("_raw_review_seconds")),
-        ("review_completed_at < review_started_at", "'review_completed_at'",
-         "'review completed before it started'"),
-        ("_raw_escalated IS NOT NULL AND escalated IS NULL", "'escalated'",
-         "'not a boolean: ' || " + shown("_raw_escalated") + " || ' (expected true/false, 1/0, yes/no)'"),
-        ("reviewer_id IS NULL AND escalated", "'escalated'",
-         "'escalated without a review (reviewer_id is empty)'"),
-        (f"reviewer_id IS NULL AND ({review_given})", "'reviewer_id'",
-         "'review fields given without reviewer_id'"),
-    ]
+    checks = [("_invalid IS NOT NULL", "NULL", "'line is not a JSON object: ' || " + _shown("_invalid"))] + row_checks()
     field_case = "CASE " + " ".join(f"WHEN {c} THEN {f}" for c, f, _ in checks) + " END"
     reason_case = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, _, r in checks) + " END"
     con.execute(
