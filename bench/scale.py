@@ -85,7 +85,7 @@ def generate(rows: int) -> dict:
         WITH c AS (
           SELECT i,
                  'C' || lpad(i::VARCHAR, 10, '0') AS case_id,
-                 {start} + to_microseconds(CAST((i - {lo}) * {span} / {hi - lo} AS BIGINT)) AS ts,
+                 {start} + to_microseconds(CAST((i - {lo})::DOUBLE * {span} / {hi - lo} AS BIGINT)) AS ts,
                  round(0.02 + 0.96 * {_u(i, 1)}, 4) AS model_score,
                  {_u(i, 2)} AS u_review, {_u(i, 3)} AS u_multi, {_u(i, 4)} AS u_out, {_u(i, 5)} AS u_esc,
                  ['F', 'M', 'X'][1 + (hash(i, 6) % 3)::INT] AS gender,

@@ -115,7 +115,8 @@ def case_history(source: Source, system: str, case_id: str) -> dict:
     rv = rv.mutate(overrode=rv.human_decision != ibis.literal(case_row["model_decision"]))
     rv = rv.order_by([rv.review_completed_at.coalesce(rv.review_started_at).asc(nulls_first=False),
                       "reviewer_id"]).select(*REVIEW_COLUMNS, "overrode", "run_id", "source_row").to_pandas()
-    runs = {int(case_row["run_id"])} | {int(x) for x in rv["run_id"].dropna()}
+    # (an engine source has no ingestion runs: run_id is empty there)
+    runs = {int(x) for x in [case_row.get("run_id"), *rv["run_id"].dropna()] if x is not None}
     e = source.table("audit_events")
     prefix = f"{system}/{case_id}/"
     about = e.filter(e.subject.startswith(prefix) | (e.subject == f"{system}/{case_id}"))

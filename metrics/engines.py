@@ -61,6 +61,10 @@ CANONICAL_SCHEMA: dict[str, dict[str, str]] = {
     "attribute_roles": {"system": "string", "name": "string", "role": "string"},
 }
 STORE_ONLY = ("ingestion_runs", "quarantine", "audit_events", "schema_version")
+# Store-only relations an engine source answers with no rows (it was not ingested, it has no audit
+# chain); the quarantine is refused instead, since "0 quarantined rows" would be a claim.
+AUDIT_EVENTS_SCHEMA = {"seq": "int64", "event_at": "timestamp", "kind": "string", "actor": "string",
+                       "subject": "string", "detail": "string", "prev_hash": "string", "hash": "string"}
 INGESTION_RUNS_SCHEMA = {"run_id": "int64", "file": "string", "sha256": "string", "format": "string",
                          "options": "string", "rows_read": "int64", "stored": "int64", "duplicates": "int64",
                          "quarantined": "int64", "started_at": "timestamp", "finished_at": "timestamp"}
@@ -76,9 +80,52 @@ def open_source(db: str | Path | None = None, engine: str | None = None) -> Iter
             yield source
         return
     # A fresh Source per open (its materialised relations are released on close) over the
-    # process-wide connection and canonical tables of this URL.
-    with engine_source(str(engine).strip()) as source:
-        yield source
+    # process-wide connection and canonical tables of this URL. A DuckDB connection must not run
+    # two queries at once (the dashboard serves sessions from several threads): one user at a time.
+    url = str(engine).strip()
+    with engine_source(url) as source:
+        if source.backend.name == "duckdb":
+            with _lock_for(url):
+                yield source
+        else:
+            yield source
+
+
+# -- Ibis gaps ---------------------------------------------------------------------------------
+
+def _complete_ibis() -> None:
+    """Compile rules Ibis 12 lacks for functions these engines have.
+
+    The bounded samples (drift windows, agreement cases) are drawn in the engine in the order of
+    ``MD5(system|case_id|seed)`` -- the same function, hence the same sample, on every engine.
+    Ibis compiles ``hexdigest("md5")`` for DuckDB and Spark only; Trino, BigQuery, Snowflake and
+    Postgres all have MD5 and get a rule here (lower-case hex of the UTF-8 bytes, as DuckDB's).
+    """
+    def rule(render):
+        def visit_HexDigest(self, op, *, arg, how):
+            if how != "md5":
+                raise NotImplementedError(f"hexdigest {how!r} is not available on this engine")
+            return render(self, arg)
+        return visit_HexDigest
+
+    rules = {
+        "trino": ("TrinoCompiler", lambda self, arg: self.f.lower(self.f.to_hex(self.f.md5(self.f.to_utf8(arg))))),
+        "bigquery": ("BigQueryCompiler", lambda self, arg: self.f.to_hex(self.f.md5(arg))),
+        "snowflake": ("SnowflakeCompiler", lambda self, arg: self.f.md5(arg)),
+        "postgres": ("PostgresCompiler", lambda self, arg: self.f.md5(arg)),
+    }
+    import importlib
+
+    for module, (name, render) in rules.items():
+        try:
+            compiler = getattr(importlib.import_module(f"ibis.backends.sql.compilers.{module}"), name)
+        except (ImportError, AttributeError):  # pragma: no cover - another Ibis layout
+            continue
+        if compiler.visit_HexDigest is compiler.visit_Undefined:
+            compiler.visit_HexDigest = rule(render)
+
+
+_complete_ibis()
 
 
 # -- parsing ----------------------------------------------------------------------------------
@@ -218,6 +265,8 @@ class EngineSource(Source):
             return self.tables[name]
         if name == "ingestion_runs":  # an engine source was not ingested: no runs to list
             return ibis.memtable([], schema=INGESTION_RUNS_SCHEMA)
+        if name == "audit_events":  # the hash chain lives in the store only
+            return ibis.memtable([], schema=AUDIT_EVENTS_SCHEMA)
         if name in STORE_ONLY:
             raise HitlgovError(f"'{name}' is kept only in the DuckDB store (ingestion runs, quarantine, audit "
                                f"trail); it is not available on --engine {self.spec.url}")
@@ -229,6 +278,12 @@ class EngineSource(Source):
 
 _CACHE: dict[str, EngineSource] = {}
 _LOCK = threading.Lock()
+_URL_LOCKS: dict[str, threading.RLock] = {}
+
+
+def _lock_for(url: str) -> threading.RLock:
+    with _LOCK:
+        return _URL_LOCKS.setdefault(url, threading.RLock())
 
 
 def engine_source(url: str) -> EngineSource:
@@ -325,7 +380,7 @@ def _canonical_tables(backend, spec: EngineSpec, views: Views) -> dict[str, ir.T
         else:
             t = _engine_table(backend, spec, name)
             where = f"table {name}" + (f" in database {spec.database}" if spec.database else "")
-        out[name] = _conform(t, schema, where, spec)
+        out[name] = _conform(t, name, where, spec)
     return out
 
 
@@ -379,9 +434,10 @@ def _read_parquet(backend, spec: EngineSpec, name: str) -> ir.Table:
         raise HitlgovError(f"--engine {spec.url}: cannot read {folder}/ as Parquet: {first}") from exc
 
 
-def _conform(t: ir.Table, schema: dict[str, str], where: str, spec: EngineSpec) -> ir.Table:
+def _conform(t: ir.Table, name: str, where: str, spec: EngineSpec) -> ir.Table:
     """Exactly the canonical columns, in the canonical types (extra columns such as a partition
     key are dropped; a missing one is an error naming the table and the column)."""
+    schema = CANONICAL_SCHEMA[name]
     have = t.schema()
     missing = [c for c in schema if c not in have]
     if missing:
@@ -392,7 +448,14 @@ def _conform(t: ir.Table, schema: dict[str, str], where: str, spec: EngineSpec) 
         want = ibis.dtype(typ)
         col = t[c]
         cols[c] = col if _same_type(have[c], want) else col.cast(want)
+    # the store's bookkeeping columns, empty: code that shows them (case history) still runs
+    for c in BOOKKEEPING.get(name, ()):
+        cols[c] = ibis.null("int64")
     return t.select(**cols)
+
+
+BOOKKEEPING = {"cases": ("run_id", "source_row"), "reviews": ("run_id", "source_row"), "case_attributes": ("run_id",)}
+
 
 
 def _same_type(have, want) -> bool:

@@ -55,6 +55,8 @@ def quarantine_summary(source: Source, *, top: int = 10, run_ids: list[int] | No
     """Quarantined rows, and the most common reasons (values in quotes folded together).
 
     ``run_ids`` limits both to the rows of those ingestion runs (a report's input files)."""
+    if run_ids is not None and not run_ids:  # no run in scope (e.g. an engine source): nothing to read
+        return {"quarantined_rows": 0, "top_reasons": []}
     q = source.table("quarantine")
     if run_ids is not None:
         q = q.filter(q.run_id.isin([int(r) for r in run_ids]))
@@ -78,6 +80,7 @@ def runs_in_scope(source: Source, flt: Filter = Filter()) -> list[dict]:
     r = source.reviews(flt)
     reviews = r.group_by("run_id").aggregate(reviews_in_scope=r.count()).to_pandas()
     df = cases.merge(reviews, on="run_id", how="outer")
+    df = df[df["run_id"].notna()]  # an engine source's rows come from no ingestion run
     if df.empty:
         return []
     t = source.table("ingestion_runs")
