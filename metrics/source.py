@@ -97,6 +97,15 @@ class Source:
                 pass
         self._materialised.clear()
 
+    def expect_reuse(self, flt: "Filter") -> None:
+        """Declare that :meth:`cases` and :meth:`reviews` of ``flt`` will be read many times (a
+        full ``metrics`` run, a report): they are then materialised on their *first* use, so the
+        join of cases and review summary runs once instead of twice (on 100M rows each run of
+        it costs tens of seconds)."""
+        for kind in ("cases", "reviews"):
+            key = (kind, flt)
+            self._uses[key] = max(self._uses.get(key, 0), 1)
+
     def _reused(self, key: tuple, build) -> ir.Table:
         if key in self._materialised:
             return self._materialised[key]

@@ -5,7 +5,7 @@ The period defaults to the decisions present in the filter.
 """
 from __future__ import annotations
 
-import datetime as dt
+import pandas as pd
 
 from metrics import agreement, drift, fairness, inventory, oversight, roi
 from metrics._values import plain
@@ -14,12 +14,14 @@ from metrics.source import Filter, Source
 
 
 def resolve_period(source: Source, flt: Filter) -> Filter:
-    """Fill a missing start/end from the first/last decision in the filter."""
+    """Fill a missing start/end from the first/last decision in the filter (read from the
+    decisions alone: the review summary is not needed for the period)."""
     if flt.start is not None and flt.end is not None:
         return flt
-    c = inventory.counts(source, flt)
-    first = dt.date.fromisoformat(c["first_decision"][:10]) if c["first_decision"] else None
-    last = dt.date.fromisoformat(c["last_decision"][:10]) if c["last_decision"] else None
+    d = source.decisions(flt)
+    row = d.aggregate(first=d.ts.min(), last=d.ts.max()).to_pandas().iloc[0]
+    first = pd.Timestamp(row["first"]).date() if pd.notna(row["first"]) else None
+    last = pd.Timestamp(row["last"]).date() if pd.notna(row["last"]) else None
     return flt.but(start=flt.start or first, end=flt.end or last)
 
 
@@ -28,6 +30,7 @@ def compute_metrics(source: Source, flt: Filter = Filter(), *, policy: Policy | 
                     drift_html: str | None = None) -> dict:
     policy = policy or load_policy()
     flt = resolve_period(source, flt)
+    source.expect_reuse(flt)
     s = policy.settings
     rate = float(s.get("reviewer_hourly_rate", roi.DEFAULT_HOURLY_RATE))
     over = oversight.oversight_summary(source, flt)
