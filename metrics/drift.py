@@ -13,12 +13,29 @@ period, current = the last ``current_months`` months.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import threading
 
 import pandas as pd
 
 from metrics.source import Filter, Source
 
 DEFAULT_SAMPLE = 20_000
+
+
+def preload_evidently() -> threading.Thread:
+    """Import Evidently (about 2 s) in a background thread while the engine computes the other
+    metrics: the engine's work releases the GIL, so a full run does not wait for the import.
+    The later ``from metrics import drift_core`` waits on Python's import lock if needed."""
+    def load() -> None:
+        try:
+            importlib.import_module("metrics.drift_core")
+        except Exception:  # noqa: BLE001 - the real import in drift_summary raises it where it matters
+            pass
+
+    t = threading.Thread(target=load, daemon=True)
+    t.start()
+    return t
 
 
 def default_windows(period: tuple[dt.date, dt.date], *, reference_months: int = 3,

@@ -454,8 +454,8 @@ def _conform(t: ir.Table, name: str, where: str, spec: EngineSpec) -> ir.Table:
     return t.select(**cols)
 
 
+# the store's own columns that an engine table has no use for (filled with NULL by _conform)
 BOOKKEEPING = {"cases": ("run_id", "source_row"), "reviews": ("run_id", "source_row"), "case_attributes": ("run_id",)}
-
 
 
 def _same_type(have, want) -> bool:

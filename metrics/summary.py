@@ -28,6 +28,8 @@ def resolve_period(source: Source, flt: Filter) -> Filter:
 def compute_metrics(source: Source, flt: Filter = Filter(), *, policy: Policy | None = None,
                     include_drift: bool = True, n_boot: int = 1000, seed: int = 0,
                     drift_html: str | None = None) -> dict:
+    if include_drift:
+        drift.preload_evidently()
     policy = policy or load_policy()
     flt = resolve_period(source, flt)
     source.expect_reuse(flt)
