@@ -198,9 +198,15 @@ class Source:
         total = int(d.count().to_pandas())
         if total <= max_rows:
             return self.cases(flt), total
-        key = (d.system + "|" + d.case_id + "|" + str(seed)).hexdigest("md5")
-        sample = d.order_by([key, "system", "case_id"]).limit(max_rows)
-        return self._with_review_summary(sample, self.review_stats(within=sample)), total
+        key = ("sample", flt, max_rows, seed)
+        if key not in self._materialised:
+            # materialised (at most max_rows rows): callers read it several times, and each read
+            # would otherwise redo the MD5 ordering of the window and the review summary
+            order = (d.system + "|" + d.case_id + "|" + str(seed)).hexdigest("md5")
+            sample = d.order_by([order, "system", "case_id"]).limit(max_rows).cache()
+            self._materialised[("sample-keys",) + key[1:]] = sample
+            self._materialised[key] = self._with_review_summary(sample, self.review_stats(within=sample)).cache()
+        return self._materialised[key], total
 
     def _cases(self, flt: Filter) -> ir.Table:
         return self._with_review_summary(self._case_filter(self.table("cases"), flt), self.review_stats())
