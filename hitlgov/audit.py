@@ -89,13 +89,26 @@ def append_events(con: duckdb.DuckDBPyConnection, events: list[tuple[str, str | 
 def _multiset_digest(con: duckdb.DuckDBPyConnection, row_hashes_sql: str, params: list) -> tuple[str, int]:
     """SHA-256 over a set of row hashes, independent of row order: a two-level Merkle tree
     (rows bucketed by the first three hex digits of their hash; each bucket's sorted hashes
-    hashed; then the buckets'), so no single huge string is built however many rows there are."""
-    return con.execute(
-        f"""WITH rows AS ({row_hashes_sql}),
-             buckets AS (SELECT left(h, 3) AS b, sha256(string_agg(h, '' ORDER BY h)) AS bh, count(*) AS n
-                         FROM rows GROUP BY b)
-            SELECT sha256(coalesce(string_agg(bh, '' ORDER BY b), '')), coalesce(sum(n), 0)::BIGINT FROM buckets""",
-        params).fetchall()[0]
+    hashed; then the buckets', in bucket order), so no single huge string is built however
+    many rows there are.
+
+    The row hashes are written once to a temporary table and the buckets are hashed 1/16 at a
+    time (by the first hex digit): DuckDB cannot spill an ordered ``string_agg``, so hashing all
+    buckets in one query needed memory for every row hash at once (about 1 GB per 8M rows).
+    """
+    con.execute(f"CREATE OR REPLACE TEMP TABLE hitlgov_digest_rows AS "
+                f"SELECT left(h, 3) AS b, h FROM ({row_hashes_sql})", params)
+    try:
+        buckets: list[tuple[str, str, int]] = []
+        for digit in "0123456789abcdef":
+            buckets += con.execute(
+                "SELECT b, sha256(string_agg(h, '' ORDER BY h)), count(*) FROM hitlgov_digest_rows "
+                "WHERE left(b, 1) = ? GROUP BY b", [digit]).fetchall()
+    finally:
+        con.execute("DROP TABLE IF EXISTS hitlgov_digest_rows")
+    buckets.sort()
+    digest = hashlib.sha256("".join(bh for _b, bh, _n in buckets).encode("ascii")).hexdigest()
+    return digest, int(sum(n for _b, _bh, n in buckets))
 
 
 def run_digests(con: duckdb.DuckDBPyConnection, run_id: int) -> dict:
@@ -107,13 +120,22 @@ def run_digests(con: duckdb.DuckDBPyConnection, run_id: int) -> dict:
     return {"cases_sha256": cases[0], "cases": cases[1], "attributes_sha256": attrs[0], "attributes": attrs[1]}
 
 
-def record_review_events(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
-    """One ``review_stored`` event per review the run stored, in source-row order."""
-    rows = con.execute(
-        f"SELECT system, case_id, reviewer_id, source_row, {REVIEW_CONTENT} FROM reviews WHERE run_id = ? "
-        "ORDER BY source_row, reviewer_id", [run_id]).fetchall()
-    append_events(con, [("review_stored", f"{s}/{c}/{r}", {"run_id": run_id, "row": row, "sha256": h})
-                        for s, c, r, row, h in rows])
+def record_review_events(con: duckdb.DuckDBPyConnection, run_id: int, *, rows_per_batch: int = 250_000) -> None:
+    """One ``review_stored`` event per review the run stored, in source-row order.
+
+    Read and chained ``rows_per_batch`` source rows at a time, so the Python side holds one
+    batch of events, not every review of a 10M-row file."""
+    lo, hi = con.execute("SELECT min(source_row), max(source_row) FROM reviews WHERE run_id = ?",
+                         [run_id]).fetchall()[0]
+    if lo is None:
+        return
+    for start in range(lo, hi + 1, rows_per_batch):
+        rows = con.execute(
+            f"SELECT system, case_id, reviewer_id, source_row, {REVIEW_CONTENT} FROM reviews "
+            "WHERE run_id = ? AND source_row >= ? AND source_row < ? ORDER BY source_row, reviewer_id",
+            [run_id, start, start + rows_per_batch]).fetchall()
+        append_events(con, [("review_stored", f"{s}/{c}/{r}", {"run_id": run_id, "row": row, "sha256": h})
+                            for s, c, r, row, h in rows])
 
 
 def verify_chain(con: duckdb.DuckDBPyConnection) -> dict:
