@@ -122,6 +122,16 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path), read_only=read_only)
     # Naive timestamps in logs are read as UTC; results must not depend on the host's zone.
     con.execute("SET TimeZone = 'UTC'")
+    # DuckDB takes up to 80% of RAM by default and spills beyond its limit; on a shared or small
+    # machine $HITLGOV_MEMORY_LIMIT (e.g. "4GB") caps it for ingestion, metrics and the dashboard.
+    limit = os.environ.get("HITLGOV_MEMORY_LIMIT", "").strip()
+    if limit:
+        try:
+            con.execute("SET memory_limit = ?", [limit])
+        except duckdb.Error as exc:
+            con.close()
+            raise HitlgovError(f"HITLGOV_MEMORY_LIMIT={limit!r} is not a memory size DuckDB accepts "
+                               f"(e.g. 4GB, 500MB): {str(exc).splitlines()[0]}") from exc
     return con
 
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hitlgov import store
-from hitlgov.errors import IngestError, MappingError
+from hitlgov.errors import HitlgovError, IngestError, MappingError
 from hitlgov.ingest.pipeline import ingest_path
 from hitlgov.mapping import Mapping, load_mapping
 
@@ -311,3 +311,13 @@ def test_property_counts_identity_and_no_stored_row_altered(tmp_path_factory, ro
     assert set(before["cases"]) <= set(after["cases"]) and set(before["reviews"]) <= set(after["reviews"])
     assert len(after["cases"]) - len(before["cases"]) <= r.stored
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_memory_limit_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("HITLGOV_MEMORY_LIMIT", "1GB")
+    with store.connect(tmp_path / "s.duckdb") as con:
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall() == [("953.6 MiB",)]
+    monkeypatch.setenv("HITLGOV_MEMORY_LIMIT", "lots")
+    with pytest.raises(HitlgovError, match="HITLGOV_MEMORY_LIMIT='lots' is not a memory size"):
+        with store.connect(tmp_path / "s.duckdb"):
+            pass
