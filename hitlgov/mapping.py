@@ -26,9 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import yaml
-
 from hitlgov.errors import MappingError
+from hitlgov.yamlfile import read_yaml_mapping
 
 CANONICAL_FIELDS = (
     "case_id", "ts", "system", "model_version", "model_decision", "model_score",
@@ -70,14 +69,7 @@ def load_mapping(path: str | Path | None) -> Mapping:
     if path is None:
         return Mapping()
     where = str(path)
-    try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise MappingError(f"{where}: mapping file not found") from None
-    except yaml.YAMLError as exc:
-        raise MappingError(f"{where}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(doc, dict):
-        raise MappingError(f"{where}: expected a YAML mapping at the top level")
+    doc = read_yaml_mapping(path, kind="mapping", error=MappingError)
     known = {"system", "columns", "labels", "timestamp_format", "attributes", "sensitive",
              "features", "positive_label", "label_order"}
     unknown = sorted(set(doc) - known)

@@ -46,6 +46,7 @@ import ibis
 import ibis.expr.types as ir
 
 from hitlgov.errors import HitlgovError
+from hitlgov.yamlfile import read_yaml_mapping
 from metrics.source import Source
 
 # The canonical relations and the Ibis types the metric code relies on (source.py docstring).
@@ -204,17 +205,8 @@ def load_views(path: str | Path) -> Views:
           - {system: moderation, name: region, role: sensitive}
           - {system: moderation, name: language, role: feature}
     """
-    import yaml
-
     where = str(path)
-    try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise HitlgovError(f"{where}: views file not found") from None
-    except yaml.YAMLError as exc:
-        raise HitlgovError(f"{where}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(doc, dict):
-        raise HitlgovError(f"{where}: expected a YAML mapping at the top level")
+    doc = read_yaml_mapping(path, kind="views")
     unknown = sorted(set(doc) - {"dialect", "tables", "systems", "attribute_roles"})
     if unknown:
         raise HitlgovError(f"{where}: unknown key(s) {', '.join(unknown)}; "

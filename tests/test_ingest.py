@@ -321,3 +321,21 @@ def test_memory_limit_from_the_environment(tmp_path, monkeypatch):
     with pytest.raises(HitlgovError, match="HITLGOV_MEMORY_LIMIT='lots' is not a memory size"):
         with store.connect(tmp_path / "s.duckdb"):
             pass
+
+
+@pytest.mark.parametrize("text, message", [
+    (None, "mapping file not found"),
+    ("columns: [unclosed", "not valid YAML"),
+    ("- a list\n", "expected a YAML mapping at the top level"),
+])
+def test_views_and_mapping_files_share_their_errors(tmp_path, text, message):
+    from hitlgov.errors import HitlgovError
+    from metrics.engines import load_views
+
+    path = tmp_path / "file.yaml"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(MappingError, match=f"{path}: {message}"):
+        load_mapping(path)
+    with pytest.raises(HitlgovError, match=f"{path}: {message.replace('mapping file', 'views file')}"):
+        load_views(path)
