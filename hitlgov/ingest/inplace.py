@@ -45,7 +45,8 @@ import duckdb
 
 from hitlgov import audit
 from hitlgov.errors import IngestError
-from hitlgov.ingest.pipeline import CASE_FIELDS, REQUIRED, REVIEW_FIELDS, _FALSE, _TRUE, DEFAULT_SYSTEM, classify, file_sha256, q, row_checks
+from hitlgov.ingest.pipeline import (CASE_FIELDS, DEFAULT_SYSTEM, REVIEW_FIELDS, _FALSE, _TRUE, attribute_columns,
+                                     classify, file_sha256, q, row_checks)
 from hitlgov.mapping import CANONICAL_FIELDS, Mapping
 
 FORMAT = "parquet-in-place"
@@ -213,33 +214,6 @@ class _Typed:
                                           "review_seconds", "escalated")}
 
 
-def _attributes(columns: list[str], typed: _Typed, mapping: Mapping, partition_keys: set[str],
-                where: str) -> list[str]:
-    for field, source in mapping.columns.items():
-        if source not in columns:
-            raise IngestError(f"{where}: mapping puts {field} in column '{source}', which the files do not have "
-                              f"(columns: {', '.join(c for c in columns if not c.startswith('_'))})")
-    for field in REQUIRED:
-        if field not in typed.source_of:
-            raise IngestError(f"{where}: no column for required field {field} "
-                              f"(columns: {', '.join(c for c in columns if not c.startswith('_'))}); "
-                              f"name it {field} or map it with --mapping")
-    used = set(typed.source_of.values())
-    extra = [c for c in columns if c not in used and not c.startswith("_")]
-    if mapping.attributes is not None:
-        missing = [a for a in mapping.attributes if a not in columns]
-        if missing:
-            raise IngestError(f"{where}: mapping lists attribute(s) {', '.join(missing)} the files do not have")
-        extra = [c for c in extra if c in mapping.attributes]
-    else:
-        extra = [c for c in extra if c not in partition_keys]  # month=... folders are not attributes
-    for declared in (*mapping.sensitive, *mapping.features):
-        if declared not in extra:
-            raise IngestError(f"{where}: declared attribute '{declared}' is not a column of the files "
-                              f"(attributes: {', '.join(extra) or 'none'})")
-    return extra
-
-
 def register(con: duckdb.DuckDBPyConnection, patterns: list[str | Path] | str, *, mapping: Mapping | None = None,
              progress=None) -> InPlaceResult:
     """Register the Parquet files matching ``patterns`` as the store's data (one transaction)."""
@@ -258,7 +232,9 @@ def register(con: duckdb.DuckDBPyConnection, patterns: list[str | Path] | str, *
         raise IngestError(f"{where}: cannot read the files as Parquet: {str(exc).splitlines()[0]}") from None
     types = {name: typ for name, typ, *_ in described}
     typed = _Typed(types, mapping)
-    attrs = _attributes(list(types), typed, mapping, _partition_keys(files), where)
+    # month=... folders are not attributes
+    attrs = attribute_columns(list(types), mapping, typed.source_of, where=where, several_files=True,
+                              exclude=frozenset(_partition_keys(files)))
     step("hashing")
     digest, per_file = dataset_sha256(files)
 

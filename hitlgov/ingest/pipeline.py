@@ -234,6 +234,42 @@ def row_checks() -> list[tuple[str, str, str]]:
     ]
 
 
+
+def attribute_columns(columns: list[str], mapping: Mapping, source_of: dict[str, str], *, where: str,
+                      several_files: bool = False, exclude: frozenset[str] = frozenset()) -> list[str]:
+    """Check a source's columns against the mapping; return the columns kept as case attributes.
+
+    The same rules for a file being ingested and for an in-place dataset (``several_files``):
+    every column the mapping names must exist, every required field must have a column, and every
+    declared sensitive attribute or feature must be an attribute. Attributes are the columns no
+    canonical field uses (all of them, or only those the mapping's ``attributes`` lists), minus
+    ``exclude`` (e.g. Hive partition keys). Each failure is one :class:`IngestError` naming ``where``.
+    """
+    the, have = ("the files", "do not have") if several_files else ("the file", "does not have")
+    listed = ", ".join(c for c in columns if not c.startswith("_"))
+    for field, source in mapping.columns.items():
+        if source not in columns:
+            raise IngestError(f"{where}: mapping puts {field} in column '{source}', which {the} {have} "
+                              f"(columns: {listed})")
+    for field in REQUIRED:
+        if field not in source_of:
+            raise IngestError(f"{where}: no column for required field {field} (columns: {listed}); "
+                              f"name it {field} or map it with --mapping")
+    used = set(source_of.values())
+    extra = [c for c in columns if c not in used and not c.startswith("_")]
+    if mapping.attributes is not None:
+        missing = [a for a in mapping.attributes if a not in columns]
+        if missing:
+            raise IngestError(f"{where}: mapping lists attribute(s) {', '.join(missing)} {the} {have}")
+        extra = [c for c in extra if c in mapping.attributes]
+    else:
+        extra = [c for c in extra if c not in exclude]
+    for declared in (*mapping.sensitive, *mapping.features):
+        if declared not in extra:
+            raise IngestError(f"{where}: declared attribute '{declared}' is not a column of {the} "
+                              f"(attributes: {', '.join(extra) or 'none'})")
+    return extra
+
 def stage(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping) -> list[str]:
     """Build ``hitlgov_stg``: typed canonical columns, attributes ``_a0..`` and the first problem.
 
@@ -241,32 +277,9 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping) -> list[
     """
     columns = _source_columns(con)
     present = set(columns)
-    for field, source in mapping.columns.items():
-        if source not in present:
-            raise IngestError(
-                f"{path}: mapping puts {field} in column '{source}', which the file does not have "
-                f"(columns: {', '.join(c for c in columns if not c.startswith('_'))})"
-            )
     source_of = {f: mapping.columns.get(f, f) for f in CANONICAL_FIELDS}
     source_of = {f: s for f, s in source_of.items() if s in present}
-    for field in REQUIRED:
-        if field not in source_of:
-            raise IngestError(
-                f"{path}: no column for required field {field} "
-                f"(columns: {', '.join(c for c in columns if not c.startswith('_'))}); "
-                f"name it {field} or map it with --mapping"
-            )
-    used = set(source_of.values())
-    extra = [c for c in columns if c not in used and not c.startswith("_")]
-    if mapping.attributes is not None:
-        missing = [a for a in mapping.attributes if a not in present]
-        if missing:
-            raise IngestError(f"{path}: mapping lists attribute(s) {', '.join(missing)} the file does not have")
-        extra = [c for c in extra if c in mapping.attributes]
-    for declared in (*mapping.sensitive, *mapping.features):
-        if declared not in extra:
-            raise IngestError(f"{path}: declared attribute '{declared}' is not a column of the file "
-                              f"(attributes: {', '.join(extra) or 'none'})")
+    extra = attribute_columns(columns, mapping, source_of, where=str(path))
 
     params: list = []
 
