@@ -106,6 +106,20 @@ def _system_period(system: dict) -> tuple[dt.date, dt.date]:
     return dt.date.fromisoformat(system["first"][:10]), dt.date.fromisoformat(system["last"][:10])
 
 
+
+def _init_choice(ss, key: str, url_key: str, options: list[str], notes: list[str], *, unknown) -> None:
+    """A select box's value before it is drawn: the URL's value on a first visit (with a note when
+    the current system does not have it), else the current one, falling back to the first option
+    ("all") when the options changed under it (another system chosen)."""
+    if key not in ss:
+        wanted = ss.pop(url_key, None)
+        if wanted and wanted not in options:
+            notes.append(unknown(wanted))
+        ss[key] = wanted if wanted in options else options[0]
+    elif ss[key] not in options:
+        ss[key] = options[0]
+
+
 def sidebar() -> View:
     """Render the filters in the sidebar and return the view every page uses."""
     db = data.db_path()
@@ -161,24 +175,14 @@ def sidebar() -> View:
 
     # model version
     versions = [ALL_VERSIONS] + context["versions"]
-    if W_VERSION not in ss:
-        wanted = ss.pop("_url_version", None)
-        if wanted and wanted not in versions:
-            notes.append(f"Model version '{wanted}' is not in {name}; showing all versions.")
-        ss[W_VERSION] = wanted if wanted in versions else ALL_VERSIONS
-    elif ss[W_VERSION] not in versions:
-        ss[W_VERSION] = ALL_VERSIONS
+    _init_choice(ss, W_VERSION, "_url_version", versions, notes,
+                 unknown=lambda wanted: f"Model version '{wanted}' is not in {name}; showing all versions.")
     version = sb.selectbox("Model version", versions, key=W_VERSION)
 
     # segment
     segments = [EVERYONE] + [f"{a}={v}" for a, values in context["segments"].items() for v in values]
-    if W_SEGMENT not in ss:
-        wanted = ss.pop("_url_segment", None)
-        if wanted and wanted not in segments:
-            notes.append(f"Segment '{wanted}' is not in {name}; showing everyone.")
-        ss[W_SEGMENT] = wanted if wanted in segments else EVERYONE
-    elif ss[W_SEGMENT] not in segments:
-        ss[W_SEGMENT] = EVERYONE
+    _init_choice(ss, W_SEGMENT, "_url_segment", segments, notes,
+                 unknown=lambda wanted: f"Segment '{wanted}' is not in {name}; showing everyone.")
     segment = sb.selectbox("Segment", segments, key=W_SEGMENT,
                            format_func=lambda s: s.replace("=", " = ") if s != EVERYONE else s,
                            help="Restrict every page to the cases with one value of a sensitive attribute.")
