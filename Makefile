@@ -36,7 +36,7 @@ serve: install
 	$(BIN)/hitlgov serve --db $(DB) --port $(PORT)
 
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup   # not `python -m`: the checkout must not be on sys.path
 
 bench: install
 	$(BIN)/python bench/run.py

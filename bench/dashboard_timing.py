@@ -145,8 +145,8 @@ def main() -> None:
     ap.add_argument("--browser", action="store_true", help="also time page loads in headless Chromium")
     ap.add_argument("--write", action="store_true", help=f"replace the '{HEADING}' section of {RESULTS.name}")
     args = ap.parse_args()
-    from metrics import inventory
-    from metrics.source import Filter, Source
+    from hitlgov.metrics import inventory
+    from hitlgov.metrics.source import Filter, Source
 
     with Source.open(args.db) as src:
         c = inventory.counts(src, Filter())

@@ -58,9 +58,9 @@ def step(name: str, size: int) -> dict:
         if name == "ingest_csv":
             target.unlink(missing_ok=True)
     else:
-        from metrics import agreement, drift, fairness, inventory, oversight, roi
-        from metrics.source import Filter, Source
-        from metrics.summary import compute_metrics, resolve_period
+        from hitlgov.metrics import agreement, drift, fairness, inventory, oversight, roi
+        from hitlgov.metrics.source import Filter, Source
+        from hitlgov.metrics.summary import compute_metrics, resolve_period
 
         with Source.open(db) as src:
             flt = resolve_period(src, Filter())
@@ -95,7 +95,7 @@ def step(name: str, size: int) -> dict:
 
 def fairness_comparison(src, flt) -> dict:
     """Our path vs plain Fairlearn on the same rows (rows loaded before the clock starts)."""
-    from metrics import fairness, fairness_math
+    from hitlgov.metrics import fairness, fairness_stats
 
     attribute = src.config(flt.system).sensitive[0]
     label = src.config(flt.system).positive_label
@@ -108,7 +108,7 @@ def fairness_comparison(src, flt) -> dict:
     ours = fairness.fairness_by_attribute(src, flt, attributes=attribute, positive_label=label)
     ours_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    ref = {d: fairness_math.metricframe_reference(rows, group_col="group", pred_col=d, true_col="outcome",
+    ref = {d: fairness_stats.metricframe_reference(rows, group_col="group", pred_col=d, true_col="outcome",
                                                   positive_label=label)
            for d in ("model_decision", "final_decision")}
     mf_s = time.perf_counter() - t0

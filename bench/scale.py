@@ -165,8 +165,8 @@ def step(name: str, rows: int) -> dict:
     elif name in ("metrics_duckdb", "metrics_duckdb_no_drift"):
         # compute_metrics is what `hitlgov metrics --json` runs; in this process so that DuckDB's
         # memory can be capped (the machine is shared) and spill to bench/out
-        from metrics.engines import open_source
-        from metrics.summary import compute_metrics
+        from hitlgov.metrics.engines import open_source
+        from hitlgov.metrics.summary import compute_metrics
 
         with open_source(db) as src:
             src.raw.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")

@@ -1,4 +1,4 @@
-"""hitlgov dashboard entrypoint: ``streamlit run dashboard/app.py -- --db FILE`` (or ``hitlgov serve``).
+"""hitlgov dashboard entrypoint: ``hitlgov serve`` (which runs ``streamlit run <this file> -- --db FILE``).
 
 The entrypoint renders what every page shares (logo, global filters in the sidebar) and routes
 to the pages, grouped by audience. Errors users can act on (missing or locked store) are shown
@@ -6,19 +6,15 @@ as one message, never as a traceback.
 """
 from __future__ import annotations
 
-import sys
 import traceback
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import streamlit as st
+from hitlgov.dashboard import filters
 
-import streamlit as st  # noqa: E402
+from hitlgov.errors import HitlgovError
 
-from dashboard import filters  # noqa: E402
-from hitlgov.errors import HitlgovError  # noqa: E402
+HERE = Path(__file__).resolve().parent  # the installed package's folder: assets and pages ship in the wheel
 
 st.set_page_config(page_title="hitlgov · Human oversight of AI", page_icon=str(HERE / "assets" / "icon.svg"),
                    layout="wide", initial_sidebar_state="expanded")

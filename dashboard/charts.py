@@ -1,39 +1,28 @@
-"""Plotly figure builders: one look across the dashboard.
-
-Colours are fixed per meaning so a reader can carry them from page to page: each group of a
-sensitive attribute and each model version keeps its colour everywhere (assigned from the
-sorted list of *all* values of the system, not of the current filter, so filtering never
-repaints), the model's decision is always slate and the final decision teal, the reference
-window grey and the current window orange, pass/warn/fail green/amber/red.
+"""Plotly figure builders: one look across the dashboard (colours from :mod:`hitlgov.palette`).
 
 Builders take the plain data the metrics return and only shape it for plotting.
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
-
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-GROUP_PALETTE = ["#2563EB", "#E8710A", "#0E9F6E", "#C026D3", "#0891B2", "#CA8A04", "#DB2777",
-                 "#4F46E5", "#65A30D", "#9333EA", "#0D9488", "#B45309"]
-VERSION_PALETTE = ["#7C3AED", "#0284C7", "#059669", "#D97706", "#DC2626", "#475569"]
-MODEL = "#64748B"
-FINAL = "#0F766E"
-REFERENCE = "#94A3B8"
-CURRENT = "#F97316"
-PRIMARY = "#1D4ED8"
-SECONDARY = "#0F766E"
-MUTED = "#CBD5E1"
-AUTOMATED = "#94A3B8"
-STATUS = {"pass": "#16A34A", "warn": "#D97706", "fail": "#DC2626", "n/a": "#94A3B8"}
-FLAGGED = "#DC2626"
-FONT = "Inter, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"
-
-
-def color_map(domain: Iterable[str], palette: Sequence[str] = GROUP_PALETTE) -> dict[str, str]:
-    """A stable colour per value: by position in the sorted domain."""
-    return {v: palette[i % len(palette)] for i, v in enumerate(sorted({str(d) for d in domain}))}
+from hitlgov.palette import (  # noqa: F401 (the builders below and the pages use these names)
+    AUTOMATED,
+    CURRENT,
+    FINAL,
+    FLAGGED,
+    FONT,
+    GROUP_PALETTE,
+    MODEL,
+    MUTED,
+    PRIMARY,
+    REFERENCE,
+    SECONDARY,
+    STATUS,
+    VERSION_PALETTE,
+    color_map,
+)
 
 
 def _layout(fig: go.Figure, *, x: str | None = None, y: str | None = None, height: int = 340,

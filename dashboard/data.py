@@ -7,7 +7,7 @@ the filter (as a plain tuple), the keyword arguments and the store's *version to
 size and modification time of the database file and its write-ahead log -- so a new ingestion
 invalidates every cached figure without a query.
 
-``hitlgov serve --engine URL`` runs the same calls on another engine (:func:`metrics.engines.open_source`):
+``hitlgov serve --engine URL`` runs the same calls on another engine (:func:`hitlgov.metrics.engines.open_source`):
 the URL reaches the app as ``--engine`` after ``--`` (or ``$HITLGOV_ENGINE``). A remote engine
 has no file to watch, so its cached figures expire after :data:`ENGINE_TTL_SECONDS`.
 """
@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import streamlit as st
+from hitlgov.metrics.engines import open_source
+from hitlgov.metrics.source import Filter
 
 from hitlgov import store as hstore
 from hitlgov.errors import HitlgovError, StoreLockedError
-from metrics.engines import open_source
-from metrics.source import Filter
 
 ENV_ENGINE = "HITLGOV_ENGINE"
 ENGINE_TTL_SECONDS = 300

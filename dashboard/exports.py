@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from hitlgov.dashboard import csv_safe, data
 
-from dashboard import csv_safe, data
 from hitlgov import audit
 from hitlgov.errors import HitlgovError
 from hitlgov.pseudonym import ENV, pseudonymiser

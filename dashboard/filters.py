@@ -12,11 +12,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import streamlit as st
+from hitlgov.dashboard import data
+from hitlgov.metrics import inventory
+from hitlgov.metrics.source import Filter
 
-from dashboard import data, fmt
+from hitlgov import formats as fmt
 from hitlgov.errors import HitlgovError
-from metrics import dashboard_support
-from metrics.source import Filter
 
 KEYS = ("system", "from", "to", "version", "segment")
 ALL_VERSIONS = "All versions"
@@ -35,7 +36,7 @@ class View:
     filter: Filter | None = None
     system: dict | None = None  # system_catalog entry
     catalog: list[dict] = field(default_factory=list)
-    context: dict = field(default_factory=dict)  # dashboard_support.system_context
+    context: dict = field(default_factory=dict)  # inventory.system_context
     period: tuple[dt.date, dt.date] | None = None  # the system's whole period
     notes: list[str] = field(default_factory=list)
 
@@ -125,7 +126,7 @@ def sidebar() -> View:
     db = data.db_path()
     ss = st.session_state
     try:
-        catalog = data.try_call(dashboard_support.system_catalog)
+        catalog = data.try_call(inventory.system_catalog)
     except HitlgovError as exc:
         st.sidebar.error("The store cannot be opened.")
         view = View(db=db, status="unavailable", message=str(exc))
@@ -154,7 +155,7 @@ def sidebar() -> View:
         help="The AI system / use case. Defaults to the first system with human reviews.")
     system = by_name[name]
     lo, hi = _system_period(system)
-    context = data.call(dashboard_support.system_context, system=name)
+    context = data.call(inventory.system_context, system=name)
 
     # period
     if W_PERIOD not in ss:
@@ -219,7 +220,7 @@ def _to_url(flt: Filter, whole: tuple[dt.date, dt.date]) -> None:
 
 
 def _store_footer(view: View) -> None:
-    from metrics import inventory
+    from hitlgov.metrics import inventory
 
     st.sidebar.divider()
     runs = data.try_call(inventory.ingestion_runs, limit=1) if view.status != "unavailable" else []

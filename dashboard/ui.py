@@ -4,10 +4,11 @@ from __future__ import annotations
 import os
 
 import streamlit as st
+from hitlgov.dashboard import data, filters
+from hitlgov.dashboard.filters import View
+from hitlgov.metrics import inventory
 
-from dashboard import data, filters, fmt
-from dashboard.filters import View
-from metrics import inventory
+from hitlgov import formats as fmt
 
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
                 "toImageButtonOptions": {"format": "png", "scale": 2}}

@@ -203,14 +203,8 @@ def record_event(db: str | Path | None, *, kind: str, subject: str | None = None
     """Append one event with a short write connection (for the read-only app and reports)."""
     from hitlgov import store
 
-    with store.connect(db) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            digest = append_event(con, kind=kind, subject=subject, detail=detail, actor=actor)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+    with store.connect(db) as con, store.transaction(con):
+        digest = append_event(con, kind=kind, subject=subject, detail=detail, actor=actor)
     return digest
 
 
@@ -224,19 +218,13 @@ def record_policy_use(db: str | Path | None, *, sha256: str, source: str, name: 
     """
     from hitlgov import store
 
-    with store.connect(db) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            last = con.execute(
-                "SELECT json_extract_string(detail, '$.sha256') FROM audit_events WHERE kind = 'policy_changed' "
-                "ORDER BY seq DESC LIMIT 1").fetchall()
-            previous = last[0][0] if last else None
-            changed = previous != sha256
-            if changed:
-                append_event(con, kind="policy_changed", subject=source, actor=actor,
-                             detail={"name": name, "source": source, "sha256": sha256, "previous_sha256": previous})
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+    with store.connect(db) as con, store.transaction(con):
+        last = con.execute(
+            "SELECT json_extract_string(detail, '$.sha256') FROM audit_events WHERE kind = 'policy_changed' "
+            "ORDER BY seq DESC LIMIT 1").fetchall()
+        previous = last[0][0] if last else None
+        changed = previous != sha256
+        if changed:
+            append_event(con, kind="policy_changed", subject=source, actor=actor,
+                         detail={"name": name, "source": source, "sha256": sha256, "previous_sha256": previous})
     return changed

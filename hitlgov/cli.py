@@ -80,18 +80,13 @@ def ingest(
     db: Optional[Path] = DbOption,
 ):
     """Ingest decision logs: every row is stored, skipped as a duplicate, or quarantined."""
-    from hitlgov import store
-    from hitlgov.ingest import inplace
-    from hitlgov.ingest.pipeline import ingest_path
+    from hitlgov.ingest import service
     from hitlgov.mapping import load_mapping
 
     m = load_mapping(mapping).with_overrides(
         sensitive=_split(sensitive), features=_split(features), positive_label=positive_label, system=system)
     if in_place:
-        if fmt not in ("auto", "parquet"):
-            fail(f"--in-place serves Parquet files only (not --format {fmt})")
-        with store.connect(db) as con:
-            result = inplace.register(con, [str(p) for p in paths], mapping=m)
+        result = service.register_in_place(db, [str(p) for p in paths], mapping=m, fmt=fmt)
         if as_json:
             sys.stdout.write(json.dumps(result.as_json()) + "\n")
         else:
@@ -99,24 +94,25 @@ def ingest(
                       f"{result.stored:,}, duplicates {result.duplicates:,}, quarantined {result.quarantined:,} "
                       f"({result.seconds:.2f} s; nothing copied)", highlight=False)
         return
-    failures = 0
-    with store.connect(db) as con:
-        if inplace.is_inplace(con):
-            fail(f"{store.resolve_db(db)} serves in-place Parquet; copied and in-place data cannot be mixed in one "
-                 "store: ingest these files into another store (--db OTHER.duckdb)")
-        for path in paths:
-            try:
-                result = _with_progress(lambda step: ingest_path(con, path, mapping=m, fmt=fmt, progress=step), path)
-            except HitlgovError as exc:
-                failures += 1
-                err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-                continue
-            if as_json:
-                sys.stdout.write(json.dumps(result.as_json()) + "\n")
-            else:
-                out.print(f"{result.file}: read {result.rows_read:,} rows -> stored {result.stored:,}, "
-                          f"duplicates {result.duplicates:,}, quarantined {result.quarantined:,} "
-                          f"({result.seconds:.2f} s, {result.format})", highlight=False)
+    failures = []
+
+    def report(result) -> None:
+        if as_json:
+            sys.stdout.write(json.dumps(result.as_json()) + "\n")
+        else:
+            out.print(f"{result.file}: read {result.rows_read:,} rows -> stored {result.stored:,}, "
+                      f"duplicates {result.duplicates:,}, quarantined {result.quarantined:,} "
+                      f"({result.seconds:.2f} s, {result.format})", highlight=False)
+
+    def failed(path, exc) -> None:
+        failures.append(path)
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+
+    for path in paths:  # one call per file: a progress bar each, results printed as they come
+        for result in _with_progress(lambda step, p=path: service.ingest_files(
+                db, [p], mapping=m, fmt=fmt, progress=(lambda _p, stage: step(stage)) if step else None,
+                on_error=failed), path):
+            report(result)
     if failures:
         raise typer.Exit(1)
 
@@ -148,8 +144,8 @@ def status(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = D
            engine: Optional[str] = StoreOnlyEngine):
     """What the store holds: cases, reviews, systems, period, last runs, quarantine, retention."""
     store_only("status", engine)
-    from metrics import inventory
-    from metrics.source import Source
+    from hitlgov.metrics import inventory
+    from hitlgov.metrics.source import Source
 
     with Source.open(db) as src:
         info = {
@@ -193,7 +189,7 @@ def _date(value: Optional[str], flag: str):
 
 
 def _filter(start, end, system, model_version, segment):
-    from metrics.source import Filter
+    from hitlgov.metrics.source import Filter
 
     seg = None
     if segment:
@@ -221,9 +217,9 @@ def metrics(
     engine: Optional[str] = EngineOption,
 ):
     """Oversight, agreement, fairness, drift, ROI and policy findings for a period."""
-    from metrics.engines import open_source
-    from metrics.policy import load_policy
-    from metrics.summary import compute_metrics
+    from hitlgov.metrics.engines import open_source
+    from hitlgov.metrics.policy import load_policy
+    from hitlgov.metrics.summary import compute_metrics
 
     flt = _filter(start, end, system, model_version, segment)
     pol = load_policy(policy)
@@ -366,10 +362,10 @@ def serve(
     engine: Optional[str] = EngineOption,
 ):
     """Start the dashboard (Streamlit) on the store, opened read-only (or on --engine)."""
-    from dashboard.launch import serve as run_dashboard
+    from hitlgov.dashboard.launch import serve as run_dashboard
 
     if engine:
-        from metrics.engines import parse_engine
+        from hitlgov.metrics.engines import parse_engine
 
         parse_engine(engine)  # a malformed URL fails here, not in every page of the app
     run_dashboard(db=db, port=port, headless=headless, engine=engine)
@@ -390,8 +386,8 @@ def report(
     engine: Optional[str] = EngineOption,
 ):
     """Generate a PDF compliance/executive report, or --verify one against the store."""
-    from metrics.policy import load_policy
-    from reports.cli import run_report
+    from hitlgov.metrics.policy import load_policy
+    from hitlgov.reports.cli import run_report
 
     code = run_report(db=db, start=_date(start, "--from"), end=_date(end, "--to"), system=system, policy=policy,
                       kind=kind, out_file=out_file, verify=verify, pseudonymise=pseudonymise, console=out,

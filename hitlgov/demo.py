@@ -45,6 +45,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from hitlgov.schema import CANONICAL_FIELDS
+
 SYSTEM = "consumer-credit"
 LABELS = np.array(["approve", "decline"])  # index 0 = approve (the positive label)
 POSITIVE = "approve"
@@ -102,9 +104,8 @@ RATIONALES = np.array([
     "Agree with model",
 ])
 
-CANONICAL = ["case_id", "ts", "system", "model_version", "model_decision", "model_score",
-             "reviewer_id", "human_decision", "review_started_at", "review_completed_at",
-             "escalated", "rationale", "final_decision", "outcome"]
+# the demo leaves review_seconds out: ingestion derives it from the two review timestamps
+CANONICAL = [f for f in CANONICAL_FIELDS if f != "review_seconds"]
 SENSITIVE = ["gender", "age_band"]
 FEATURES = ["income", "loan_amount", "debt_to_income", "credit_history_months",
             "employment_type", "channel"]

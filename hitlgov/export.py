@@ -1,7 +1,7 @@
 """Export the store's canonical tables as Parquet: the "lake form" another engine can read.
 
 ``hitlgov export-parquet --out DIR`` writes one folder per canonical table (the relations
-:mod:`metrics.source` reads, with exactly their columns)::
+:mod:`hitlgov.metrics.source` reads, with exactly their columns)::
 
     DIR/cases/month=2025-11/data_0.parquet ...        one row per case, partitioned by month of ts
     DIR/reviews/month=2025-11/data_0.parquet ...      one row per review, by month of its case's ts
@@ -26,16 +26,9 @@ from pathlib import Path
 import duckdb
 
 from hitlgov.errors import HitlgovError
+from hitlgov.schema import TABLES
 
-CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
-    "cases": ("system", "case_id", "ts", "model_version", "model_decision", "model_score",
-              "final_decision", "outcome"),
-    "reviews": ("system", "case_id", "reviewer_id", "human_decision", "review_started_at",
-                "review_completed_at", "review_seconds", "escalated", "rationale"),
-    "case_attributes": ("system", "case_id", "name", "value"),
-    "systems": ("system", "positive_label", "label_order"),
-    "attribute_roles": ("system", "name", "role"),
-}
+CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {name: tuple(cols) for name, cols in TABLES.items()}
 PARTITIONED = ("cases", "reviews")
 
 

@@ -27,15 +27,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hitlgov.errors import MappingError
+from hitlgov.schema import CANONICAL_FIELDS, LABEL_FIELDS, TIMESTAMP_FIELDS  # noqa: F401 (re-exported)
 from hitlgov.yamlfile import read_yaml_mapping
-
-CANONICAL_FIELDS = (
-    "case_id", "ts", "system", "model_version", "model_decision", "model_score",
-    "reviewer_id", "human_decision", "review_started_at", "review_completed_at",
-    "review_seconds", "escalated", "rationale", "final_decision", "outcome",
-)
-LABEL_FIELDS = ("model_decision", "human_decision", "final_decision", "outcome")
-TIMESTAMP_FIELDS = ("ts", "review_started_at", "review_completed_at")
 
 
 @dataclass(frozen=True)

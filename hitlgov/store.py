@@ -176,6 +176,19 @@ def connect(
         con.close()
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One all-or-nothing unit of work: committed when the block ends, rolled back on any exception
+    (KeyboardInterrupt included), so a store is left as it was or with the whole change."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
@@ -196,14 +209,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             f"store schema version {version} is newer than this hitlgov ({SCHEMA_VERSION}): upgrade hitlgov"
         )
     for number in range(version + 1, SCHEMA_VERSION + 1):
-        con.execute("BEGIN")
-        try:
+        with transaction(con):
             con.execute(MIGRATIONS[number - 1])
             con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
     return SCHEMA_VERSION
 
 

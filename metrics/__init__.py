@@ -1,9 +1,9 @@
 """Oversight metrics of a human-in-the-loop system: one module per family, one public API here.
 
-Every metric is a function of a :class:`~metrics.source.Source` (the store, or an engine) and a
-:class:`~metrics.source.Filter` returning plain data::
+Every metric is a function of a :class:`~hitlgov.metrics.source.Source` (the store, or an engine) and a
+:class:`~hitlgov.metrics.source.Filter` returning plain data::
 
-    from metrics import Filter, open_source, oversight_summary
+    from hitlgov.metrics import Filter, open_source, oversight_summary
     with open_source("hitlgov.duckdb") as src:
         print(oversight_summary(src, Filter(system="loans"))["override_rate"])
 
@@ -33,10 +33,10 @@ __all__ = sorted(_WHERE)
 
 def __getattr__(name: str):
     if name in _WHERE:
-        value = getattr(importlib.import_module(f"metrics.{_WHERE[name]}"), name)
+        value = getattr(importlib.import_module(f"hitlgov.metrics.{_WHERE[name]}"), name)
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'metrics' has no attribute {name!r}")
+    raise AttributeError(f"module 'hitlgov.metrics' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -2,7 +2,7 @@
 
 The statistics (Krippendorff's alpha, Fleiss' kappa, pairwise Cohen's kappa, percent agreement,
 agreement with the consensus of the others, bootstrap CIs) live in
-:mod:`metrics.agreement_stats` and use the ``krippendorff`` package, statsmodels and
+:mod:`hitlgov.metrics.agreement_stats` and use the ``krippendorff`` package, statsmodels and
 scikit-learn. This module selects their input in the engine: the reviews of cases with two or
 more reviews. That set is small in practice; it is bounded anyway (``max_cases``, a seeded,
 engine-side sample by case) so that a remote engine never ships an unbounded table.
@@ -10,9 +10,8 @@ engine-side sample by case) so that a remote engine never ships an unbounded tab
 from __future__ import annotations
 
 import ibis
-
-from metrics import agreement_stats
-from metrics.source import Filter, Source
+from hitlgov.metrics import agreement_stats
+from hitlgov.metrics.source import Filter, Source
 
 DEFAULT_MAX_CASES = 50_000
 

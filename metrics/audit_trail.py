@@ -20,9 +20,8 @@ import json
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
-
-from metrics._values import plain, records
-from metrics.source import Filter, Source
+from hitlgov.metrics._values import plain, records
+from hitlgov.metrics.source import Filter, Source
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500

@@ -3,7 +3,7 @@
 Monitored columns: the declared features, ``model_score``, the model's positive decision (0/1)
 and, for reviewed cases, whether the case was overridden (0/1) -- a rising override rate is
 drift in how well the model serves the reviewers. Evidently runs in
-:mod:`metrics.drift_core`; this module chooses the windows and draws a bounded, seeded sample
+:mod:`hitlgov.metrics.drift_stats`; this module chooses the windows and draws a bounded, seeded sample
 of cases from each in the engine (Evidently takes about 40 s on 1M rows, and a remote engine
 must not ship whole windows).
 
@@ -16,9 +16,15 @@ import datetime as dt
 import importlib
 import threading
 
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
+from hitlgov.metrics._values import plain, ratio
+from hitlgov.metrics.oversight import PERIODS
+from hitlgov.metrics.source import Filter, Source
 
-from metrics.source import Filter, Source
+OTHER = "(other)"
+MISSING = "(missing)"
 
 DEFAULT_SAMPLE = 20_000
 
@@ -26,10 +32,10 @@ DEFAULT_SAMPLE = 20_000
 def preload_evidently() -> threading.Thread:
     """Import Evidently (about 2 s) in a background thread while the engine computes the other
     metrics: the engine's work releases the GIL, so a full run does not wait for the import.
-    The later ``from metrics import drift_core`` waits on Python's import lock if needed."""
+    The later ``from metrics import drift_stats`` waits on Python's import lock if needed."""
     def load() -> None:
         try:
-            importlib.import_module("metrics.drift_core")
+            importlib.import_module("hitlgov.metrics.drift_stats")
         except Exception:  # noqa: BLE001 - the real import in drift_summary raises it where it matters
             pass
 
@@ -118,12 +124,136 @@ def drift_summary(source: Source, flt: Filter, *, period: tuple[dt.date, dt.date
     for col in categorical:
         ref[col] = ref[col].astype("string")
         cur[col] = cur[col].astype("string")
-    from metrics import drift_core  # imports Evidently (slow): only when drift is asked for
+    from hitlgov.metrics import (
+        drift_stats,  # imports Evidently (slow): only when drift is asked for
+    )
 
-    result = drift_core.drift_between(ref, cur, numerical=numerical, categorical=categorical,
+    result = drift_stats.drift_between(ref, cur, numerical=numerical, categorical=categorical,
                                       max_rows=max_rows, seed=seed, html_path=html_path)
     result["windows"] = windows
-    if isinstance(result.get("sample"), dict):  # drift_core saw the engine-side sample: report the windows' totals
+    if isinstance(result.get("sample"), dict):  # drift_stats saw the engine-side sample: report the windows' totals
         result["sample"].update(reference_rows_total=n_ref, current_rows_total=n_cur,
                                 sampled=n_ref > len(ref) or n_cur > len(cur))
     return result
+
+
+def score_trend(source: Source, flt: Filter = Filter(), *, period: str = "month",
+                positive_label: str | None = None) -> list[dict]:
+    """Per ``period`` of the decision time: cases, the model score's mean and 10/50/90th
+    percentiles (over cases with a score), and the share of model decisions equal to the positive
+    label (None when the label is unknown)."""
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {', '.join(PERIODS)}, not {period!r}")
+    label = positive_label or source.config(flt.system).positive_label
+    c = source.cases(flt)
+    c = c.mutate(period=c.ts.truncate(PERIODS[period]))
+    aggs = dict(
+        cases=c.count(),
+        scored=c.model_score.count(),
+        score_mean=c.model_score.mean(),
+        score_p10=c.model_score.quantile(0.1),
+        score_p50=c.model_score.quantile(0.5),
+        score_p90=c.model_score.quantile(0.9),
+    )
+    if label is not None:
+        aggs["positive"] = (c.model_decision == label).cast("int64").sum()
+    df = c.group_by("period").aggregate(**aggs).to_pandas()
+    if df.empty:
+        return []
+    out = []
+    for row in df.sort_values("period").to_dict(orient="records"):
+        out.append(plain({
+            "period": pd.Timestamp(row["period"]).date().isoformat(),
+            "cases": int(row["cases"]),
+            "scored_cases": int(row["scored"]),
+            "score_mean": row["score_mean"],
+            "score_p10": row["score_p10"],
+            "score_p50": row["score_p50"],
+            "score_p90": row["score_p90"],
+            "positive_rate": ratio(row["positive"], row["cases"]) if label is not None else None,
+        }))
+    return out
+
+
+def _column_values(source: Source, flt: Filter, column: str) -> ir.Table:
+    """``value`` (string) of ``column`` per case in the filter: ``model_score`` or an attribute."""
+    c = source.cases(flt)
+    if column == "model_score":
+        return c.select(value=c.model_score.cast("string"))
+    a = source.attribute(column)
+    j = c.select("system", "case_id").left_join(a, ["system", "case_id"])
+    return j.select(value=j.value)
+
+
+def distribution(source: Source, flt: Filter, column: str, *, reference: tuple[dt.date, dt.date],
+                 current: tuple[dt.date, dt.date], bins: int = 30, top: int = 12) -> dict:
+    """One column's distribution in two windows of the filter, for a reference-vs-current overlay.
+
+    Numeric when every non-empty value in both windows parses as a number (as Evidently is told
+    in :mod:`hitlgov.metrics.drift`): ``bins`` equal-width bins on common edges spanning the 1st..99th
+    percentile of both windows together (values outside go to the end bins). Otherwise
+    categorical: the ``top`` most frequent values over both windows, the rest as ``(other)``,
+    empty values as ``(missing)``. Shares are of each window's cases.
+
+    Returns ``{"column", "kind": "numeric"|"categorical"|None, "reference": {"from","to","cases"},
+    "current": {...}, "bins": [{"label", "from", "to", "reference", "current",
+    "reference_share", "current_share"}]}``; ``kind`` is None when both windows are empty.
+    """
+    windows = {"reference": reference, "current": current}
+    parts = []
+    for name, (start, end) in windows.items():
+        v = _column_values(source, flt.but(start=start, end=end), column)
+        parts.append(v.mutate(window=ibis.literal(name)))
+    t = parts[0].union(parts[1])
+    num = t.value.try_cast("float64")
+    t = t.mutate(num=num)
+    stats = t.aggregate(
+        n=t.count(),
+        non_empty=t.value.count(),
+        parsed=t.num.count(),
+        lo=t.num.quantile(0.01),
+        hi=t.num.quantile(0.99),
+    ).to_pandas().iloc[0]
+    sizes = t.group_by("window").aggregate(cases=t.count()).to_pandas()
+    size = {w: int(n) for w, n in zip(sizes["window"], sizes["cases"])}
+    out = {"column": column, "kind": None, "bins": []}
+    for name, (start, end) in windows.items():
+        out[name] = {"from": start.isoformat(), "to": end.isoformat(), "cases": size.get(name, 0)}
+    if int(stats["n"]) == 0:
+        return out
+    numeric = int(stats["non_empty"]) > 0 and int(stats["parsed"]) == int(stats["non_empty"])
+    if numeric:
+        lo, hi = float(stats["lo"]), float(stats["hi"])
+        if hi <= lo:
+            hi = lo + 1.0
+        width = (hi - lo) / bins
+        b = ibis.greatest(ibis.least(((t.num - lo) / width).floor().cast("int64"), bins - 1), 0)
+        df = (t.filter(t.num.notnull()).mutate(bin=b).group_by(["window", "bin"])
+              .aggregate(rows=lambda x: x.count()).to_pandas())
+        counts = {(w, int(k)): int(n) for w, k, n in zip(df["window"], df["bin"], df["rows"])}
+        for i in range(bins):
+            f, to = lo + i * width, lo + (i + 1) * width
+            row = {"label": f"{f:.4g}–{to:.4g}", "from": f, "to": to}
+            _shares(row, counts.get(("reference", i), 0), counts.get(("current", i), 0), size)
+            out["bins"].append(row)
+        out["kind"] = "numeric"
+        return out
+    label = t.value.fill_null(MISSING)
+    t = t.mutate(label=label)
+    df = t.group_by(["window", "label"]).aggregate(rows=lambda x: x.count()).to_pandas()
+    totals = df.groupby("label")["rows"].sum().sort_values(ascending=False, kind="stable")
+    keep = list(totals.index[:top])
+    df["label"] = [lbl if lbl in keep else OTHER for lbl in df["label"]]
+    df = df.groupby(["window", "label"], as_index=False)["rows"].sum()
+    counts = {(w, lbl): int(n) for w, lbl, n in zip(df["window"], df["label"], df["rows"])}
+    for lbl in keep + ([OTHER] if OTHER in set(df["label"]) else []):
+        row = {"label": str(lbl), "from": None, "to": None}
+        _shares(row, counts.get(("reference", lbl), 0), counts.get(("current", lbl), 0), size)
+        out["bins"].append(row)
+    out["kind"] = "categorical"
+    return out
+
+
+def _shares(row: dict, ref: int, cur: int, size: dict) -> None:
+    row.update(reference=ref, current=cur, reference_share=ratio(ref, size.get("reference", 0)),
+               current_share=ratio(cur, size.get("current", 0)))

@@ -1,6 +1,6 @@
 """Which engine the metrics run on: the embedded DuckDB store by default, or an Ibis URL.
 
-Every caller that needs a :class:`~metrics.source.Source` (the CLI's ``metrics`` and
+Every caller that needs a :class:`~hitlgov.metrics.source.Source` (the CLI's ``metrics`` and
 ``report``, the dashboard, the report generator) opens it through :func:`open_source`, so
 ``--engine`` is honoured in one place. The metric code never knows which engine it runs on:
 the same Ibis expressions are compiled to the engine's SQL and only their (small) results
@@ -44,23 +44,14 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 import ibis
 import ibis.expr.types as ir
+from hitlgov.metrics.source import Source
 
 from hitlgov.errors import HitlgovError
+from hitlgov.schema import TABLES
 from hitlgov.yamlfile import read_yaml_mapping
-from metrics.source import Source
 
 # The canonical relations and the Ibis types the metric code relies on (source.py docstring).
-CANONICAL_SCHEMA: dict[str, dict[str, str]] = {
-    "cases": {"system": "string", "case_id": "string", "ts": "timestamp", "model_version": "string",
-              "model_decision": "string", "model_score": "float64", "final_decision": "string",
-              "outcome": "string"},
-    "reviews": {"system": "string", "case_id": "string", "reviewer_id": "string", "human_decision": "string",
-                "review_started_at": "timestamp", "review_completed_at": "timestamp",
-                "review_seconds": "float64", "escalated": "boolean", "rationale": "string"},
-    "case_attributes": {"system": "string", "case_id": "string", "name": "string", "value": "string"},
-    "systems": {"system": "string", "positive_label": "string", "label_order": "array<string>"},
-    "attribute_roles": {"system": "string", "name": "string", "role": "string"},
-}
+CANONICAL_SCHEMA: dict[str, dict[str, str]] = TABLES
 STORE_ONLY = ("ingestion_runs", "quarantine", "audit_events", "schema_version")
 # Store-only relations an engine source answers with no rows (it was not ingested, it has no audit
 # chain); the quarantine is refused instead, since "0 quarantined rows" would be a claim.

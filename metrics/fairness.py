@@ -1,6 +1,6 @@
 """Group fairness of the model's decision and of the final (post-review) decision.
 
-Semantics are Fairlearn's ``MetricFrame`` (see :mod:`metrics.fairness_math`, which also holds the
+Semantics are Fairlearn's ``MetricFrame`` (see :mod:`hitlgov.metrics.fairness_stats`, which also holds the
 plain-Fairlearn reference used as the test oracle): per group of a sensitive attribute, the
 count, selection rate (share of decisions with the positive label) and, where the outcome is
 known, false positive rate, false negative rate and accuracy; across groups, the demographic
@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import ibis
 import pandas as pd
-
-from metrics import fairness_math
-from metrics._values import plain
-from metrics.source import Filter, Source
+from hitlgov.metrics import fairness_stats
+from hitlgov.metrics._values import plain
+from hitlgov.metrics.source import Filter, Source
 
 DECISIONS = {"model_decision": "model_decision", "final_decision": "final"}
 INTERSECTION = " × "
@@ -28,7 +27,7 @@ INTERSECTION = " × "
 
 def group_counts(source: Source, flt: Filter, *, attributes: tuple[str, ...], positive_label: str,
                  decisions: tuple[str, ...] = tuple(DECISIONS)) -> tuple[dict[str, pd.DataFrame], int]:
-    """Confusion counts per group (``fairness_math.COUNT_COLUMNS``) for each decision, and the
+    """Confusion counts per group (``fairness_stats.COUNT_COLUMNS``) for each decision, and the
     number of cases without a group. One grouped aggregate serves every decision, so the cases
     are joined to their attributes once."""
     unknown = [d for d in decisions if d not in DECISIONS]
@@ -60,15 +59,15 @@ def group_counts(source: Source, flt: Filter, *, attributes: tuple[str, ...], po
     out = {}
     for d in decisions:
         one = df.rename(columns={f"{d}:{k}": k for k in ("pred_pos", "tp", "fp", "fn", "tn")})
-        one = one.astype({k: "int64" for k in fairness_math.COUNT_COLUMNS[1:]})
-        out[d] = one[list(fairness_math.COUNT_COLUMNS)].reset_index(drop=True)
+        one = one.astype({k: "int64" for k in fairness_stats.COUNT_COLUMNS[1:]})
+        out[d] = one[list(fairness_stats.COUNT_COLUMNS)].reset_index(drop=True)
     return out, missing
 
 
 def fairness_block(counts: pd.DataFrame) -> dict:
     """SCHEMA §3 ``FAIR``: per-group rates plus the disparities, from group confusion counts."""
-    rates = fairness_math.group_rates(counts)
-    return plain({"by_group": rates, **fairness_math.disparities(rates)})
+    rates = fairness_stats.group_rates(counts)
+    return plain({"by_group": rates, **fairness_stats.disparities(rates)})
 
 
 def fairness_by_attribute(source: Source, flt: Filter = Filter(), *, attributes: tuple[str, ...] | str,
@@ -86,7 +85,7 @@ def fairness_by_attribute(source: Source, flt: Filter = Filter(), *, attributes:
     out: dict = {decision: fairness_block(counts[decision]) for decision in DECISIONS}
     out["cases_without_group"] = missing
     out["positive_label"] = label
-    out["review_effect"] = plain(fairness_math.review_effect(out["model_decision"], out["final_decision"]))
+    out["review_effect"] = plain(fairness_stats.review_effect(out["model_decision"], out["final_decision"]))
     return out
 
 

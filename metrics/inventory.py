@@ -10,9 +10,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-
-from metrics._values import plain, records
-from metrics.source import Filter, Source
+from hitlgov.metrics._values import plain, records
+from hitlgov.metrics.source import Filter, Source
 
 DEFAULT_RETENTION_MONTHS = 6
 DEFAULT_MAX_GAP_DAYS = 7
@@ -150,3 +149,34 @@ def completeness(source: Source, flt: Filter = Filter()) -> dict:
     share = (lambda k: None if n == 0 else int(row[k] or 0) / n)
     return {"reviews": n, "reviewer_id": 1.0 if n else None, "review_timestamp": share("with_timestamp"),
             "review_seconds": share("with_seconds"), "rationale": share("with_rationale")}
+
+
+def system_catalog(source: Source) -> list[dict]:
+    """``[{"system", "cases", "reviewed_cases", "reviews", "first", "last"}]`` sorted by system."""
+    c = source.cases(Filter())
+    df = c.group_by("system").aggregate(
+        cases=c.count(),
+        reviewed_cases=c.reviewed.cast("int64").sum(),
+        reviews=c.n_reviews.sum(),
+        first=c.ts.min(),
+        last=c.ts.max(),
+    ).to_pandas()
+    if df.empty:
+        return []
+    return records(df.sort_values("system"))
+
+
+def system_context(source: Source, *, system: str | None) -> dict:
+    """What the filters offer for one system: its model versions, the values of each sensitive
+    attribute, and its configuration (positive label, label order, sensitive and feature columns)."""
+    flt = Filter(system=system)
+    cfg = source.config(system)
+    return {
+        "system": system,
+        "versions": source.model_versions(flt),
+        "segments": source.segments(flt),
+        "positive_label": cfg.positive_label,
+        "label_order": cfg.label_order,
+        "sensitive": cfg.sensitive,
+        "features": cfg.features,
+    }

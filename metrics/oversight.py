@@ -19,10 +19,9 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+from hitlgov.metrics._values import plain, ratio, records
+from hitlgov.metrics.source import Filter, Source
 from scipy import stats
-
-from metrics._values import plain, ratio, records
-from metrics.source import Filter, Source
 
 PERIODS = {"month": "M", "week": "W", "day": "D"}
 

@@ -37,7 +37,7 @@ class Policy:
 def load_policy(path: str | Path | None = None) -> Policy:
     """Load a policy file, or the shipped default when ``path`` is None."""
     if path is None:
-        text = resources.files("metrics").joinpath("default_policy.yaml").read_text(encoding="utf-8")
+        text = resources.files("hitlgov.metrics").joinpath("default_policy.yaml").read_text(encoding="utf-8")
         where = "default"
     else:
         try:

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 import pandas as pd
-
-from metrics._values import plain, ratio
-from metrics.source import Filter, Source
+from hitlgov.metrics._values import plain, ratio
+from hitlgov.metrics.source import Filter, Source
 
 DEFAULT_HOURLY_RATE = 60.0
 

@@ -6,11 +6,10 @@ The period defaults to the decisions present in the filter.
 from __future__ import annotations
 
 import pandas as pd
-
-from metrics import agreement, drift, fairness, inventory, oversight, roi
-from metrics._values import plain
-from metrics.policy import Policy, evaluate, load_policy
-from metrics.source import Filter, Source
+from hitlgov.metrics import agreement, drift, fairness, inventory, oversight, roi
+from hitlgov.metrics._values import plain
+from hitlgov.metrics.policy import Policy, evaluate, load_policy
+from hitlgov.metrics.source import Filter, Source
 
 
 def resolve_period(source: Source, flt: Filter) -> Filter:
@@ -86,3 +85,55 @@ def _months_covered(ret: dict) -> float | None:
     if not ret["covered_days"]:
         return 0.0
     return round(ret["covered_days"] / 30.4375, 2)
+
+
+KPI_KEYS = ("cases", "reviewed_cases", "automation_rate", "review_rate", "override_rate", "escalation_rate",
+            "reviewer_hours", "cost", "errors_caught", "errors_introduced", "net_errors_prevented")
+
+
+def kpis(source: Source, flt: Filter, *, hourly_rate: float | None = None) -> dict:
+    """The executive tiles for the filter and for the same-length period just before it.
+
+    Values come from :func:`hitlgov.metrics.oversight.oversight_summary` and :func:`hitlgov.metrics.roi.roi_summary`.
+    Returns ``{"current": {...}, "previous": {...} | None, "delta": {...}, "previous_period":
+    {"from", "to"} | None}``; ``delta`` = current - previous per key (None where either side is
+    undefined or the previous period holds no case).
+    """
+    rate = roi.DEFAULT_HOURLY_RATE if hourly_rate is None else float(hourly_rate)
+
+    def one(f: Filter) -> dict:
+        o = oversight.oversight_summary(source, f)
+        r = roi.roi_summary(source, f, hourly_rate=rate)
+        merged = {**{k: o[k] for k in ("cases", "reviewed_cases", "automation_rate", "review_rate",
+                                        "override_rate", "escalation_rate")},
+                  **{k: r[k] for k in ("reviewer_hours", "cost", "errors_caught", "errors_introduced",
+                                       "net_errors_prevented")}}
+        merged["hourly_rate"] = rate
+        return merged
+
+    current = one(flt)
+    prev_flt = flt.previous_period()
+    previous = one(prev_flt) if prev_flt is not None else None
+    if previous is not None and not previous["cases"]:
+        previous = None
+    delta = {k: (current[k] - previous[k]) if previous is not None and current[k] is not None
+             and previous[k] is not None else None for k in KPI_KEYS}
+    return plain({
+        "current": current,
+        "previous": previous,
+        "delta": delta,
+        "previous_period": ({"from": prev_flt.start.isoformat(), "to": prev_flt.end.isoformat()}
+                            if prev_flt is not None else None),
+    })
+
+
+def findings(source: Source, flt: Filter, *, policy_path: str | None = None, include_drift: bool = False,
+             n_boot: int = 0) -> dict:
+    """The policy's pass/warn/fail findings for the filter (:func:`hitlgov.metrics.summary.compute_metrics`).
+
+    Drift is left out by default (Evidently is slow; the Drift page runs it on demand) and the
+    agreement bootstrap is skipped (``n_boot=0``): findings use point estimates only.
+    """
+    m = compute_metrics(source, flt, policy=load_policy(policy_path), include_drift=include_drift, n_boot=n_boot)
+    return {"period": m["period"], "findings": m["findings"], "not_evaluated": m["findings_not_evaluated"],
+            "policy": m["policy"]}

@@ -2,12 +2,12 @@
 
 Two entry points:
 
-* :func:`render_report` -- on an open :class:`~metrics.source.Source` and a
-  :class:`~metrics.source.Filter`: evidence (:mod:`reports.evidence`), pseudonymisation
-  (:mod:`reports.pseudonym`), layout (:mod:`reports.content`), charts, PDF
-  (:mod:`reports.render`). Pure with respect to the store: reads only.
+* :func:`render_report` -- on an open :class:`~hitlgov.metrics.source.Source` and a
+  :class:`~hitlgov.metrics.source.Filter`: evidence (:mod:`hitlgov.reports.evidence`), pseudonymisation
+  (:mod:`hitlgov.reports.pseudonym`), layout (:mod:`hitlgov.reports.content`), charts, PDF
+  (:mod:`hitlgov.reports.render`). Pure with respect to the store: reads only.
 * :func:`build_report` -- what the CLI and the dashboard call: opens the store (or engine)
-  read-only through :func:`metrics.engines.open_source`, calls :func:`render_report`, closes the
+  read-only through :func:`hitlgov.metrics.engines.open_source`, calls :func:`render_report`, closes the
   store, then appends a ``report_generated`` event to the store's audit chain (embedded store
   only; a short write connection after the read-only one is closed).
 
@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from hitlgov.metrics.policy import Policy, load_policy
+from hitlgov.metrics.source import Filter, Source
+from hitlgov.reports import content, evidence, pseudonym, render
+
 from hitlgov.errors import HitlgovError
-from metrics.policy import Policy, load_policy
-from metrics.source import Filter, Source
-from reports import content, evidence, pseudonym, render
 
 KINDS = tuple(content.KINDS)
 Progress = Callable[..., None]
@@ -97,12 +98,12 @@ def prefetch_drift() -> None:
     import sys
     import threading
 
-    if "metrics.drift_core" in sys.modules:
+    if "hitlgov.metrics.drift_stats" in sys.modules:
         return
 
     def load() -> None:
         try:
-            importlib.import_module("metrics.drift_core")
+            importlib.import_module("hitlgov.metrics.drift_stats")
         except Exception:  # noqa: BLE001 - reported by the drift step's own import
             pass
 
@@ -155,8 +156,9 @@ def build_report(*, db: str | Path | None = None, start: dt.date | None = None, 
                  model_version: str | None = None, segment: tuple[str, str] | None = None,
                  engine: str | None = None, record: bool = True) -> ReportResult:
     """Open the store, write the report to ``out_file``, close the store, record ``report_generated``."""
+    from hitlgov.metrics.engines import open_source
+
     from hitlgov import store as hstore
-    from metrics.engines import open_source
 
     check_kind(kind)
     if start and end and start > end:

@@ -1,7 +1,7 @@
 """The report's charts: matplotlib figures written as SVG (vector, text kept as text).
 
 Each function takes the plain data of the evidence document -- the same metric values the
-dashboard draws -- and returns SVG text. Colours are the dashboard's (:mod:`dashboard.charts`):
+dashboard draws -- and returns SVG text. Colours are the dashboard's (:mod:`hitlgov.palette`):
 a group of a sensitive attribute, the model's vs the final decision, reference vs current window,
 pass/warn/fail keep the same colour on screen and on paper. Fonts: DejaVu Sans, which matplotlib
 ships and the OS provides (nothing is downloaded). Output is deterministic: fixed ids, no date.
@@ -21,8 +21,18 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 
-from dashboard.charts import (  # noqa: E402  (one palette for the dashboard and the reports)
-    AUTOMATED, CURRENT, FINAL, FLAGGED, GROUP_PALETTE, MODEL, MUTED, PRIMARY, REFERENCE, SECONDARY, STATUS,
+from hitlgov.palette import (  # noqa: E402  (one palette for the dashboard and the reports)
+    AUTOMATED,
+    CURRENT,
+    FINAL,
+    FLAGGED,
+    GROUP_PALETTE,
+    MODEL,
+    MUTED,
+    PRIMARY,
+    REFERENCE,
+    SECONDARY,
+    STATUS,
     color_map,
 )
 

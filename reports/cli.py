@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from hitlgov.reports.build import KINDS
 from rich.console import Console
 from rich.markup import escape
 
 from hitlgov.errors import HitlgovError
-from reports.build import KINDS
 
 USAGE = 2
 
@@ -52,7 +52,7 @@ def run_report(*, db=None, start: dt.date | None = None, end: dt.date | None = N
         return _error(err, "--out FILE.pdf is required (or --verify FILE.pdf to check a report)", USAGE)
     if start and end and start > end:
         return _error(err, f"--from {start} is after --to {end}", USAGE)
-    from reports.build import build_report
+    from hitlgov.reports.build import build_report
 
     bar, step = _progress(err)
     try:
@@ -76,7 +76,12 @@ def run_report(*, db=None, start: dt.date | None = None, end: dt.date | None = N
 
 
 def _verify(pdf: Path, *, db, engine, out: Console, err: Console) -> int:
-    from reports.verify import MAX_DIFFERENCES, describe, read_evidence, verify_report
+    from hitlgov.reports.verify import (
+        MAX_DIFFERENCES,
+        describe,
+        read_evidence,
+        verify_report,
+    )
 
     try:
         read_evidence(pdf)  # a file that is not a report is a usage problem, not a mismatch

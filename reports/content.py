@@ -1,17 +1,17 @@
 """What goes where: the evidence document arranged for the templates.
 
 Everything here is layout: choosing, ordering and joining values the metric functions
-returned (carried in the evidence document), and asking :mod:`reports.charts` to draw them.
+returned (carried in the evidence document), and asking :mod:`hitlgov.reports.charts` to draw them.
 No figure is computed here; formatting happens in the templates with the dashboard's
-formatters (:mod:`dashboard.fmt`, registered as Jinja filters by :mod:`reports.render`).
+formatters (:mod:`hitlgov.formats`, registered as Jinja filters by :mod:`hitlgov.reports.render`).
 """
 from __future__ import annotations
 
 import base64
 from typing import Any
 
-from metrics.policy import BOUNDS, Policy
-from reports import charts, narrative, regulatory
+from hitlgov.metrics.policy import BOUNDS, Policy
+from hitlgov.reports import charts, narrative, regulatory
 
 KINDS = {"compliance": "Compliance report", "executive": "Executive summary"}
 STATUSES = ("fail", "warn", "pass")

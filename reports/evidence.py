@@ -7,7 +7,7 @@ PDF. The document has four parts:
                 segment), the policy's name and SHA-256, the generator version, the bootstrap
                 and sampling settings, whether reviewer ids are pseudonymised (and which key).
 ``values``      every figure the report shows, as the metric functions return them:
-                ``metrics`` (:func:`metrics.summary.compute_metrics`: oversight, automation
+                ``metrics`` (:func:`hitlgov.metrics.summary.compute_metrics`: oversight, automation
                 bias, reviewer accuracy, agreement, fairness, drift, ROI, data quality, findings,
                 policy), ``series`` (the monthly trends the charts draw) and ``inputs`` (the
                 ingestion runs that stored the cases and reviews in scope, with each file's
@@ -20,7 +20,7 @@ PDF. The document has four parts:
 Canonical JSON: keys sorted, no whitespace, UTF-8, floats rounded to 12 significant digits
 (so that the last bits of a floating-point sum cannot change a digest). The same store, period,
 policy and generator version therefore give the same digest -- whichever kind of report, at
-whatever time, from whichever copy of the store; :mod:`reports.verify` recomputes it.
+whatever time, from whichever copy of the store; :mod:`hitlgov.reports.verify` recomputes it.
 
 This module only calls metric functions; it computes no metric itself.
 """
@@ -35,11 +35,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
+from hitlgov.metrics import drift, inventory, oversight, roi
+from hitlgov.metrics.policy import Policy
+from hitlgov.metrics.source import Filter, Source
+from hitlgov.metrics.summary import compute_metrics, resolve_period
+
 from hitlgov import __version__
-from metrics import dashboard_support, inventory, oversight, roi
-from metrics.policy import Policy
-from metrics.source import Filter, Source
-from metrics.summary import compute_metrics, resolve_period
 
 FORMAT = "hitlgov-report-evidence/1"
 ATTACHMENT = "hitlgov-evidence.json"
@@ -88,7 +89,7 @@ def digest_of(parameters: dict, values: dict) -> str:
 def policy_text(policy: Policy) -> str | None:
     """The text of the policy file the figures were evaluated against (embedded for re-verification)."""
     if policy.source == "default":
-        text = resources.files("metrics").joinpath("default_policy.yaml").read_text(encoding="utf-8")
+        text = resources.files("hitlgov.metrics").joinpath("default_policy.yaml").read_text(encoding="utf-8")
     else:
         try:
             text = Path(policy.source).read_text(encoding="utf-8")
@@ -142,7 +143,7 @@ def collect(source: Source, flt: Filter, policy: Policy, *, n_boot: int = N_BOOT
         series = {
             "oversight_by_month": oversight.trend(source, flt, period="month"),
             "roi_by_month": roi.roi_trend(source, flt, hourly_rate=rate),
-            "score_by_month": dashboard_support.score_trend(source, flt, period="month"),
+            "score_by_month": drift.score_trend(source, flt, period="month"),
         }
     runs = inventory.runs_in_scope(source, flt)
     inputs = {
@@ -180,7 +181,7 @@ def audit_chain(source: Source) -> dict:
     events -- about a second; beyond that, reading the head pins the history just as well, and
     ``hitlgov verify`` walks it (``walked`` says which happened).
     """
-    from metrics import audit_trail
+    from hitlgov.metrics import audit_trail
 
     if source.raw is None:
         return {"ok": None, "walked": False, "events": None, "head": None,

@@ -5,11 +5,11 @@ first, then warnings (in the policy's rule order), one per family of rules -- th
 rules failing for the same attribute are one problem, told once. When fewer than three rules
 are outside their bounds, the most important passing checks fill the list, so the summary
 always says something about oversight. Values are formatted as the dashboard formats them
-(:mod:`dashboard.fmt`).
+(:mod:`hitlgov.formats`).
 """
 from __future__ import annotations
 
-from dashboard import fmt
+from hitlgov import formats as fmt
 
 MOST, LEAST = 5, 3
 

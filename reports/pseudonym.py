@@ -22,6 +22,7 @@ import json
 from hitlgov.errors import HitlgovError
 from hitlgov.pseudonym import ENV, HEX_DIGITS, PREFIX, key_from_env, pseudonym  # noqa: F401 (re-exported)
 
+
 def key_id(key: bytes) -> str:
     """Identifies the key without revealing it."""
     return hmac.new(key, b"hitlgov pseudonym key id", hashlib.sha256).hexdigest()[:16]

@@ -6,7 +6,7 @@ Templates live in ``reports/templates``: ``compliance.html.j2``, ``executive.htm
 A folder named by ``$HITLGOV_REPORT_TEMPLATES`` is searched first, so an organisation can
 replace any of these files -- e.g. its own ``print.css`` or cover -- without touching the package.
 
-Numbers are formatted by the dashboard's formatters (:mod:`dashboard.fmt`), registered as Jinja
+Numbers are formatted by the dashboard's formatters (:mod:`hitlgov.formats`), registered as Jinja
 filters, so a figure reads the same on screen and on paper.
 
 The PDF is PDF/A-3b (the archival format that allows embedded files): the evidence JSON is an
@@ -19,9 +19,9 @@ import os
 from pathlib import Path
 
 import jinja2
+from hitlgov.reports.evidence import ATTACHMENT
 
-from dashboard import fmt
-from reports.evidence import ATTACHMENT
+from hitlgov import formats as fmt
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ENV_TEMPLATES = "HITLGOV_REPORT_TEMPLATES"

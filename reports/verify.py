@@ -12,7 +12,7 @@ pypdf) and checks, in order:
 3. the store's audit chain is intact and still contains the head recorded at generation (the
    history the report was made from has not been rewritten).
 
-When the values differ, :func:`metrics.audit_trail.store_verification` is run as well: it names
+When the values differ, :func:`hitlgov.metrics.audit_trail.store_verification` is run as well: it names
 the rows changed behind the audit chain's back, which is usually why.
 """
 from __future__ import annotations
@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hitlgov.metrics.policy import Policy, load_policy
+from hitlgov.reports import evidence, pseudonym
+
 from hitlgov.errors import HitlgovError
-from metrics.policy import Policy, load_policy
-from reports import evidence, pseudonym
 
 MAX_DIFFERENCES = 25
 ID_KEYS = ("reviewer_id", "run_id", "column", "period", "metric", "model_version", "field", "reason")
@@ -153,7 +154,7 @@ def differences(recorded: Any, now: Any, path: str = "") -> list[dict]:
 
 
 def _chain_checks(source, recorded: dict) -> list[str]:
-    from metrics import audit_trail
+    from hitlgov.metrics import audit_trail
 
     chain = audit_trail.chain_status(source)
     if chain.get("ok") is None:
@@ -177,7 +178,7 @@ def _chain_checks(source, recorded: dict) -> list[str]:
 def verify_report(pdf_path: str | Path, *, db: str | Path | None = None, engine: str | None = None,
                   progress=None) -> VerifyResult:
     """Recompute the report's values from the store and compare; see the module docstring."""
-    from metrics.engines import open_source
+    from hitlgov.metrics.engines import open_source
 
     doc, meta = read_evidence(pdf_path)
     params, recorded_digest = doc["parameters"], doc["digest"]["value"]
@@ -220,7 +221,7 @@ def verify_report(pdf_path: str | Path, *, db: str | Path | None = None, engine:
             # headline figures first: a shallow path (metrics.oversight.override_rate) before a deep one
             # (a reviewer's month); the document's order within a depth
             result.differences = sorted(found, key=lambda d: d["path"].count(".") + d["path"].count("["))
-            from metrics import audit_trail
+            from hitlgov.metrics import audit_trail
 
             integrity = audit_trail.store_verification(source)
             for p in (integrity.get("problems") or [])[:5]:
@@ -230,7 +231,7 @@ def verify_report(pdf_path: str | Path, *, db: str | Path | None = None, engine:
 
 
 def describe(d: dict) -> str:
-    """One difference as a line: ``metrics.oversight.override_rate: 0.2231 in the report, 0.2235 now``."""
+    """One difference as a line: ``hitlgov.metrics.oversight.override_rate: 0.2231 in the report, 0.2235 now``."""
     path = d["path"][len("values."):] if d["path"].startswith("values.") else d["path"]
     show = (lambda v: json.dumps(v, ensure_ascii=False) if not isinstance(v, (dict, list)) else
             ("{…}" if isinstance(v, dict) else f"[{len(v)} items]"))

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from importlib import resources
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the checkout (for data/compas)
+APP_FILE = Path(str(resources.files("hitlgov.dashboard").joinpath("app.py")))  # the installed app
 DEMO_CASES = 20_000
 
 # (view file, url path, page title, has a chart on the demo store)

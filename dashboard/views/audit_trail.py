@@ -4,9 +4,10 @@ from __future__ import annotations
 import datetime as dt
 
 import streamlit as st
+from hitlgov.dashboard import data, exports, ui
+from hitlgov.metrics import audit_trail, oversight
 
-from dashboard import data, exports, fmt, ui
-from metrics import audit_trail, oversight
+from hitlgov import formats as fmt
 
 view = ui.page("Audit trail", "Every case with its reviews and the audit events that recorded them. Search, open a "
                "case's full history, and export the filtered view (EU AI Act Art. 12 record-keeping).")

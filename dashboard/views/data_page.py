@@ -7,12 +7,12 @@ import tempfile
 from pathlib import Path
 
 import streamlit as st
+from hitlgov.dashboard import charts, data, exports, ui
+from hitlgov.metrics import inventory
+from hitlgov.metrics.source import Filter
 
-from dashboard import charts, data, exports, fmt, ui
-from hitlgov import store as hstore
+from hitlgov import formats as fmt
 from hitlgov.errors import HitlgovError
-from metrics import inventory
-from metrics.source import Filter
 
 STAGES = ["hashing", "reading", "validating", "classifying", "storing"]
 view = ui.page("Data", "What the store holds, every ingestion run with its counts, the rows that were quarantined "
@@ -120,7 +120,7 @@ def _safe_name(name: str) -> str:
 
 
 def _ingest(log, mapping_file) -> None:
-    from hitlgov.ingest.pipeline import ingest_path
+    from hitlgov.ingest.service import ingest_files
     from hitlgov.mapping import load_mapping
 
     db = Path(view.db)
@@ -139,13 +139,13 @@ def _ingest(log, mapping_file) -> None:
             positive_label=positive.strip() or None)
     bar = st.progress(0.0, text="Waiting for write access to the store…")
 
-    def step(stage: str) -> None:
+    def step(_path, stage: str) -> None:
         i = STAGES.index(stage) if stage in STAGES else 0
         bar.progress((i + 1) / (len(STAGES) + 1), text=f"{stage.capitalize()}…")
 
     # The only write connection the app opens: no read connection is held by this run meanwhile.
-    with hstore.connect(db) as con:
-        result = ingest_path(con, path, mapping=mapping, progress=step)
+    # The same entry point as `hitlgov ingest`, with the same guards (e.g. an in-place store).
+    [result] = ingest_files(db, [path], mapping=mapping, progress=step)
     bar.progress(1.0, text="Done")
     data.clear()
     st.session_state["data_last_ingest"] = {"name": log.name, **result.as_json()}

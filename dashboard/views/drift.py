@@ -3,10 +3,11 @@ window? Evidently's tests per column, distribution overlays, and score / overrid
 from __future__ import annotations
 
 import streamlit as st
+from hitlgov.dashboard import charts, data, ui
+from hitlgov.metrics import drift, oversight
+from hitlgov.metrics.policy import load_policy
 
-from dashboard import charts, data, fmt, ui
-from metrics import dashboard_support, drift, oversight
-from metrics.policy import load_policy
+from hitlgov import formats as fmt
 
 view = ui.page("Drift", "Whether the inputs, scores and decisions in the current window still look like the "
                "reference window (post-market monitoring, EU AI Act Art. 72). Tests and defaults are Evidently's.")
@@ -84,7 +85,7 @@ for i in range(0, len(candidates), 2):
     row = st.columns(2)
     for col, name in zip(row, candidates[i:i + 2]):
         with col:
-            dist = data.call(dashboard_support.distribution, flt, column=name, reference=reference, current=current)
+            dist = data.call(drift.distribution, flt, column=name, reference=reference, current=current)
             badge = " :red-badge[drifted]" if flag.get(name) else (" :green-badge[stable]" if name in flag else "")
             st.markdown(f"**{name}**{badge}")
             if dist["kind"] is None:
@@ -95,7 +96,7 @@ for i in range(0, len(candidates), 2):
 ui.section("Score and override rate over time", "Shaded: the reference and current windows.")
 left, right = st.columns(2)
 with left:
-    scores = data.call(dashboard_support.score_trend, flt)
+    scores = data.call(drift.score_trend, flt)
     if any(r["score_mean"] is not None for r in scores):
         ui.chart(charts.score_band(scores, windows=windows))
         st.caption("Monthly median and mean model score with the 10th–90th percentile band.")

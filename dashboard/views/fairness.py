@@ -3,10 +3,11 @@ policy, the four-fifths rule, and whether human review narrowed the gap."""
 from __future__ import annotations
 
 import streamlit as st
+from hitlgov.dashboard import charts, data, ui
+from hitlgov.metrics import fairness
+from hitlgov.metrics.policy import load_policy
 
-from dashboard import charts, data, fmt, ui
-from metrics import fairness
-from metrics.policy import load_policy
+from hitlgov import formats as fmt
 
 view = ui.page("Fairness", "Whether decisions favour one group over another, for the model's decision and for the "
                "decision that took effect after human review (Fairlearn MetricFrame definitions).")

@@ -3,10 +3,11 @@ coverage of uncertain cases, and the automation-bias panel."""
 from __future__ import annotations
 
 import streamlit as st
+from hitlgov.dashboard import charts, data, ui
+from hitlgov.metrics import oversight
+from hitlgov.metrics.policy import load_policy
 
-from dashboard import charts, data, fmt, ui
-from metrics import dashboard_support, oversight
-from metrics.policy import load_policy
+from hitlgov import formats as fmt
 
 view = ui.page("Oversight", "Whether people meaningfully oversee the model: how often they review and change its "
                "decisions, how long they spend, and whether any reviewer only rubber-stamps (EU AI Act Art. 14).")

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import streamlit as st
+from hitlgov.dashboard import charts, data, ui
+from hitlgov.metrics import oversight, roi, summary
+from hitlgov.metrics.policy import load_policy
 
-from dashboard import charts, data, fmt, ui
-from metrics import dashboard_support, oversight, roi
-from metrics.policy import load_policy
+from hitlgov import formats as fmt
 
 view = ui.page("Overview", "How much of the AI's work people check, what they change, and what that costs "
                "and catches — for the selected period, against the period just before it.")
@@ -15,7 +16,7 @@ policy = load_policy(ui.policy_path())
 rate = float(policy.setting("reviewer_hourly_rate", roi.DEFAULT_HOURLY_RATE))
 currency = str(policy.setting("currency", "EUR"))
 
-k = data.call(dashboard_support.kpis, flt, hourly_rate=rate)
+k = data.call(summary.kpis, flt, hourly_rate=rate)
 cur, d, prev = k["current"], k["delta"], k["previous_period"]
 vs = (f"vs {prev['from']} – {prev['to']}" if k["previous"] else "no data in the previous period") if prev else None
 
@@ -49,7 +50,7 @@ st.caption("**Automation rate**: share of cases no human reviewed. **Override ra
 ui.section("Policy findings", f"Each rule of the policy ({policy.name}) applied to the period: FAIL beyond a fail "
            "bound, WARN beyond a warn bound, PASS otherwise. Drift is evaluated on the Drift page.")
 with st.spinner("Evaluating the policy…"):
-    f = data.call(dashboard_support.findings, flt, policy_path=ui.policy_path())
+    f = data.call(summary.findings, flt, policy_path=ui.policy_path())
 findings = f["findings"]
 missing = [x for x in f["not_evaluated"] if not x["metric"].startswith("drift")]  # drift: on its own page
 tally = {s: sum(1 for x in findings if x["status"] == s) for s in ("fail", "warn", "pass")}

@@ -1,7 +1,7 @@
 """Reports (auditors, executives): generate the PDF report for the current filter and download it.
 
 The options are the sidebar filter (system, period, model version, segment), the kind and
-pseudonymisation; the work is :func:`reports.build_report`, the same call as ``hitlgov report``
+pseudonymisation; the work is :func:`hitlgov.reports.build_report`, the same call as ``hitlgov report``
 (it also appends the ``report_generated`` event to the store's audit chain).
 """
 from __future__ import annotations
@@ -11,11 +11,12 @@ import tempfile
 from pathlib import Path
 
 import streamlit as st
+from hitlgov.dashboard import ui
 
-import reports
-from dashboard import fmt, ui
+from hitlgov import formats as fmt
+from hitlgov import reports
 from hitlgov.errors import HitlgovError
-from reports.pseudonym import ENV as KEY_ENV
+from hitlgov.pseudonym import ENV as KEY_ENV
 
 KINDS = {"compliance": "Compliance report (for auditors and the compliance officer)",
          "executive": "Executive summary, two pages (for management)"}

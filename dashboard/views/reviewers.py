@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import streamlit as st
+from hitlgov.dashboard import charts, data, ui
+from hitlgov.metrics import agreement, oversight
+from hitlgov.metrics.policy import load_policy
 
-from dashboard import charts, data, fmt, ui
-from metrics import agreement, oversight
-from metrics.policy import load_policy
+from hitlgov import formats as fmt
 
 view = ui.page("Reviewers & agreement", "Whether independent reviewers reach the same decision on the same case "
                "(chance-corrected agreement, with 95% bootstrap confidence intervals), and how the work is spread.")

@@ -34,17 +34,12 @@ from typing import Any, Iterable
 import pandas as pd
 
 from hitlgov.errors import IngestError
+from hitlgov.schema import CANONICAL_FIELDS as CANONICAL
+from hitlgov.schema import REVIEW_COLUMNS as REVIEW_FIELDS
 
-CANONICAL = (
-    "case_id", "ts", "system", "model_version", "model_decision", "model_score",
-    "reviewer_id", "human_decision", "review_started_at", "review_completed_at",
-    "review_seconds", "escalated", "rationale", "final_decision", "outcome",
-)
 # A case attribute with one of these names would be read as a review of an unreviewed row:
 # it is kept under a prefixed name instead. Other canonical names (ts, system, outcome...) fill
 # that field of the case when the tool itself gave no value for it.
-REVIEW_FIELDS = ("reviewer_id", "human_decision", "review_started_at", "review_completed_at",
-                 "review_seconds", "escalated", "rationale")
 GZIP_MAGIC = b"\x1f\x8b"
 
 

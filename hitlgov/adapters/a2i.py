@@ -44,9 +44,19 @@ from typing import Any
 
 import pandas as pd
 
-from hitlgov.adapters import frame, head_text, json_kind, label, load_json, row, scalar_attributes, text
+from hitlgov import hookimpl
+from hitlgov.adapters import (
+    frame,
+    head_text,
+    json_kind,
+    label,
+    load_json,
+    row,
+    scalar_attributes,
+    text,
+)
 from hitlgov.errors import IngestError
-from hitlgov.ingest.hooks import Reader, hookimpl
+from hitlgov.hookspecs import Reader
 
 DECISION_KEYS = ("model_decision", "prediction", "predicted_label", "initialValue")
 SCORE_KEYS = ("model_score", "score", "confidence")

@@ -47,9 +47,19 @@ from typing import Any
 
 import pandas as pd
 
-from hitlgov.adapters import frame, head_text, json_kind, label, read_text, row, scalar_attributes, text
+from hitlgov import hookimpl
+from hitlgov.adapters import (
+    frame,
+    head_text,
+    json_kind,
+    label,
+    read_text,
+    row,
+    scalar_attributes,
+    text,
+)
 from hitlgov.errors import IngestError
-from hitlgov.ingest.hooks import Reader, hookimpl
+from hitlgov.hookspecs import Reader
 
 EXPECTED = "expected a JSON list or JSON Lines of Argilla records with fields, suggestions and responses"
 REVIEW_STATUSES = ("submitted", None)  # None: the 2.x nested export has no response status

@@ -35,9 +35,19 @@ from typing import Any
 
 import pandas as pd
 
-from hitlgov.adapters import frame, head_text, json_kind, label, load_json, row, scalar_attributes, text
+from hitlgov import hookimpl
+from hitlgov.adapters import (
+    frame,
+    head_text,
+    json_kind,
+    label,
+    load_json,
+    row,
+    scalar_attributes,
+    text,
+)
 from hitlgov.errors import IngestError
-from hitlgov.ingest.hooks import Reader, hookimpl
+from hitlgov.hookspecs import Reader
 
 DECISION_TYPES = ("choices", "labels")
 EXPECTED = "expected a JSON list of tasks with 'annotations'"

@@ -45,14 +45,13 @@ import duckdb
 
 from hitlgov import audit
 from hitlgov.errors import IngestError
-from hitlgov.ingest.pipeline import (CASE_FIELDS, DEFAULT_SYSTEM, REVIEW_FIELDS, _FALSE, _TRUE, attribute_columns,
-                                     classify, file_sha256, q, row_checks)
-from hitlgov.mapping import CANONICAL_FIELDS, Mapping
+from hitlgov.ingest.casting import FieldSQL, lit, q
+from hitlgov.ingest.pipeline import attribute_columns, classify, file_sha256, row_checks
+from hitlgov.mapping import Mapping
+from hitlgov.schema import CASE_FIELDS, REVIEW_FIELDS
+from hitlgov.store import transaction
 
 FORMAT = "parquet-in-place"
-NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-                 "UBIGINT", "FLOAT", "DOUBLE", "REAL")
-TIMESTAMP_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "TIMESTAMP WITHOUT TIME ZONE")
 
 
 @dataclass
@@ -72,11 +71,6 @@ class InPlaceResult:
         d = asdict(self)
         out = {k: d[k] for k in ("file", "sha256", "rows_read", "stored", "duplicates", "quarantined", "seconds")}
         return {**out, "files": self.files, "in_place": True}
-
-
-def lit(value: str) -> str:
-    """A SQL string literal (view definitions cannot take parameters)."""
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def is_inplace(con: duckdb.DuckDBPyConnection) -> bool:
@@ -134,86 +128,6 @@ def dataset_sha256(files: list[Path], sizes: dict[Path, int] | None = None) -> t
     return h.hexdigest(), per_file
 
 
-class _Typed:
-    """The SQL that types one canonical field from the file's column, as ingestion does."""
-
-    def __init__(self, types: dict[str, str], mapping: Mapping):
-        self.types = types
-        self.mapping = mapping
-        self.source_of = {f: mapping.columns.get(f, f) for f in CANONICAL_FIELDS}
-        self.source_of = {f: s for f, s in self.source_of.items() if s in types}
-
-    def type_of(self, field: str) -> str | None:
-        col = self.source_of.get(field)
-        return self.types[col].upper() if col else None
-
-    def text(self, field: str) -> str:
-        col = self.source_of.get(field)
-        if col is None:
-            return "NULL::VARCHAR"
-        return f"NULLIF(trim(CAST({q(col)} AS VARCHAR)), '')"
-
-    def label(self, field: str) -> str:
-        expr = self.text(field)
-        table = self.mapping.labels.get(field)
-        if not table:
-            return expr
-        whens = " ".join(f"WHEN {expr} = {lit(src)} THEN {lit(dst)}" for src, dst in table.items())
-        return f"(CASE {whens} ELSE {expr} END)"
-
-    def timestamp(self, field: str) -> str:
-        typ = self.type_of(field)
-        if typ in TIMESTAMP_TYPES or typ == "DATE":
-            return f"CAST({q(self.source_of[field])} AS TIMESTAMP)"
-        if typ in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
-            return f"timezone('UTC', {q(self.source_of[field])})"
-        x = self.text(field)
-        parsed = f"TRY_CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP)"
-        if self.mapping.timestamp_format:
-            fmt = lit(self.mapping.timestamp_format)
-            parsed = f"coalesce(TRY_CAST(TRY_CAST(try_strptime({x}, {fmt}) AS TIMESTAMPTZ) AS TIMESTAMP), {parsed})"
-        return (f"(CASE WHEN TRY_CAST({x} AS DOUBLE) IS NOT NULL "
-                f"THEN TRY(to_timestamp(TRY_CAST({x} AS DOUBLE))::TIMESTAMP) ELSE {parsed} END)")
-
-    def number(self, field: str) -> str:
-        typ = self.type_of(field)
-        if typ is not None and (typ in NUMERIC_TYPES or typ.startswith("DECIMAL")):
-            return f"CAST({q(self.source_of[field])} AS DOUBLE)"
-        return f"TRY_CAST({self.text(field)} AS DOUBLE)"
-
-    def boolean(self, field: str) -> str:
-        if self.type_of(field) == "BOOLEAN":
-            return q(self.source_of[field])
-        x = f"lower({self.text(field)})"
-        t = ", ".join(lit(v) for v in _TRUE)
-        f = ", ".join(lit(v) for v in _FALSE)
-        return f"(CASE WHEN {x} IN ({t}) THEN true WHEN {x} IN ({f}) THEN false END)"
-
-    def columns(self) -> dict[str, str]:
-        system_default = lit(self.mapping.system or DEFAULT_SYSTEM)
-        return {
-            "system": f"coalesce({self.text('system')}, {system_default})",
-            "case_id": self.text("case_id"),
-            "ts": self.timestamp("ts"),
-            "model_version": self.text("model_version"),
-            "model_decision": self.label("model_decision"),
-            "model_score": self.number("model_score"),
-            "reviewer_id": self.text("reviewer_id"),
-            "human_decision": self.label("human_decision"),
-            "review_started_at": self.timestamp("review_started_at"),
-            "review_completed_at": self.timestamp("review_completed_at"),
-            "review_seconds_given": self.number("review_seconds"),
-            "escalated": self.boolean("escalated"),
-            "rationale": self.text("rationale"),
-            "final_decision": self.label("final_decision"),
-            "outcome": self.label("outcome"),
-        }
-
-    def raw(self) -> dict[str, str]:
-        return {f: self.text(f) for f in ("ts", "model_score", "review_started_at", "review_completed_at",
-                                          "review_seconds", "escalated")}
-
-
 def register(con: duckdb.DuckDBPyConnection, patterns: list[str | Path] | str, *, mapping: Mapping | None = None,
              progress=None) -> InPlaceResult:
     """Register the Parquet files matching ``patterns`` as the store's data (one transaction)."""
@@ -231,7 +145,7 @@ def register(con: duckdb.DuckDBPyConnection, patterns: list[str | Path] | str, *
     except duckdb.Error as exc:
         raise IngestError(f"{where}: cannot read the files as Parquet: {str(exc).splitlines()[0]}") from None
     types = {name: typ for name, typ, *_ in described}
-    typed = _Typed(types, mapping)
+    typed = FieldSQL(types, mapping)
     # month=... folders are not attributes
     attrs = attribute_columns(list(types), mapping, typed.source_of, where=where, several_files=True,
                               exclude=frozenset(_partition_keys(files)))
@@ -244,110 +158,106 @@ def register(con: duckdb.DuckDBPyConnection, patterns: list[str | Path] | str, *
     raw_select = "".join(f",\n  {expr} AS _raw_{name}" for name, expr in typed.raw().items())
     base = f"SELECT filename AS _file, file_row_number AS _frow,\n  {select}{attr_select}"
 
-    con.execute("BEGIN TRANSACTION")
     try:
-        step("reading")
-        run_id = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM ingestion_runs").fetchall()[0][0]
-        con.execute("CREATE TABLE inplace_files (file_no INTEGER, path VARCHAR, rows BIGINT, bytes BIGINT, "
-                    "sha256 VARCHAR, row_offset BIGINT)")
-        counts = con.execute(
-            f"SELECT filename, count(*) FROM read_parquet({listing}) GROUP BY filename").fetchall()
-        per_count = {str(Path(f)): n for f, n in counts}
-        offset = 0
-        rows = []
-        for i, f in enumerate(files):
-            n = per_count.get(str(f), 0)
-            rows.append((i, str(f), n, f.stat().st_size, per_file[f], offset))
-            offset += n
-        con.executemany("INSERT INTO inplace_files VALUES (?, ?, ?, ?, ?, ?)", rows)
-        rows_read = offset
-        if rows_read == 0:
-            raise IngestError(f"{where}: no data rows")
+        with transaction(con):
+            step("reading")
+            run_id = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM ingestion_runs").fetchall()[0][0]
+            con.execute("CREATE TABLE inplace_files (file_no INTEGER, path VARCHAR, rows BIGINT, bytes BIGINT, "
+                        "sha256 VARCHAR, row_offset BIGINT)")
+            counts = con.execute(
+                f"SELECT filename, count(*) FROM read_parquet({listing}) GROUP BY filename").fetchall()
+            per_count = {str(Path(f)): n for f, n in counts}
+            offset = 0
+            rows = []
+            for i, f in enumerate(files):
+                n = per_count.get(str(f), 0)
+                rows.append((i, str(f), n, f.stat().st_size, per_file[f], offset))
+                offset += n
+            con.executemany("INSERT INTO inplace_files VALUES (?, ?, ?, ?, ?, ?)", rows)
+            rows_read = offset
+            if rows_read == 0:
+                raise IngestError(f"{where}: no data rows")
 
-        # 1. the row-level checks: one scan; only the failing rows are kept
-        step("validating")
-        checks = row_checks()
-        field_case = "CASE " + " ".join(f"WHEN {c} THEN {f}" for c, f, _ in checks) + " END"
-        reason_case = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, _, r in checks) + " END"
-        con.execute(f"CREATE OR REPLACE TEMP VIEW hitlgov_ip_typed AS {base}{raw_select}\nFROM {source}")
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE hitlgov_ip_bad AS
-            SELECT _file, _frow, _field, _reason FROM (
-              SELECT _file, _frow, {field_case} AS _field, {reason_case} AS _reason FROM hitlgov_ip_typed)
-            WHERE _reason IS NOT NULL""")
+            # 1. the row-level checks: one scan; only the failing rows are kept
+            step("validating")
+            checks = row_checks()
+            field_case = "CASE " + " ".join(f"WHEN {c} THEN {f}" for c, f, _ in checks) + " END"
+            reason_case = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, _, r in checks) + " END"
+            con.execute(f"CREATE OR REPLACE TEMP VIEW hitlgov_ip_typed AS {base}{raw_select}\nFROM {source}")
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE hitlgov_ip_bad AS
+                SELECT _file, _frow, _field, _reason FROM (
+                  SELECT _file, _frow, {field_case} AS _field, {reason_case} AS _reason FROM hitlgov_ip_typed)
+                WHERE _reason IS NOT NULL""")
 
-        # 2. cases on more than one valid row: candidates by a 64-bit hash of the key (one scan)
-        step("classifying")
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE hitlgov_ip_multi AS
-            SELECT hash(t.system, t.case_id) AS h, count(*) AS n FROM hitlgov_ip_typed t
-            ANTI JOIN hitlgov_ip_bad b ON b._file = t._file AND b._frow = t._frow
-            GROUP BY 1 HAVING count(*) > 1""")
-        systems = [s for (s,) in con.execute(
-            """SELECT DISTINCT t.system FROM hitlgov_ip_typed t
-            ANTI JOIN hitlgov_ip_bad b ON b._file = t._file AND b._frow = t._frow ORDER BY 1""").fetchall()]
-        # 3. their rows through ingestion's own identity rules (pipeline.classify), with a global
-        #    row number (files in path order) standing for the file row number
-        review_cols = ", ".join(f"t.{c}" for c in REVIEW_FIELDS if c != "review_seconds")
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE hitlgov_stg AS
-            SELECT f.row_offset + t._frow + 1 AS _row, t._file, t._frow, t.system, t.case_id, t.reviewer_id,
-                   {', '.join(f't.{c}' for c in CASE_FIELDS)}, {review_cols},
-                   coalesce(t.review_seconds_given, epoch(t.review_completed_at) - epoch(t.review_started_at))
-                     AS review_seconds
-                   {''.join(f', t._a{i}' for i in range(len(attrs)))},
-                   NULL::VARCHAR AS _field, NULL::VARCHAR AS _reason
-            FROM hitlgov_ip_typed t
-            JOIN inplace_files f ON f.path = t._file
-            SEMI JOIN hitlgov_ip_multi m ON m.h = hash(t.system, t.case_id)
-            ANTI JOIN hitlgov_ip_bad b ON b._file = t._file AND b._frow = t._frow""")
-        classify(con, attrs)  # cases/reviews/case_attributes are still the (empty) tables here
+            # 2. cases on more than one valid row: candidates by a 64-bit hash of the key (one scan)
+            step("classifying")
+            con.execute(
+                """CREATE OR REPLACE TEMP TABLE hitlgov_ip_multi AS
+                SELECT hash(t.system, t.case_id) AS h, count(*) AS n FROM hitlgov_ip_typed t
+                ANTI JOIN hitlgov_ip_bad b ON b._file = t._file AND b._frow = t._frow
+                GROUP BY 1 HAVING count(*) > 1""")
+            systems = [s for (s,) in con.execute(
+                """SELECT DISTINCT t.system FROM hitlgov_ip_typed t
+                ANTI JOIN hitlgov_ip_bad b ON b._file = t._file AND b._frow = t._frow ORDER BY 1""").fetchall()]
+            # 3. their rows through ingestion's own identity rules (pipeline.classify), with a global
+            #    row number (files in path order) standing for the file row number
+            review_cols = ", ".join(f"t.{c}" for c in REVIEW_FIELDS if c != "review_seconds")
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE hitlgov_stg AS
+                SELECT f.row_offset + t._frow + 1 AS _row, t._file, t._frow, t.system, t.case_id, t.reviewer_id,
+                       {', '.join(f't.{c}' for c in CASE_FIELDS)}, {review_cols},
+                       coalesce(t.review_seconds_given, epoch(t.review_completed_at) - epoch(t.review_started_at))
+                         AS review_seconds
+                       {''.join(f', t._a{i}' for i in range(len(attrs)))},
+                       NULL::VARCHAR AS _field, NULL::VARCHAR AS _reason
+                FROM hitlgov_ip_typed t
+                JOIN inplace_files f ON f.path = t._file
+                SEMI JOIN hitlgov_ip_multi m ON m.h = hash(t.system, t.case_id)
+                ANTI JOIN hitlgov_ip_bad b ON b._file = t._file AND b._frow = t._frow""")
+            classify(con, attrs)  # cases/reviews/case_attributes are still the (empty) tables here
 
-        # 4. the index of exclusions: invalid rows; conflicts and duplicates; extra rows of a case
-        step("storing")
-        con.execute("CREATE TABLE inplace_skip (file VARCHAR, row BIGINT, skip_case BOOLEAN, skip_review BOOLEAN)")
-        con.execute("INSERT INTO inplace_skip SELECT _file, _frow, true, true FROM hitlgov_ip_bad")
-        con.execute(
-            """INSERT INTO inplace_skip
-            SELECT _file, _frow, skip_case, skip_review FROM (
-              SELECT _file, _frow, NOT coalesce(_status <> 'quarantined' AND _row = _case_first_row, false) AS skip_case,
-                     reviewer_id IS NOT NULL AND _status <> 'stored' AS skip_review
-              FROM hitlgov_cls)
-            WHERE skip_case OR skip_review""")
+            # 4. the index of exclusions: invalid rows; conflicts and duplicates; extra rows of a case
+            step("storing")
+            con.execute("CREATE TABLE inplace_skip (file VARCHAR, row BIGINT, skip_case BOOLEAN, skip_review BOOLEAN)")
+            con.execute("INSERT INTO inplace_skip SELECT _file, _frow, true, true FROM hitlgov_ip_bad")
+            con.execute(
+                """INSERT INTO inplace_skip
+                SELECT _file, _frow, skip_case, skip_review FROM (
+                  SELECT _file, _frow, NOT coalesce(_status <> 'quarantined' AND _row = _case_first_row, false) AS skip_case,
+                         reviewer_id IS NOT NULL AND _status <> 'stored' AS skip_review
+                  FROM hitlgov_cls)
+                WHERE skip_case OR skip_review""")
 
-        # 5. quarantine rows as ingestion writes them: file, row, field, reason, raw values
-        _quarantine(con, run_id, source, list(types))
+            # 5. quarantine rows as ingestion writes them: file, row, field, reason, raw values
+            _quarantine(con, run_id, source, list(types))
 
-        bad = con.execute("SELECT count(*) FROM hitlgov_ip_bad").fetchall()[0][0]
-        dup, conflicts = con.execute(
-            "SELECT count(*) FILTER (WHERE _status = 'duplicate'), count(*) FILTER (WHERE _status = 'quarantined') "
-            "FROM hitlgov_cls").fetchall()[0]
-        quarantined = bad + conflicts
-        stored = rows_read - quarantined - dup
+            bad = con.execute("SELECT count(*) FROM hitlgov_ip_bad").fetchall()[0][0]
+            dup, conflicts = con.execute(
+                "SELECT count(*) FILTER (WHERE _status = 'duplicate'), count(*) FILTER (WHERE _status = 'quarantined') "
+                "FROM hitlgov_cls").fetchall()[0]
+            quarantined = bad + conflicts
+            stored = rows_read - quarantined - dup
 
-        # 6. the canonical relations become views over the files minus the index
-        _create_views(con, base, source, attrs, run_id)
-        for system in systems:
-            con.execute("INSERT INTO systems VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                        [system, mapping.positive_label, mapping.label_order])
-            for role, names in (("sensitive", mapping.sensitive), ("feature", mapping.features)):
-                for name in names:
-                    con.execute("INSERT INTO attribute_roles VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                                [system, name, role])
-        seconds = round(time.perf_counter() - started, 3)
-        result = InPlaceResult(where, digest, rows_read, stored, dup, quarantined, seconds, len(files), run_id)
-        options = {"format": FORMAT, "in_place": True, "files": len(files), "mapping": asdict(mapping)}
-        con.execute(
-            "INSERT INTO ingestion_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "now()::TIMESTAMP - to_microseconds(?::BIGINT), now()::TIMESTAMP)",
-            [run_id, where, digest, FORMAT, json.dumps(options), rows_read, stored, dup, quarantined,
-             int(seconds * 1e6)])
-        audit.append_event(con, kind="ingestion", subject=where,
-                           detail={"run_id": run_id, **result.as_json(), "systems": systems})
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+            # 6. the canonical relations become views over the files minus the index
+            _create_views(con, base, source, attrs, run_id)
+            for system in systems:
+                con.execute("INSERT INTO systems VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                            [system, mapping.positive_label, mapping.label_order])
+                for role, names in (("sensitive", mapping.sensitive), ("feature", mapping.features)):
+                    for name in names:
+                        con.execute("INSERT INTO attribute_roles VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                                    [system, name, role])
+            seconds = round(time.perf_counter() - started, 3)
+            result = InPlaceResult(where, digest, rows_read, stored, dup, quarantined, seconds, len(files), run_id)
+            options = {"format": FORMAT, "in_place": True, "files": len(files), "mapping": asdict(mapping)}
+            con.execute(
+                "INSERT INTO ingestion_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "now()::TIMESTAMP - to_microseconds(?::BIGINT), now()::TIMESTAMP)",
+                [run_id, where, digest, FORMAT, json.dumps(options), rows_read, stored, dup, quarantined,
+                 int(seconds * 1e6)])
+            audit.append_event(con, kind="ingestion", subject=where,
+                               detail={"run_id": run_id, **result.as_json(), "systems": systems})
     finally:
         for t in ("hitlgov_ip_bad", "hitlgov_ip_multi", "hitlgov_stg", "hitlgov_cls", "hitlgov_attrs"):
             con.execute(f"DROP TABLE IF EXISTS {t}")

@@ -28,17 +28,12 @@ import duckdb
 
 from hitlgov import audit
 from hitlgov.errors import IngestError
+from hitlgov.ingest.casting import FieldSQL, q
 from hitlgov.ingest.hooks import Reader, all_readers
 from hitlgov.ingest.readers import csv_rejects, looks_binary, read_head
-from hitlgov.mapping import CANONICAL_FIELDS, Mapping
-
-CASE_FIELDS = ("ts", "model_version", "model_decision", "model_score", "final_decision", "outcome")
-REVIEW_FIELDS = ("human_decision", "review_started_at", "review_completed_at", "review_seconds",
-                 "escalated", "rationale")
-REQUIRED = ("case_id", "ts", "model_decision")
-DEFAULT_SYSTEM = "default"
-_TRUE = ("true", "t", "1", "yes", "y")
-_FALSE = ("false", "f", "0", "no", "n")
+from hitlgov.mapping import Mapping
+from hitlgov.schema import CASE_FIELDS, DEFAULT_SYSTEM, REQUIRED, REVIEW_FIELDS  # noqa: F401 (re-exported)
+from hitlgov.store import transaction
 
 
 @dataclass
@@ -57,11 +52,6 @@ class IngestResult:
         """The stable ``ingest --json`` object."""
         d = asdict(self)
         return {k: d[k] for k in ("file", "sha256", "rows_read", "stored", "duplicates", "quarantined", "seconds")}
-
-
-def q(name: str) -> str:
-    """Quote an identifier (column names come from files; values always go in as parameters)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def file_sha256(path: Path) -> str:
@@ -124,37 +114,33 @@ def ingest_path(
     reader = choose_reader(path, fmt)
     step("hashing")
     digest = file_sha256(path)
-    con.execute("BEGIN TRANSACTION")
     try:
-        step("reading")
-        source = reader.read(con, path)
-        _materialise_source(con, source, path)
-        rejects = csv_rejects(con) if reader.name == "csv" else []
-        con.execute("DROP TABLE IF EXISTS hitlgov_reject_errors")
-        step("validating")
-        attrs = stage(con, path, mapping)
-        step("classifying")
-        classify(con, attrs)
-        step("storing")
-        run_id = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM ingestion_runs").fetchall()[0][0]
-        counts = store(con, run_id=run_id, path=path, attrs=attrs, rejects=rejects, mapping=mapping)
-        seconds = round(time.perf_counter() - started, 3)
-        result = IngestResult(str(path), digest, counts["rows_read"], counts["stored"], counts["duplicates"],
-                              counts["quarantined"], seconds, reader.name, run_id)
-        options = {"format": reader.name, "mapping": asdict(mapping)}
-        con.execute(
-            "INSERT INTO ingestion_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "now()::TIMESTAMP - to_microseconds(?::BIGINT), now()::TIMESTAMP)",
-            [run_id, str(path), digest, reader.name, json.dumps(options), result.rows_read, result.stored,
-             result.duplicates, result.quarantined, int(seconds * 1e6)],
-        )
-        audit.append_event(con, kind="ingestion", subject=str(path),
-                           detail={"run_id": run_id, **result.as_json(), **audit.run_digests(con, run_id)})
-        audit.record_review_events(con, run_id)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            step("reading")
+            source = reader.read(con, path)
+            _materialise_source(con, source, path)
+            rejects = csv_rejects(con) if reader.name == "csv" else []
+            con.execute("DROP TABLE IF EXISTS hitlgov_reject_errors")
+            step("validating")
+            attrs = stage(con, path, mapping)
+            step("classifying")
+            classify(con, attrs)
+            step("storing")
+            run_id = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM ingestion_runs").fetchall()[0][0]
+            counts = store(con, run_id=run_id, path=path, attrs=attrs, rejects=rejects, mapping=mapping)
+            seconds = round(time.perf_counter() - started, 3)
+            result = IngestResult(str(path), digest, counts["rows_read"], counts["stored"], counts["duplicates"],
+                                  counts["quarantined"], seconds, reader.name, run_id)
+            options = {"format": reader.name, "mapping": asdict(mapping)}
+            con.execute(
+                "INSERT INTO ingestion_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "now()::TIMESTAMP - to_microseconds(?::BIGINT), now()::TIMESTAMP)",
+                [run_id, str(path), digest, reader.name, json.dumps(options), result.rows_read, result.stored,
+                 result.duplicates, result.quarantined, int(seconds * 1e6)],
+            )
+            audit.append_event(con, kind="ingestion", subject=str(path),
+                               detail={"run_id": run_id, **result.as_json(), **audit.run_digests(con, run_id)})
+            audit.record_review_events(con, run_id)
     finally:
         for t in ("hitlgov_src", "hitlgov_stg", "hitlgov_cls", "hitlgov_csv", "hitlgov_lines",
                   "hitlgov_jsonl", "hitlgov_reject_rows", "hitlgov_attrs"):
@@ -277,9 +263,8 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping) -> list[
     """
     columns = _source_columns(con)
     present = set(columns)
-    source_of = {f: mapping.columns.get(f, f) for f in CANONICAL_FIELDS}
-    source_of = {f: s for f, s in source_of.items() if s in present}
-    extra = attribute_columns(columns, mapping, source_of, where=str(path))
+    extra = attribute_columns(columns, mapping, FieldSQL({c: "VARCHAR" for c in columns}, mapping).source_of,
+                              where=str(path))
 
     params: list = []
 
@@ -287,55 +272,9 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping) -> list[
         params.append(value)
         return f"${len(params)}"
 
-    def text(field: str) -> str:
-        return f"NULLIF(trim({q(source_of[field])}), '')" if field in source_of else "NULL::VARCHAR"
-
-    def label(field: str) -> str:
-        expr = text(field)
-        table = mapping.labels.get(field)
-        if not table:
-            return expr
-        whens = " ".join(f"WHEN {expr} = {param(src)} THEN {param(dst)}" for src, dst in table.items())
-        return f"(CASE {whens} ELSE {expr} END)"
-
-    def timestamp(field: str) -> str:
-        x = text(field)
-        parsed = f"TRY_CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP)"
-        if mapping.timestamp_format:
-            parsed = f"coalesce(TRY_CAST(TRY_CAST(try_strptime({x}, {param(mapping.timestamp_format)}) AS TIMESTAMPTZ) AS TIMESTAMP), {parsed})"
-        # Epoch seconds are numbers; anything else must be a date/time string.
-        return (f"(CASE WHEN TRY_CAST({x} AS DOUBLE) IS NOT NULL "
-                f"THEN TRY(to_timestamp(TRY_CAST({x} AS DOUBLE))::TIMESTAMP) ELSE {parsed} END)")
-
-    def number(field: str) -> str:
-        return f"TRY_CAST({text(field)} AS DOUBLE)"
-
-    def boolean(field: str) -> str:
-        x = f"lower({text(field)})"
-        t = ", ".join(param(v) for v in _TRUE)
-        f = ", ".join(param(v) for v in _FALSE)
-        return f"(CASE WHEN {x} IN ({t}) THEN true WHEN {x} IN ({f}) THEN false END)"
-
-    system_default = param(mapping.system or DEFAULT_SYSTEM)
-    typed = {
-        "system": f"coalesce({text('system')}, {system_default})",
-        "case_id": text("case_id"),
-        "ts": timestamp("ts"),
-        "model_version": text("model_version"),
-        "model_decision": label("model_decision"),
-        "model_score": number("model_score"),
-        "reviewer_id": text("reviewer_id"),
-        "human_decision": label("human_decision"),
-        "review_started_at": timestamp("review_started_at"),
-        "review_completed_at": timestamp("review_completed_at"),
-        "review_seconds_given": number("review_seconds"),
-        "escalated": boolean("escalated"),
-        "rationale": text("rationale"),
-        "final_decision": label("final_decision"),
-        "outcome": label("outcome"),
-    }
-    raw = {f: text(f) for f in ("ts", "model_score", "review_started_at", "review_completed_at",
-                                "review_seconds", "escalated")}
+    fields = FieldSQL({c: "VARCHAR" for c in columns}, mapping, value=param)
+    typed = fields.columns()
+    raw = fields.raw()
     select = ",\n".join(f"{expr} AS {name}" for name, expr in typed.items())
     raw_select = ",\n".join(f"{expr} AS _raw_{name}" for name, expr in raw.items())
     attr_select = "".join(f",\n{text_expr(c)} AS _a{i}" for i, c in enumerate(extra))

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import duckdb
 
+from hitlgov import hookimpl
 from hitlgov.errors import IngestError
-from hitlgov.ingest.hooks import Reader, hookimpl
+from hitlgov.hookspecs import Reader
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"

@@ -28,8 +28,9 @@ from hitlgov.errors import HitlgovError
 from hitlgov.export import export_parquet
 from hitlgov.ingest.pipeline import ingest_path
 from hitlgov.mapping import load_mapping
-from metrics import agreement, drift, engines, fairness, oversight
-from metrics.source import Filter, Source
+from hitlgov.metrics import agreement, drift, engines, fairness, oversight
+from hitlgov.metrics.source import Filter, Source
+from dashboard_helpers import APP_FILE
 
 pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
 
@@ -242,7 +243,7 @@ def test_engine_errors_are_one_line(lake, tmp_path):
 
 def test_store_only_tables_say_so(lake):
     _db, lake_dir = lake
-    from metrics import inventory
+    from hitlgov.metrics import inventory
 
     with engines.open_source(None, f"duckdb://?parquet={lake_dir}") as src:
         assert inventory.ingestion_runs(src) == []
@@ -255,20 +256,21 @@ def test_dashboard_runs_on_an_engine(lake, monkeypatch, tmp_path):
     overview's numbers are the engine's."""
     from streamlit.testing.v1 import AppTest
 
-    from dashboard import fmt, launch
-    from metrics import roi
+    from hitlgov import formats as fmt
+    from hitlgov.dashboard import launch
+    from hitlgov.metrics import roi
 
     db, lake_dir = lake
     url = f"duckdb://?parquet={lake_dir}"
     assert launch.command(tmp_path / "x.duckdb", 8765, True, url)[-2:] == ["--engine", url]
     monkeypatch.setenv("HITLGOV_DB", str(tmp_path / "no-store-here.duckdb"))  # the engine, not a store
     monkeypatch.setenv("HITLGOV_ENGINE", url)
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"), default_timeout=90)
+    at = AppTest.from_file(str(APP_FILE), default_timeout=90)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert not [e.value for e in at.error], [e.value for e in at.error]
     with engines.open_source(None, url) as src:
-        catalog = [s for s in __import__("metrics.dashboard_support", fromlist=["x"]).system_catalog(src)]
+        catalog = [s for s in __import__("hitlgov.metrics.inventory", fromlist=["x"]).system_catalog(src)]
         s = catalog[0]
         flt = Filter(start=dt.date.fromisoformat(s["first"][:10]), end=dt.date.fromisoformat(s["last"][:10]),
                      system=SYSTEM)
@@ -306,7 +308,7 @@ def test_the_sampling_key_compiles_to_md5_on_every_engine(dialect):
     ``hexdigest('md5')`` only for DuckDB and Spark; metrics.engines adds the others)."""
     import ibis
 
-    import metrics.engines  # noqa: F401 - installs the compile rules
+    import hitlgov.metrics.engines  # noqa: F401 - installs the compile rules
 
     t = ibis.table({"system": "string", "case_id": "string"}, name="cases")
     sql = ibis.to_sql(t.select(k=(t.system + "|" + t.case_id).hexdigest("md5")), dialect=dialect)

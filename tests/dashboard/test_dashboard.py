@@ -3,12 +3,13 @@
 Every page renders without an exception on the demo store, on an empty store, on a missing
 store, for a system without reviews and for a filter that matches nothing; the filters change
 the numbers shown and live in the URL; and the numbers shown are the metrics functions' values
-formatted by ``dashboard.fmt``. The data-access modules (``metrics.audit_trail``,
-``metrics.dashboard_support``) and the CSV-injection guard are tested directly.
+formatted by ``hitlgov.formats``. The data-access modules (``hitlgov.metrics.audit_trail``,
+the metric families) and the CSV-injection guard are tested directly.
 """
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import subprocess
 import sys
 from functools import partial
@@ -19,13 +20,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import dashboard_helpers as helpers
-from dashboard import charts, csv_safe, fmt
-from metrics import agreement, audit_trail, dashboard_support, drift, fairness, inventory, oversight, roi
-from metrics.source import Filter, Source
+from hitlgov import formats as fmt
+from hitlgov.dashboard import charts, csv_safe
+from hitlgov.metrics import agreement, audit_trail, drift, fairness, inventory, oversight, roi, summary
+from hitlgov.metrics.source import Filter, Source
 
 pytestmark = pytest.mark.xdist_group("dashboard")
 
-APP = helpers.ROOT / "dashboard" / "app.py"
+APP = helpers.APP_FILE
 SYSTEM = "consumer-credit"
 
 
@@ -42,7 +44,7 @@ def empty_db(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def period(demo_db) -> tuple[dt.date, dt.date]:
     with Source.open(demo_db) as src:
-        s = next(s for s in dashboard_support.system_catalog(src) if s["system"] == SYSTEM)
+        s = next(s for s in inventory.system_catalog(src) if s["system"] == SYSTEM)
     return dt.date.fromisoformat(s["first"][:10]), dt.date.fromisoformat(s["last"][:10])
 
 
@@ -196,7 +198,7 @@ def test_filters_change_the_numbers_and_live_in_the_url(demo_db, monkeypatch, pe
     assert (at.query_params["from"], at.query_params["to"]) == (start.isoformat(), end.isoformat())
     flt = seg.but(start=start, end=end)
     with Source.open(demo_db) as src:
-        k = dashboard_support.kpis(src, flt, hourly_rate=roi.DEFAULT_HOURLY_RATE)
+        k = summary.kpis(src, flt, hourly_rate=roi.DEFAULT_HOURLY_RATE)
     assert tiles(at)["Cases"] == fmt.count(k["current"]["cases"])
     assert deltas(at)["Override rate"] == fmt.pp(k["delta"]["override_rate"])
 
@@ -362,25 +364,27 @@ def test_data_page_upload_ingests_and_shows_counts(tmp_path, monkeypatch):
     assert list((db.parent / "uploads").glob("*-decisions.csv"))
 
 
-def test_reports_page_generates_and_offers_the_pdf(demo_db, monkeypatch):
-    import reports
+def test_reports_page_generates_a_real_pdf_that_verifies(demo_db, tmp_path, monkeypatch):
+    """The page runs the real generator (on a copy: it appends report_generated to the chain)
+    and offers a PDF that `hitlgov report --verify` accepts against that store."""
+    from hitlgov.reports.verify import verify_report
 
-    calls = []
-
-    def build_report(*, db, start, end, system, kind, out_file, progress):
-        calls.append((Path(db), start, end, system, kind))
-        progress("rendering")
-        Path(out_file).write_bytes(b"%PDF-1.7 test")
-
-    at = open_app(demo_db, monkeypatch, page="reports.py")
-    monkeypatch.setattr(reports, "build_report", build_report, raising=False)  # the generator's contract
-    at.run()
+    db = tmp_path / "store.duckdb"
+    shutil.copy(demo_db, db)
+    at = open_app(db, monkeypatch, page="reports.py",
+                  query={"system": SYSTEM, "from": "2026-09-01", "to": "2026-09-30"})
     at.radio(key="report_kind").set_value("executive")
-    at.button(key="report_generate").click().run()
+    at.button(key="report_generate").click().run(timeout=240)
     assert_clean(at)
-    assert calls and calls[0][0] == demo_db and calls[0][3:] == (SYSTEM, "executive")
     assert "Report ready" in texts(at.success)
-    assert at.get("download_button")
+    pdf, name, *_ = at.session_state["report_pdf"]
+    assert pdf[:5] == b"%PDF-" and "executive" in name and SYSTEM in name
+    out = tmp_path / name
+    out.write_bytes(pdf)
+    result = verify_report(out, db=db)
+    assert result.ok, result.problems
+    described = result.parameters["filter"]
+    assert described["system"] == SYSTEM and str(described["from"]).startswith("2026-09-01"), described
 
 
 # -- the data-access modules ---------------------------------------------------------------------
@@ -455,34 +459,34 @@ def test_neutralise_keeps_numbers_numeric():
     assert list(out["n"]) == [-1.5, 2.0] and list(out["s"]) == ["'-1.5", "ok"] and "'=x" in out.columns
 
 
-def test_dashboard_support(small):
-    cat = dashboard_support.system_catalog(small)
+def test_catalog_trend_distribution_kpis(small):
+    cat = inventory.system_catalog(small)
     assert cat == [{"system": "default", "cases": 6, "reviewed_cases": 4, "reviews": 5,
                     "first": "2026-01-05T09:00:00", "last": "2026-02-15T09:00:00"}]
-    ctx = dashboard_support.system_context(small, system="default")
+    ctx = inventory.system_context(small, system="default")
     assert ctx["versions"] == ["v1", "v2"] and ctx["segments"] == {"group": ["a", "b"]}
     assert ctx["features"] == ["income"] and ctx["positive_label"] == "approve"
-    trend = dashboard_support.score_trend(small)
+    trend = drift.score_trend(small)
     assert [t["period"] for t in trend] == ["2026-01-01", "2026-02-01"]
     assert trend[0]["score_mean"] == pytest.approx((0.9 + 0.3 + 0.4) / 3)
     assert trend[0]["positive_rate"] == pytest.approx(1 / 3)
     jan, feb = (dt.date(2026, 1, 1), dt.date(2026, 1, 31)), (dt.date(2026, 2, 1), dt.date(2026, 2, 28))
-    num = dashboard_support.distribution(small, Filter(), "income", reference=jan, current=feb, bins=4)
+    num = drift.distribution(small, Filter(), "income", reference=jan, current=feb, bins=4)
     assert num["kind"] == "numeric" and (num["reference"]["cases"], num["current"]["cases"]) == (3, 3)
     assert sum(b["reference"] for b in num["bins"]) == 3 and sum(b["current"] for b in num["bins"]) == 3
-    cat_ = dashboard_support.distribution(small, Filter(), "group", reference=jan, current=feb)
+    cat_ = drift.distribution(small, Filter(), "group", reference=jan, current=feb)
     assert cat_["kind"] == "categorical"
     assert {b["label"]: (b["reference"], b["current"]) for b in cat_["bins"]} == {"a": (2, 1), "b": (1, 2)}
-    none = dashboard_support.distribution(small, Filter(), "income", reference=(dt.date(2020, 1, 1),) * 2,
+    none = drift.distribution(small, Filter(), "income", reference=(dt.date(2020, 1, 1),) * 2,
                                           current=(dt.date(2020, 1, 2),) * 2)
     assert none["kind"] is None and none["bins"] == []
     hist = oversight.latency_histogram(small, bins=4)
     assert sum(b["reviews"] for b in hist) == 5
-    k = dashboard_support.kpis(small, Filter(start=dt.date(2026, 2, 1), end=dt.date(2026, 2, 28)))
+    k = summary.kpis(small, Filter(start=dt.date(2026, 2, 1), end=dt.date(2026, 2, 28)))
     assert k["current"]["cases"] == 3 and k["previous"]["cases"] == 3
     assert k["previous_period"] == {"from": "2026-01-04", "to": "2026-01-31"}
     assert k["delta"]["override_rate"] == pytest.approx(k["current"]["override_rate"] - k["previous"]["override_rate"])
-    assert dashboard_support.kpis(small, Filter())["previous"] is None
+    assert summary.kpis(small, Filter())["previous"] is None
 
 
 def test_chart_builders_use_fixed_colours():
@@ -495,7 +499,7 @@ def test_chart_builders_use_fixed_colours():
 
 
 def test_launch_command_is_headless_and_private(tmp_path):
-    from dashboard import launch
+    from hitlgov.dashboard import launch
 
     cmd = launch.command(tmp_path / "x.duckdb", 8765, True)
     joined = " ".join(cmd)
@@ -505,7 +509,7 @@ def test_launch_command_is_headless_and_private(tmp_path):
 
 
 def test_export_is_recorded_in_the_audit_chain_and_can_be_pseudonymised(make_store, monkeypatch):
-    from dashboard import exports
+    from hitlgov.dashboard import exports
     from hitlgov import audit, store
     from hitlgov.mapping import Mapping
 

@@ -1,4 +1,4 @@
-"""Tests for metrics.fairness_math: hand-computed figures and plain Fairlearn as the oracle."""
+"""Tests for metrics.fairness_stats: hand-computed figures and plain Fairlearn as the oracle."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metrics.fairness_math import (
+from hitlgov.metrics.fairness_stats import (
     COUNT_COLUMNS,
     counts_from_rows,
     disparities,

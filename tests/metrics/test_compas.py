@@ -13,10 +13,10 @@ import pytest
 from hitlgov import store
 from hitlgov.ingest.pipeline import ingest_path
 from hitlgov.mapping import load_mapping
-from metrics import fairness
-from metrics.source import Filter, Source
+from hitlgov.metrics import fairness
+from hitlgov.metrics.source import Filter, Source
 
-COMPAS = Path(__file__).resolve().parents[1] / "data" / "compas"
+COMPAS = Path(__file__).resolve().parents[2] / "data" / "compas"
 
 
 @pytest.fixture(scope="module")

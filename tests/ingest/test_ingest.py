@@ -330,7 +330,7 @@ def test_memory_limit_from_the_environment(tmp_path, monkeypatch):
 ])
 def test_views_and_mapping_files_share_their_errors(tmp_path, text, message):
     from hitlgov.errors import HitlgovError
-    from metrics.engines import load_views
+    from hitlgov.metrics.engines import load_views
 
     path = tmp_path / "file.yaml"
     if text is not None:

@@ -1,6 +1,6 @@
 """PDF reports (issue 5): both kinds on a small demo store, read back with pypdf and pdftoppm.
 
-The numbers in the PDF are the metric functions' values formatted by ``dashboard.fmt``; every
+The numbers in the PDF are the metric functions' values formatted by ``hitlgov.formats``; every
 section heading is there; page counts are sane (executive: exactly 2); page 1 is not blank;
 ``--verify`` passes on the untouched store and names the values that changed after one review
 row is edited in the DuckDB file; pseudonymisation hides every reviewer id; an empty period gives
@@ -22,13 +22,13 @@ import pytest
 from pypdf import PdfReader
 from rich.console import Console
 
-from dashboard import fmt
-from metrics import fairness, inventory, oversight, roi
-from metrics.source import Filter, Source
-from reports import build_report, pseudonym
-from reports.cli import run_report
-from reports.evidence import ATTACHMENT, digest_of
-from reports.verify import read_evidence
+from hitlgov import formats as fmt
+from hitlgov.metrics import fairness, inventory, oversight, roi
+from hitlgov.metrics.source import Filter, Source
+from hitlgov.reports import build_report, pseudonym
+from hitlgov.reports.cli import run_report
+from hitlgov.reports.evidence import ATTACHMENT, digest_of
+from dashboard_helpers import APP_FILE
 
 pytestmark = pytest.mark.xdist_group("reports")
 
@@ -128,16 +128,18 @@ def _cli(**kw) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def _not_blank(pdf: Path, tmp: Path) -> float:
-    """Share of non-white pixels of page 1 rendered by poppler at 50 dpi."""
-    prefix = tmp / "page"
-    subprocess.run(["pdftoppm", "-r", "50", "-png", "-f", "1", "-l", "1", str(pdf), str(prefix)], check=True,
-                   capture_output=True, timeout=60)
-    png = next(tmp.glob("page*.png"))
+def _ink_below_header(pdf: Path, tmp: Path, page: int = 1) -> float:
+    """Share of non-white pixels of a page rendered by poppler at 50 dpi, *below the top fifth*
+    (where a running header would be): a page whose body failed to render scores ~0."""
+    prefix = tmp / f"page{page}"
+    subprocess.run(["pdftoppm", "-r", "50", "-png", "-f", str(page), "-l", str(page), str(pdf), str(prefix)],
+                   check=True, capture_output=True, timeout=60)
+    png = next(tmp.glob(f"page{page}*.png"))
     from PIL import Image
 
     img = Image.open(png).convert("L")
-    hist = img.histogram()  # 256 grey levels
+    body = img.crop((0, img.height // 5, img.width, img.height))
+    hist = body.histogram()  # 256 grey levels
     return sum(hist[:245]) / sum(hist)
 
 
@@ -171,8 +173,23 @@ def test_compliance_report_has_every_section_and_sane_pages(compliance):
     assert f"{SYSTEM} · {START} to {END}" in compliance["page_texts"][2]
 
 
-def test_compliance_report_page_one_is_not_blank(compliance, tmp_path):
-    assert _not_blank(compliance["path"], tmp_path) > 0.01
+def test_compliance_report_page_one_carries_the_cover(compliance, tmp_path, expected):
+    """Page 1 is the cover: its title, system, period, scope and sign-off block, drawn below the header."""
+    cover = _flat(compliance["page_texts"][0])
+    assert f"Human oversight of {SYSTEM}, {START} to {END}" in cover, cover[:400]
+    for part in ("Compliance report", "Scope", "Generated at (UTC)", "Date and signature",
+                 f"metric digest {compliance['result'].digest[:16]}"):
+        assert part in cover, (part, cover[:600])
+    assert _ink_below_header(compliance["path"], tmp_path) > 0.01
+
+
+def test_the_ink_check_fails_on_a_page_with_only_a_header(tmp_path):
+    """The check above can fail: a PDF whose one page carries only a running header scores ~0."""
+    from weasyprint import HTML
+
+    pdf = tmp_path / "header-only.pdf"
+    HTML(string="<html><body><p style='margin:0;font-size:9pt'>consumer-credit · header</p></body></html>").write_pdf(pdf)
+    assert _ink_below_header(pdf, tmp_path) < 0.001
 
 
 def test_evidence_is_attached_and_in_the_metadata(compliance, demo):
@@ -374,7 +391,7 @@ def test_dashboard_reports_page_generates_a_real_pdf(demo, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("HITLGOV_DB", str(demo["db"]))
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(APP_FILE), default_timeout=120)
     at.query_params = {"system": SYSTEM}
     at.run()
     at.switch_page("views/reports.py").run()

@@ -24,8 +24,8 @@ from hitlgov.errors import IngestError
 from hitlgov.ingest import inplace
 from hitlgov.ingest.pipeline import ingest_path
 from hitlgov.mapping import Mapping, load_mapping
-from metrics.engines import open_source
-from metrics.summary import compute_metrics
+from hitlgov.metrics.engines import open_source
+from hitlgov.metrics.summary import compute_metrics
 
 COLUMNS = ["case_id", "ts", "model_decision", "model_score", "reviewer_id", "human_decision",
            "review_started_at", "review_completed_at", "review_seconds", "escalated", "rationale",

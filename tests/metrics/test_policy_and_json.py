@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hitlgov.errors import HitlgovError
-from metrics.policy import Policy, evaluate, load_policy, status_of
+from hitlgov.metrics.policy import Policy, evaluate, load_policy, status_of
 
 RULE = {"metric": "x", "fail_below": 0.1, "warn_below": 0.2, "warn_above": 0.8, "fail_above": 0.9}
 

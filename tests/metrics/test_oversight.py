@@ -14,8 +14,8 @@ r1: 3 reviews, 1 override (c2), median(120, 60, 50) = 60; r2: 2 reviews, 1 overr
 """
 import pytest
 
-from metrics import oversight, roi
-from metrics.source import Filter, Source
+from hitlgov.metrics import oversight, roi
+from hitlgov.metrics.source import Filter, Source
 
 LOG = """case_id,ts,model_version,model_decision,model_score,reviewer_id,human_decision,review_started_at,review_completed_at,review_seconds,escalated,outcome,rationale
 c1,2026-01-05T09:00:00,v1,approve,0.9,,,,,,,approve,

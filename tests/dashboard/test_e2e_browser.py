@@ -6,98 +6,36 @@ so a broken CI image cannot pass silently. Screenshots go to ``tests/artifacts/`
 """
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+import browser_helpers as bh
 import dashboard_helpers as helpers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("dashboard-browser")]
 
-CHROMIUM = os.environ.get("HITLGOV_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = helpers.ROOT / "tests" / "artifacts"
 HITLGOV = Path(sys.executable).with_name("hitlgov")
-CHART = ".js-plotly-plot, [data-testid=stPlotlyChart]"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"the browser test cannot run in CI: {reason}")
-    pytest.skip(reason)
+CHART = bh.CHART
+_settle = bh.settle
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     db = helpers.demo_store(tmp_path_factory.getbasetemp())
-    port = _free_port()
-    log = open(tmp_path_factory.mktemp("serve") / "serve.log", "w+")
+    port = bh.free_port()
     cmd = [str(HITLGOV) if HITLGOV.exists() else "hitlgov", "serve", "--db", str(db), "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.seek(0)
-            os.killpg(proc.pid, signal.SIGKILL) if proc.poll() is None else None
-            pytest.fail(f"hitlgov serve did not start: {log.read()[-2000:]}")
-        time.sleep(0.25)
-    yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    log.close()
+    with bh.served(cmd, port, tmp_path_factory.mktemp("serve") / "serve.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"{CHROMIUM} not found (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover
-        _unavailable(f"playwright is not installed: {exc}")
-    pw = sync_playwright().start()
-    try:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu",
-                                                                "--disable-background-networking"])
-    except Exception as exc:  # noqa: BLE001 - any launch failure
-        pw.stop()
-        _unavailable(f"chromium did not start: {exc}")
-    yield b
-    b.close()
-    pw.stop()
-
-
-def _settle(page, timeout: float = 60) -> None:
-    """Wait until Streamlit has finished running the script (no 'running' status widget)."""
-    deadline = time.monotonic() + timeout
-    time.sleep(0.3)
-    while time.monotonic() < deadline:
-        if page.locator("[data-testid=stStatusWidget]").count() == 0:
-            return
-        time.sleep(0.2)
+    with bh.chromium() as b:
+        yield b
 
 
 def test_every_page_in_a_real_browser(server, browser):
@@ -107,17 +45,10 @@ def test_every_page_in_a_real_browser(server, browser):
     try:
         for view, url_path, title, has_chart in helpers.PAGES:
             started = time.monotonic()
-            page.goto(f"{server}/{url_path}", wait_until="domcontentloaded")
-            page.wait_for_selector(f"h1:has-text('{title}')", timeout=60_000)
-            if has_chart:
-                page.wait_for_selector(CHART, timeout=60_000)
-            else:
-                page.wait_for_selector("[data-testid=stDataFrame], [data-testid=stAlert], [data-testid=stButton]", timeout=60_000)
-            _settle(page)
+            bh.open_page(page, f"{server}/{url_path}", title, has_chart=has_chart)
             timings[title] = round(time.monotonic() - started, 2)
             page.screenshot(path=str(ARTIFACTS / f"{view.removesuffix('.py')}.png"), full_page=True)
-            assert page.locator("[data-testid=stException]").count() == 0, f"{title}: Streamlit exception shown"
-            assert "Unexpected error" not in page.inner_text("body"), f"{title}: unexpected error shown"
+            bh.assert_no_error(page, title)
             assert "system=consumer-credit" in page.url, page.url
     finally:
         page.close()

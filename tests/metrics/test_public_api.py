@@ -2,11 +2,11 @@
 import subprocess
 import sys
 
-import metrics
+from hitlgov import metrics
 
 
 def test_every_public_name_resolves_to_its_module_function():
-    from metrics import oversight, summary
+    from hitlgov.metrics import oversight, summary
 
     for name in metrics.__all__:
         assert getattr(metrics, name) is not None, name
@@ -24,7 +24,7 @@ def test_unknown_name_is_an_attribute_error():
 
 
 def test_importing_the_source_does_not_import_fairlearn_or_evidently():
-    code = ("import sys, metrics.source, metrics.oversight; "
+    code = ("import sys, hitlgov.metrics.source, hitlgov.metrics.oversight; "
             "print(sorted(m for m in ('fairlearn', 'evidently') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 
 from hitlgov.mapping import Mapping
-from metrics import fairness, fairness_math
-from metrics.source import Filter, Source
-from tests.conftest import build_store
+from hitlgov.metrics import fairness, fairness_stats
+from hitlgov.metrics.source import Filter, Source
+from conftest import build_store
 
 
 def random_log(seed: int, n: int = 3000) -> pd.DataFrame:
@@ -34,7 +34,7 @@ def test_store_path_equals_metricframe(tmp_path, seed):
     with Source.open(db) as src:
         ours = fairness.fairness_by_attribute(src, Filter(), attributes="grp")
     for decision in ("model_decision", "final_decision"):
-        ref = fairness_math.metricframe_reference(df, group_col="grp", pred_col=decision, true_col="outcome",
+        ref = fairness_stats.metricframe_reference(df, group_col="grp", pred_col=decision, true_col="outcome",
                                                   positive_label="yes")
         mine = ours[decision]
         for key in ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference"):

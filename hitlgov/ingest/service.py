@@ -1,0 +1,63 @@
+"""The one entry point for putting logs into a store: the CLI's ``ingest`` and the dashboard's
+upload both call :func:`ingest_files`, so both run the same guards and raise the same errors.
+
+Guards that belong to a *store* rather than to a file live here, not in a caller: a store that
+serves in-place Parquet cannot also take copied files (its canonical tables are views), and an
+in-place registration takes Parquet only. Each file is still one transaction
+(:func:`hitlgov.ingest.pipeline.ingest_path`); a file that fails is reported through ``on_error``
+and the others go on, so one bad file in a batch costs only itself.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterable
+
+from hitlgov import store
+from hitlgov.errors import HitlgovError, IngestError
+from hitlgov.ingest import inplace
+from hitlgov.ingest.inplace import InPlaceResult
+from hitlgov.ingest.pipeline import IngestResult, ingest_path
+from hitlgov.mapping import Mapping
+
+Progress = Callable[[Path, str], None]
+
+
+def check_can_copy(con, db) -> None:
+    """Refuse to copy files into a store that serves in-place Parquet (one line, store untouched)."""
+    if inplace.is_inplace(con):
+        raise IngestError(f"{store.resolve_db(db)} serves in-place Parquet; copied and in-place data cannot be mixed "
+                          "in one store: ingest these files into another store (--db OTHER.duckdb)")
+
+
+def ingest_files(db: str | os.PathLike | None, paths: Iterable[str | os.PathLike], *, mapping: Mapping | None = None,
+                 fmt: str = "auto", progress: Progress | None = None,
+                 on_error: Callable[[Path, HitlgovError], None] | None = None) -> list[IngestResult]:
+    """Ingest ``paths`` into the store ``db``, one transaction per file, and return their results.
+
+    A file that cannot be ingested raises its one-line :class:`HitlgovError` -- or, when
+    ``on_error`` is given, is passed to it and skipped. Store-level refusals always raise.
+    """
+    mapping = mapping or Mapping()
+    results: list[IngestResult] = []
+    with store.connect(db) as con:
+        check_can_copy(con, db)
+        for raw in paths:
+            path = Path(raw)
+            step = (lambda stage, _p=path: progress(_p, stage)) if progress else None
+            try:
+                results.append(ingest_path(con, path, mapping=mapping, fmt=fmt, progress=step))
+            except HitlgovError as exc:
+                if on_error is None:
+                    raise
+                on_error(path, exc)
+    return results
+
+
+def register_in_place(db: str | os.PathLike | None, patterns: list[str], *, mapping: Mapping | None = None,
+                      fmt: str = "auto") -> InPlaceResult:
+    """Serve a Parquet dataset where it lies (``ingest --in-place``)."""
+    if fmt not in ("auto", "parquet"):
+        raise IngestError(f"--in-place serves Parquet files only (not --format {fmt})")
+    with store.connect(db) as con:
+        return inplace.register(con, patterns, mapping=mapping or Mapping())

@@ -1,0 +1,70 @@
+"""The canonical decision log: the one place that names its fields (SCHEMA.md §1).
+
+Every layer that needs the field list reads it from here -- the store's migrations are checked
+against it (``tests/ground/test_schema.py``), the mapping validates names with it, the pipeline
+and the in-place views type and split rows with it, the adapters emit it, the Parquet export
+and the engine sources expect it. A new canonical field is added here once.
+
+A log row is one human review of a case. The *case* fields describe the model's decision and
+repeat on every review row of the case; the *review* fields describe one person's review and are
+empty on a row no human reviewed. ``system`` and ``case_id`` identify a case; with
+``reviewer_id`` they identify a review.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str          # the Ibis type of the stored column ("string", "timestamp", "float64", "boolean")
+    belongs_to: str    # "key", "case" or "review"
+    required: bool = False
+    label: bool = False  # takes values in the system's label space (mapped through `labels:`)
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("case_id", "string", "key", required=True),
+    Field("ts", "timestamp", "case", required=True),
+    Field("system", "string", "key"),
+    Field("model_version", "string", "case"),
+    Field("model_decision", "string", "case", required=True, label=True),
+    Field("model_score", "float64", "case"),
+    Field("reviewer_id", "string", "review"),
+    Field("human_decision", "string", "review", label=True),
+    Field("review_started_at", "timestamp", "review"),
+    Field("review_completed_at", "timestamp", "review"),
+    Field("review_seconds", "float64", "review"),
+    Field("escalated", "boolean", "review"),
+    Field("rationale", "string", "review"),
+    Field("final_decision", "string", "case", label=True),
+    Field("outcome", "string", "case", label=True),
+)
+BY_NAME = {f.name: f for f in FIELDS}
+
+#: every canonical field, in the order of the input contract
+CANONICAL_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS)
+#: fields a row must carry (empty = quarantined)
+REQUIRED: tuple[str, ...] = tuple(f.name for f in FIELDS if f.required)
+#: the case's model fields, stored once per case
+CASE_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.belongs_to == "case")
+#: the fields of one review, without ``reviewer_id`` (which identifies it)
+REVIEW_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.belongs_to == "review" and f.name != "reviewer_id")
+#: everything a review row carries, ``reviewer_id`` included
+REVIEW_COLUMNS: tuple[str, ...] = ("reviewer_id",) + REVIEW_FIELDS
+LABEL_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.label)
+TIMESTAMP_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.type == "timestamp")
+DEFAULT_SYSTEM = "default"
+
+#: the canonical relations every source provides (the store's tables, a lake's views) and their
+#: Ibis types; the store adds bookkeeping columns (run_id, source_row) the metrics never read
+TABLES: dict[str, dict[str, str]] = {
+    "cases": {"system": "string", "case_id": "string",
+              **{n: BY_NAME[n].type for n in CASE_FIELDS}},
+    "reviews": {"system": "string", "case_id": "string",
+                **{n: BY_NAME[n].type for n in REVIEW_COLUMNS}},
+    "case_attributes": {"system": "string", "case_id": "string", "name": "string", "value": "string"},
+    "systems": {"system": "string", "positive_label": "string", "label_order": "array<string>"},
+    "attribute_roles": {"system": "string", "name": "string", "role": "string"},
+}
