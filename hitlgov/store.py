@@ -107,6 +107,11 @@ MIGRATIONS: list[str] = [
         hash      VARCHAR
     );
     """,
+    # 2 (issue 12): a case from an annotation-only source (a labelling tool export with no
+    # prediction) is stored with no model decision instead of being quarantined
+    """
+    ALTER TABLE cases ALTER COLUMN model_decision DROP NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
