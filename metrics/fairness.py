@@ -34,6 +34,8 @@ def group_counts(source: Source, flt: Filter, *, attributes: tuple[str, ...], po
     if unknown:
         raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {unknown[0]!r}")
     c = source.cases(flt)
+    # model and final decision are compared on the same cases: those with a model decision
+    c = c.filter(c.model_decision.notnull())
     for name in attributes:
         a = source.attribute(name).rename(value_a="value")
         c = c.left_join(a, ["system", "case_id"]).select(c, **{f"_g_{name}": a.value_a})

@@ -496,6 +496,8 @@ def store(con: duckdb.DuckDBPyConnection, *, run_id: int, path: Path, attrs: lis
         ANTI JOIN case_attributes a ON a.system = n.system AND a.case_id = n.case_id AND a.name = n.name""",
         [run_id],
     )
+    if "_review_events" in _source_columns(con):
+        _store_review_events(con, run_id)
     # Quarantine: invalid rows (stage), conflicting rows (classify), unparsable CSV lines.
     con.execute(
         """INSERT INTO quarantine
@@ -532,6 +534,26 @@ def store(con: duckdb.DuckDBPyConnection, *, run_id: int, path: Path, attrs: lis
     }
     assert counts["stored"] + counts["duplicates"] + counts["quarantined"] == counts["rows_read"], counts
     return counts
+
+
+REVIEW_EVENT_JSON = '[{"reviewed_by": "VARCHAR", "accepted": "BOOLEAN", "reviewed_at": "VARCHAR", "review_id": "VARCHAR"}]'
+
+
+def _store_review_events(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    """Review-stage events an adapter put in ``_review_events`` (JSON list per review row):
+    kept for every stored or already-known review, each event once (re-ingesting adds none)."""
+    con.execute(
+        f"""INSERT INTO review_events
+        SELECT DISTINCT k.system, k.case_id, k.reviewer_id, e.reviewed_by, e.accepted,
+               timezone('UTC', TRY_CAST(e.reviewed_at AS TIMESTAMPTZ)), e.review_id, $1, k._row
+        FROM hitlgov_cls k JOIN hitlgov_src s ON s._row = k._row,
+             unnest(from_json(s._review_events, '{REVIEW_EVENT_JSON}')) AS u(e)
+        WHERE k._status <> 'quarantined' AND k.reviewer_id IS NOT NULL AND s._review_events IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM review_events x WHERE x.system = k.system AND x.case_id = k.case_id
+                          AND x.reviewer_id = k.reviewer_id AND x.event_id IS NOT DISTINCT FROM e.review_id
+                          AND x.reviewed_by IS NOT DISTINCT FROM e.reviewed_by
+                          AND x.reviewed_at IS NOT DISTINCT FROM timezone('UTC', TRY_CAST(e.reviewed_at AS TIMESTAMPTZ)))""",
+        [run_id])
 
 
 def _record_system_config(con: duckdb.DuckDBPyConnection, mapping: Mapping) -> None:
