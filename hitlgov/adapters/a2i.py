@@ -83,9 +83,15 @@ def detect(path: Path, head: bytes) -> bool:
         return False
 
 
-def read(con: Any, path: Path, *, model_decision_key: str | None = None, model_score_key: str | None = None,
-         model_version_key: str | None = None, answer_key: str | None = None) -> pd.DataFrame:
-    """Read one A2I output.json or a folder of them; ``con`` is not needed."""
+def read(con: Any, path: Path, *, model_decision: str | None = None, model_score: str | None = None,
+         model_version: str | None = None, answer: str | None = None) -> pd.DataFrame:
+    """Read one A2I output.json or a folder of them; ``con`` is not needed.
+
+    The options (``--adapter-option model_decision=inputContent.prediction``) name where the
+    model's output is: a key of ``inputContent``, or a dotted path into it (``inputContent.``
+    prefix optional); ``answer`` names the ``answerContent`` field that is the human decision."""
+    model_decision_key, model_score_key, model_version_key, answer_key = (
+        _path(model_decision), _path(model_score), _path(model_version), answer)
     if path.is_dir():
         files = sorted((p for p in path.rglob("*.json") if p.is_file()),
                        key=lambda p: p.relative_to(path).as_posix())
@@ -100,17 +106,46 @@ def read(con: Any, path: Path, *, model_decision_key: str | None = None, model_s
     rows = []
     for number, file in enumerate(files, start=1):
         rows.extend(_loop_rows(file, number, load_json(file, "an Amazon A2I output"), keys, answer_key))
-    return frame(rows)
+    df = frame(rows)
+    undecided = df.loc[df["model_decision"].isna(), "case_id"].nunique()
+    if undecided:
+        df.attrs["hitlgov_notices"] = [
+            f"{undecided} of {df['case_id'].nunique()} human loop(s) have no model decision in inputContent "
+            f"(looked for {', '.join(keys['model_decision'])}); they are stored as annotation-only cases. If "
+            "inputContent holds it, name the key with --adapter-option model_decision=inputContent.KEY"]
+    return df
 
 
 def _keys(given: str | None, defaults: tuple[str, ...]) -> tuple[str, ...]:
     return (given,) if given else defaults
 
 
+def _path(option: str | None) -> str | None:
+    """``inputContent.a.b`` / ``a.b`` -> ``a.b`` (a path inside inputContent)."""
+    if option is None:
+        return None
+    return option[len("inputContent."):] if option.startswith("inputContent.") else option
+
+
+def _lookup(content: dict, key: str) -> Any:
+    """A key of inputContent, or a dotted path into its nested objects."""
+    if key in content:
+        return content[key]
+    value: Any = content
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
 def _loop_rows(file: Path, number: int, output: Any, keys: dict, answer_key: str | None) -> list[dict]:
     where = f"{file}: not an Amazon A2I output"
     if not isinstance(output, dict):
         raise IngestError(f"{where}: {EXPECTED} (found a JSON {json_kind(output)})")
+    if "humanAnswers" not in output and isinstance(output.get("humanEvaluationResult"), dict):
+        # SageMaker human evaluation jobs wrap the loop's output in humanEvaluationResult
+        output = {**{k: v for k, v in output.items() if k != "humanEvaluationResult"}, **output["humanEvaluationResult"]}
     answers, content = output.get("humanAnswers"), output.get("inputContent") or {}
     if not isinstance(answers, list) or not all(isinstance(a, dict) for a in answers):
         raise IngestError(f"{where}: {EXPECTED} ('humanAnswers' is not a list of objects)")
@@ -120,9 +155,9 @@ def _loop_rows(file: Path, number: int, output: Any, keys: dict, answer_key: str
         raise IngestError(f"{where}: 'inputContent' is a JSON {json_kind(content)}, not an object")
 
     # For each model field, the first of its candidate keys that inputContent has.
-    found = {name: next((k for k in candidates if content.get(k) is not None), None)
+    found = {name: next((k for k in candidates if _lookup(content, k) is not None), None)
              for name, candidates in keys.items()}
-    case = {name: content.get(k) for name, k in found.items()}
+    case = {name: (_lookup(content, k) if k else None) for name, k in found.items()}
     case["case_id"] = output["humanLoopName"]
     case["ts"] = (case["ts"] or _path_time(file)
                   or _earliest(answers, "acceptanceTime") or _earliest(answers, "submissionTime"))
@@ -191,5 +226,5 @@ def _earliest(answers: list[dict], key: str) -> str | None:
 
 @hookimpl
 def hitlgov_readers() -> list[Reader]:
-    return [Reader(name="a2i", detect=detect, read=read, priority=10,
+    return [Reader(name="a2i", detect=detect, read=read, priority=10, annotation_source=True,
                    description="Amazon A2I human-loop output.json (one file or a folder of them)")]

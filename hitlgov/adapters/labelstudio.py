@@ -79,7 +79,8 @@ def read(con: Any, path: Path, *, question: str | None = None) -> pd.DataFrame:
     """Read a Label Studio JSON export; ``con`` is not needed. ``question`` names the control
     (``from_name``) whose result is the decision."""
     tasks = load_json(path, "a Label Studio export")
-    if isinstance(tasks, dict):  # one task exported / fetched alone (GET /api/tasks/{id})
+    if isinstance(tasks, dict) and any(k in tasks for k in ("id", "annotations", "completions")):
+        # one task exported / fetched alone (GET /api/tasks/{id})
         tasks = [tasks]
     if not isinstance(tasks, list):
         raise IngestError(f"{path}: not a Label Studio export: {EXPECTED} (found a JSON {json_kind(tasks)})")
