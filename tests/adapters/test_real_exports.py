@@ -182,3 +182,42 @@ def test_langfuse_scores_page_judge_vs_human(tmp_path):
     with open_source(db) as src:
         by = {x["reviewer_id"]: x["override_rate"] for x in oversight_summary(src)["by_reviewer"]}
     assert by == {"u-ann": 1.0, "u-bob": 0.0}
+
+
+A2I_EVAL = FIXTURES / "a2i" / "real" / "human_evaluation_two_workers.json"
+LLAMA = "sm-margaret-meta-textgeneration-llama-2-7b-1711485008-0612"
+MISTRAL = "jumpstart-dft-hf-llm-mistral-7b-ins-20240327-043352"
+
+
+def test_a2i_human_evaluation_two_workers_rate_two_models(tmp_path):
+    # AWS SageMaker developer guide, "Understand the results of a human evaluation job": one loop,
+    # workers ead1ba56c1278175 (22.574 s) and bad258db224c3db6 (38.197 s) rate two models. The
+    # default metric is the first per-model one declared, Accuracy (thumbs up/down): llama
+    # true/true (agree), mistral true/false (disagree) -> 2 cases, 4 reviews, 2 reviewers; each
+    # worker's time is shared by the two cases they judged: 22.574 + 38.197 = 60.771 s in all.
+    db, r = ingest(tmp_path, A2I_EVAL)
+    assert (r.format, r.rows_read, r.stored, r.quarantined) == ("a2i", 4, 4, 0)
+    assert any("used metric 'Accuracy'" in n for n in r.notices)
+    loop = "a757 11d3e75a 8d41f35b9873d 253f5b7bce0256e"
+    assert table(db, "SELECT case_id, reviewer_id, human_decision, review_seconds FROM reviews ORDER BY 1, 2") == [
+        (f"{loop}/Accuracy/{MISTRAL}", "bad258db224c3db6", "false", 19.0985),
+        (f"{loop}/Accuracy/{MISTRAL}", "ead1ba56c1278175", "true", 11.287),
+        (f"{loop}/Accuracy/{LLAMA}", "bad258db224c3db6", "true", 19.0985),
+        (f"{loop}/Accuracy/{LLAMA}", "ead1ba56c1278175", "true", 11.287)]
+    assert table(db, "SELECT round(sum(review_seconds), 3) FROM reviews") == [(60.771,)]
+    assert table(db, "SELECT count(*), count(model_decision), min(CAST(ts AS VARCHAR)) FROM cases") == [
+        (2, 0, "2024-06-07 22:31:57.066")]  # ts: the earliest acceptanceTime
+    with open_source(db) as src:
+        o = oversight_summary(src)
+    assert (o["cases"], o["cases_without_model_decision"], o["reviews"]) == (2, 2, 4)
+
+
+def test_a2i_human_evaluation_comparison_metric(tmp_path):
+    # Fluency is a choice between the two responses: ead1... chose response 0 (llama), bad2...
+    # response 1 (mistral): one case, two reviews that disagree, each with the worker's whole time
+    db, r = ingest(tmp_path, A2I_EVAL, question="Fluency")
+    assert (r.rows_read, r.stored) == (2, 2)
+    assert table(db, "SELECT reviewer_id, human_decision, review_seconds FROM reviews ORDER BY 1") == [
+        ("bad258db224c3db6", MISTRAL, 38.197), ("ead1ba56c1278175", LLAMA, 22.574)]
+    with pytest.raises(IngestError, match=r"metric 'Helpfulness' \(--question\) is not in the human evaluation"):
+        ingest(tmp_path, A2I_EVAL, question="Helpfulness")
