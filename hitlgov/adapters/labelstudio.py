@@ -63,14 +63,18 @@ from hitlgov.hookspecs import Reader
 TEXT_TYPES = ("textarea",)
 EXPECTED = "expected a JSON list of tasks with 'annotations'"
 CSV_COLUMNS = ("annotation_id", "annotator", "lead_time")
+# JSON-MIN: one flat object per annotation (label-studio-converter ``convert_to_json_min``)
+JSON_MIN_KEYS = ("annotation_id", "annotator", "lead_time")
+JSON_MIN_META = ("id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time", "agreement")
 
 
 def detect(path: Path, head: bytes) -> bool:
     """A JSON list (or one task object) carrying Label Studio's ``annotations``/``completions``."""
     try:
         sample = head_text(head)
-        return (sample.startswith(("[", "{")) and ('"annotations"' in sample or '"completions"' in sample)
+        full = (sample.startswith(("[", "{")) and ('"annotations"' in sample or '"completions"' in sample)
                 and ('"data"' in sample or '"predictions"' in sample) and '"humanAnswers"' not in sample)
+        return full or (sample.startswith("[") and all(f'"{k}"' in sample for k in JSON_MIN_KEYS))
     except Exception:
         return False
 
@@ -86,6 +90,8 @@ def read(con: Any, path: Path, *, question: str | None = None) -> pd.DataFrame:
         raise IngestError(f"{path}: not a Label Studio export: {EXPECTED} (found a JSON {json_kind(tasks)})")
     if not tasks:
         raise IngestError(f"{path}: the Label Studio export has no tasks")
+    if all(isinstance(t, dict) and "annotation_id" in t and "annotations" not in t for t in tasks):
+        return _json_min(path, tasks, question)
     for number, task in enumerate(tasks, start=1):
         _check_task(path, number, task)
     controls = _controls(tasks)
@@ -106,6 +112,62 @@ def read(con: Any, path: Path, *, question: str | None = None) -> pd.DataFrame:
         notices.append(f"{missing} task(s) have neither annotations nor predictions")
     df.attrs["hitlgov_notices"] = notices
     return df
+
+
+def _json_min(path: Path, records: list[dict], question: str | None) -> pd.DataFrame:
+    """JSON-MIN: one object per annotation -- the task's data, ``id``, ``annotator``,
+    ``annotation_id``, ``created_at``, ``updated_at``, ``lead_time`` and each control's result
+    under its ``from_name`` (a string for one choice or text, else a list of region / choice
+    objects). Without the labelling config a control cannot be told from a data field, so the
+    decision is the control named by ``--question``, or the only field holding result objects."""
+    fields = list(dict.fromkeys(k for r in records for k in r if k not in JSON_MIN_META))
+    regions = [f for f in fields if any(isinstance(r.get(f), (list, dict)) and _min_labels(r.get(f)) for r in records)]
+    if question is not None and question not in fields:
+        raise IngestError(f"{path}: field '{question}' (--question) is not in the Label Studio JSON-MIN export "
+                          f"(fields: {', '.join(fields)})")
+    chosen = question or (regions[0] if len(regions) == 1 else None)
+    if chosen is None:
+        raise IngestError(f"{path}: Label Studio JSON-MIN export: name the field that holds the decision with "
+                          f"--question NAME (fields: {', '.join(fields)}), or export JSON instead")
+    first_seen: dict[str, list[str]] = {}
+    for r in records:
+        if (t := text(r.get("created_at") or r.get("updated_at"))) is not None:
+            first_seen.setdefault(str(r.get("id")), []).append(t)
+    rows = []
+    for number, r in enumerate(records, start=1):
+        if r.get("id") is None:
+            raise IngestError(f"{path}: not a Label Studio export: record {number} has no 'id'")
+        completed = r.get("created_at") or r.get("updated_at")
+        times = sorted(first_seen.get(str(r["id"]), []))
+        case = {"case_id": r["id"], "ts": times[0] if times else None,
+                "reviewer_id": _user(r.get("annotator")), "human_decision": label(_min_labels(r.get(chosen))),
+                "review_completed_at": completed, "review_seconds": r.get("lead_time"),
+                "review_started_at": _minus(completed, r.get("lead_time"))}
+        attributes = scalar_attributes({k: v for k, v in r.items() if k not in JSON_MIN_META and k != chosen})
+        rows.append({**row(attributes, case, prefix="data"), "_record": number})
+    df = frame(rows)
+    df.attrs["hitlgov_notices"] = [] if question else [f"used field '{chosen}' of the JSON-MIN export as the decision"]
+    return df
+
+
+def _min_labels(value: Any) -> list[str] | None:
+    """A JSON-MIN result: a string, or region/choice objects whose ``*labels``/``choices``/
+    ``taxonomy``/``rating`` entries are the labels."""
+    if isinstance(value, str):
+        return [value]
+    items = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                if k.endswith("labels") or k in ("choices", "taxonomy", "rating"):
+                    for x in v if isinstance(v, list) else [v]:
+                        x = "/".join(map(str, x)) if isinstance(x, list) else x
+                        if (t := text(x)) is not None:
+                            out.append(t)
+    return out or None
 
 
 def _annotations(task: dict) -> list[dict]:

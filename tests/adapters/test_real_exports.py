@@ -221,3 +221,20 @@ def test_a2i_human_evaluation_comparison_metric(tmp_path):
         ("bad258db224c3db6", MISTRAL, 38.197), ("ead1ba56c1278175", LLAMA, 22.574)]
     with pytest.raises(IngestError, match=r"metric 'Helpfulness' \(--question\) is not in the human evaluation"):
         ingest(tmp_path, A2I_EVAL, question="Helpfulness")
+
+
+def test_label_studio_json_min_as_the_converter_writes_it(tmp_path):
+    # label-studio-converter 0.0.59 convert_to_json_min of the real test_export_yolo/data.json
+    # (SOURCES.md): the same 3 annotations as the full export, one object each -> the same
+    # reviews as test_label_studio_boxes_two_annotators_agree_on_the_label_set
+    db, r = ingest(tmp_path, LS / "tool_json_min_from_yolo_data.json")
+    assert (r.format, r.rows_read, r.stored, r.quarantined) == ("labelstudio", 3, 3, 0)
+    # (the export's own lead_time for task 2 is 5.651999999999999)
+    assert table(db, "SELECT case_id, reviewer_id, human_decision, round(review_seconds, 3) FROM reviews "
+                     "ORDER BY 1, 2") == [
+        ("1", "1", "parasites|white", 85.444), ("1", "2", "parasites|white", 1235.418), ("2", "1", "white", 5.652)]
+    # ts: no task time in JSON-MIN -> the case's earliest annotation
+    assert table(db, "SELECT case_id, CAST(ts AS VARCHAR) FROM cases ORDER BY 1") == [
+        ("1", "2022-12-27 13:36:25.747398"), ("2", "2022-12-27 17:20:52.822626")]
+    with pytest.raises(IngestError, match=r"field 'choice' \(--question\) is not in the Label Studio JSON-MIN export"):
+        ingest(tmp_path, LS / "tool_json_min_from_yolo_data.json", question="choice")
