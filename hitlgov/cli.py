@@ -69,7 +69,7 @@ def _split(values: Optional[List[str]]) -> Optional[list[str]]:
 def ingest(
     paths: List[Path] = typer.Argument(..., help="Log files (CSV, JSONL, Parquet, .gz) or tool exports"),
     mapping: Optional[Path] = typer.Option(None, "--mapping", "-m", help="YAML column mapping file"),
-    fmt: str = typer.Option("auto", "--format", "-f", help="auto, csv, jsonl, parquet, or an adapter (labelstudio, argilla, a2i)"),
+    fmt: str = typer.Option("auto", "--format", "-f", help="auto, csv, jsonl, parquet, or an adapter (labelstudio, argilla, a2i, langfuse)"),
     sensitive: Optional[List[str]] = typer.Option(None, "--sensitive", help="Sensitive attribute columns (comma-separated)"),
     features: Optional[List[str]] = typer.Option(None, "--features", help="Feature columns for drift (comma-separated)"),
     positive_label: Optional[str] = typer.Option(None, "--positive-label", help="The favourable/positive label"),
@@ -110,8 +110,8 @@ def ingest(
             out.print(f"{result.file}: read {result.rows_read:,} rows -> stored {result.stored:,}, "
                       f"duplicates {result.duplicates:,}, quarantined {result.quarantined:,} "
                       f"({result.seconds:.2f} s, {result.format})", highlight=False)
-        for notice in result.notices:
-            err.print(f"note: {notice}", highlight=False, markup=False, soft_wrap=True)
+        for notice in result.notices:  # stderr, so --json keeps stdout to JSON alone
+            err.print(f"note: {result.file}: {notice}", highlight=False, markup=False, soft_wrap=True)
 
     def failed(path, exc) -> None:
         failures.append(path)

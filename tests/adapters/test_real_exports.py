@@ -238,3 +238,52 @@ def test_label_studio_json_min_as_the_converter_writes_it(tmp_path):
         ("1", "2022-12-27 13:36:25.747398"), ("2", "2022-12-27 17:20:52.822626")]
     with pytest.raises(IngestError, match=r"field 'choice' \(--question\) is not in the Label Studio JSON-MIN export"):
         ingest(tmp_path, LS / "tool_json_min_from_yolo_data.json", question="choice")
+
+
+# --- the command line and the mapping file -------------------------------------------------------
+
+def cli(*args):
+    from typer.testing import CliRunner
+
+    from hitlgov.cli import app
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_cli_options_reach_the_adapter_and_errors_are_one_line(tmp_path):
+    db = tmp_path / "c.duckdb"
+    r = cli("ingest", A2I_EVAL, "--question", "Fluency", "--json", "--db", db)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout.strip())["stored"] == 2  # stdout: JSON alone
+    r = cli("ingest", A2I_EVAL, "--db", tmp_path / "d.duckdb")
+    assert r.exit_code == 0 and "note: " in r.stderr and "used metric 'Accuracy'" in r.stderr
+    for bad, message in ((["--adapter-option", "model_decision"], "expected KEY=VALUE"),
+                         (["--adapter-option", "answr=x"], "the a2i reader has no option 'answr'"),
+                         (["--default-ts", "<b>tomorrow</b>"], "is not a date or timestamp"),
+                         (["--question", "Nope"], "metric 'Nope' (--question) is not in the human evaluation")):
+        r = cli("ingest", A2I_EVAL, *bad, "--db", db)
+        lines = [line for line in r.output.splitlines() if line.strip()]
+        assert r.exit_code == 1 and len(lines) == 1 and message in lines[0], (bad, r.output)
+        assert "Traceback" not in r.output
+    assert table(db, "SELECT count(*) FROM reviews") == [(2,)]  # nothing stored by the refused runs
+
+
+def test_mapping_file_options(tmp_path):
+    tasks = json.loads((LS / "real_test_export_json_min_data.json").read_text())
+    for task in tasks:
+        task.pop("created_at")
+        for a in task["annotations"]:
+            a.pop("created_at"), a.pop("updated_at")
+    export = tmp_path / "undated.json"
+    export.write_text(json.dumps(tasks))
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("default_ts: 2024-03-01\nquestion: label\nsystem: planes\n")  # an unquoted YAML date
+    db = tmp_path / "m.duckdb"
+    r = cli("ingest", export, "--mapping", mapping, "--db", db)
+    assert r.exit_code == 0, r.output
+    assert table(db, "SELECT system, CAST(ts AS VARCHAR) FROM cases") == [("planes", "2024-03-01 00:00:00")]
+    mapping.write_text("annotation_only: maybe\n")
+    r = cli("ingest", export, "--mapping", mapping, "--db", db)
+    assert r.exit_code == 1 and "'annotation_only' must be true or false" in r.output
+    mapping.write_text("adapter_options: [model_decision]\n")
+    r = cli("ingest", export, "--mapping", mapping, "--db", db)
+    assert r.exit_code == 1 and "'adapter_options' must map option name -> value" in r.output
