@@ -287,3 +287,29 @@ def test_mapping_file_options(tmp_path):
     mapping.write_text("adapter_options: [model_decision]\n")
     r = cli("ingest", export, "--mapping", mapping, "--db", db)
     assert r.exit_code == 1 and "'adapter_options' must map option name -> value" in r.output
+
+
+def test_annotation_only_cases_are_covered_by_the_audit_trail(tmp_path):
+    from hitlgov import audit, store
+
+    db, _ = ingest(tmp_path, LS / "real_test_export_csv_csv_test2.json")
+    with store.connect(db) as con:
+        assert audit.verify_store(con)["ok"]
+        con.execute("UPDATE cases SET model_decision = 'Yes' WHERE case_id = '4'")  # a decision made up later
+        assert not audit.verify_store(con)["ok"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"data": {"id": "s1"}, "meta": {}}', "'data' is not a list of score objects"),
+    ('{"data": [{"id": "s1", "name": "q", "source": "EVAL", "dataType": "NUMERIC", "value": 1}], "meta": {}}',
+     "score 1 has no 'traceId'"),
+    ('{"data": [], "meta": {"page": 1}}', "the Langfuse export has no scores"),
+    ('{"data": [{"traceId": "t", "source": "EVAL", "dataType": "X"', "line 1 is not valid JSON"),
+])
+def test_malformed_langfuse_exports_are_refused_in_one_line(tmp_path, content, message):
+    path = tmp_path / "scores.json"
+    path.write_text(content)
+    with pytest.raises(IngestError) as err:
+        ingest(tmp_path, path, fmt="langfuse")
+    assert "\n" not in str(err.value) and message in str(err.value) and str(err.value).startswith(str(path))
+    assert table(tmp_path / "s.duckdb", "SELECT count(*) FROM cases") == [(0,)]
