@@ -197,9 +197,11 @@ def reviewer_accuracy(source: Source, flt: Filter = Filter()) -> list[dict]:
     if df.empty:
         return []
     df["reviewer_accuracy"] = df.reviewer_correct / df.reviews_with_outcome
-    df["model_accuracy"] = [ratio(m, n) for m, n in zip(df.model_correct, df.decided_reviews)]
+    # (lists first: a None put in a DataFrame column comes back as NaN)
+    model_accuracy = [ratio(m, n) for m, n in zip(df.model_correct, df.decided_reviews)]
+    df["model_accuracy"] = model_accuracy
     df["value_added"] = [None if m is None else ratio(c, n) - m
-                         for c, n, m in zip(df.reviewer_correct_decided, df.decided_reviews, df.model_accuracy)]
+                         for c, n, m in zip(df.reviewer_correct_decided, df.decided_reviews, model_accuracy)]
     df = df.drop(columns=["decided_reviews", "reviewer_correct_decided"])
     df["override_precision"] = [ratio(c, o) for c, o in zip(df.overrides_correct, df.overrides)]
     return records(df.sort_values("reviewer_id"))
