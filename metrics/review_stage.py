@@ -9,8 +9,10 @@ export): a reviewer accepts or rejects it. Those verdicts are stored as ``review
   stand; zero verdicts means the deployment has no review stage (the rate is None).
 * per annotator (the ``reviewer_id`` whose review was judged): the same rate over their reviews.
 
-The aggregation is one Ibis expression over ``review_events`` joined to the filtered cases; a
-source without that relation (an in-place dataset, another engine) has no review stage: None.
+The aggregation is one Ibis expression over ``review_events`` joined to the filtered cases. A
+source without that relation (an in-place dataset, a lake on another engine: the Parquet export
+does not carry it yet) knows of no verdict and answers as a store with none does (0 verdicts,
+rate None), so the same logs give the same JSON on every engine.
 """
 from __future__ import annotations
 
@@ -31,10 +33,10 @@ def _events(source: Source):
 
 def rejection_rate(source: Source, flt: Filter = Filter()) -> dict:
     """``{"verdicts", "accepted", "rejected", "rejection_rate", "by_annotator"}`` (rate None
-    without verdicts; ``verdicts`` None when the source has no review-stage relation)."""
+    without verdicts)."""
     e = _events(source)
     if e is None:
-        return {"verdicts": None, "accepted": None, "rejected": None, "rejection_rate": None, "by_annotator": []}
+        return {"verdicts": 0, "accepted": 0, "rejected": 0, "rejection_rate": None, "by_annotator": []}
     c = source.cases(flt).select("system", "case_id")
     e = e.semi_join(c, ["system", "case_id"])
     judged = e.filter(e.accepted.notnull())
