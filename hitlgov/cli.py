@@ -69,7 +69,7 @@ def _split(values: Optional[List[str]]) -> Optional[list[str]]:
 def ingest(
     paths: List[Path] = typer.Argument(..., help="Log files (CSV, JSONL, Parquet, .gz) or tool exports"),
     mapping: Optional[Path] = typer.Option(None, "--mapping", "-m", help="YAML column mapping file"),
-    fmt: str = typer.Option("auto", "--format", "-f", help="auto, csv, jsonl, parquet, or an adapter (labelstudio, argilla, a2i)"),
+    fmt: str = typer.Option("auto", "--format", "-f", help="auto, csv, jsonl, parquet, or an adapter (labelstudio, argilla, a2i, langfuse)"),
     sensitive: Optional[List[str]] = typer.Option(None, "--sensitive", help="Sensitive attribute columns (comma-separated)"),
     features: Optional[List[str]] = typer.Option(None, "--features", help="Feature columns for drift (comma-separated)"),
     positive_label: Optional[str] = typer.Option(None, "--positive-label", help="The favourable/positive label"),
@@ -77,14 +77,21 @@ def ingest(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file on stdout, nothing else"),
     in_place: bool = typer.Option(False, "--in-place", help="Serve Parquet files where they lie (PATH may be a glob "
                                   "such as 'logs/month=*/*.parquet'): validated, indexed, not copied"),
+    question: Optional[str] = typer.Option(None, "--question", help="Tool exports: the question (Argilla) or control "
+                                           "(Label Studio from_name) or score name (Langfuse) that is the decision"),
+    default_ts: Optional[str] = typer.Option(None, "--default-ts", help="The decision time (ISO 8601 date) for rows "
+                                             "of an export that records none"),
+    adapter_option: Optional[List[str]] = typer.Option(None, "--adapter-option", help="KEY=VALUE option for the "
+                                                       "tool adapter (repeatable), e.g. model_decision=inputContent.prediction"),
     db: Optional[Path] = DbOption,
 ):
     """Ingest decision logs: every row is stored, skipped as a duplicate, or quarantined."""
     from hitlgov.ingest import service
-    from hitlgov.mapping import load_mapping
+    from hitlgov.mapping import load_mapping, parse_options
 
     m = load_mapping(mapping).with_overrides(
         sensitive=_split(sensitive), features=_split(features), positive_label=positive_label, system=system)
+    options = parse_options(adapter_option)
     if in_place:
         result = service.register_in_place(db, [str(p) for p in paths], mapping=m, fmt=fmt)
         if as_json:
@@ -103,6 +110,8 @@ def ingest(
             out.print(f"{result.file}: read {result.rows_read:,} rows -> stored {result.stored:,}, "
                       f"duplicates {result.duplicates:,}, quarantined {result.quarantined:,} "
                       f"({result.seconds:.2f} s, {result.format})", highlight=False)
+        for notice in result.notices:  # stderr, so --json keeps stdout to JSON alone
+            err.print(f"note: {result.file}: {notice}", highlight=False, markup=False, soft_wrap=True)
 
     def failed(path, exc) -> None:
         failures.append(path)
@@ -111,7 +120,7 @@ def ingest(
     for path in paths:  # one call per file: a progress bar each, results printed as they come
         for result in _with_progress(lambda step, p=path: service.ingest_files(
                 db, [p], mapping=m, fmt=fmt, progress=(lambda _p, stage: step(stage)) if step else None,
-                on_error=failed), path):
+                on_error=failed, question=question, default_ts=default_ts, adapter_options=options), path):
             report(result)
     if failures:
         raise typer.Exit(1)

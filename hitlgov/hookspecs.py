@@ -36,6 +36,14 @@ class Reader:
              Raise :class:`hitlgov.errors.IngestError` naming the file when it can't be read.
     priority: higher is asked first by auto-detection (specific tool formats before generic
              JSON Lines).
+    annotation_source: the format is a labelling / review tool's export, where a task may have
+             no model prediction at all: its cases are stored without a model decision instead of
+             being quarantined (``hitlgov.schema.required_fields``).
+
+    ``read`` may take keyword options (``question=``, ``model_decision=``...): ``--question``
+    and ``--adapter-option KEY=VALUE`` pass them, and a name ``read`` does not take is refused.
+    A DataFrame may carry one-line notices for the user in ``df.attrs["hitlgov_notices"]``
+    (which question was used, how many cases have no model decision...).
     """
 
     name: str
@@ -43,6 +51,7 @@ class Reader:
     read: Callable[[Any, Path], Any]
     priority: int = 0
     description: str = ""
+    annotation_source: bool = False
 
 
 class ReaderSpec:

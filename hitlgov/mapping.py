@@ -17,9 +17,14 @@ A mapping file is YAML (every key optional)::
     features: [age]                   # attributes for drift
     positive_label: high              # the favourable/positive label for binary metrics
     label_order: [low, high]          # declares labels ordered (ordinal agreement)
+    annotation_only: true             # the system's log has no model decision (labelling only)
+    question: sentiment               # tool exports: the question / control that is the decision
+    default_ts: 2024-03-01            # ts for rows of an export that records none
+    adapter_options:                  # tool exports: the adapter's options (KEY: VALUE)
+      model_decision: inputContent.prediction
 
-CLI flags (``--system``, ``--sensitive``, ``--features``, ``--positive-label``) override the
-file. Canonical files need no mapping at all.
+CLI flags (``--system``, ``--sensitive``, ``--features``, ``--positive-label``, ``--question``,
+``--default-ts``, ``--adapter-option``) override the file. Canonical files need no mapping at all.
 """
 from __future__ import annotations
 
@@ -42,6 +47,10 @@ class Mapping:
     features: list[str] = field(default_factory=list)
     positive_label: str | None = None
     label_order: list[str] | None = None
+    annotation_only: bool = False
+    question: str | None = None
+    default_ts: str | None = None
+    adapter_options: dict[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **overrides) -> "Mapping":
         """CLI flags win over the file; ``None`` means the flag was not given."""
@@ -64,7 +73,8 @@ def load_mapping(path: str | Path | None) -> Mapping:
     where = str(path)
     doc = read_yaml_mapping(path, kind="mapping", error=MappingError)
     known = {"system", "columns", "labels", "timestamp_format", "attributes", "sensitive",
-             "features", "positive_label", "label_order"}
+             "features", "positive_label", "label_order", "annotation_only", "question", "default_ts",
+             "adapter_options"}
     unknown = sorted(set(doc) - known)
     if unknown:
         raise MappingError(f"{where}: unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}")
@@ -82,6 +92,12 @@ def load_mapping(path: str | Path | None) -> Mapping:
         raise MappingError(f"{where}: 'labels' names non-label field(s) {', '.join(bad)}; "
                            f"label fields are {', '.join(LABEL_FIELDS)}")
     attributes = doc.get("attributes")
+    annotation_only = doc.get("annotation_only", False)
+    if not isinstance(annotation_only, bool):
+        raise MappingError(f"{where}: 'annotation_only' must be true or false")
+    options = doc.get("adapter_options") or {}
+    if not isinstance(options, dict) or not all(isinstance(v, (str, int, float, bool)) for v in options.values()):
+        raise MappingError(f"{where}: 'adapter_options' must map option name -> value")
     return Mapping(
         system=None if doc.get("system") is None else str(doc["system"]),
         columns={str(k): str(v) for k, v in columns.items()},
@@ -93,7 +109,29 @@ def load_mapping(path: str | Path | None) -> Mapping:
         features=_str_list(doc.get("features"), "features", where),
         positive_label=None if doc.get("positive_label") is None else str(doc["positive_label"]),
         label_order=_str_list(doc.get("label_order"), "label_order", where) or None,
+        annotation_only=annotation_only,
+        question=None if doc.get("question") is None else str(doc["question"]),
+        # YAML reads an unquoted 2024-03-01 as a date: keep its ISO text
+        default_ts=None if doc.get("default_ts") is None else _iso(doc["default_ts"]),
+        adapter_options={str(k): _label_key(v) for k, v in options.items()},
     )
+
+
+def parse_options(pairs: list[str] | None, *, flag: str = "--adapter-option") -> dict[str, str] | None:
+    """``["KEY=VALUE", ...]`` -> ``{KEY: VALUE}`` (None when no flag was given)."""
+    if not pairs:
+        return None
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise MappingError(f"{flag} {pair!r}: expected KEY=VALUE (e.g. model_decision=inputContent.prediction)")
+        options[key.strip()] = value.strip()
+    return options
+
+
+def _iso(value) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def _label_key(key) -> str:

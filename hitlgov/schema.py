@@ -9,6 +9,13 @@ A log row is one human review of a case. The *case* fields describe the model's 
 repeat on every review row of the case; the *review* fields describe one person's review and are
 empty on a row no human reviewed. ``system`` and ``case_id`` identify a case; with
 ``reviewer_id`` they identify a review.
+
+``required`` names what a row must carry. ``model_decision`` is required of an ordinary system's
+log (a row without it is wrong, and quarantined) but not of an *annotation-only* source: a
+labelling or review tool's export that has no prediction (the adapters declare this), or a
+system the mapping declares ``annotation_only: true``. Such a case is stored with an empty model
+decision; its reviews count for workload, latency, agreement and accuracy, and the metrics that
+need the model's decision exclude it and say how many they excluded.
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ class Field:
     belongs_to: str    # "key", "case" or "review"
     required: bool = False
     label: bool = False  # takes values in the system's label space (mapped through `labels:`)
+    model_output: bool = False  # the model's output: optional for an annotation-only source
 
 
 FIELDS: tuple[Field, ...] = (
@@ -29,7 +37,7 @@ FIELDS: tuple[Field, ...] = (
     Field("ts", "timestamp", "case", required=True),
     Field("system", "string", "key"),
     Field("model_version", "string", "case"),
-    Field("model_decision", "string", "case", required=True, label=True),
+    Field("model_decision", "string", "case", required=True, label=True, model_output=True),
     Field("model_score", "float64", "case"),
     Field("reviewer_id", "string", "review"),
     Field("human_decision", "string", "review", label=True),
@@ -47,6 +55,15 @@ BY_NAME = {f.name: f for f in FIELDS}
 CANONICAL_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS)
 #: fields a row must carry (empty = quarantined)
 REQUIRED: tuple[str, ...] = tuple(f.name for f in FIELDS if f.required)
+#: fields even an annotation-only source's row must carry (the store's NOT NULL case columns)
+REQUIRED_ALWAYS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.required and not f.model_output)
+
+
+def required_fields(*, annotation_only: bool) -> tuple[str, ...]:
+    """The fields a row must carry: :data:`REQUIRED`, or :data:`REQUIRED_ALWAYS` for an
+    annotation-only source (a labelling tool export without predictions)."""
+    return REQUIRED_ALWAYS if annotation_only else REQUIRED
+
 #: the case's model fields, stored once per case
 CASE_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.belongs_to == "case")
 #: the fields of one review, without ``reviewer_id`` (which identifies it)

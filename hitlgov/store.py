@@ -107,6 +107,26 @@ MIGRATIONS: list[str] = [
         hash      VARCHAR
     );
     """,
+    # 2 (issue 12): a case from an annotation-only source (a labelling tool export with no
+    # prediction) is stored with no model decision instead of being quarantined
+    """
+    ALTER TABLE cases ALTER COLUMN model_decision DROP NOT NULL;
+    """,
+    # 3 (issue 12): review-stage events -- a second person accepting or rejecting a stored
+    # review (Label Studio Enterprise reviews[]); reviewer_id is the reviewed annotator
+    """
+    CREATE TABLE review_events (
+        system      VARCHAR NOT NULL,
+        case_id     VARCHAR NOT NULL,
+        reviewer_id VARCHAR NOT NULL,
+        reviewed_by VARCHAR,
+        accepted    BOOLEAN,
+        reviewed_at TIMESTAMP,
+        event_id    VARCHAR,
+        run_id      BIGINT NOT NULL,
+        source_row  BIGINT
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -23,6 +23,7 @@ _PUBLIC = {
     "fairness": ("fairness_summary", "fairness_by_attribute", "group_counts"),
     "drift": ("drift_summary", "default_windows"),
     "roi": ("roi_summary", "roi_trend"),
+    "review_stage": ("rejection_rate",),
     "inventory": ("counts", "retention", "completeness", "ingestion_runs", "quarantine_summary"),
     "policy": ("Policy", "load_policy", "evaluate"),
     "summary": ("compute_metrics",),

@@ -34,6 +34,8 @@ def group_counts(source: Source, flt: Filter, *, attributes: tuple[str, ...], po
     if unknown:
         raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {unknown[0]!r}")
     c = source.cases(flt)
+    # model and final decision are compared on the same cases: those with a model decision
+    c = c.filter(c.model_decision.notnull())
     for name in attributes:
         a = source.attribute(name).rename(value_a="value")
         c = c.left_join(a, ["system", "case_id"]).select(c, **{f"_g_{name}": a.value_a})
@@ -79,11 +81,14 @@ def fairness_by_attribute(source: Source, flt: Filter = Filter(), *, attributes:
         raise ValueError("fairness needs the positive label: declare it at ingestion (--positive-label) "
                          "or choose one system")
     counts, missing = group_counts(source, flt, attributes=attributes, positive_label=label)
+    c = source.cases(flt)
+    undecided = int(c.model_decision.isnull().cast("int64").sum().to_pandas() or 0)  # left out by group_counts
     if counts["model_decision"].empty:
-        return {"positive_label": label, "cases_without_group": missing, "model_decision": None,
-                "final_decision": None, "review_effect": None}
+        return {"positive_label": label, "cases_without_group": missing, "cases_without_model_decision": undecided,
+                "model_decision": None, "final_decision": None, "review_effect": None}
     out: dict = {decision: fairness_block(counts[decision]) for decision in DECISIONS}
     out["cases_without_group"] = missing
+    out["cases_without_model_decision"] = undecided
     out["positive_label"] = label
     out["review_effect"] = plain(fairness_stats.review_effect(out["model_decision"], out["final_decision"]))
     return out

@@ -11,6 +11,11 @@ Definitions (SCHEMA §2), over the cases in the filter:
   says whether a case was escalated).
 * **review latency** -- median and 90th percentile (linear interpolation) of ``review_seconds``.
 
+A case from an annotation-only source has no model decision: it cannot be automated or
+overridden, so the case rates (automation, review, override, escalation), the reviewer override
+rates and automation bias leave it out, and ``cases_without_model_decision`` says how many were
+left out. Its reviews still count for workload and latency.
+
 The aggregations are Ibis expressions (portable to other engines); this module only shapes
 their small results.
 """
@@ -60,10 +65,13 @@ def oversight_summary(source: Source, flt: Filter = Filter()) -> dict:
     """The SCHEMA §3 ``oversight`` block, plus case and review counts."""
     c = source.cases(flt)
     r = source.reviews(flt)
+    undecided = int(c.model_decision.isnull().cast("int64").sum().to_pandas() or 0)
+    c = decided(c)
     case_row = c.aggregate(**_case_rates(c)).to_pandas().iloc[0].to_dict()
     lat_row = r.aggregate(**_latency(r)).to_pandas().iloc[0].to_dict()
     out = {
-        "cases": int(case_row["cases"]),
+        "cases": int(case_row["cases"]) + undecided,
+        "cases_without_model_decision": undecided,
         "reviewed_cases": int(case_row["reviewed_cases"] or 0),
         "overridden_cases": int(case_row["overridden_cases"] or 0),
         "escalated_cases": int(case_row["escalated_cases"] or 0),
@@ -76,11 +84,20 @@ def oversight_summary(source: Source, flt: Filter = Filter()) -> dict:
     return out
 
 
+def decided(t: ir.Table) -> ir.Table:
+    """The cases (or reviews) that have a model decision: the only ones a rate about the
+    model's decision (automation, override, model accuracy) can count."""
+    return t.filter(t.model_decision.notnull())
+
+
 def by_reviewer(source: Source, flt: Filter = Filter()) -> list[dict]:
-    """Per reviewer: reviews, override rate, escalation rate and latency, busiest first."""
+    """Per reviewer: reviews, override rate, escalation rate and latency, busiest first.
+
+    The override rate counts the reviews of cases that have a model decision."""
     r = source.reviews(flt)
     df = r.group_by("reviewer_id").aggregate(
         reviews=r.count(),
+        decided_reviews=r.model_decision.notnull().cast("int64").sum(),
         overrides=r.overrode.cast("int64").sum(),
         escalations=r.escalated.cast("int64").sum(),
         escalation_known=r.escalated.count(),
@@ -91,7 +108,7 @@ def by_reviewer(source: Source, flt: Filter = Filter()) -> list[dict]:
     ).to_pandas()
     if df.empty:
         return []
-    df["override_rate"] = df.overrides / df.reviews
+    df["override_rate"] = [ratio(o, n) for o, n in zip(df.overrides, df.decided_reviews)]
     df["escalation_rate"] = [ratio(e, n) if k else None for e, n, k in
                              zip(df.escalations, df.reviews, df.escalation_known)]
     df["rationale_rate"] = df.rationale_given / df.reviews
@@ -103,7 +120,7 @@ def by_reviewer(source: Source, flt: Filter = Filter()) -> list[dict]:
 
 def by_model_version(source: Source, flt: Filter = Filter()) -> list[dict]:
     """The case rates for each model version in the filter."""
-    c = source.cases(flt)
+    c = decided(source.cases(flt))
     df = c.group_by("model_version").aggregate(**_case_rates(c)).to_pandas()
     out = [{"model_version": plain(row["model_version"]), "cases": int(row["cases"]), **_finish_rates(row)}
            for row in df.to_dict(orient="records")]
@@ -115,7 +132,7 @@ def trend(source: Source, flt: Filter = Filter(), *, period: str = "month") -> l
     if period not in PERIODS:
         raise ValueError(f"period must be one of {', '.join(PERIODS)}, not {period!r}")
     unit = PERIODS[period]
-    c = source.cases(flt)
+    c = decided(source.cases(flt))
     c = c.mutate(period=c.ts.truncate(unit))
     cases = c.group_by("period").aggregate(**_case_rates(c)).to_pandas()
     r = source.reviews(flt)
@@ -166,9 +183,13 @@ def reviewer_accuracy(source: Source, flt: Filter = Filter()) -> list[dict]:
     """
     r = source.reviews(flt)
     r = r.filter(r.outcome.notnull())
+    with_model = r.model_decision.notnull()
     df = r.group_by("reviewer_id").aggregate(
         reviews_with_outcome=r.count(),
         reviewer_correct=(r.human_decision == r.outcome).cast("int64").sum(),
+        # value added compares reviewer and model on the same reviews: those with a model decision
+        decided_reviews=with_model.cast("int64").sum(),
+        reviewer_correct_decided=(with_model & (r.human_decision == r.outcome)).cast("int64").sum(),
         model_correct=(r.model_decision == r.outcome).cast("int64").sum(),
         overrides=r.overrode.cast("int64").sum(),
         overrides_correct=(r.overrode & (r.human_decision == r.outcome)).cast("int64").sum(),
@@ -176,8 +197,12 @@ def reviewer_accuracy(source: Source, flt: Filter = Filter()) -> list[dict]:
     if df.empty:
         return []
     df["reviewer_accuracy"] = df.reviewer_correct / df.reviews_with_outcome
-    df["model_accuracy"] = df.model_correct / df.reviews_with_outcome
-    df["value_added"] = df.reviewer_accuracy - df.model_accuracy
+    # (lists first: a None put in a DataFrame column comes back as NaN)
+    model_accuracy = [ratio(m, n) for m, n in zip(df.model_correct, df.decided_reviews)]
+    df["model_accuracy"] = model_accuracy
+    df["value_added"] = [None if m is None else ratio(c, n) - m
+                         for c, n, m in zip(df.reviewer_correct_decided, df.decided_reviews, model_accuracy)]
+    df = df.drop(columns=["decided_reviews", "reviewer_correct_decided"])
     df["override_precision"] = [ratio(c, o) for c, o in zip(df.overrides_correct, df.overrides)]
     return records(df.sort_values("reviewer_id"))
 
@@ -207,7 +232,7 @@ def automation_bias(
     Flagged when ``override_ratio <= max_override_ratio`` and ``p_value < alpha`` and
     ``time_ratio <= max_time_ratio`` and the reviewer has at least ``min_reviews`` reviews.
     """
-    r = source.reviews(flt)
+    r = decided(source.reviews(flt))
     band = ibis.ifelse(r.model_score.isnull(), -1,
                        ibis.least((r.model_score * 10).floor().cast("int64"), 9))
     r = r.mutate(stratum=r.model_decision + ":" + band.cast("string"))
@@ -267,7 +292,7 @@ def high_risk_coverage(source: Source, flt: Filter = Filter(), *, score_band: tu
     """Share of high-risk cases -- model score inside ``score_band``, near the decision
     threshold where the model is least sure -- that a human reviewed."""
     lo, hi = score_band
-    c = source.cases(flt)
+    c = decided(source.cases(flt))
     c = c.filter(c.model_score.between(lo, hi))
     row = c.aggregate(cases=c.count(), reviewed=c.reviewed.cast("int64").sum()).to_pandas().iloc[0]
     return {"score_band": [lo, hi], "high_risk_cases": int(row["cases"]),

@@ -20,7 +20,8 @@ DEFAULT_HOURLY_RATE = 60.0
 
 
 def _aggregations(c: ir.Table) -> dict:
-    known = c.outcome.notnull()
+    # errors of the model and of the final decision, on the same cases: those with a model decision
+    known = c.outcome.notnull() & c.model_decision.notnull()
     over = c.overridden.fill_null(False)
     return dict(
         cases=c.count(),

@@ -6,7 +6,7 @@ The period defaults to the decisions present in the filter.
 from __future__ import annotations
 
 import pandas as pd
-from hitlgov.metrics import agreement, drift, fairness, inventory, oversight, roi
+from hitlgov.metrics import agreement, drift, fairness, inventory, oversight, review_stage, roi
 from hitlgov.metrics._values import plain
 from hitlgov.metrics.policy import Policy, evaluate, load_policy
 from hitlgov.metrics.source import Filter, Source
@@ -50,6 +50,8 @@ def compute_metrics(source: Source, flt: Filter = Filter(), *, policy: Policy | 
         "oversight": {
             **{k: over[k] for k in ("automation_rate", "review_rate", "override_rate", "escalation_rate",
                                     "review_seconds_median", "review_seconds_p90")},
+            "cases_without_model_decision": over["cases_without_model_decision"],
+            "review_stage": review_stage.rejection_rate(source, flt),
             "high_risk_review_coverage": coverage["coverage"],
             "by_reviewer": [{k: r[k] for k in ("reviewer_id", "reviews", "override_rate", "review_seconds_median",
                                               "escalation_rate", "rationale_rate")} for r in by_reviewer],

@@ -9,7 +9,12 @@ so ``--format auto`` recognises the export and ``--format <name>`` forces it:
 * :mod:`hitlgov.adapters.argilla` -- Argilla 2.x records (nested or flattened / Hugging Face
   style) and Argilla 1.x FeedbackDataset records, as a JSON list or JSON Lines (``argilla``);
 * :mod:`hitlgov.adapters.a2i` -- Amazon SageMaker Augmented AI human-loop ``output.json``
-  files, one file or a folder of them (``a2i``).
+  files, one file or a folder of them, and SageMaker human evaluation job outputs (``a2i``);
+* :mod:`hitlgov.adapters.langfuse` -- Langfuse scores: LLM-as-a-judge (EVAL) scores as the
+  model decision, human ANNOTATION scores as reviews (``langfuse``).
+
+They are *annotation sources* (``Reader.annotation_source``): a case with no model prediction
+is stored without a model decision rather than quarantined (``hitlgov.schema.required_fields``).
 
 ``README.md`` beside this file says how to export from each tool and how fields map.
 

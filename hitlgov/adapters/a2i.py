@@ -77,15 +77,21 @@ def detect(path: Path, head: bytes) -> bool:
             with open(first, "rb") as fh:
                 head = fh.read(65536)
         sample = head_text(head)
-        return (sample.startswith("{") and '"humanAnswers"' in sample
+        return (sample.startswith("{") and ('"humanAnswers"' in sample or '"humanEvaluationResult"' in sample)
                 and ('"humanLoopName"' in sample or '"flowDefinitionArn"' in sample))
     except Exception:
         return False
 
 
-def read(con: Any, path: Path, *, model_decision_key: str | None = None, model_score_key: str | None = None,
-         model_version_key: str | None = None, answer_key: str | None = None) -> pd.DataFrame:
-    """Read one A2I output.json or a folder of them; ``con`` is not needed."""
+def read(con: Any, path: Path, *, model_decision: str | None = None, model_score: str | None = None,
+         model_version: str | None = None, answer: str | None = None, question: str | None = None) -> pd.DataFrame:
+    """Read one A2I output.json or a folder of them; ``con`` is not needed.
+
+    The options (``--adapter-option model_decision=inputContent.prediction``) name where the
+    model's output is: a key of ``inputContent``, or a dotted path into it (``inputContent.``
+    prefix optional); ``answer`` names the ``answerContent`` field that is the human decision."""
+    model_decision_key, model_score_key, model_version_key, answer_key = (
+        _path(model_decision), _path(model_score), _path(model_version), answer)
     if path.is_dir():
         files = sorted((p for p in path.rglob("*.json") if p.is_file()),
                        key=lambda p: p.relative_to(path).as_posix())
@@ -97,14 +103,143 @@ def read(con: Any, path: Path, *, model_decision_key: str | None = None, model_s
             "model_score": _keys(model_score_key, SCORE_KEYS),
             "model_version": _keys(model_version_key, VERSION_KEYS),
             "ts": TS_KEYS}
-    rows = []
+    rows, notices, evaluated = [], [], set()
     for number, file in enumerate(files, start=1):
-        rows.extend(_loop_rows(file, number, load_json(file, "an Amazon A2I output"), keys, answer_key))
-    return frame(rows)
+        for output in _outputs(file, load_json(file, "an Amazon A2I output")):
+            if _is_human_evaluation(output):
+                found = _evaluation_rows(file, number, output, question, notices)
+                evaluated.update(r["case_id"] for r in found)
+                rows.extend(found)
+            else:
+                rows.extend(_loop_rows(file, number, output, keys, answer_key))
+    df = frame(rows)
+    notices = list(dict.fromkeys(notices))
+    loops = df[~df["case_id"].isin(evaluated)]  # a human evaluation judges models: it has no model decision
+    undecided = loops.loc[loops["model_decision"].isna(), "case_id"].nunique()
+    if undecided:
+        notices.append(
+            f"{undecided} of {loops['case_id'].nunique()} human loop(s) have no model decision in inputContent "
+            f"(looked for {', '.join(keys['model_decision'])}); they are stored as annotation-only cases. If "
+            "inputContent holds it, name the key with --adapter-option model_decision=inputContent.KEY")
+    df.attrs["hitlgov_notices"] = notices
+    return df
 
 
 def _keys(given: str | None, defaults: tuple[str, ...]) -> tuple[str, ...]:
     return (given,) if given else defaults
+
+
+def _path(option: str | None) -> str | None:
+    """``inputContent.a.b`` / ``a.b`` -> ``a.b`` (a path inside inputContent)."""
+    if option is None:
+        return None
+    return option[len("inputContent."):] if option.startswith("inputContent.") else option
+
+
+def _lookup(content: dict, key: str) -> Any:
+    """A key of inputContent, or a dotted path into its nested objects."""
+    if key in content:
+        return content[key]
+    value: Any = content
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _outputs(file: Path, output: Any) -> list[Any]:
+    """The loop outputs of one file: the object itself, or -- SageMaker human evaluation jobs --
+    its ``humanEvaluationResult`` (an object, or a list of them)."""
+    if isinstance(output, dict) and "humanAnswers" not in output and "humanEvaluationResult" in output:
+        wrapped = output["humanEvaluationResult"]
+        rest = {k: v for k, v in output.items() if k != "humanEvaluationResult"}
+        items = wrapped if isinstance(wrapped, list) else [wrapped]
+        if not items or not all(isinstance(i, dict) for i in items):
+            raise IngestError(f"{file}: not an Amazon A2I output: 'humanEvaluationResult' is not an object")
+        return [{**rest, **i} for i in items]
+    return [output]
+
+
+# -- SageMaker human evaluation jobs (humanEvaluationResult) ------------------------------------
+# answerContent.evaluationResults holds one list per metric type; per-model types rate each model
+# response on its own, comparison types compare them.
+PER_MODEL = ("thumbsUpDown", "individualLikertScale")
+COMPARISON = ("comparisonChoice", "comparisonLikertScale", "comparisonRank")
+
+
+def _is_human_evaluation(output: Any) -> bool:
+    answers = output.get("humanAnswers") if isinstance(output, dict) else None
+    return isinstance(answers, list) and any(
+        isinstance(a, dict) and isinstance(a.get("answerContent"), dict) and "evaluationResults" in a["answerContent"]
+        for a in answers)
+
+
+def _evaluation_rows(file: Path, number: int, output: dict, question: str | None, notices: list[str]) -> list[dict]:
+    """A human evaluation of model responses: a case per (loop, metric, model) for a per-model
+    metric, per (loop, metric) for a comparison; no model decision (humans judge the models)."""
+    where = f"{file}: not an Amazon A2I output"
+    if not output.get("humanLoopName"):
+        raise IngestError(f"{where}: {EXPECTED} ('humanLoopName' is missing)")
+    answers = [a for a in output["humanAnswers"] if isinstance(a, dict)]
+    models = {str(k): text(v) or str(k) for k, v in (output.get("modelResponseIdMap") or {}).items()} \
+        if isinstance(output.get("modelResponseIdMap"), dict) else {}
+    kinds: dict[str, str] = {}
+    for a in answers:
+        results = (a.get("answerContent") or {}).get("evaluationResults") or {}
+        for kind, items in results.items() if isinstance(results, dict) else []:
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and item.get("metricName") is not None:
+                    kinds.setdefault(str(item["metricName"]), kind)
+    declared = [str(m.get("metricName")) for m in (output.get("inputContent") or {}).get("evaluationMetrics") or []
+                if isinstance(m, dict)]
+    order = [m for m in declared if m in kinds] + [m for m in kinds if m not in declared]
+    if question is not None and question not in kinds:
+        raise IngestError(f"{file}: metric '{question}' (--question) is not in the human evaluation "
+                          f"(metrics: {', '.join(order) or 'none'})")
+    chosen = question or next((m for m in order if kinds[m] in PER_MODEL), order[0] if order else None)
+    if chosen is None:
+        raise IngestError(f"{where}: the human evaluation has no evaluationResults with a metricName")
+    if question is None and len(order) > 1:
+        notices.append(f"used metric '{chosen}' of the human evaluation (metrics: {', '.join(order)}); "
+                       "choose another with --question NAME")
+    kind = kinds[chosen]
+    loop = text(output["humanLoopName"])
+    ts = _path_time(file) or _earliest(answers, "acceptanceTime") or _earliest(answers, "submissionTime")
+    attributes = {"metric": chosen, "metric_type": kind}
+    record = output.get("inputRecord")
+    if isinstance(record, dict) and text(record.get("category")) is not None:
+        attributes["category"] = text(record["category"])
+    arn = text(output.get("flowDefinitionArn"))
+    if arn:
+        attributes["flow_definition"] = arn.rsplit("/", 1)[-1]
+    rows = []
+    for a in answers:
+        items = [i for i in ((a.get("answerContent") or {}).get("evaluationResults") or {}).get(kind) or []
+                 if isinstance(i, dict) and str(i.get("metricName")) == chosen]
+        judged = [(models.get(str(i.get("modelResponseId")), text(i.get("modelResponseId"))), i.get("result"))
+                  for i in items] if kind in PER_MODEL else [(None, _comparison(i.get("result"), models)) for i in items]
+        # the answer's time covered every case it judged: shared equally, so workload totals stay right
+        seconds = a.get("timeSpentInSeconds")
+        share = seconds / len(judged) if isinstance(seconds, (int, float)) and judged else None
+        for model, result in judged:
+            case_id = f"{loop}/{chosen}/{model}" if model else f"{loop}/{chosen}"
+            review = {"case_id": case_id, "ts": ts, "reviewer_id": a.get("workerId"), "human_decision": label(result),
+                      "review_started_at": a.get("acceptanceTime"), "review_completed_at": a.get("submissionTime"),
+                      "review_seconds": share}
+            rows.append({**row({**attributes, **({"model": model} if model else {})}, review, prefix="inputContent"),
+                         "_record": number})
+    return rows
+
+
+def _comparison(result: Any, models: dict[str, str]) -> Any:
+    """A comparison's result as a label: the chosen model, a Likert value, or ranks by model."""
+    if isinstance(result, dict) and "modelResponseId" in result:
+        return models.get(str(result["modelResponseId"]), text(result["modelResponseId"]))
+    if isinstance(result, list):
+        return "|".join(sorted(f"{models.get(str(r.get('modelResponseId')), r.get('modelResponseId'))}={r.get('rank')}"
+                               for r in result if isinstance(r, dict)))
+    return result
 
 
 def _loop_rows(file: Path, number: int, output: Any, keys: dict, answer_key: str | None) -> list[dict]:
@@ -120,9 +255,9 @@ def _loop_rows(file: Path, number: int, output: Any, keys: dict, answer_key: str
         raise IngestError(f"{where}: 'inputContent' is a JSON {json_kind(content)}, not an object")
 
     # For each model field, the first of its candidate keys that inputContent has.
-    found = {name: next((k for k in candidates if content.get(k) is not None), None)
+    found = {name: next((k for k in candidates if _lookup(content, k) is not None), None)
              for name, candidates in keys.items()}
-    case = {name: content.get(k) for name, k in found.items()}
+    case = {name: (_lookup(content, k) if k else None) for name, k in found.items()}
     case["case_id"] = output["humanLoopName"]
     case["ts"] = (case["ts"] or _path_time(file)
                   or _earliest(answers, "acceptanceTime") or _earliest(answers, "submissionTime"))
@@ -191,5 +326,5 @@ def _earliest(answers: list[dict], key: str) -> str | None:
 
 @hookimpl
 def hitlgov_readers() -> list[Reader]:
-    return [Reader(name="a2i", detect=detect, read=read, priority=10,
+    return [Reader(name="a2i", detect=detect, read=read, priority=10, annotation_source=True,
                    description="Amazon A2I human-loop output.json (one file or a folder of them)")]

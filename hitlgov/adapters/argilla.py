@@ -28,13 +28,19 @@ value); ``discarded`` and ``draft`` responses are not reviews. The 2.x nested ex
 response status: there every response counts as submitted (use the flattened export to tell
 drafts apart). Scalar fields and metadata -> case attributes.
 
-Argilla exports no timestamps, and ``ts`` (when the model decided) is required: it is read from
-a field or metadata property named ``ts`` (or the one named by ``ts_field=``); records without
-it are quarantined ("missing required field ts"). Log the decision time as metadata.
+``ts`` (when the model decided): a field or metadata property named ``ts`` (or the one named by
+``ts_field=``); else the record's ``inserted_at`` (else ``updated_at``) where the export has
+them; else the earliest response's ``inserted_at``/``updated_at``. An export with none of these
+is refused before anything is stored, naming ``--default-ts DATE``. A response's
+``updated_at`` (else ``inserted_at``) is its ``review_completed_at``.
 
-The question: the one named by ``question=``, else the first question (in export order) that
-has a suggestion and label-like values (a string, a number or a list of strings); a
-multi-label answer becomes its labels sorted and joined with ``|``. The question named by
+A record without a suggestion is stored with no model decision (Argilla is an annotation tool).
+
+The question: the one named by ``question=`` (``--question``), else the first question (in
+export order) with label-like values -- numbers, lists of labels, or short strings (at most 40
+characters and four words: a label or a rating, not free text) -- preferring one that has
+suggestions; a notice says which was used when there are several. A multi-label answer becomes
+its labels sorted and joined with ``|``. The question named by
 ``rationale_question=`` (default ``rationale``), when present, gives each reviewer's
 ``rationale``.
 """
@@ -72,6 +78,7 @@ class _Record:
     number: int
     id: Any
     attributes: dict[str, str]
+    inserted_at: Any = None  # the record's own time (2.x / 1.x server exports), when exported
     suggestions: dict[str, dict] = field(default_factory=dict)   # question -> {value, score, agent}
     responses: dict[str, list[dict]] = field(default_factory=dict)  # question -> [{value, user_id, status}]
 
@@ -97,17 +104,18 @@ def read(con: Any, path: Path, *, question: str | None = None, rationale_questio
     if not records:
         raise IngestError(f"{path}: the Argilla export has no records")
     chosen = question or _pick_question(records, exclude=rationale_question)
+    names = list(dict.fromkeys(q for r in records for q in (*r.suggestions, *r.responses) if q != rationale_question))
     if question and not any(question in r.suggestions or question in r.responses for r in records):
-        names = sorted({q for r in records for q in (*r.suggestions, *r.responses)})
-        raise IngestError(f"{path}: question '{question}' is not in the Argilla export "
-                          f"(questions: {', '.join(names) or 'none'})")
+        raise IngestError(f"{path}: question '{question}' (--question) is not in the Argilla export "
+                          f"(questions: {', '.join(sorted(names)) or 'none'})")
     rows = []
     for r in records:
         suggestion = r.suggestions.get(chosen, {})
         attributes = dict(r.attributes)
+        answered = sorted(str(t) for x in r.responses.get(chosen, []) if (t := _answered_at(x)))
         case = {
             "case_id": r.id,
-            "ts": attributes.pop(ts_field, None),
+            "ts": attributes.pop(ts_field, None) or r.inserted_at or (answered[0] if answered else None),
             "model_decision": label(suggestion.get("value")),
             "model_score": suggestion.get("score"),
             "model_version": suggestion.get("agent"),
@@ -116,11 +124,19 @@ def read(con: Any, path: Path, *, question: str | None = None, rationale_questio
         reviews = [x for x in r.responses.get(chosen, []) if x.get("status") in REVIEW_STATUSES]
         for x in reviews:
             review = {"reviewer_id": x.get("user_id"), "human_decision": label(x.get("value")),
-                      "rationale": rationale.get(x.get("user_id"))}
+                      "rationale": rationale.get(x.get("user_id")), "review_completed_at": _answered_at(x)}
             rows.append({**row(attributes, {**case, **review}, prefix="metadata"), "_record": r.number})
         if not reviews:
             rows.append({**row(attributes, case, prefix="metadata"), "_record": r.number})
-    return frame(rows)
+    df = frame(rows)
+    if question is None and len(names) > 1:
+        df.attrs["hitlgov_notices"] = [f"used question '{chosen}' as the decision (questions: {', '.join(names)}); "
+                                       "choose another with --question NAME"]
+    return df
+
+
+def _answered_at(response: dict) -> Any:
+    return response.get("updated_at") or response.get("inserted_at")
 
 
 def _load(path: Path) -> list:
@@ -173,7 +189,8 @@ def _attributes(fields: Any, metadata: Any) -> dict[str, str]:
 def _nested(where: str, number: int, rec: dict) -> _Record:
     """2.x ``to_list(flatten=False)`` (dicts by question) or 1.x ``FeedbackRecord`` (lists)."""
     record_id = rec.get("external_id") if rec.get("external_id") is not None else rec.get("id")
-    out = _Record(number, record_id, _attributes(rec["fields"], rec.get("metadata")))
+    out = _Record(number, record_id, _attributes(rec["fields"], rec.get("metadata")),
+                  inserted_at=rec.get("inserted_at") or rec.get("updated_at"))
     suggestions, responses = rec.get("suggestions") or {}, rec.get("responses") or {}
     if isinstance(suggestions, dict):  # 2.x
         out.suggestions = {q: s for q, s in suggestions.items() if isinstance(s, dict)}
@@ -193,7 +210,8 @@ def _nested(where: str, number: int, rec: dict) -> _Record:
             for q, value in (response.get("values") or {}).items():
                 out.responses.setdefault(q, []).append({
                     "value": value.get("value") if isinstance(value, dict) else value,
-                    "user_id": response.get("user_id"), "status": response.get("status", "submitted")})
+                    "user_id": response.get("user_id"), "status": response.get("status", "submitted"),
+                    "inserted_at": response.get("inserted_at"), "updated_at": response.get("updated_at")})
     else:
         raise IngestError(f"{where}: 'responses' is a JSON {json_kind(responses)}")
     return out
@@ -235,8 +253,19 @@ def _v1_hf(number: int, rec: dict) -> _Record:
         if rec.get(f"{q}-suggestion") is not None:
             out.suggestions[q] = {"value": rec.get(f"{q}-suggestion"), "score": meta.get("score"),
                                   "agent": meta.get("agent")}
-        out.responses[q] = [a for a in rec.get(q) or [] if isinstance(a, dict)]
+        out.responses[q] = _response_list(rec.get(q))
     return out
+
+
+def _response_list(given: Any) -> list[dict]:
+    """``<q>`` of the 1.x Hugging Face layout: a list of ``{user_id, value, status}``, or -- as
+    ``push_to_huggingface`` writes it -- a dict of lists ``{user_id: [...], value: [...], status:
+    [...]}`` (one entry per response)."""
+    if isinstance(given, dict):
+        lists = {k: v for k, v in given.items() if isinstance(v, list)}
+        n = max((len(v) for v in lists.values()), default=0)
+        return [{k: (v[i] if i < len(v) else None) for k, v in lists.items()} for i in range(n)]
+    return [a for a in given or [] if isinstance(a, dict)]
 
 
 def _pick_question(records: list[_Record], *, exclude: str) -> str | None:
@@ -245,18 +274,22 @@ def _pick_question(records: list[_Record], *, exclude: str) -> str | None:
     for r in records:
         order.update((q, None) for q in (*r.suggestions, *r.responses) if q != exclude)
 
+    def short(v: Any) -> bool:  # a label or rating, not free text
+        t = text(v)
+        return t is not None and (not isinstance(v, str) or (len(t) <= 40 and len(t.split()) <= 4))
+
     def label_like(q: str) -> bool:
         values = [r.suggestions[q].get("value") for r in records if q in r.suggestions]
         values += [a.get("value") for r in records for a in r.responses.get(q, [])]
-        return all(v is None or text(v) is not None or (isinstance(v, list) and all(text(x) for x in v))
+        return all(v is None or short(v) or (isinstance(v, list) and all(short(x) for x in v))
                    for v in values)
 
     suggested = [q for q in order if any(q in r.suggestions for r in records)]
-    return next((q for q in suggested + list(order) if label_like(q)), None)
+    return next((q for q in suggested + list(order) if label_like(q)), next(iter(order), None))
 
 
 @hookimpl
 def hitlgov_readers() -> list[Reader]:
-    return [Reader(name="argilla", detect=detect, read=read, priority=10,
+    return [Reader(name="argilla", detect=detect, read=read, priority=10, annotation_source=True,
                    description="Argilla dataset records (2.x nested or flattened, 1.x FeedbackDataset), "
                                "JSON or JSON Lines")]

@@ -18,6 +18,7 @@ already known (stored earlier, or created by an earlier row of the same file) is
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -32,7 +33,7 @@ from hitlgov.ingest.casting import FieldSQL, q
 from hitlgov.ingest.hooks import Reader, all_readers
 from hitlgov.ingest.readers import csv_rejects, looks_binary, read_head
 from hitlgov.mapping import Mapping
-from hitlgov.schema import CASE_FIELDS, DEFAULT_SYSTEM, REQUIRED, REVIEW_FIELDS  # noqa: F401 (re-exported)
+from hitlgov.schema import CASE_FIELDS, DEFAULT_SYSTEM, REQUIRED, REVIEW_FIELDS, required_fields  # noqa: F401
 from hitlgov.store import transaction
 
 
@@ -47,6 +48,7 @@ class IngestResult:
     seconds: float
     format: str = ""
     run_id: int = 0
+    notices: tuple[str, ...] = ()
 
     def as_json(self) -> dict:
         """The stable ``ingest --json`` object."""
@@ -117,12 +119,14 @@ def ingest_path(
     try:
         with transaction(con):
             step("reading")
-            source = reader.read(con, path)
+            source = read_source(reader, con, path, mapping)
+            notices = tuple(getattr(source, "attrs", {}).get("hitlgov_notices", ()))
             _materialise_source(con, source, path)
             rejects = csv_rejects(con) if reader.name == "csv" else []
             con.execute("DROP TABLE IF EXISTS hitlgov_reject_errors")
+            apply_default_ts(con, path, mapping, adapter=reader.annotation_source)
             step("validating")
-            attrs = stage(con, path, mapping)
+            attrs = stage(con, path, mapping, annotation_only=reader.annotation_source or mapping.annotation_only)
             step("classifying")
             classify(con, attrs)
             step("storing")
@@ -130,7 +134,7 @@ def ingest_path(
             counts = store(con, run_id=run_id, path=path, attrs=attrs, rejects=rejects, mapping=mapping)
             seconds = round(time.perf_counter() - started, 3)
             result = IngestResult(str(path), digest, counts["rows_read"], counts["stored"], counts["duplicates"],
-                                  counts["quarantined"], seconds, reader.name, run_id)
+                                  counts["quarantined"], seconds, reader.name, run_id, notices)
             options = {"format": reader.name, "mapping": asdict(mapping)}
             con.execute(
                 "INSERT INTO ingestion_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
@@ -146,6 +150,57 @@ def ingest_path(
                   "hitlgov_jsonl", "hitlgov_reject_rows", "hitlgov_attrs"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
     return result
+
+
+def read_source(reader: Reader, con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping):
+    """Call the reader with the options the user gave (``--question``, ``--adapter-option``).
+
+    An option the reader does not take is refused with the ones it does, so a typo never
+    passes silently (``--adapter-option model_decison=...``).
+    """
+    options = dict(mapping.adapter_options)
+    if mapping.question is not None:
+        options["question"] = mapping.question
+    if not options:
+        return reader.read(con, path)
+    params = inspect.signature(reader.read).parameters
+    takes = [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    for name in options:
+        if name not in takes:
+            flag = "--question" if name == "question" else f"--adapter-option {name}"
+            known = ", ".join(takes) or "none"
+            raise IngestError(f"{path}: the {reader.name} reader has no option '{name}' ({flag}); "
+                              f"its options: {known}")
+    return reader.read(con, path, **options)
+
+
+def apply_default_ts(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping, *, adapter: bool) -> None:
+    """``--default-ts``: fill ``ts`` where the source has none; without it, refuse an export
+    that records no timestamp at all (before anything is stored), naming the option.
+
+    A tool export often records no decision time (Argilla records, a Label Studio task without
+    ``created_at``). Quarantining every row would lose the whole export; guessing a date would
+    put the cases in a period nobody chose. So the user names one.
+    """
+    column = mapping.columns.get("ts", "ts")
+    columns = set(_source_columns(con))
+    if mapping.default_ts is not None:
+        given = con.execute("SELECT TRY_CAST(? AS TIMESTAMPTZ)", [mapping.default_ts]).fetchall()[0][0]
+        if given is None:
+            raise IngestError(f"{path}: --default-ts {mapping.default_ts!r} is not a date or timestamp "
+                              "(expected ISO 8601, e.g. 2024-03-01 or 2024-03-01T12:00:00Z)")
+        if column not in columns:
+            con.execute(f"ALTER TABLE hitlgov_src ADD COLUMN {q(column)} VARCHAR")
+        con.execute(f"UPDATE hitlgov_src SET {q(column)} = ? WHERE NULLIF(trim({q(column)}), '') IS NULL",
+                    [mapping.default_ts])
+        return
+    if not adapter or column not in columns:
+        return
+    dated = con.execute(f"SELECT count(*) FILTER (WHERE NULLIF(trim({q(column)}), '') IS NOT NULL), count(*) "
+                        "FROM hitlgov_src").fetchall()[0]
+    if dated[1] and not dated[0]:
+        raise IngestError(f"{path}: the export records no timestamp for any of its {dated[1]:,} rows; "
+                          "give the decision time with --default-ts DATE (or default_ts: in the mapping file)")
 
 
 def _materialise_source(con: duckdb.DuckDBPyConnection, source, path: Path) -> None:
@@ -184,18 +239,22 @@ def _shown(x: str) -> str:
     return f"'''' || left({x}, 80) || ''''"
 
 
-def row_checks() -> list[tuple[str, str, str]]:
+def row_checks(*, annotation_only: bool = False) -> list[tuple[str, str, str]]:
     """The row-level validation rules, in the order they are tried: ``(condition, field,
     reason)`` as SQL over the typed columns and their ``_raw_*`` text. The first that holds
     quarantines the row. Used by ingestion (:func:`stage`) and by in-place datasets
-    (``hitlgov.ingest.inplace``), so both quarantine the same rows for the same reasons."""
+    (``hitlgov.ingest.inplace``), so both quarantine the same rows for the same reasons.
+
+    ``annotation_only``: the source is a labelling tool export without predictions, or a system
+    declared annotation-only, so an empty model decision is incomplete, not wrong: stored."""
     review_given = ("_raw_review_started_at IS NOT NULL OR _raw_review_completed_at IS NOT NULL "
                     "OR _raw_review_seconds IS NOT NULL OR rationale IS NOT NULL")
     return [
         ("case_id IS NULL", "'case_id'", "'missing required field case_id'"),
         ("_raw_ts IS NULL", "'ts'", "'missing required field ts'"),
         ("ts IS NULL", "'ts'", "'unparsable timestamp ' || " + _shown("_raw_ts")),
-        ("model_decision IS NULL", "'model_decision'", "'missing required field model_decision'"),
+        *([] if annotation_only else [
+            ("model_decision IS NULL", "'model_decision'", "'missing required field model_decision'")]),
         ("_raw_model_score IS NOT NULL AND (model_score IS NULL OR NOT isfinite(model_score))",
          "'model_score'", "'not a number: ' || " + _shown("_raw_model_score")),
         ("human_decision IS NOT NULL AND reviewer_id IS NULL", "'reviewer_id'",
@@ -222,7 +281,8 @@ def row_checks() -> list[tuple[str, str, str]]:
 
 
 def attribute_columns(columns: list[str], mapping: Mapping, source_of: dict[str, str], *, where: str,
-                      several_files: bool = False, exclude: frozenset[str] = frozenset()) -> list[str]:
+                      several_files: bool = False, exclude: frozenset[str] = frozenset(),
+                      annotation_only: bool = False) -> list[str]:
     """Check a source's columns against the mapping; return the columns kept as case attributes.
 
     The same rules for a file being ingested and for an in-place dataset (``several_files``):
@@ -237,7 +297,7 @@ def attribute_columns(columns: list[str], mapping: Mapping, source_of: dict[str,
         if source not in columns:
             raise IngestError(f"{where}: mapping puts {field} in column '{source}', which {the} {have} "
                               f"(columns: {listed})")
-    for field in REQUIRED:
+    for field in required_fields(annotation_only=annotation_only):
         if field not in source_of:
             raise IngestError(f"{where}: no column for required field {field} (columns: {listed}); "
                               f"name it {field} or map it with --mapping")
@@ -256,7 +316,7 @@ def attribute_columns(columns: list[str], mapping: Mapping, source_of: dict[str,
                               f"(attributes: {', '.join(extra) or 'none'})")
     return extra
 
-def stage(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping) -> list[str]:
+def stage(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping, *, annotation_only: bool = False) -> list[str]:
     """Build ``hitlgov_stg``: typed canonical columns, attributes ``_a0..`` and the first problem.
 
     Returns the attribute names in ``_a<i>`` order.
@@ -264,7 +324,7 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping) -> list[
     columns = _source_columns(con)
     present = set(columns)
     extra = attribute_columns(columns, mapping, FieldSQL({c: "VARCHAR" for c in columns}, mapping).source_of,
-                              where=str(path))
+                              where=str(path), annotation_only=annotation_only)
 
     params: list = []
 
@@ -285,7 +345,8 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping) -> list[
         params,
     )
 
-    checks = [("_invalid IS NOT NULL", "NULL", "'line is not a JSON object: ' || " + _shown("_invalid"))] + row_checks()
+    checks = [("_invalid IS NOT NULL", "NULL", "'line is not a JSON object: ' || " + _shown("_invalid"))] + row_checks(
+        annotation_only=annotation_only)
     field_case = "CASE " + " ".join(f"WHEN {c} THEN {f}" for c, f, _ in checks) + " END"
     reason_case = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, _, r in checks) + " END"
     con.execute(
@@ -435,6 +496,8 @@ def store(con: duckdb.DuckDBPyConnection, *, run_id: int, path: Path, attrs: lis
         ANTI JOIN case_attributes a ON a.system = n.system AND a.case_id = n.case_id AND a.name = n.name""",
         [run_id],
     )
+    if "_review_events" in _source_columns(con):
+        _store_review_events(con, run_id)
     # Quarantine: invalid rows (stage), conflicting rows (classify), unparsable CSV lines.
     con.execute(
         """INSERT INTO quarantine
@@ -471,6 +534,26 @@ def store(con: duckdb.DuckDBPyConnection, *, run_id: int, path: Path, attrs: lis
     }
     assert counts["stored"] + counts["duplicates"] + counts["quarantined"] == counts["rows_read"], counts
     return counts
+
+
+REVIEW_EVENT_JSON = '[{"reviewed_by": "VARCHAR", "accepted": "BOOLEAN", "reviewed_at": "VARCHAR", "review_id": "VARCHAR"}]'
+
+
+def _store_review_events(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    """Review-stage events an adapter put in ``_review_events`` (JSON list per review row):
+    kept for every stored or already-known review, each event once (re-ingesting adds none)."""
+    con.execute(
+        f"""INSERT INTO review_events
+        SELECT DISTINCT k.system, k.case_id, k.reviewer_id, e.reviewed_by, e.accepted,
+               timezone('UTC', TRY_CAST(e.reviewed_at AS TIMESTAMPTZ)), e.review_id, $1, k._row
+        FROM hitlgov_cls k JOIN hitlgov_src s ON s._row = k._row,
+             unnest(from_json(s._review_events, '{REVIEW_EVENT_JSON}')) AS u(e)
+        WHERE k._status <> 'quarantined' AND k.reviewer_id IS NOT NULL AND s._review_events IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM review_events x WHERE x.system = k.system AND x.case_id = k.case_id
+                          AND x.reviewer_id = k.reviewer_id AND x.event_id IS NOT DISTINCT FROM e.review_id
+                          AND x.reviewed_by IS NOT DISTINCT FROM e.reviewed_by
+                          AND x.reviewed_at IS NOT DISTINCT FROM timezone('UTC', TRY_CAST(e.reviewed_at AS TIMESTAMPTZ)))""",
+        [run_id])
 
 
 def _record_system_config(con: duckdb.DuckDBPyConnection, mapping: Mapping) -> None:

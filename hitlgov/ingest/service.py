@@ -32,13 +32,21 @@ def check_can_copy(con, db) -> None:
 
 def ingest_files(db: str | os.PathLike | None, paths: Iterable[str | os.PathLike], *, mapping: Mapping | None = None,
                  fmt: str = "auto", progress: Progress | None = None,
-                 on_error: Callable[[Path, HitlgovError], None] | None = None) -> list[IngestResult]:
+                 on_error: Callable[[Path, HitlgovError], None] | None = None,
+                 question: str | None = None, default_ts: str | None = None,
+                 adapter_options: dict[str, str] | None = None) -> list[IngestResult]:
     """Ingest ``paths`` into the store ``db``, one transaction per file, and return their results.
 
     A file that cannot be ingested raises its one-line :class:`HitlgovError` -- or, when
     ``on_error`` is given, is passed to it and skipped. Store-level refusals always raise.
+
+    ``question``, ``default_ts`` and ``adapter_options`` (``--question``, ``--default-ts``,
+    ``--adapter-option``) win over the mapping's ``question:``, ``default_ts:`` and
+    ``adapter_options:`` (options merged key by key).
     """
-    mapping = mapping or Mapping()
+    mapping = (mapping or Mapping()).with_overrides(
+        question=question, default_ts=default_ts,
+        adapter_options={**(mapping.adapter_options if mapping else {}), **adapter_options} if adapter_options else None)
     results: list[IngestResult] = []
     with store.connect(db) as con:
         check_can_copy(con, db)

@@ -24,9 +24,17 @@ def test_required_fields_are_not_null_in_the_store(tmp_path):
         nullable = {(t, c): n for t, c, n in con.execute(
             "SELECT table_name, column_name, is_nullable FROM information_schema.columns "
             "WHERE table_name IN ('cases', 'reviews')").fetchall()}
-    for field in schema.REQUIRED:
+    for field in schema.REQUIRED_ALWAYS:
         table = "reviews" if schema.BY_NAME[field].belongs_to == "review" else "cases"
         assert nullable[(table, field)] == "NO", field
+    # an annotation-only source (a labelling export with no prediction) stores cases without one
+    assert nullable[("cases", "model_decision")] == "YES"
+
+
+def test_model_decision_is_required_except_of_an_annotation_only_source():
+    assert schema.REQUIRED == ("case_id", "ts", "model_decision")
+    assert schema.required_fields(annotation_only=False) == schema.REQUIRED
+    assert schema.required_fields(annotation_only=True) == ("case_id", "ts")
 
 
 def test_field_groups_partition_the_contract():

@@ -1,0 +1,315 @@
+"""Real exports, copied verbatim from the tools' repositories (tests/adapters/fixtures/SOURCES.md),
+ingested end to end: the expected cases, reviews, reviewers, review seconds, agreement and
+review-stage verdicts are worked out by hand from the files (comments say how)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from hitlgov.errors import IngestError
+from hitlgov.ingest import service
+from hitlgov.mapping import Mapping
+from hitlgov.metrics import open_source, oversight_summary, rejection_rate
+
+FIXTURES = Path(__file__).parent / "fixtures"
+LS = FIXTURES / "labelstudio"
+
+
+def ingest(tmp_path, path, **options):
+    db = tmp_path / "s.duckdb"
+    (result,) = service.ingest_files(db, [path], **options)
+    return db, result
+
+
+def table(db, sql):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_label_studio_enterprise_export_with_rejected_reviews(tmp_path):
+    # label-studio-converter tests/data/test_export_csv/csv_test.json: tasks 1 and 2, one
+    # annotation each by hakan@heartex.com (rectanglelabels "Car"; task 2 has two "Car" boxes ->
+    # the label set {"Car"}), a "model 0" prediction "Car" on each; lead_time 7.662 and 35.267;
+    # each annotation rejected ("accepted": false) by review@heartex.com.
+    db, r = ingest(tmp_path, LS / "real_test_export_csv_csv_test.json")
+    assert (r.format, r.rows_read, r.stored, r.duplicates, r.quarantined) == ("labelstudio", 2, 2, 0, 0)
+    assert table(db, "SELECT case_id, model_decision, model_version, round(model_score, 4) FROM cases ORDER BY 1") == [
+        ("1", "Car", "model 0", 0.7213), ("2", "Car", "model 0", 0.3609)]
+    assert table(db, "SELECT case_id, reviewer_id, human_decision, review_seconds FROM reviews ORDER BY 1") == [
+        ("1", "hakan@heartex.com", "Car", 7.662), ("2", "hakan@heartex.com", "Car", 35.267)]
+    assert table(db, "SELECT case_id, reviewer_id, reviewed_by, accepted, event_id FROM review_events ORDER BY 1") == [
+        ("1", "hakan@heartex.com", "review@heartex.com", False, "28"),
+        ("2", "hakan@heartex.com", "review@heartex.com", False, "27")]
+    with open_source(db) as src:
+        o = oversight_summary(src)
+        stage = rejection_rate(src)
+    # both reviews agree with the model: override 0/2; median of 7.662 and 35.267 = 21.4645
+    assert (o["cases"], o["reviews"], o["override_rate"], o["cases_without_model_decision"]) == (2, 2, 0.0, 0)
+    assert o["review_seconds_median"] == pytest.approx(21.4645)
+    assert (stage["verdicts"], stage["rejected"], stage["rejection_rate"]) == (2, 2, 1.0)
+    again = service.ingest_files(db, [LS / "real_test_export_csv_csv_test.json"])[0]
+    assert (again.stored, again.duplicates) == (0, 2)
+    assert table(db, "SELECT count(*) FROM review_events") == [(2,)]  # each verdict kept once
+
+
+def test_label_studio_export_without_predictions_is_stored_annotation_only(tmp_path):
+    # csv_test2.json: task 4, no predictions, one "choices" annotation by test@heartex.com
+    # (lead_time 10.744); ts is the task's created_at
+    db, r = ingest(tmp_path, LS / "real_test_export_csv_csv_test2.json")
+    assert (r.rows_read, r.stored, r.quarantined) == (1, 1, 0)
+    assert table(db, "SELECT case_id, model_decision, CAST(ts AS VARCHAR) FROM cases") == [
+        ("4", None, "2022-11-04 18:50:37.142887")]
+    assert table(db, "SELECT reviewer_id, human_decision, review_seconds FROM reviews") == [
+        ("test@heartex.com", 'Yes " "" \n \t \t а б в \n', 10.744)]
+    with open_source(db) as src:
+        o = oversight_summary(src)
+    # the one case has no model decision: excluded from the case rates, counted, its review kept
+    assert (o["cases"], o["cases_without_model_decision"], o["reviews"]) == (1, 1, 1)
+    assert (o["override_rate"], o["automation_rate"]) == (None, None)
+    assert o["by_reviewer"][0]["override_rate"] is None and o["by_reviewer"][0]["reviews"] == 1
+
+
+def test_label_studio_boxes_two_annotators_agree_on_the_label_set(tmp_path):
+    # test_export_yolo/data.json: task 1 annotated by users 2 (lead 1235.418) and 1 (85.444), each
+    # drew a "parasites" and a "white" box -> both "parasites|white"; task 2 by user 1 (5.652),
+    # two "white" boxes -> "white". 2 cases, 3 reviews, 2 reviewers, 1326.514 s in all.
+    db, r = ingest(tmp_path, LS / "real_test_export_yolo_data.json")
+    assert (r.rows_read, r.stored, r.quarantined) == (3, 3, 0)
+    assert table(db, "SELECT case_id, reviewer_id, human_decision FROM reviews ORDER BY 1, 2") == [
+        ("1", "1", "parasites|white"), ("1", "2", "parasites|white"), ("2", "1", "white")]
+    assert table(db, "SELECT round(sum(review_seconds), 3), count(DISTINCT reviewer_id) FROM reviews") == [(1326.514, 2)]
+    # agreement: the one multiply-reviewed case, two identical labels
+    assert table(db, "SELECT count(DISTINCT human_decision) FROM reviews WHERE case_id = '1'") == [(1,)]
+
+
+def test_label_studio_polygon_labels(tmp_path):
+    # test_export_json_min/data.json: task 87, one polygonlabels "Airplane" by user 1, lead 8.65
+    db, r = ingest(tmp_path, LS / "real_test_export_json_min_data.json")
+    assert (r.rows_read, r.stored) == (1, 1)
+    assert table(db, "SELECT case_id, reviewer_id, human_decision, review_seconds FROM reviews") == [
+        ("87", "1", "Airplane", 8.65)]
+
+
+def test_label_studio_csv_export_is_refused_naming_the_json_export(tmp_path):
+    with pytest.raises(IngestError) as err:
+        ingest(tmp_path, LS / "real_test_export_csv_csv_test2_result.csv")
+    message = str(err.value)
+    assert "\n" not in message and "Label Studio CSV/TSV export" in message and "exportType=JSON" in message
+
+
+def test_an_export_without_any_timestamp_needs_default_ts(tmp_path):
+    tasks = json.loads((LS / "real_test_export_json_min_data.json").read_text())
+    for task in tasks:
+        for key in ("created_at", "updated_at"):
+            task.pop(key, None)
+            for a in task["annotations"]:
+                a.pop(key, None)
+    path = tmp_path / "undated.json"
+    path.write_text(json.dumps(tasks))
+    with pytest.raises(IngestError, match=r"undated\.json: the export records no timestamp .*--default-ts DATE"):
+        ingest(tmp_path, path)
+    assert table(tmp_path / "s.duckdb", "SELECT count(*) FROM cases") == [(0,)]  # nothing stored
+    with pytest.raises(IngestError, match="--default-ts 'soon' is not a date"):
+        ingest(tmp_path, path, default_ts="soon")
+    db, r = ingest(tmp_path, path, default_ts="2024-03-01")
+    assert r.stored == 1 and table(db, "SELECT CAST(ts AS VARCHAR) FROM cases") == [("2024-03-01 00:00:00",)]
+
+
+def test_question_and_adapter_options_are_checked(tmp_path):
+    with pytest.raises(IngestError, match=r"control 'sentiment' \(--question\) is not in the Label Studio export "
+                                          r"\(controls: label\)"):
+        ingest(tmp_path, LS / "real_test_export_yolo_data.json", question="sentiment")
+    with pytest.raises(IngestError, match=r"the labelstudio reader has no option 'model_decison' "
+                                          r"\(--adapter-option model_decison\); its options: question"):
+        ingest(tmp_path, LS / "real_test_export_yolo_data.json", adapter_options={"model_decison": "x"})
+    with pytest.raises(IngestError, match=r"the csv reader has no option 'question'"):
+        p = tmp_path / "log.csv"
+        p.write_text("case_id,ts,model_decision\n1,2024-01-01,a\n")
+        ingest(tmp_path, p, question="q")
+
+
+def test_canonical_log_without_model_decision_is_quarantined_unless_declared_annotation_only(tmp_path):
+    p = tmp_path / "labels.csv"
+    p.write_text("case_id,ts,model_decision,reviewer_id,human_decision\n1,2024-01-01,,ann,cat\n")
+    _, r = ingest(tmp_path, p)
+    assert (r.stored, r.quarantined) == (0, 1)
+    other = tmp_path / "other"
+    other.mkdir()
+    db, r = ingest(other, p, mapping=Mapping(annotation_only=True))
+    assert (r.stored, r.quarantined) == (1, 0)
+    assert table(db, "SELECT case_id, model_decision FROM cases") == [("1", None)]
+
+
+def test_langfuse_trace_export_judge_scores_are_model_decisions(tmp_path):
+    # langfuse/langfuse worker/src/__tests__/chatml/framework-traces/crewai-2025-07-11.trace.json:
+    # trace a287bb31... has two EVAL (LLM-as-a-judge) scores, toxicity 0.8 and hallucination 1,
+    # and no human annotation: 2 cases with a model decision, no reviews.
+    db, r = ingest(tmp_path, FIXTURES / "langfuse" / "crewai-2025-07-11.trace.json")
+    assert (r.format, r.rows_read, r.stored, r.quarantined) == ("langfuse", 2, 2, 0)
+    assert table(db, "SELECT case_id, model_decision, model_score FROM cases ORDER BY 1") == [
+        ("a287bb31e317433610d8827617471140/hallucination", "1", 1.0),
+        ("a287bb31e317433610d8827617471140/toxicity", "0.8", 0.8)]
+    assert table(db, "SELECT count(*) FROM reviews") == [(0,)]
+
+
+def test_langfuse_scores_page_judge_vs_human(tmp_path):
+    # A Scores API page built from the fern example values (scores.yml): one trace judged
+    # "correctness" by an evaluator (EVAL "incorrect") and annotated by two humans in a queue
+    # ("correct", "incorrect"): 1 case, 2 reviews, one override of the judge (1/2 reviews).
+    page = {"data": [
+        {"id": "s1", "traceId": "cdef-1234-5678-90ab", "name": "correctness", "source": "EVAL",
+         "dataType": "CATEGORICAL", "value": 0, "stringValue": "incorrect", "timestamp": "2024-05-01T10:00:00Z"},
+        {"id": "s2", "traceId": "cdef-1234-5678-90ab", "name": "correctness", "source": "ANNOTATION",
+         "dataType": "CATEGORICAL", "value": 1, "stringValue": "correct", "authorUserId": "u-ann",
+         "queueId": "aq-1234-5678-90ab-cdef", "comment": "cites the doc", "timestamp": "2024-05-01T11:00:00Z"},
+        {"id": "s3", "traceId": "cdef-1234-5678-90ab", "name": "correctness", "source": "ANNOTATION",
+         "dataType": "CATEGORICAL", "value": 0, "stringValue": "incorrect", "authorUserId": "u-bob",
+         "timestamp": "2024-05-01T12:00:00Z"}],
+        "meta": {"page": 1, "limit": 50, "totalItems": 3, "totalPages": 1}}
+    path = tmp_path / "scores.json"
+    path.write_text(json.dumps(page))
+    db, r = ingest(tmp_path, path)
+    # the judge's row creates the case, each annotation adds a review: 3 rows stored
+    assert (r.format, r.rows_read, r.stored, r.duplicates, r.quarantined) == ("langfuse", 3, 3, 0, 0)
+    assert table(db, "SELECT reviewer_id, human_decision, rationale FROM reviews ORDER BY 1") == [
+        ("u-ann", "correct", "cites the doc"), ("u-bob", "incorrect", None)]
+    with open_source(db) as src:
+        by = {x["reviewer_id"]: x["override_rate"] for x in oversight_summary(src)["by_reviewer"]}
+    assert by == {"u-ann": 1.0, "u-bob": 0.0}
+
+
+A2I_EVAL = FIXTURES / "a2i" / "real" / "human_evaluation_two_workers.json"
+LLAMA = "sm-margaret-meta-textgeneration-llama-2-7b-1711485008-0612"
+MISTRAL = "jumpstart-dft-hf-llm-mistral-7b-ins-20240327-043352"
+
+
+def test_a2i_human_evaluation_two_workers_rate_two_models(tmp_path):
+    # AWS SageMaker developer guide, "Understand the results of a human evaluation job": one loop,
+    # workers ead1ba56c1278175 (22.574 s) and bad258db224c3db6 (38.197 s) rate two models. The
+    # default metric is the first per-model one declared, Accuracy (thumbs up/down): llama
+    # true/true (agree), mistral true/false (disagree) -> 2 cases, 4 reviews, 2 reviewers; each
+    # worker's time is shared by the two cases they judged: 22.574 + 38.197 = 60.771 s in all.
+    db, r = ingest(tmp_path, A2I_EVAL)
+    assert (r.format, r.rows_read, r.stored, r.quarantined) == ("a2i", 4, 4, 0)
+    assert any("used metric 'Accuracy'" in n for n in r.notices)
+    loop = "a757 11d3e75a 8d41f35b9873d 253f5b7bce0256e"
+    assert table(db, "SELECT case_id, reviewer_id, human_decision, review_seconds FROM reviews ORDER BY 1, 2") == [
+        (f"{loop}/Accuracy/{MISTRAL}", "bad258db224c3db6", "false", 19.0985),
+        (f"{loop}/Accuracy/{MISTRAL}", "ead1ba56c1278175", "true", 11.287),
+        (f"{loop}/Accuracy/{LLAMA}", "bad258db224c3db6", "true", 19.0985),
+        (f"{loop}/Accuracy/{LLAMA}", "ead1ba56c1278175", "true", 11.287)]
+    assert table(db, "SELECT round(sum(review_seconds), 3) FROM reviews") == [(60.771,)]
+    assert table(db, "SELECT count(*), count(model_decision), min(CAST(ts AS VARCHAR)) FROM cases") == [
+        (2, 0, "2024-06-07 22:31:57.066")]  # ts: the earliest acceptanceTime
+    with open_source(db) as src:
+        o = oversight_summary(src)
+    assert (o["cases"], o["cases_without_model_decision"], o["reviews"]) == (2, 2, 4)
+
+
+def test_a2i_human_evaluation_comparison_metric(tmp_path):
+    # Fluency is a choice between the two responses: ead1... chose response 0 (llama), bad2...
+    # response 1 (mistral): one case, two reviews that disagree, each with the worker's whole time
+    db, r = ingest(tmp_path, A2I_EVAL, question="Fluency")
+    assert (r.rows_read, r.stored) == (2, 2)
+    assert table(db, "SELECT reviewer_id, human_decision, review_seconds FROM reviews ORDER BY 1") == [
+        ("bad258db224c3db6", MISTRAL, 38.197), ("ead1ba56c1278175", LLAMA, 22.574)]
+    with pytest.raises(IngestError, match=r"metric 'Helpfulness' \(--question\) is not in the human evaluation"):
+        ingest(tmp_path, A2I_EVAL, question="Helpfulness")
+
+
+def test_label_studio_json_min_as_the_converter_writes_it(tmp_path):
+    # label-studio-converter 0.0.59 convert_to_json_min of the real test_export_yolo/data.json
+    # (SOURCES.md): the same 3 annotations as the full export, one object each -> the same
+    # reviews as test_label_studio_boxes_two_annotators_agree_on_the_label_set
+    db, r = ingest(tmp_path, LS / "tool_json_min_from_yolo_data.json")
+    assert (r.format, r.rows_read, r.stored, r.quarantined) == ("labelstudio", 3, 3, 0)
+    # (the export's own lead_time for task 2 is 5.651999999999999)
+    assert table(db, "SELECT case_id, reviewer_id, human_decision, round(review_seconds, 3) FROM reviews "
+                     "ORDER BY 1, 2") == [
+        ("1", "1", "parasites|white", 85.444), ("1", "2", "parasites|white", 1235.418), ("2", "1", "white", 5.652)]
+    # ts: no task time in JSON-MIN -> the case's earliest annotation
+    assert table(db, "SELECT case_id, CAST(ts AS VARCHAR) FROM cases ORDER BY 1") == [
+        ("1", "2022-12-27 13:36:25.747398"), ("2", "2022-12-27 17:20:52.822626")]
+    with pytest.raises(IngestError, match=r"field 'choice' \(--question\) is not in the Label Studio JSON-MIN export"):
+        ingest(tmp_path, LS / "tool_json_min_from_yolo_data.json", question="choice")
+
+
+# --- the command line and the mapping file -------------------------------------------------------
+
+def cli(*args):
+    from typer.testing import CliRunner
+
+    from hitlgov.cli import app
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_cli_options_reach_the_adapter_and_errors_are_one_line(tmp_path):
+    db = tmp_path / "c.duckdb"
+    r = cli("ingest", A2I_EVAL, "--question", "Fluency", "--json", "--db", db)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout.strip())["stored"] == 2  # stdout: JSON alone
+    r = cli("ingest", A2I_EVAL, "--db", tmp_path / "d.duckdb")
+    assert r.exit_code == 0 and "note: " in r.stderr and "used metric 'Accuracy'" in r.stderr
+    for bad, message in ((["--adapter-option", "model_decision"], "expected KEY=VALUE"),
+                         (["--adapter-option", "answr=x"], "the a2i reader has no option 'answr'"),
+                         (["--default-ts", "<b>tomorrow</b>"], "is not a date or timestamp"),
+                         (["--question", "Nope"], "metric 'Nope' (--question) is not in the human evaluation")):
+        r = cli("ingest", A2I_EVAL, *bad, "--db", db)
+        lines = [line for line in r.output.splitlines() if line.strip()]
+        assert r.exit_code == 1 and len(lines) == 1 and message in lines[0], (bad, r.output)
+        assert "Traceback" not in r.output
+    assert table(db, "SELECT count(*) FROM reviews") == [(2,)]  # nothing stored by the refused runs
+
+
+def test_mapping_file_options(tmp_path):
+    tasks = json.loads((LS / "real_test_export_json_min_data.json").read_text())
+    for task in tasks:
+        task.pop("created_at")
+        for a in task["annotations"]:
+            a.pop("created_at"), a.pop("updated_at")
+    export = tmp_path / "undated.json"
+    export.write_text(json.dumps(tasks))
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("default_ts: 2024-03-01\nquestion: label\nsystem: planes\n")  # an unquoted YAML date
+    db = tmp_path / "m.duckdb"
+    r = cli("ingest", export, "--mapping", mapping, "--db", db)
+    assert r.exit_code == 0, r.output
+    assert table(db, "SELECT system, CAST(ts AS VARCHAR) FROM cases") == [("planes", "2024-03-01 00:00:00")]
+    mapping.write_text("annotation_only: maybe\n")
+    r = cli("ingest", export, "--mapping", mapping, "--db", db)
+    assert r.exit_code == 1 and "'annotation_only' must be true or false" in r.output
+    mapping.write_text("adapter_options: [model_decision]\n")
+    r = cli("ingest", export, "--mapping", mapping, "--db", db)
+    assert r.exit_code == 1 and "'adapter_options' must map option name -> value" in r.output
+
+
+def test_annotation_only_cases_are_covered_by_the_audit_trail(tmp_path):
+    from hitlgov import audit, store
+
+    db, _ = ingest(tmp_path, LS / "real_test_export_csv_csv_test2.json")
+    with store.connect(db) as con:
+        assert audit.verify_store(con)["ok"]
+        con.execute("UPDATE cases SET model_decision = 'Yes' WHERE case_id = '4'")  # a decision made up later
+        assert not audit.verify_store(con)["ok"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"data": {"id": "s1"}, "meta": {}}', "'data' is not a list of score objects"),
+    ('{"data": [{"id": "s1", "name": "q", "source": "EVAL", "dataType": "NUMERIC", "value": 1}], "meta": {}}',
+     "score 1 has no 'traceId'"),
+    ('{"data": [], "meta": {"page": 1}}', "the Langfuse export has no scores"),
+    ('{"data": [{"traceId": "t", "source": "EVAL", "dataType": "X"', "line 1 is not valid JSON"),
+])
+def test_malformed_langfuse_exports_are_refused_in_one_line(tmp_path, content, message):
+    path = tmp_path / "scores.json"
+    path.write_text(content)
+    with pytest.raises(IngestError) as err:
+        ingest(tmp_path, path, fmt="langfuse")
+    assert "\n" not in str(err.value) and message in str(err.value) and str(err.value).startswith(str(path))
+    assert table(tmp_path / "s.duckdb", "SELECT count(*) FROM cases") == [(0,)]
