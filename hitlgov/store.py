@@ -127,6 +127,64 @@ MIGRATIONS: list[str] = [
         source_row  BIGINT
     );
     """,
+    # 4: continuous oversight (issue 18): the monitor's findings history, alert deliveries,
+    # the incident register (Art. 73), remediation of findings
+    """
+    CREATE TABLE findings_history (
+        monitor_run   VARCHAR NOT NULL,
+        evaluated_at  TIMESTAMP NOT NULL,
+        system        VARCHAR NOT NULL,
+        window_from   DATE,
+        window_to     DATE,
+        metric        VARCHAR NOT NULL,
+        status        VARCHAR NOT NULL CHECK (status IN ('pass', 'warn', 'fail', 'not_evaluated')),
+        point_status  VARCHAR,
+        value         DOUBLE,
+        threshold     DOUBLE,
+        method        VARCHAR NOT NULL,
+        successes     BIGINT,
+        trials        BIGINT,
+        e_value       DOUBLE,
+        policy_sha256 VARCHAR
+    );
+    CREATE TABLE alert_deliveries (
+        monitor_run  VARCHAR NOT NULL,
+        channel      VARCHAR NOT NULL,
+        target       VARCHAR NOT NULL,
+        attempts     INTEGER NOT NULL,
+        delivered    BOOLEAN NOT NULL,
+        error        VARCHAR,
+        changes      INTEGER NOT NULL,
+        finished_at  TIMESTAMP NOT NULL
+    );
+    CREATE TABLE incidents (
+        incident_id  VARCHAR PRIMARY KEY,
+        system       VARCHAR,
+        category     VARCHAR NOT NULL,
+        aware_at     TIMESTAMP NOT NULL,
+        aware_zone   VARCHAR NOT NULL,
+        deadline_at  TIMESTAMP NOT NULL,
+        title        VARCHAR NOT NULL,
+        description  VARCHAR,
+        linked_cases VARCHAR[],
+        recorded_by  VARCHAR,
+        recorded_at  TIMESTAMP NOT NULL,
+        reported_at  TIMESTAMP
+    );
+    CREATE TABLE remediation (
+        item_id     VARCHAR PRIMARY KEY,
+        system      VARCHAR NOT NULL,
+        metric      VARCHAR NOT NULL,
+        owner       VARCHAR NOT NULL,
+        due         DATE NOT NULL,
+        note        VARCHAR,
+        state       VARCHAR NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),
+        created_by  VARCHAR,
+        created_at  TIMESTAMP NOT NULL,
+        updated_at  TIMESTAMP NOT NULL,
+        resolution  VARCHAR
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
