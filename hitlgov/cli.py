@@ -653,6 +653,31 @@ def remediation_list(overdue: bool = typer.Option(False, "--overdue", help="Only
         _print_item(r)
 
 
+register_app = typer.Typer(help="The reviewer register (EU AI Act Art. 26(2)): role, authority, training and its expiry.",
+                            no_args_is_help=True)
+app.add_typer(register_app, name="register")
+
+
+@register_app.command("load")
+@friendly
+def register_load(
+    path: Path = typer.Argument(..., help="CSV or YAML reviewer register"),
+    as_json: bool = typer.Option(False, "--json"),
+    actor: Optional[str] = ActorOption,
+    db: Optional[Path] = DbOption,
+):
+    """Validate a reviewer register and store it as the register's next version (all or nothing)."""
+    from hitlgov.oversight.register import load_register
+
+    result = load_register(db, path, actor=_actor(actor))
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_json()) + "\n")
+        return
+    out.print(f"{result.file}: read {result.rows_read:,} rows -> {result.reviewers:,} reviewers, "
+              f"{result.rows_read - result.duplicates:,} training records, duplicates {result.duplicates:,} "
+              f"(register version {result.version})", highlight=False, markup=False)
+
+
 @app.command()
 def version():
     """Print the version."""

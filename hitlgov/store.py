@@ -128,7 +128,7 @@ MIGRATIONS: list[str] = [
     );
     """,
     # 4: continuous oversight (issue 18): the monitor's findings history, alert deliveries,
-    # the incident register (Art. 73), remediation of findings
+    # the incident register (Art. 73), remediation of findings, the reviewer register (Art. 26(2))
     """
     CREATE TABLE findings_history (
         monitor_run   VARCHAR NOT NULL,
@@ -183,6 +183,27 @@ MIGRATIONS: list[str] = [
         created_at  TIMESTAMP NOT NULL,
         updated_at  TIMESTAMP NOT NULL,
         resolution  VARCHAR
+    );
+    CREATE TABLE reviewer_register (
+        version            BIGINT NOT NULL,
+        reviewer_id        VARCHAR NOT NULL,
+        name               VARCHAR,
+        role               VARCHAR NOT NULL,
+        authority          VARCHAR NOT NULL,
+        training           VARCHAR,
+        training_completed DATE NOT NULL,
+        training_expires   DATE NOT NULL,
+        systems            VARCHAR[],
+        source_row         BIGINT
+    );
+    CREATE TABLE reviewer_register_loads (
+        version   BIGINT PRIMARY KEY,
+        file      VARCHAR NOT NULL,
+        sha256    VARCHAR NOT NULL,
+        rows_read BIGINT NOT NULL,
+        reviewers BIGINT NOT NULL,
+        loaded_at TIMESTAMP NOT NULL,
+        loaded_by VARCHAR
     );
     """,
 ]
