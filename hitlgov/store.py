@@ -128,7 +128,8 @@ MIGRATIONS: list[str] = [
     );
     """,
     # 4: continuous oversight (issue 18): the monitor's findings history, alert deliveries,
-    # the incident register (Art. 73), remediation of findings, the reviewer register (Art. 26(2))
+    # the incident register (Art. 73), remediation of findings, sign-off of reports,
+    # the reviewer register (Art. 26(2))
     """
     CREATE TABLE findings_history (
         monitor_run   VARCHAR NOT NULL,
@@ -195,6 +196,20 @@ MIGRATIONS: list[str] = [
         training_expires   DATE NOT NULL,
         systems            VARCHAR[],
         source_row         BIGINT
+    );
+    CREATE TABLE attestations (
+        attestation_id  VARCHAR PRIMARY KEY,
+        report_file     VARCHAR NOT NULL,
+        file_sha256     VARCHAR NOT NULL,
+        evidence_digest VARCHAR NOT NULL,
+        system          VARCHAR,
+        period_from     DATE,
+        period_to       DATE,
+        name            VARCHAR NOT NULL,
+        role            VARCHAR NOT NULL,
+        statement       VARCHAR NOT NULL,
+        signed_at       TIMESTAMP NOT NULL,
+        actor           VARCHAR
     );
     CREATE TABLE reviewer_register_loads (
         version   BIGINT PRIMARY KEY,
