@@ -52,6 +52,9 @@ def test_sign_off_is_recorded_and_shown_by_verify(made):
 
 def test_a_copy_with_other_bytes_is_named_as_such(made, tmp_path):
     db, pdf = made
+    doc = read_evidence(pdf)[0]
+    attestation.attest(db, report_file=pdf, evidence_digest=doc["digest"]["value"], parameters=doc["parameters"],
+                       name="Ida", role="compliance officer")
     copy = tmp_path / "copy.pdf"
     shutil.copy(pdf, copy)
     with copy.open("ab") as fh:
