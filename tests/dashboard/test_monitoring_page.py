@@ -63,3 +63,25 @@ def test_history_remediation_and_incidents_are_shown(db, monkeypatch):
 def test_overview_names_overdue_items(db, monkeypatch):
     at = _open(db, monkeypatch, "overview.py")
     assert any("1 remediation item overdue; 1 serious incident not yet reported." == w.value for w in at.warning)
+
+
+def test_sign_off_button_records_an_attestation(db, monkeypatch):
+    from hitlgov import store
+
+    monkeypatch.setenv("HITLGOV_DB", str(db))
+    at = AppTest.from_file(str(helpers.APP_FILE), default_timeout=180)
+    at.query_params = {"system": "s1", "from": "2026-11-01", "to": "2026-11-28"}
+    at.run()
+    at.switch_page("views/reports.py").run()
+    at.radio(key="report_kind").set_value("executive").run()
+    at.button(key="report_generate").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.text_input(key="signoff_name").set_value("")
+    at.button(key="signoff_submit").click().run()  # the form's submit: an empty name is refused
+    assert any("--name" in e.value for e in at.error)
+    at.text_input(key="signoff_name").set_value("Jo **Doe**")
+    at.button(key="signoff_submit").click().run()
+    assert any("Signed off at" in s.value for s in at.success)
+    with store.connect(db, read_only=True) as con:
+        assert con.execute("SELECT name, role, actor FROM attestations").fetchall() == [
+            ("Jo **Doe**", "Compliance officer", "dashboard")]
