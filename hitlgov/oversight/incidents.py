@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hitlgov import audit, store
 from hitlgov.errors import HitlgovError
+from hitlgov.oversight import check_day
 
 DAYS = {"other": 15, "widespread_infringement": 2, "critical_infrastructure": 2, "death": 10}
 ARTICLE = {"other": "Art. 73(2)", "widespread_infringement": "Art. 73(3)",
@@ -53,6 +54,7 @@ def parse_awareness(text: str, tz: ZoneInfo) -> dt.datetime:
         value = dt.datetime.fromisoformat(text.strip())
     except (ValueError, AttributeError):
         raise HitlgovError(f"--aware {text!r}: expected an ISO 8601 time, e.g. 2026-03-29T09:30 or 2026-03-29T09:30+02:00") from None
+    check_day(value.date(), "--aware")
     if value.tzinfo is not None:
         return value.astimezone(tz)
     first, second = value.replace(tzinfo=tz, fold=0), value.replace(tzinfo=tz, fold=1)

@@ -31,7 +31,7 @@ from hitlgov.metrics import monitoring, oversight
 from hitlgov.metrics.policy import Policy
 from hitlgov.metrics.source import Filter, Source
 from hitlgov.metrics.summary import compute_metrics
-from hitlgov.oversight import alerts
+from hitlgov.oversight import alerts, check_day
 
 DEFAULT_WINDOW_DAYS = 30
 
@@ -169,6 +169,8 @@ def run_monitor(db, *, policy: Policy, window_days: int = DEFAULT_WINDOW_DAYS, s
                 webhook_options: dict | None = None, now: dt.datetime | None = None) -> MonitorResult:
     if not isinstance(window_days, int) or not 1 <= window_days <= 3660:
         raise HitlgovError(f"--window-days {window_days!r}: expected a whole number of days from 1 to 3660")
+    if as_of is not None:
+        check_day(as_of, "--as-of")
     now = now or dt.datetime.now(dt.timezone.utc)
     evaluated_at = now.astimezone(dt.timezone.utc).replace(tzinfo=None)
     run_id = uuid.uuid4().hex[:16]

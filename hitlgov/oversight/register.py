@@ -33,6 +33,7 @@ import yaml
 
 from hitlgov import audit, store
 from hitlgov.errors import HitlgovError
+from hitlgov.oversight import EARLIEST, LATEST
 
 REQUIRED = ("reviewer_id", "role", "authority", "training_completed", "training_expires")
 OPTIONAL = ("name", "training", "systems")
@@ -122,9 +123,12 @@ def _date(value, field: str) -> dt.date:
         return value
     text = str(value).strip() if value is not None else ""
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{field}: {text[:40]!r} is not a date (YYYY-MM-DD)") from None
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(f"{field}: {day} is not between {EARLIEST.year} and {LATEST.year}")
+    return day
 
 
 def _text(value, field: str, *, required: bool) -> str | None:

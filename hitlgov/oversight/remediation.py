@@ -14,6 +14,7 @@ import uuid
 
 from hitlgov import audit, store
 from hitlgov.errors import HitlgovError
+from hitlgov.oversight import check_day
 
 MAX_TEXT = 10_000
 COLUMNS = ["item_id", "system", "metric", "owner", "due", "note", "state", "created_by", "created_at",
@@ -36,6 +37,7 @@ def _now(now: dt.datetime | None) -> dt.datetime:
 def assign(db, *, system: str, metric: str, owner: str, due: dt.date, note: str | None = None,
            actor: str | None = None, now: dt.datetime | None = None) -> dict:
     """Open an item for a finding the monitor has recorded for ``system``."""
+    check_day(due, "--due")
     owner = _text(owner, "owner", required=True)
     note = _text(note, "note")
     at = _now(now)

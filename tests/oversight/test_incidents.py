@@ -61,6 +61,8 @@ def test_the_local_deadline_is_always_midnight_even_when_the_absolute_period_is_
     ("2026-10-25T02:30", "Europe/Berlin", "daylight-saving"),   # repeated hour
     ("2026-11-01T01:30", "America/New_York", "daylight-saving"),
     ("29/03/2026", "UTC", "ISO 8601"),
+    ("0001-01-01T00:00", "Europe/Berlin", "between 1970 and 2200"),
+    ("9999-12-31T00:00", "Pacific/Kiritimati", "between 1970 and 2200"),
 ])
 def test_nonexistent_ambiguous_or_malformed_awareness_is_refused(aware, zone, message):
     with pytest.raises(HitlgovError, match=message):

@@ -115,6 +115,7 @@ def test_policy_alert_channels_and_bad_settings(make_store, tmp_path):
     (["--window-days", "0"], "--window-days"),
     (["--window-days", "99999"], "--window-days"),
     (["--as-of", "yesterday"], "--as-of"),
+    (["--as-of", "0001-01-05"], "between 1970 and 2200"),
     (["--system", "nope"], "unknown system"),
     (["--webhook", "file:///etc/passwd"], "http:// or https://"),
     (["--actor", "a\nb"], "--actor"),

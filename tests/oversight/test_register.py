@@ -58,6 +58,7 @@ def test_yaml_form(db, tmp_path):
     ("f.csv", HEADER.replace("systems", "salary") + "r1,A,v,c,t,2026-01-01,2027-01-01,1\n", "unknown column 'salary'"),
     ("g.csv", HEADER + "r1,A,v,c,t,2026-01-01,2027-01-01,,extra\n", "row 1: more fields"),
     ("h.csv", HEADER, "no reviewers"),
+    ("o.csv", HEADER + "r1,A,v,c,t,2026-01-01,9999-01-01,\n", "training_expires: 9999-01-01 is not between 1970 and 2200"),
     ("i.csv", HEADER + "r1,A,v,c," + "x" * 2000 + ",2026-01-01,2027-01-01,\n", "longer than"),
     ("j.yaml", "reviewers: &a [*a]\n", "aliases"),
     ("k.yaml", "a: [b\n", "not valid YAML"),

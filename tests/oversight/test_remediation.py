@@ -53,6 +53,7 @@ def test_assign_acknowledge_resolve_with_audit_events(db):
     ({"system": "s2"}, "no finding"),
     ({"owner": ""}, "--owner"),
     ({"note": "x" * 20_000}, "longer than"),
+    ({"due": dt.date(9999, 12, 31)}, "between 1970 and 2200"),
 ])
 def test_bad_assignments_store_nothing(db, kwargs, message):
     args = {"system": "s1", "metric": "oversight.override_rate", "owner": "o", "due": dt.date(2026, 12, 1), **kwargs}
