@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from hitlgov import audit, store
 from hitlgov.errors import HitlgovError
-from hitlgov.metrics import monitoring, oversight
+from hitlgov.metrics import continuous, monitoring, oversight
 from hitlgov.metrics.policy import Policy
 from hitlgov.metrics.source import Filter, Source
 from hitlgov.metrics.summary import compute_metrics
@@ -245,13 +245,4 @@ def history(db, *, system: str | None = None, metric: str | None = None) -> list
 
 def spells(rows: list[dict]) -> list[dict]:
     """Consecutive runs with the same status per (system, metric): since when, until when, how many runs."""
-    out: list[dict] = []
-    for r in rows:
-        last = out[-1] if out else None
-        if last and last["system"] == r["system"] and last["metric"] == r["metric"] and last["status"] == r["status"]:
-            last["until"] = r["evaluated_at"]
-            last["runs"] += 1
-        else:
-            out.append({"system": r["system"], "metric": r["metric"], "status": r["status"],
-                        "since": r["evaluated_at"], "until": r["evaluated_at"], "runs": 1})
-    return out
+    return continuous.spells(rows)
