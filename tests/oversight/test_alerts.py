@@ -146,3 +146,19 @@ def test_syslog_line_is_one_line_even_with_hostile_metric_names():
 def test_bad_channels_are_one_line_errors(configured, message):
     with pytest.raises(HitlgovError, match=message):
         alerts.channels_from(configured=configured)
+
+
+def test_syslog_channel_sends_one_line_per_change_with_its_priority(monkeypatch):
+    import syslog
+
+    sent = []
+    monkeypatch.setattr(syslog, "openlog", lambda *a, **k: None)
+    monkeypatch.setattr(syslog, "closelog", lambda: None)
+    monkeypatch.setattr(syslog, "syslog", lambda priority, text: sent.append((priority, text)))
+    warn = {**PAYLOAD["changes"][0], "status": "warn", "previous": None}
+    [d] = alerts.deliver(alerts.channels_from(syslog=True), {**PAYLOAD, "changes": [PAYLOAD["changes"][0], warn]})
+    assert d.delivered
+    assert sent == [(syslog.LOG_ERR, "hitlgov finding pass -> fail: system=s1 metric=oversight.override_rate "
+                                     "value=0.41 threshold=0.35 method=mixture_e_value"),
+                    (syslog.LOG_WARNING, "hitlgov finding new -> warn: system=s1 metric=oversight.override_rate "
+                                         "value=0.41 threshold=0.35 method=mixture_e_value")]
