@@ -34,6 +34,7 @@ PAGES = {
         _page("reviewers.py", "Reviewers & agreement", ":material/groups:", "reviewers"),
         _page("fairness.py", "Fairness", ":material/balance:", "fairness"),
         _page("drift.py", "Drift", ":material/trending_down:", "drift"),
+        _page("monitoring.py", "Monitoring", ":material/notifications_active:", "monitoring"),
     ],
     "Audit": [
         _page("audit_trail.py", "Audit trail", ":material/policy:", "audit-trail"),

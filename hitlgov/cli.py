@@ -401,6 +401,8 @@ def report(
     code = run_report(db=db, start=_date(start, "--from"), end=_date(end, "--to"), system=system, policy=policy,
                       kind=kind, out_file=out_file, verify=verify, pseudonymise=pseudonymise, console=out,
                       err_console=err, engine=engine)
+    if verify is not None and engine is None:
+        _print_attestations(db, verify)
     if code == 0 and verify is None:
         _note_policy(db, engine, load_policy(policy))
     raise typer.Exit(code)
@@ -426,6 +428,305 @@ def export_parquet(
     counts = ", ".join(f"{t} {n:,}" for t, n in result["tables"].items())
     out.print(f"{out_dir}: {counts} ({result['seconds']:.2f} s); "
               f"read it with --engine 'pyspark://local[2]?parquet={out_dir.resolve()}'", highlight=False)
+
+
+# -- continuous oversight (issue 18) ---------------------------------------------------------
+
+ActorOption = typer.Option(None, "--actor", help="Who acts, for the audit trail [default: the OS user]")
+
+
+def _actor(actor: Optional[str]) -> str:
+    if actor is not None:
+        actor = actor.strip()
+        if not actor or len(actor) > 200 or any(ch in actor for ch in "\r\n\x00"):
+            fail("--actor: expected a name of 1 to 200 characters on one line")
+        return actor
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@app.command()
+@friendly
+def monitor(
+    window_days: int = typer.Option(30, "--window-days", help="Length of the latest window in days"),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Last day of the window [default: each system's latest decision]"),
+    system: Optional[List[str]] = typer.Option(None, "--system", help="Systems to evaluate [default: all]"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Policy YAML [default: the shipped policy]"),
+    webhook: Optional[List[str]] = typer.Option(None, "--webhook", help="POST status changes as JSON to this URL"),
+    alert_file: Optional[List[Path]] = typer.Option(None, "--alert-file", help="Append status changes as JSON lines"),
+    use_syslog: bool = typer.Option(False, "--syslog", help="Send status changes to the local syslog"),
+    drift: bool = typer.Option(False, "--drift", help="Include the (slower) Evidently drift tests"),
+    show_history: bool = typer.Option(False, "--history", help="Print the findings history instead of running"),
+    as_json: bool = typer.Option(False, "--json", help="The run (or the history) as JSON on stdout"),
+    actor: Optional[str] = ActorOption,
+    db: Optional[Path] = DbOption,
+):
+    """Evaluate the policy on each system's latest window; keep the findings history; alert on status changes."""
+    from hitlgov.metrics.policy import load_policy
+    from hitlgov.oversight import alerts
+    from hitlgov.oversight import monitor as mon
+
+    if show_history:
+        rows = mon.history(db, system=(system or [None])[0])
+        spells = mon.spells(rows)
+        if as_json:
+            sys.stdout.write(json.dumps({"history": rows, "spells": spells}, default=str) + "\n")
+            return
+        table = Table("system", "metric", "status", "since", "until", "runs")
+        for sp in spells:
+            table.add_row(sp["system"], sp["metric"], sp["status"], f"{sp['since']:%Y-%m-%d %H:%M}",
+                          f"{sp['until']:%Y-%m-%d %H:%M}", str(sp["runs"]))
+        out.print(table)
+        return
+    channels = alerts.channels_from(webhooks=webhook or [], files=alert_file or [], syslog=use_syslog)
+    result = mon.run_monitor(db, policy=load_policy(policy), window_days=window_days, systems=system or None,
+                             as_of=_date(as_of, "--as-of"), channels=channels, actor=_actor(actor),
+                             include_drift=drift)
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_json(), allow_nan=False, default=str) + "\n")
+        return
+    for s in result.systems:
+        counts = {k: sum(1 for r in s.rows if r["status"] == k) for k in ("fail", "warn", "pass", "not_evaluated")}
+        out.print(f"{s.system} {s.window['from']}..{s.window['to']}: fail {counts['fail']}, warn {counts['warn']}, "
+                  f"pass {counts['pass']}, not evaluated {counts['not_evaluated']}; {len(s.changes)} status change(s)",
+                  highlight=False)
+        for c in s.changes:
+            out.print(f"  {c['metric']}: {c['previous'] or 'new'} -> {c['status']}", highlight=False)
+        for d in s.deliveries:
+            if not d.delivered:
+                err.print(f"[yellow]note:[/] alert to {d.channel.kind} {d.channel.target} failed after "
+                          f"{d.attempts} attempt(s): {d.error} (recorded in alert_deliveries)", highlight=False)
+    out.print(f"monitor run {result.run_id} recorded", highlight=False)
+
+
+incident_app = typer.Typer(help="The serious-incident register (EU AI Act Art. 73) and its deadlines.",
+                           no_args_is_help=True)
+app.add_typer(incident_app, name="incident")
+
+
+def _print_incident(i: dict) -> None:
+    left = i["seconds_remaining"]
+    clock = f"{left / 86400:.1f} days left" if left is not None and left >= 0 else i["state"]
+    out.print(f"{i['incident_id']} [{i['category']}, {i['article']}] {i['title']}: aware {i['aware_at']}, "
+              f"deadline {i['deadline_at']} ({clock})", highlight=False, markup=False)
+
+
+@incident_app.command("add")
+@friendly
+def incident_add(
+    category: str = typer.Option("other", "--category", help="other (15 days), widespread_infringement or "
+                                 "critical_infrastructure (2 days), death (10 days)"),
+    aware: str = typer.Option(..., "--aware", help="When you became aware (ISO 8601; local time in --zone unless it has an offset)"),
+    zone_name: str = typer.Option("UTC", "--zone", help="IANA time zone of the awareness time, e.g. Europe/Berlin"),
+    title: str = typer.Option(..., "--title"),
+    description: Optional[str] = typer.Option(None, "--description"),
+    system: Optional[str] = typer.Option(None, "--system"),
+    case: Optional[List[str]] = typer.Option(None, "--case", help="Linked case ids (repeat or comma-separate)"),
+    as_json: bool = typer.Option(False, "--json"),
+    actor: Optional[str] = ActorOption,
+    db: Optional[Path] = DbOption,
+):
+    """Record a serious incident; prints its reporting deadline."""
+    from hitlgov.oversight import incidents
+
+    i = incidents.record(db, category=category, aware=aware, zone_name=zone_name, title=title,
+                         description=description, system=system, cases=_split(case), actor=_actor(actor))
+    if as_json:
+        sys.stdout.write(json.dumps(i) + "\n")
+        return
+    _print_incident(i)
+
+
+@incident_app.command("list")
+@friendly
+def incident_list(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DbOption):
+    """Every incident with its deadline counting down, nearest first."""
+    from hitlgov.oversight import incidents
+
+    rows = incidents.register(db)
+    if as_json:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    for i in rows:
+        _print_incident(i)
+
+
+@incident_app.command("reported")
+@friendly
+def incident_reported(
+    incident_id: str = typer.Argument(...),
+    at: Optional[str] = typer.Option(None, "--at", help="When it was reported [default: now]"),
+    zone_name: str = typer.Option("UTC", "--zone"),
+    actor: Optional[str] = ActorOption,
+    db: Optional[Path] = DbOption,
+):
+    """Mark an incident as reported to the market surveillance authority."""
+    from hitlgov.oversight import incidents
+
+    _print_incident(incidents.mark_reported(db, incident_id, reported=at, zone_name=zone_name, actor=_actor(actor)))
+
+
+@incident_app.command("export")
+@friendly
+def incident_export(
+    incident_id: str = typer.Argument(...),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="JSON file [default: stdout]"),
+    db: Optional[Path] = DbOption,
+):
+    """The incident record with its linked cases, their reviews and its audit events, as JSON."""
+    from hitlgov.oversight import incidents
+
+    text = json.dumps(incidents.export(db, incident_id), indent=2, sort_keys=True) + "\n"
+    if out_file is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out_file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"{out_file}: cannot write ({exc.strerror})")
+    out.print(f"{out_file}: incident {incident_id} exported", highlight=False)
+
+
+remediation_app = typer.Typer(help="Remediation of failing findings: owner, due date, acknowledge, resolve.",
+                              no_args_is_help=True)
+app.add_typer(remediation_app, name="remediation")
+
+
+def _print_item(r: dict) -> None:
+    late = " OVERDUE" if r["overdue"] else ""
+    out.print(f"{r['item_id']} {r['state']}{late}: {r['system']} {r['metric']} -> {r['owner']}, due {r['due']}",
+              highlight=False, markup=False)
+
+
+@remediation_app.command("assign")
+@friendly
+def remediation_assign(
+    system: str = typer.Option(..., "--system"),
+    metric: str = typer.Option(..., "--metric", help="The finding's metric path, e.g. oversight.override_rate"),
+    owner: str = typer.Option(..., "--owner"),
+    due: str = typer.Option(..., "--due", help="YYYY-MM-DD"),
+    note: Optional[str] = typer.Option(None, "--note"),
+    actor: Optional[str] = ActorOption,
+    db: Optional[Path] = DbOption,
+):
+    """Give a finding an owner and a due date."""
+    from hitlgov.oversight import remediation
+
+    _print_item(remediation.assign(db, system=system, metric=metric, owner=owner, due=_date(due, "--due"),
+                                   note=note, actor=_actor(actor)))
+
+
+@remediation_app.command("ack")
+@friendly
+def remediation_ack(item_id: str = typer.Argument(...), note: Optional[str] = typer.Option(None, "--note"),
+                    actor: Optional[str] = ActorOption, db: Optional[Path] = DbOption):
+    """Acknowledge an item (the owner has seen it)."""
+    from hitlgov.oversight import remediation
+
+    _print_item(remediation.acknowledge(db, item_id, note=note, actor=_actor(actor)))
+
+
+@remediation_app.command("resolve")
+@friendly
+def remediation_resolve(item_id: str = typer.Argument(...), note: str = typer.Option(..., "--note", help="What was done"),
+                        actor: Optional[str] = ActorOption, db: Optional[Path] = DbOption):
+    """Resolve an item, saying what was done."""
+    from hitlgov.oversight import remediation
+
+    _print_item(remediation.resolve(db, item_id, note=note, actor=_actor(actor)))
+
+
+@remediation_app.command("list")
+@friendly
+def remediation_list(overdue: bool = typer.Option(False, "--overdue", help="Only overdue items"),
+                     as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DbOption):
+    """Every remediation item, unresolved and earliest due first."""
+    from hitlgov.oversight import remediation
+
+    rows = remediation.items(db, overdue_only=overdue)
+    if as_json:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    for r in rows:
+        _print_item(r)
+
+
+register_app = typer.Typer(help="The reviewer register (EU AI Act Art. 26(2)): role, authority, training and its expiry.",
+                            no_args_is_help=True)
+app.add_typer(register_app, name="register")
+
+
+@register_app.command("load")
+@friendly
+def register_load(
+    path: Path = typer.Argument(..., help="CSV or YAML reviewer register"),
+    as_json: bool = typer.Option(False, "--json"),
+    actor: Optional[str] = ActorOption,
+    db: Optional[Path] = DbOption,
+):
+    """Validate a reviewer register and store it as the register's next version (all or nothing)."""
+    from hitlgov.oversight.register import load_register
+
+    result = load_register(db, path, actor=_actor(actor))
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_json()) + "\n")
+        return
+    out.print(f"{result.file}: read {result.rows_read:,} rows -> {result.reviewers:,} reviewers, "
+              f"{result.rows_read - result.duplicates:,} training records, duplicates {result.duplicates:,} "
+              f"(register version {result.version})", highlight=False, markup=False)
+
+
+def _print_attestations(db, pdf: Path) -> None:
+    """After ``report --verify``: who signed this report off (best effort; a store without
+    sign-offs, or a file that is no report, prints nothing more)."""
+    from hitlgov.oversight import attestation
+    from hitlgov.reports.verify import read_evidence
+
+    try:
+        doc, _meta = read_evidence(pdf)
+        signed = attestation.for_report(db, doc["digest"]["value"])
+        now_sha = attestation.file_sha256(pdf)
+    except (HitlgovError, OSError, KeyError, TypeError):
+        return
+    if not signed:
+        out.print("  sign-off: none recorded for this report", highlight=False, markup=False)
+    for a in signed:
+        same = "this file" if a["file_sha256"] == now_sha else "another copy of the same figures (file hash differs)"
+        out.print(f"  signed off by {a['name']} ({a['role']}) at {a['signed_at']} [{a['attestation_id']}, {same}]: "
+                  f"\"{a['statement']}\"", highlight=False, soft_wrap=True, markup=False)
+
+
+@app.command()
+@friendly
+def attest(
+    pdf: Path = typer.Argument(..., help="A report PDF generated by this store"),
+    name: str = typer.Option(..., "--name", help="Who signs off"),
+    role: str = typer.Option(..., "--role", help="Their role, e.g. compliance officer"),
+    statement: Optional[str] = typer.Option(None, "--statement", help="The attestation text [default: a standard one]"),
+    as_json: bool = typer.Option(False, "--json"),
+    actor: Optional[str] = ActorOption,
+    db: Optional[Path] = DbOption,
+):
+    """Sign off a generated report (name, role, time, statement), recorded in the audit chain."""
+    from hitlgov.oversight import attestation
+    from hitlgov.reports.verify import read_evidence
+
+    doc, _meta = read_evidence(pdf)
+    try:
+        digest, params = doc["digest"]["value"], doc["parameters"]
+    except (KeyError, TypeError):
+        fail(f"{pdf}: the report's evidence has no digest")
+    a = attestation.attest(db, report_file=pdf, evidence_digest=digest, parameters=params, name=name, role=role,
+                           statement=statement, actor=_actor(actor))
+    if as_json:
+        sys.stdout.write(json.dumps(a) + "\n")
+        return
+    out.print(f"{pdf}: signed off by {a['name']} ({a['role']}) at {a['signed_at']} [{a['attestation_id']}]",
+              highlight=False, markup=False)
 
 
 @app.command()

@@ -127,6 +127,100 @@ MIGRATIONS: list[str] = [
         source_row  BIGINT
     );
     """,
+    # 4: continuous oversight (issue 18): the monitor's findings history, alert deliveries,
+    # the incident register (Art. 73), remediation of findings, sign-off of reports,
+    # the reviewer register (Art. 26(2))
+    """
+    CREATE TABLE findings_history (
+        monitor_run   VARCHAR NOT NULL,
+        evaluated_at  TIMESTAMP NOT NULL,
+        system        VARCHAR NOT NULL,
+        window_from   DATE,
+        window_to     DATE,
+        metric        VARCHAR NOT NULL,
+        status        VARCHAR NOT NULL CHECK (status IN ('pass', 'warn', 'fail', 'not_evaluated')),
+        point_status  VARCHAR,
+        value         DOUBLE,
+        threshold     DOUBLE,
+        method        VARCHAR NOT NULL,
+        successes     BIGINT,
+        trials        BIGINT,
+        e_value       DOUBLE,
+        policy_sha256 VARCHAR
+    );
+    CREATE TABLE alert_deliveries (
+        monitor_run  VARCHAR NOT NULL,
+        channel      VARCHAR NOT NULL,
+        target       VARCHAR NOT NULL,
+        attempts     INTEGER NOT NULL,
+        delivered    BOOLEAN NOT NULL,
+        error        VARCHAR,
+        changes      INTEGER NOT NULL,
+        finished_at  TIMESTAMP NOT NULL
+    );
+    CREATE TABLE incidents (
+        incident_id  VARCHAR PRIMARY KEY,
+        system       VARCHAR,
+        category     VARCHAR NOT NULL,
+        aware_at     TIMESTAMP NOT NULL,
+        aware_zone   VARCHAR NOT NULL,
+        deadline_at  TIMESTAMP NOT NULL,
+        title        VARCHAR NOT NULL,
+        description  VARCHAR,
+        linked_cases VARCHAR[],
+        recorded_by  VARCHAR,
+        recorded_at  TIMESTAMP NOT NULL,
+        reported_at  TIMESTAMP
+    );
+    CREATE TABLE remediation (
+        item_id     VARCHAR PRIMARY KEY,
+        system      VARCHAR NOT NULL,
+        metric      VARCHAR NOT NULL,
+        owner       VARCHAR NOT NULL,
+        due         DATE NOT NULL,
+        note        VARCHAR,
+        state       VARCHAR NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),
+        created_by  VARCHAR,
+        created_at  TIMESTAMP NOT NULL,
+        updated_at  TIMESTAMP NOT NULL,
+        resolution  VARCHAR
+    );
+    CREATE TABLE reviewer_register (
+        version            BIGINT NOT NULL,
+        reviewer_id        VARCHAR NOT NULL,
+        name               VARCHAR,
+        role               VARCHAR NOT NULL,
+        authority          VARCHAR NOT NULL,
+        training           VARCHAR,
+        training_completed DATE NOT NULL,
+        training_expires   DATE NOT NULL,
+        systems            VARCHAR[],
+        source_row         BIGINT
+    );
+    CREATE TABLE attestations (
+        attestation_id  VARCHAR PRIMARY KEY,
+        report_file     VARCHAR NOT NULL,
+        file_sha256     VARCHAR NOT NULL,
+        evidence_digest VARCHAR NOT NULL,
+        system          VARCHAR,
+        period_from     DATE,
+        period_to       DATE,
+        name            VARCHAR NOT NULL,
+        role            VARCHAR NOT NULL,
+        statement       VARCHAR NOT NULL,
+        signed_at       TIMESTAMP NOT NULL,
+        actor           VARCHAR
+    );
+    CREATE TABLE reviewer_register_loads (
+        version   BIGINT PRIMARY KEY,
+        file      VARCHAR NOT NULL,
+        sha256    VARCHAR NOT NULL,
+        rows_read BIGINT NOT NULL,
+        reviewers BIGINT NOT NULL,
+        loaded_at TIMESTAMP NOT NULL,
+        loaded_by VARCHAR
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

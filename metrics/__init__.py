@@ -26,6 +26,9 @@ _PUBLIC = {
     "review_stage": ("rejection_rate",),
     "inventory": ("counts", "retention", "completeness", "ingestion_runs", "quarantine_summary"),
     "policy": ("Policy", "load_policy", "evaluate"),
+    "monitoring": ("rate_evalue", "sequential_status"),
+    "competence": ("untrained_review_share", "two_person_rule"),
+    "continuous": ("monitoring_record",),
     "summary": ("compute_metrics",),
 }
 _WHERE = {name: module for module, names in _PUBLIC.items() for name in names}

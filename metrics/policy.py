@@ -6,7 +6,9 @@ every sensitive attribute, and up to four bounds. A value beyond a ``fail_*`` bo
 beyond a ``warn_*`` bound warns, otherwise it passes. A finding names the metric, value, the
 bound that decided it (for a pass: the nearest fail bound), and the regulatory references the
 evidence serves. Metrics that cannot be computed on the data (None) are listed separately as
-not evaluated -- missing evidence is itself worth an auditor's attention.
+not evaluated -- missing evidence is itself worth an auditor's attention -- except for a rule
+marked ``when_present: true``, a check that applies to some systems only (the two-person rule
+of Art. 14(5) for remote biometric identification), which is silent where its metric is absent.
 """
 from __future__ import annotations
 
@@ -100,6 +102,8 @@ def evaluate(policy: Policy, metrics: dict) -> tuple[list[dict], list[dict]]:
     findings, not_evaluated = [], []
     for rule in policy.rules:
         matches = _expand(rule["metric"], metrics)
+        if not matches and rule.get("when_present"):  # a check for some systems only (Art. 14(5))
+            continue
         if not matches:
             not_evaluated.append({"metric": rule["metric"], "title": rule.get("title"),
                                   "reason": "not computed for this data"})

@@ -6,7 +6,8 @@ The period defaults to the decisions present in the filter.
 from __future__ import annotations
 
 import pandas as pd
-from hitlgov.metrics import agreement, drift, fairness, inventory, oversight, review_stage, roi
+from hitlgov.metrics import agreement, competence, drift, fairness, inventory, oversight, review_stage, roi
+from hitlgov.errors import HitlgovError
 from hitlgov.metrics._values import plain
 from hitlgov.metrics.policy import Policy, evaluate, load_policy
 from hitlgov.metrics.source import Filter, Source
@@ -22,6 +23,18 @@ def resolve_period(source: Source, flt: Filter) -> Filter:
     first = pd.Timestamp(row["first"]).date() if pd.notna(row["first"]) else None
     last = pd.Timestamp(row["last"]).date() if pd.notna(row["last"]) else None
     return flt.but(start=flt.start or first, end=flt.end or last)
+
+
+def remote_biometric_systems(source: Source, flt: Filter, policy: Policy) -> list[str]:
+    """The systems in the filter the policy declares remote biometric identification (Art. 14(5))."""
+    declared = policy.setting("remote_biometric_identification") or []
+    if isinstance(declared, str) or not isinstance(declared, list):
+        raise HitlgovError(f"{policy.source}: settings.remote_biometric_identification must be a list of systems")
+    declared = [str(s) for s in declared]
+    if flt.system is not None:
+        return [flt.system] if flt.system in declared else []
+    present = set(source.systems())
+    return sorted(s for s in declared if s in present)
 
 
 def compute_metrics(source: Source, flt: Filter = Filter(), *, policy: Policy | None = None,
@@ -70,6 +83,10 @@ def compute_metrics(source: Source, flt: Filter = Filter(), *, policy: Policy | 
             "rationale_completeness": complete["rationale"],
         },
     }
+    out["reviewer_competence"] = competence.untrained_review_share(source, flt)
+    rbi = remote_biometric_systems(source, flt, policy)
+    if rbi:
+        out["two_person_rule"] = competence.two_person_rule(source, flt, systems=rbi)
     if include_drift and flt.start and flt.end and counts["cases"]:
         out["drift"] = drift.drift_summary(
             source, flt, period=(flt.start, flt.end), reference_months=int(s.get("drift_reference_months", 3)),

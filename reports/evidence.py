@@ -171,7 +171,18 @@ def context_for(source: Source, flt: Filter, policy: Policy, *, kind: str, store
         "policy_text": policy_text(policy),
         "audit_chain": chain,
         "segments": segments,
+        "monitoring": _monitoring(source, flt),
     }
+
+
+def _monitoring(source: Source, flt: Filter) -> dict | None:
+    """The monitor's findings history and remediation for the period (context: not digested)."""
+    from hitlgov.metrics import continuous
+
+    try:
+        return continuous.monitoring_record(source, flt, as_of=dt.datetime.now(dt.timezone.utc).date())
+    except Exception:  # noqa: BLE001 - a store from before these tables: the section says so
+        return None
 
 
 def audit_chain(source: Source) -> dict:

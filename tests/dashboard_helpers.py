@@ -22,6 +22,7 @@ PAGES = [
     ("reviewers.py", "reviewers", "Reviewers & agreement", True),
     ("fairness.py", "fairness", "Fairness", True),
     ("drift.py", "drift", "Drift", True),
+    ("monitoring.py", "monitoring", "Monitoring", False),
     ("audit_trail.py", "audit-trail", "Audit trail", False),
     ("data_page.py", "data", "Data", True),
     ("reports.py", "reports", "Reports", False),

@@ -5,8 +5,9 @@ Layers (README, "Layout"), bottom to top:
     ground     hitlgov.{errors, store, schema, audit, yamlfile, pseudonym, palette, formats}
     ingest     hitlgov.{ingest, adapters, mapping, export, demo}     (ground)
     metrics    hitlgov.metrics                                      (ground)
+    oversight  hitlgov.oversight                                    (ground, ingest, metrics)
     reports    hitlgov.reports                                      (ground, metrics)
-    dashboard  hitlgov.dashboard                                    (ground, ingest, metrics, reports)
+    dashboard  hitlgov.dashboard                                    (ground, ingest, metrics, reports, oversight)
     cli        hitlgov.cli                                          (everything)
 
 Imports are read from the source with ``ast`` (function-level imports included), so a lazy
@@ -29,8 +30,9 @@ ALLOWED = {
     "ingest": {"ground", "ingest"},
     "metrics": {"ground", "metrics"},
     "reports": {"ground", "metrics", "reports"},
-    "dashboard": {"ground", "ingest", "metrics", "reports", "dashboard"},
-    "cli": {"ground", "ingest", "metrics", "reports", "dashboard", "cli"},
+    "oversight": {"ground", "ingest", "metrics", "oversight"},
+    "dashboard": {"ground", "ingest", "metrics", "reports", "oversight", "dashboard"},
+    "cli": {"ground", "ingest", "metrics", "reports", "oversight", "dashboard", "cli"},
 }
 
 
@@ -55,7 +57,7 @@ def layer(name: str) -> str:
     if len(parts) == 1:
         return "ground"
     top = parts[1]
-    if top in ("metrics", "reports", "dashboard", "cli"):
+    if top in ("metrics", "reports", "dashboard", "cli", "oversight"):
         return top
     if top in INGEST:
         return "ingest"

@@ -7,6 +7,7 @@ from hitlgov.metrics import oversight, roi, summary
 from hitlgov.metrics.policy import load_policy
 
 from hitlgov import formats as fmt
+from hitlgov.errors import HitlgovError
 
 view = ui.page("Overview", "How much of the AI's work people check, what they change, and what that costs "
                "and catches — for the selected period, against the period just before it.")
@@ -67,6 +68,18 @@ def _card(col, x: dict) -> None:
         st.caption(", ".join(x["refs"]))
 
 
+def overdue_work(db: str, system: str | None) -> tuple[int, int]:
+    """(overdue remediation items, incidents not yet reported) for the system; counts only."""
+    from hitlgov.oversight import incidents, remediation
+
+    try:
+        late = [i for i in remediation.items(db, overdue_only=True) if system is None or i["system"] == system]
+        open_ = [i for i in incidents.register(db) if i["reported_at"] is None and i["system"] in (None, system)]
+    except HitlgovError:  # a store from before the oversight tables, or one being written: say nothing here
+        return 0, 0
+    return len(late), len(open_)
+
+
 attention = [x for x in findings if x["status"] != "pass"]
 passed = [x for x in findings if x["status"] == "pass"]
 per_row = 4
@@ -86,6 +99,16 @@ if passed:
 if missing:
     st.caption("Not evaluated on this selection: " + "; ".join(
         f"{x['title'] or x['metric']} ({x['reason']})" for x in missing))
+_overdue, _incidents = overdue_work(view.db, flt.system)
+if _overdue or _incidents:
+    parts = []
+    if _overdue:
+        parts.append(f"{_overdue} remediation item{'s' if _overdue != 1 else ''} overdue")
+    if _incidents:
+        parts.append(f"{_incidents} serious incident{'s' if _incidents != 1 else ''} not yet reported")
+    st.warning("; ".join(parts) + ".", icon=":material/schedule:")
+    st.page_link("views/monitoring.py", label="Monitoring: history, remediation, incidents",
+                 icon=":material/arrow_forward:")
 links = st.columns(4)
 for col, (target, label) in zip(links, [("views/oversight.py", "Oversight details"),
                                         ("views/reviewers.py", "Reviewer agreement"),

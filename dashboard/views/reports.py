@@ -76,3 +76,33 @@ if st.session_state.get("report_pdf"):
                    f"`hitlgov report --verify {name}`.")
     if warning:
         st.warning(warning)
+
+    # -- sign-off (attestation) ------------------------------------------------------------------
+    if digest:
+        with st.form("report_signoff", border=True):
+            st.markdown("**Sign off this report**")
+            st.caption("A compliance officer attests the report: name, role, time and statement are recorded in the "
+                       "store's audit chain with the PDF's SHA-256, and `hitlgov report --verify` lists the sign-off.")
+            c1, c2 = st.columns(2)
+            signer = c1.text_input("Name", max_chars=200, key="signoff_name")
+            role = c2.text_input("Role", value="Compliance officer", max_chars=200, key="signoff_role")
+            from hitlgov.oversight import attestation
+
+            statement = st.text_area("Statement", value=attestation.DEFAULT_STATEMENT, max_chars=attestation.MAX_STATEMENT,
+                                     key="signoff_statement")
+            signed = st.form_submit_button("Sign off", icon=":material/verified:", key="signoff_submit")
+        if signed:
+            from hitlgov.reports.verify import read_evidence
+
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    copy = Path(tmp) / name
+                    copy.write_bytes(pdf)
+                    doc, _meta = read_evidence(copy)
+                    a = attestation.attest(view.db, report_file=copy, evidence_digest=digest,
+                                           parameters=doc["parameters"], name=signer, role=role,
+                                           statement=statement, actor="dashboard")
+            except HitlgovError as exc:
+                st.error(f"The sign-off was not recorded: {exc}")
+            else:
+                st.success(f"Signed off at {a['signed_at']} ({a['attestation_id']}); recorded in the audit chain.")
