@@ -7,7 +7,7 @@ DB     ?= hitlgov.duckdb
 PORT   ?= 8501
 DEMO_CASES ?= 200000
 
-.PHONY: demo test bench install serve clean
+.PHONY: demo test bench install serve clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ serve: install
 
 test: install
 	$(BIN)/pytest -n 2 --dist loadgroup   # not `python -m`: the checkout must not be on sys.path
+
+# The long fuzz run (issue 14): hundreds of hostile files instead of the default suite's few.
+FUZZ_EXAMPLES ?= 400
+fuzz: install
+	HITLGOV_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/fuzz -q -p no:cacheprovider
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -22,12 +22,19 @@ A mapping file is YAML (every key optional)::
     default_ts: 2024-03-01            # ts for rows of an export that records none
     adapter_options:                  # tool exports: the adapter's options (KEY: VALUE)
       model_decision: inputContent.prediction
+    score_range: [0, 1]               # model_score is a probability: values outside are quarantined
+
+One source column feeds one canonical field: a mapping that puts two fields in the same column
+(``reviewer_id: id`` beside ``case_id: id``) would invent reviews -- every case "reviewed" with
+zero overrides -- so it is refused, here and again once the file's columns are known
+(:func:`check_one_column_per_field`).
 
 CLI flags (``--system``, ``--sensitive``, ``--features``, ``--positive-label``, ``--question``,
 ``--default-ts``, ``--adapter-option``) override the file. Canonical files need no mapping at all.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -51,6 +58,7 @@ class Mapping:
     question: str | None = None
     default_ts: str | None = None
     adapter_options: dict[str, str] = field(default_factory=dict)
+    score_range: tuple[float, float] | None = None
 
     def with_overrides(self, **overrides) -> "Mapping":
         """CLI flags win over the file; ``None`` means the flag was not given."""
@@ -74,7 +82,7 @@ def load_mapping(path: str | Path | None) -> Mapping:
     doc = read_yaml_mapping(path, kind="mapping", error=MappingError)
     known = {"system", "columns", "labels", "timestamp_format", "attributes", "sensitive",
              "features", "positive_label", "label_order", "annotation_only", "question", "default_ts",
-             "adapter_options"}
+             "adapter_options", "score_range"}
     unknown = sorted(set(doc) - known)
     if unknown:
         raise MappingError(f"{where}: unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}")
@@ -91,6 +99,14 @@ def load_mapping(path: str | Path | None) -> Mapping:
     if bad:
         raise MappingError(f"{where}: 'labels' names non-label field(s) {', '.join(bad)}; "
                            f"label fields are {', '.join(LABEL_FIELDS)}")
+    used: dict[str, str] = {}
+    for canonical, source in columns.items():
+        if not isinstance(source, (str, int, float)) or isinstance(source, bool) or str(source).strip() == "":
+            raise MappingError(f"{where}: 'columns.{canonical}' must name one source column")
+        if str(source) in used:
+            raise MappingError(f"{where}: column '{source}' is mapped to both {used[str(source)]} and {canonical}; "
+                               "one source column feeds one canonical field")
+        used[str(source)] = canonical
     attributes = doc.get("attributes")
     annotation_only = doc.get("annotation_only", False)
     if not isinstance(annotation_only, bool):
@@ -114,6 +130,7 @@ def load_mapping(path: str | Path | None) -> Mapping:
         # YAML reads an unquoted 2024-03-01 as a date: keep its ISO text
         default_ts=None if doc.get("default_ts") is None else _iso(doc["default_ts"]),
         adapter_options={str(k): _label_key(v) for k, v in options.items()},
+        score_range=_score_range(doc.get("score_range"), where),
     )
 
 
@@ -132,6 +149,27 @@ def parse_options(pairs: list[str] | None, *, flag: str = "--adapter-option") ->
 
 def _iso(value) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _score_range(value, where: str) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    ok = (isinstance(value, list) and len(value) == 2
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
+    if not ok or not math.isfinite(value[0]) or not math.isfinite(value[1]) or value[0] >= value[1]:
+        raise MappingError(f"{where}: 'score_range' must be [low, high] with two numbers, low < high (e.g. [0, 1])")
+    return float(value[0]), float(value[1])
+
+
+def check_one_column_per_field(source_of: dict[str, str], where: str) -> None:
+    """Refuse two canonical fields read from one column, once the mapping meets the file's columns
+    (a field not in the mapping reads the column of its own name: ``reviewer_id: case_id``)."""
+    seen: dict[str, str] = {}
+    for field_name, source in source_of.items():
+        if source in seen:
+            raise MappingError(f"{where}: column '{source}' would feed both {seen[source]} and {field_name}; "
+                               "one source column feeds one canonical field (fix the mapping)")
+        seen[source] = field_name
 
 
 def _label_key(key) -> str:

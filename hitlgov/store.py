@@ -249,6 +249,12 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def open_scratch(path: Path) -> duckdb.DuckDBPyConnection:
+    """A private working database (ingestion's staging area): the store's settings (UTC, memory
+    limit), none of its schema, and no lock on the store."""
+    return _open(Path(path), read_only=False)
+
+
 @contextmanager
 def connect(
     path: str | os.PathLike | None = None, *, read_only: bool = False, wait_seconds: float = 10.0

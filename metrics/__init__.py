@@ -25,6 +25,7 @@ _PUBLIC = {
     "roi": ("roi_summary", "roi_trend"),
     "review_stage": ("rejection_rate",),
     "inventory": ("counts", "retention", "completeness", "ingestion_runs", "quarantine_summary"),
+    "identity": ("confusable_reviewer_ids",),
     "policy": ("Policy", "load_policy", "evaluate"),
     "monitoring": ("rate_evalue", "sequential_status"),
     "competence": ("untrained_review_share", "two_person_rule"),

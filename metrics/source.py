@@ -26,6 +26,13 @@ import ibis
 import ibis.expr.types as ir
 
 from hitlgov import store as hstore
+from hitlgov.limits import MAX_REVIEW_SECONDS
+
+
+#: the window of timestamps every read path can show: ingestion's earliest plausible time, and
+#: the last year pandas (nanosecond timestamps, which end in April 2262) can hold
+READABLE_FROM = "1970-01-01 00:00:00"
+READABLE_UNTIL = "2262-01-01 00:00:00"
 
 
 @dataclass(frozen=True)
@@ -124,7 +131,27 @@ class Source:
             yield source
 
     def table(self, name: str) -> ir.Table:
-        return self.backend.table(name)
+        """A canonical relation as the metrics may read it.
+
+        Ingestion quarantines implausible timestamps (:mod:`hitlgov.limits`), but a store written
+        by an older version may hold year 10000 or a BC date, which no dashboard, pandas or
+        report can show (and 0001-01-01 would pass a retention check by 24,000 months). So every
+        read goes through the readable window: cases whose ``ts`` lies outside it are left out
+        and review times
+        outside it, or review seconds above one year, read as missing.
+        """
+        t = self.backend.table(name)
+        lo, hi = ibis.timestamp(READABLE_FROM), ibis.timestamp(READABLE_UNTIL)
+        if name == "cases":
+            return t.filter(t.ts >= lo, t.ts < hi)
+        if name == "reviews":
+            def inside(col):
+                return ibis.ifelse((col >= lo) & (col < hi), col, ibis.null().cast(col.type()))
+            return t.mutate(review_started_at=inside(t.review_started_at),
+                            review_completed_at=inside(t.review_completed_at),
+                            review_seconds=ibis.ifelse(t.review_seconds <= MAX_REVIEW_SECONDS, t.review_seconds,
+                                                       ibis.null().cast("float64")))
+        return t
 
     # -- the canonical relations, filtered ----------------------------------------------
     def _case_filter(self, t: ir.Table, flt: Filter) -> ir.Table:

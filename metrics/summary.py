@@ -6,8 +6,8 @@ The period defaults to the decisions present in the filter.
 from __future__ import annotations
 
 import pandas as pd
-from hitlgov.metrics import agreement, competence, drift, fairness, inventory, oversight, review_stage, roi
 from hitlgov.errors import HitlgovError
+from hitlgov.metrics import agreement, competence, drift, fairness, identity, inventory, oversight, review_stage, roi
 from hitlgov.metrics._values import plain
 from hitlgov.metrics.policy import Policy, evaluate, load_policy
 from hitlgov.metrics.source import Filter, Source
@@ -55,6 +55,7 @@ def compute_metrics(source: Source, flt: Filter = Filter(), *, policy: Policy | 
     ret = inventory.retention(source, flt, minimum_months=int(s.get("retention_minimum_months", 6)),
                               max_gap_days=int(s.get("max_gap_days", 7)))
     complete = inventory.completeness(source, flt)
+    lookalikes = identity.confusable_reviewer_ids(source, flt)
     out = {
         "period": {"from": flt.start.isoformat() if flt.start else None,
                    "to": flt.end.isoformat() if flt.end else None},
@@ -81,6 +82,8 @@ def compute_metrics(source: Source, flt: Filter = Filter(), *, policy: Policy | 
             "retention_months": _months_covered(ret),
             "completeness": complete,
             "rationale_completeness": complete["rationale"],
+            "confusable_reviewer_ids": lookalikes,
+            "confusable_reviewer_groups": len(lookalikes),
         },
     }
     out["reviewer_competence"] = competence.untrained_review_share(source, flt)

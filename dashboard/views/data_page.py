@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -87,9 +88,14 @@ else:
 # -- upload --------------------------------------------------------------------------------------
 ui.section("Upload a decision log", "CSV, JSON Lines or Parquet in the canonical columns (see the README), or any "
            "columns with a mapping file. The file is kept next to the store, in `uploads/`, as evidence.")
+def _md(text: str) -> str:
+    """User text shown inside a Markdown message, as text: every Markdown/emoji character escaped."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])", r"\\\1", str(text))
+
+
 last = st.session_state.pop("data_last_ingest", None)
 if last:
-    st.success(f"Ingested **{last['name']}**: {fmt.count(last['rows_read'])} rows read in {last['seconds']:.1f} s.")
+    st.success(f"Ingested **{_md(last['name'])}**: {fmt.count(last['rows_read'])} rows read in {last['seconds']:.1f} s.")
     cols = st.columns(3)
     ui.kpi(cols[0], "Stored", fmt.count(last["stored"]), help="New cases or reviews.")
     ui.kpi(cols[1], "Duplicates", fmt.count(last["duplicates"]), help="Identical to rows already stored: skipped.")
@@ -120,15 +126,36 @@ def _safe_name(name: str) -> str:
 
 
 def _ingest(log, mapping_file) -> None:
-    from hitlgov.ingest.service import ingest_files
-    from hitlgov.mapping import load_mapping
-
     db = Path(view.db)
     uploads = db.resolve().parent / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     path = uploads / f"{stamp}-{_safe_name(log.name)}"
-    path.write_bytes(log.getvalue())
+    _keep(log, path)  # "x" mode: never overwrites an earlier upload
+    try:
+        _ingest_kept(db, path, log, mapping_file)
+    except BaseException:
+        # a failed or aborted upload leaves nothing behind: `uploads/` holds evidence of ingested files only
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _keep(upload, path: Path) -> None:
+    """Write the upload to disk in blocks (no second in-memory copy of a large file)."""
+    upload.seek(0)
+    try:
+        with open(path, "xb") as fh:
+            shutil.copyfileobj(upload, fh, 1 << 20)
+    except BaseException:
+        if path.exists() and path.stat().st_size < upload.size:  # ours, cut short
+            path.unlink()
+        raise
+
+
+def _ingest_kept(db: Path, path: Path, log, mapping_file) -> None:
+    from hitlgov.ingest.service import ingest_files
+    from hitlgov.mapping import load_mapping
+
     with tempfile.TemporaryDirectory() as tmp:
         mapping_path = None
         if mapping_file is not None:
@@ -158,8 +185,8 @@ if submitted:
         try:
             _ingest(log, mapping_file)
         except HitlgovError as exc:
-            st.error(f"Nothing was ingested: {exc}")
+            st.error(f"Nothing was ingested: {_md(exc)}")
         except OSError as exc:  # e.g. the store's folder is read-only: no place to keep the upload
-            st.error(f"Nothing was ingested: cannot write next to the store ({exc.strerror}: {exc.filename}).")
+            st.error(f"Nothing was ingested: cannot write next to the store ({_md(exc.strerror)}: {_md(exc.filename)}).")
         else:
             st.rerun()

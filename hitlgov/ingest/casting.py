@@ -4,6 +4,8 @@ Ingestion (every value arrives as text) and in-place Parquet datasets (columns k
 Parquet types) type fields with the same rules, so a value means the same thing on both paths:
 
 * text: trimmed, empty is missing;
+* reviewer ids: also NFC-normalised, with invisible characters (zero-width, bidi controls, soft
+  hyphen, BOM) removed, so ids that look identical on screen are one reviewer;
 * labels: mapped through the mapping's ``labels:`` table, other values kept as they are;
 * timestamps: native timestamp/date columns as they are (zoned ones converted to UTC); text as
   epoch seconds when it is a number, else the mapping's ``timestamp_format``, else ISO 8601,
@@ -28,6 +30,10 @@ NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYIN
                  "UBIGINT", "FLOAT", "DOUBLE", "REAL")
 TIMESTAMP_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "TIMESTAMP WITHOUT TIME ZONE")
 #: the fields whose raw text the row checks look at (a value given but not parsable)
+#: characters that change an id without showing: zero-width (U+200B..U+200D, U+2060, U+FEFF),
+#: bidi marks, embeddings, overrides and isolates (U+200E/F, U+202A..U+202E, U+2066..U+2069),
+#: invisible operators (U+2061..U+2064), soft hyphen (U+00AD), Mongolian vowel separator (U+180E)
+INVISIBLE_RE = "[\\x{200B}-\\x{200F}\\x{202A}-\\x{202E}\\x{2060}-\\x{2064}\\x{2066}-\\x{2069}\\x{FEFF}\\x{00AD}\\x{180E}]"
 RAW_FIELDS = ("ts", "model_score", "review_started_at", "review_completed_at", "review_seconds", "escalated")
 
 
@@ -66,6 +72,14 @@ class FieldSQL:
         if self.types[col] == "VARCHAR":
             return f"NULLIF(trim({q(col)}), '')"
         return f"NULLIF(trim(CAST({q(col)} AS VARCHAR)), '')"
+
+    def identity(self, field: str) -> str:
+        """An id compared by what a person sees: NFC, invisible characters removed, trimmed."""
+        col = self.source_of.get(field)
+        if col is None:
+            return "NULL::VARCHAR"
+        x = q(col) if self.types[col] == "VARCHAR" else f"CAST({q(col)} AS VARCHAR)"
+        return f"NULLIF(trim(regexp_replace(nfc_normalize({x}), {self.value(INVISIBLE_RE)}, '', 'g')), '')"
 
     def label(self, field: str) -> str:
         expr = self.text(field)
@@ -111,6 +125,8 @@ class FieldSQL:
             return f"coalesce({self.text('system')}, {self.value(self.mapping.system or DEFAULT_SYSTEM)})"
         if spec.label:
             return self.label(field)
+        if field == "reviewer_id":
+            return self.identity(field)
         return {"timestamp": self.timestamp, "float64": self.number, "boolean": self.boolean}.get(
             spec.type, self.text)(field)
 

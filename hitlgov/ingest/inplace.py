@@ -180,7 +180,7 @@ def register(con: duckdb.DuckDBPyConnection, patterns: list[str | Path] | str, *
 
             # 1. the row-level checks: one scan; only the failing rows are kept
             step("validating")
-            checks = row_checks()
+            checks = row_checks(mapping)
             field_case = "CASE " + " ".join(f"WHEN {c} THEN {f}" for c, f, _ in checks) + " END"
             reason_case = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, _, r in checks) + " END"
             con.execute(f"CREATE OR REPLACE TEMP VIEW hitlgov_ip_typed AS {base}{raw_select}\nFROM {source}")

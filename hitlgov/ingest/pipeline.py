@@ -20,19 +20,24 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import stat
+import tempfile
 import time
-from dataclasses import asdict, dataclass
+import zlib
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 import duckdb
 
 from hitlgov import audit
-from hitlgov.errors import IngestError
+from hitlgov import store as store_module
+from hitlgov.errors import HitlgovError, IngestError
 from hitlgov.ingest.casting import FieldSQL, q
 from hitlgov.ingest.hooks import Reader, all_readers
-from hitlgov.ingest.readers import csv_rejects, looks_binary, read_head
-from hitlgov.mapping import Mapping
+from hitlgov.ingest.readers import GZIP_MAGIC, RESERVED_COLUMNS, csv_rejects, looks_binary, read_head
+from hitlgov.limits import limit, EARLIEST_TS, LATEST_TS_SQL, MAX_REVIEW_SECONDS
+from hitlgov.mapping import Mapping, check_one_column_per_field
 from hitlgov.schema import CASE_FIELDS, DEFAULT_SYSTEM, REQUIRED, REVIEW_FIELDS, required_fields  # noqa: F401
 from hitlgov.store import transaction
 
@@ -93,10 +98,71 @@ def choose_reader(path: Path, fmt: str = "auto") -> Reader:
 
 
 def _check_path(path: Path) -> None:
-    if not path.exists():
-        raise IngestError(f"{path}: file not found")
-    if path.is_file() and path.stat().st_size == 0:
+    """Refuse what cannot be read safely, before opening it: a FIFO (or device, socket) would
+    block forever or never end, so only regular files and adapter folders are taken."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise IngestError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot be read ({exc.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        return
+    if not stat.S_ISREG(st.st_mode):
+        raise IngestError(f"{path}: not a regular file (FIFOs, devices and sockets are refused)")
+    if st.st_size == 0:
         raise IngestError(f"{path}: file is empty")
+
+
+def snapshot(path: Path, folder: Path) -> tuple[Path, str]:
+    """Copy ``path`` into ``folder`` (same name) while hashing it; return the copy and its SHA-256.
+
+    The copy is what gets read, so the recorded hash describes exactly the bytes ingested even if
+    the file is replaced meanwhile. A gzip file is decompressed on the way (into nothing) to
+    enforce ``HITLGOV_MAX_INPUT_BYTES`` before DuckDB expands it: 5 MB of gzip can hold 70M rows.
+    """
+    cap = limit("HITLGOV_MAX_INPUT_BYTES")
+    copy = folder / path.name
+    h = hashlib.sha256()
+    inflater = None
+    expanded = 0
+    with open(path, "rb") as src, open(copy, "wb") as dst:
+        for block in iter(lambda: src.read(1 << 20), b""):
+            if inflater is None:
+                inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if block.startswith(GZIP_MAGIC) else False
+            h.update(block)
+            dst.write(block)
+            if inflater:
+                try:
+                    data = block
+                    while data:
+                        expanded += len(inflater.decompress(data, cap + 1 - expanded))
+                        data = inflater.unconsumed_tail
+                        if inflater.eof and inflater.unused_data:  # multi-member gzip
+                            data, inflater = inflater.unused_data, zlib.decompressobj(16 + zlib.MAX_WBITS)
+                        if expanded > cap:
+                            break
+                except zlib.error as exc:
+                    raise IngestError(f"{path}: gzip file cannot be decompressed ({exc})") from None
+            else:
+                expanded += len(block)
+            if expanded > cap:
+                raise IngestError(f"{path}: more than {cap:,} bytes{' once decompressed' if inflater else ''} "
+                                  "(HITLGOV_MAX_INPUT_BYTES)")
+    return copy, h.hexdigest()
+
+
+@dataclass
+class Staged:
+    """A file read and validated outside the store (:func:`prepare`), waiting to be committed."""
+    path: Path            # the user's file, as recorded
+    database: Path        # the private DuckDB file holding its staged rows
+    reader: str
+    digest: str
+    rejects: list
+    attrs: list
+    started: float
+    notices: tuple = ()   # what the reader wants the user told (e.g. which question it used)
 
 
 def ingest_path(
@@ -108,48 +174,94 @@ def ingest_path(
     progress: Callable[[str], None] | None = None,
 ) -> IngestResult:
     """Ingest one file (or one adapter folder) in one transaction; return its counts."""
-    path = Path(path)
     mapping = mapping or Mapping()
+    with tempfile.TemporaryDirectory(prefix="hitlgov-ingest-") as folder:
+        staged = prepare(path, Path(folder), mapping=mapping, fmt=fmt, progress=progress)
+        return commit(con, staged, mapping=mapping, progress=progress)
+
+
+def prepare(path: str | Path, folder: Path, *, mapping: Mapping, fmt: str = "auto",
+            progress: Callable[[str], None] | None = None) -> Staged:
+    """Hash, read and validate a file into a private DuckDB database in ``folder``, without the store.
+
+    Everything slow happens here, so the store's write lock is taken only by :func:`commit`
+    (readers -- ``status``, the dashboard -- keep working meanwhile). The file is first copied
+    while hashed (:func:`snapshot`) and the copy is read: the digest is that of the bytes ingested.
+    """
+    path = Path(path)
     step = progress or (lambda _msg: None)
     started = time.perf_counter()
     _check_path(path)
-    reader = choose_reader(path, fmt)
-    step("hashing")
-    digest = file_sha256(path)
+    try:
+        if path.is_dir():
+            digest = file_sha256(path)
+            source_path = path
+        else:
+            step("hashing")
+            source_path, digest = snapshot(path, folder)
+        database = folder / "staging.duckdb"
+        scratch = store_module.open_scratch(database)
+        try:
+            reader = choose_reader(source_path, fmt)
+            step("reading")
+            source = read_source(reader, scratch, source_path, mapping)
+            notices = tuple(getattr(source, "attrs", {}).get("hitlgov_notices", ()))
+            _materialise_source(scratch, source, path)
+            rejects = csv_rejects(scratch) if reader.name == "csv" else []
+            apply_default_ts(scratch, path, mapping, adapter=reader.annotation_source)
+            step("validating")
+            attrs = stage(scratch, path, mapping, annotation_only=reader.annotation_source or mapping.annotation_only)
+            scratch.execute("CREATE TABLE staged_src AS FROM hitlgov_src")
+            scratch.execute("CREATE TABLE staged_stg AS FROM hitlgov_stg")
+        finally:
+            scratch.close()
+        if path.is_dir() and file_sha256(path) != digest:
+            raise IngestError(f"{path}: changed while it was being ingested; nothing stored, run again")
+    except HitlgovError as exc:
+        # messages name the user's file, never the private copy
+        raise type(exc)(str(exc).replace(str(folder / path.name), str(path))) from None
+    return Staged(path, database, reader.name, digest, rejects, attrs, started, notices)
+
+
+def commit(con: duckdb.DuckDBPyConnection, staged: Staged, *, mapping: Mapping,
+           progress: Callable[[str], None] | None = None) -> IngestResult:
+    """Classify the staged rows against the store and store them: one transaction, the only step
+    that needs the write lock. ``seconds`` is the whole run (hashing to audit trail)."""
+    step = progress or (lambda _msg: None)
+    path = staged.path
+    con.execute("ATTACH ? AS hitlgov_staging (READ_ONLY)", [str(staged.database)])
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE hitlgov_src AS FROM hitlgov_staging.staged_src")
+        con.execute("CREATE OR REPLACE TEMP TABLE hitlgov_stg AS FROM hitlgov_staging.staged_stg")
+    finally:
+        con.execute("DETACH hitlgov_staging")
+    rejects, attrs = staged.rejects, staged.attrs
     try:
         with transaction(con):
-            step("reading")
-            source = read_source(reader, con, path, mapping)
-            notices = tuple(getattr(source, "attrs", {}).get("hitlgov_notices", ()))
-            _materialise_source(con, source, path)
-            rejects = csv_rejects(con) if reader.name == "csv" else []
-            con.execute("DROP TABLE IF EXISTS hitlgov_reject_errors")
-            apply_default_ts(con, path, mapping, adapter=reader.annotation_source)
-            step("validating")
-            attrs = stage(con, path, mapping, annotation_only=reader.annotation_source or mapping.annotation_only)
             step("classifying")
             classify(con, attrs)
             step("storing")
             run_id = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM ingestion_runs").fetchall()[0][0]
             counts = store(con, run_id=run_id, path=path, attrs=attrs, rejects=rejects, mapping=mapping)
-            seconds = round(time.perf_counter() - started, 3)
-            result = IngestResult(str(path), digest, counts["rows_read"], counts["stored"], counts["duplicates"],
-                                  counts["quarantined"], seconds, reader.name, run_id, notices)
-            options = {"format": reader.name, "mapping": asdict(mapping)}
+            seconds = round(time.perf_counter() - staged.started, 3)
+            result = IngestResult(str(path), staged.digest, counts["rows_read"], counts["stored"],
+                                  counts["duplicates"], counts["quarantined"], seconds, staged.reader, run_id,
+                                  staged.notices)
+            options = {"format": staged.reader, "mapping": asdict(mapping)}
             con.execute(
                 "INSERT INTO ingestion_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
                 "now()::TIMESTAMP - to_microseconds(?::BIGINT), now()::TIMESTAMP)",
-                [run_id, str(path), digest, reader.name, json.dumps(options), result.rows_read, result.stored,
-                 result.duplicates, result.quarantined, int(seconds * 1e6)],
+                [run_id, str(path), staged.digest, staged.reader, json.dumps(options), result.rows_read,
+                 result.stored, result.duplicates, result.quarantined, int(seconds * 1e6)],
             )
             audit.append_event(con, kind="ingestion", subject=str(path),
                                detail={"run_id": run_id, **result.as_json(), **audit.run_digests(con, run_id)})
             audit.record_review_events(con, run_id)
     finally:
-        for t in ("hitlgov_src", "hitlgov_stg", "hitlgov_cls", "hitlgov_csv", "hitlgov_lines",
-                  "hitlgov_jsonl", "hitlgov_reject_rows", "hitlgov_attrs"):
+        for t in ("hitlgov_src", "hitlgov_stg", "hitlgov_cls", "hitlgov_attrs"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
-    return result
+    # `seconds` is the whole run: hashing, reading, storing and the audit trail
+    return replace(result, seconds=round(time.perf_counter() - staged.started, 3))
 
 
 def read_source(reader: Reader, con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping):
@@ -239,24 +351,38 @@ def _shown(x: str) -> str:
     return f"'''' || left({x}, 80) || ''''"
 
 
-def row_checks(*, annotation_only: bool = False) -> list[tuple[str, str, str]]:
+def _outside(field: str) -> tuple[str, str, str]:
+    """A timestamp outside the plausible range (:mod:`hitlgov.limits`) is quarantined, naming it."""
+    return (f"{field} < TIMESTAMP '{EARLIEST_TS}' OR {field} > {LATEST_TS_SQL}", f"'{field}'",
+            f"'timestamp outside the plausible range {EARLIEST_TS[:10]} .. now + 1 year: ' || " + _shown(f"_raw_{field}"))
+
+
+def row_checks(mapping: Mapping | None = None, *, annotation_only: bool = False) -> list[tuple[str, str, str]]:
     """The row-level validation rules, in the order they are tried: ``(condition, field,
     reason)`` as SQL over the typed columns and their ``_raw_*`` text. The first that holds
     quarantines the row. Used by ingestion (:func:`stage`) and by in-place datasets
     (``hitlgov.ingest.inplace``), so both quarantine the same rows for the same reasons.
 
     ``annotation_only``: the source is a labelling tool export without predictions, or a system
-    declared annotation-only, so an empty model decision is incomplete, not wrong: stored."""
+    declared annotation-only, so an empty model decision is incomplete, not wrong: stored.
+    ``mapping``: its ``score_range`` (if declared) bounds ``model_score``."""
+    score_range = []
+    if mapping is not None and mapping.score_range is not None:
+        lo, hi = (float(v) for v in mapping.score_range)
+        score_range = [(f"model_score < {lo!r} OR model_score > {hi!r}", "'model_score'",
+                        f"'score outside the declared score_range [{lo:g}, {hi:g}]: ' || " + _shown("_raw_model_score"))]
     review_given = ("_raw_review_started_at IS NOT NULL OR _raw_review_completed_at IS NOT NULL "
                     "OR _raw_review_seconds IS NOT NULL OR rationale IS NOT NULL")
     return [
         ("case_id IS NULL", "'case_id'", "'missing required field case_id'"),
         ("_raw_ts IS NULL", "'ts'", "'missing required field ts'"),
         ("ts IS NULL", "'ts'", "'unparsable timestamp ' || " + _shown("_raw_ts")),
+        _outside("ts"),
         *([] if annotation_only else [
             ("model_decision IS NULL", "'model_decision'", "'missing required field model_decision'")]),
         ("_raw_model_score IS NOT NULL AND (model_score IS NULL OR NOT isfinite(model_score))",
          "'model_score'", "'not a number: ' || " + _shown("_raw_model_score")),
+        *score_range,
         ("human_decision IS NOT NULL AND reviewer_id IS NULL", "'reviewer_id'",
          "'human_decision given without reviewer_id'"),
         ("reviewer_id IS NOT NULL AND human_decision IS NULL", "'human_decision'",
@@ -265,6 +391,11 @@ def row_checks(*, annotation_only: bool = False) -> list[tuple[str, str, str]]:
          "'unparsable timestamp ' || " + _shown("_raw_review_started_at")),
         ("_raw_review_completed_at IS NOT NULL AND review_completed_at IS NULL", "'review_completed_at'",
          "'unparsable timestamp ' || " + _shown("_raw_review_completed_at")),
+        _outside("review_started_at"),
+        _outside("review_completed_at"),
+        (f"review_seconds_given > {MAX_REVIEW_SECONDS}", "'review_seconds'",
+         f"'review seconds outside the plausible range 0 .. {MAX_REVIEW_SECONDS:,} (one year): ' || "
+         + _shown("_raw_review_seconds")),
         ("_raw_review_seconds IS NOT NULL AND (review_seconds_given IS NULL OR NOT isfinite(review_seconds_given) "
          "OR review_seconds_given < 0)", "'review_seconds'",
          "'not a non-negative number: ' || " + _shown("_raw_review_seconds")),
@@ -292,7 +423,8 @@ def attribute_columns(columns: list[str], mapping: Mapping, source_of: dict[str,
     ``exclude`` (e.g. Hive partition keys). Each failure is one :class:`IngestError` naming ``where``.
     """
     the, have = ("the files", "do not have") if several_files else ("the file", "does not have")
-    listed = ", ".join(c for c in columns if not c.startswith("_"))
+    check_one_column_per_field(source_of, where)
+    listed = ", ".join(c for c in columns if c not in RESERVED_COLUMNS)
     for field, source in mapping.columns.items():
         if source not in columns:
             raise IngestError(f"{where}: mapping puts {field} in column '{source}', which {the} {have} "
@@ -302,7 +434,9 @@ def attribute_columns(columns: list[str], mapping: Mapping, source_of: dict[str,
             raise IngestError(f"{where}: no column for required field {field} (columns: {listed}); "
                               f"name it {field} or map it with --mapping")
     used = set(source_of.values())
-    extra = [c for c in columns if c not in used and not c.startswith("_")]
+    # Every other source column is kept (a source column can never be an internal one: the
+    # readers refuse RESERVED_COLUMNS), so nothing is dropped without being listed.
+    extra = [c for c in columns if c not in used and c not in RESERVED_COLUMNS]
     if mapping.attributes is not None:
         missing = [a for a in mapping.attributes if a not in columns]
         if missing:
@@ -339,18 +473,25 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping, *, annot
     raw_select = ",\n".join(f"{expr} AS _raw_{name}" for name, expr in raw.items())
     attr_select = "".join(f",\n{text_expr(c)} AS _a{i}" for i, c in enumerate(extra))
     invalid = "_invalid_json" if "_invalid_json" in present else "NULL::VARCHAR"
+    # A NUL byte is never part of a label or an id: the row is quarantined, naming the field.
+    field_of = {src: f for f, src in fields.source_of.items()}
+    nul_whens = " ".join(f"WHEN strpos({q(c)}, chr(0)) > 0 THEN {param(field_of.get(c, c))}"
+                         for c in columns if c != "_row")
+    nul = f"CASE {nul_whens} END" if nul_whens else "NULL::VARCHAR"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE hitlgov_typed AS SELECT _row, {invalid} AS _invalid, {select},\n"
+        f"CREATE OR REPLACE TEMP TABLE hitlgov_typed AS SELECT _row, {invalid} AS _invalid, {nul} AS _nul, {select},\n"
         f"{raw_select}{attr_select} FROM hitlgov_src",
         params,
     )
 
-    checks = [("_invalid IS NOT NULL", "NULL", "'line is not a JSON object: ' || " + _shown("_invalid"))] + row_checks(
-        annotation_only=annotation_only)
+    # A NUL byte is never part of a label or an id: the row is quarantined, naming the column.
+    checks = ([("_invalid IS NOT NULL", "NULL", "'line is not a JSON object: ' || " + _shown("_invalid")),
+               ("_nul IS NOT NULL", "_nul", "'NUL byte in the value of ' || _nul")]
+              + row_checks(mapping, annotation_only=annotation_only))
     field_case = "CASE " + " ".join(f"WHEN {c} THEN {f}" for c, f, _ in checks) + " END"
     reason_case = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, _, r in checks) + " END"
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE hitlgov_stg AS SELECT * EXCLUDE (review_seconds_given), "
+        "CREATE OR REPLACE TEMP TABLE hitlgov_stg AS SELECT * EXCLUDE (review_seconds_given, _nul), "
         "coalesce(review_seconds_given, "
         "  epoch(review_completed_at) - epoch(review_started_at)) AS review_seconds, "
         f"{field_case} AS _field, {reason_case} AS _reason FROM hitlgov_typed"
@@ -515,7 +656,7 @@ def store(con: duckdb.DuckDBPyConnection, *, run_id: int, path: Path, attrs: lis
     if rejects:
         con.executemany(
             "INSERT INTO quarantine VALUES (?, ?, ?, NULL, ?, ?)",
-            [[run_id, str(path), r["row"], f"malformed CSV line {r['line']}: {r['error']}", r["text"]]
+            [[run_id, str(path), r["row"], _malformed(r), r["text"]]
              for r in rejects],
         )
     _record_system_config(con, mapping)
@@ -554,6 +695,13 @@ def _store_review_events(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
                           AND x.reviewed_by IS NOT DISTINCT FROM e.reviewed_by
                           AND x.reviewed_at IS NOT DISTINCT FROM timezone('UTC', TRY_CAST(e.reviewed_at AS TIMESTAMPTZ)))""",
         [run_id])
+
+
+def _malformed(reject: dict) -> str:
+    """The quarantine reason of a record the CSV parser could not split, with the lines it took."""
+    first, lines = reject["row"] + 1, reject["lines"]
+    where = f"line {first}" if lines == 1 else f"lines {first}-{first + lines - 1} ({lines} lines, e.g. an unclosed quote)"
+    return f"malformed CSV {where}: {reject['error']}"
 
 
 def _record_system_config(con: duckdb.DuckDBPyConnection, mapping: Mapping) -> None:

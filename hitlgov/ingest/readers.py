@@ -10,6 +10,7 @@ they come back from :func:`csv_rejects` and are quarantined with their line numb
 """
 from __future__ import annotations
 
+import csv
 import gzip
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import duckdb
 from hitlgov import hookimpl
 from hitlgov.errors import IngestError
 from hitlgov.hookspecs import Reader
+from hitlgov.limits import limit
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -41,14 +43,12 @@ def read_head(path: Path, size: int = 65536) -> bytes:
 
 
 def looks_binary(head: bytes) -> bool:
+    """Binary = a NUL byte or mostly control characters in the sample. Text that is not UTF-8
+    (Latin-1 exports from older tools) is still text: the CSV reader reads it as Latin-1."""
     if b"\x00" in head:
         return True
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut at the end of the sample is still text.
-        return exc.start < len(head) - 4
-    return False
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return controls > len(head) // 10
 
 
 def _suffixes(path: Path) -> list[str]:
@@ -81,43 +81,170 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+#: column names the pipeline itself adds to a reader's relation; a source column may not use them
+RESERVED_COLUMNS = ("_row", "_invalid_json")
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+def check_columns(path: Path, names: list[str]) -> None:
+    """Refuse a header that would hijack an internal column, repeat a name or exceed the limit."""
+    cap = limit("HITLGOV_MAX_COLUMNS")
+    if len(names) > cap:
+        raise IngestError(f"{path}: {len(names):,} columns, more than the limit of {cap:,} "
+                          "(HITLGOV_MAX_COLUMNS)")
+    for name in names:
+        if name in RESERVED_COLUMNS:
+            raise IngestError(f"{path}: column '{name}' uses a name reserved for hitlgov's own bookkeeping "
+                              f"({', '.join(RESERVED_COLUMNS)}); rename it in the file")
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise IngestError(f"{path}: column '{name}' appears twice in the header")
+        seen.add(name)
+
+
+def _open_text(path: Path):
+    raw = open(path, "rb")
+    if raw.read(2) == GZIP_MAGIC:
+        raw.close()
+        return gzip.open(path, "rb")
+    raw.seek(0)
+    return raw
+
+
+def _header(path: Path) -> tuple[str, str, list[str]]:
+    """The CSV's encoding, delimiter and column names, read from its first line.
+
+    The dialect is fixed here rather than sniffed by DuckDB from a sample: with one unbalanced
+    quote in the sample DuckDB switches the whole file to "no quoting" and stores every quoted
+    value with its quotes. Quoting is always RFC 4180 (``"`` quotes, ``""`` escapes); the
+    delimiter is the candidate that splits the header into the most fields (``.tsv``: tab).
+    """
+    cap = limit("HITLGOV_MAX_LINE_BYTES")
+    try:
+        with _open_text(path) as fh:
+            line = fh.readline(cap + 1)
+    except (OSError, EOFError) as exc:
+        raise IngestError(f"{path}: cannot be read ({exc})") from None
+    if len(line) > cap:
+        raise IngestError(f"{path}: the header line is longer than the limit of {cap:,} bytes "
+                          "(HITLGOV_MAX_LINE_BYTES)")
+    try:
+        text, encoding = line.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = line.decode("latin-1"), "latin-1"
+    if encoding == "utf-8" and looks_latin1(read_head(path)):
+        encoding = "latin-1"
+    # a header line ends at the first line break of any kind (old Mac exports end lines with \r)
+    text = (text.lstrip("\ufeff").splitlines() or [""])[0]
+    if _suffixes(path)[-1:] == [".tsv"]:
+        delim = "\t"
+    else:
+        delim = max(_DELIMITERS, key=lambda d: (text.count(d), d == ","))
+    try:
+        names = next(csv.reader([text], delimiter=delim), [])
+    except csv.Error as exc:
+        raise IngestError(f"{path}: the header row cannot be split ({exc})") from None
+    names = [n.strip() or f"column{i}" for i, n in enumerate(names)]
+    if not names:
+        raise IngestError(f"{path}: no header row")
+    return encoding, delim, names
+
+
+def looks_latin1(head: bytes) -> bool:
+    """Text that is not UTF-8 but has no NUL byte: read as Latin-1 (ISO 8859-1), not refused."""
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start < len(head) - 4
+    return False
+
+
 def read_csv(con: duckdb.DuckDBPyConnection, path: Path):
+    encoding, delim, names = _header(path)
+    check_columns(path, names)
+    cap = limit("HITLGOV_MAX_LINE_BYTES")
+    columns = "{" + ", ".join(f"{_sql_str(n)}: 'VARCHAR'" for n in names) + "}"
     try:
         rel = con.sql(
-            "SELECT * FROM read_csv(?, header = true, all_varchar = true, store_rejects = true, "
+            f"SELECT * FROM read_csv(?, header = false, skip = 1, auto_detect = false, columns = {columns}, "
+            "delim = ?, quote = '\"', escape = '\"', encoding = ?, store_rejects = true, "
             "rejects_scan = 'hitlgov_reject_scans', rejects_table = 'hitlgov_reject_errors', "
-            "max_line_size = 16777216)",
-            params=[str(path)],
+            f"max_line_size = {int(cap)}, buffer_size = {int(max(cap * 2, 1 << 25))})",
+            params=[str(path), delim, encoding],
         )
         con.execute("CREATE OR REPLACE TEMP TABLE hitlgov_csv AS SELECT row_number() OVER () AS _k, * FROM rel")
     except duckdb.Error as exc:
         raise IngestError(f"{path}: cannot be read as CSV: {str(exc).splitlines()[0]}") from None
     rejects = csv_rejects(con)
-    # Data row of each good row = its rank among good rows + rejected lines before it.
-    con.execute("CREATE OR REPLACE TEMP TABLE hitlgov_reject_rows AS SELECT * FROM (VALUES (0::BIGINT, 0::BIGINT)) t(pos, shift) WHERE false")
+    # True row numbers: a record's data row is 1 + the physical lines taken by every record
+    # before it (a quoted field with a newline takes two; a stray quote that swallowed the next
+    # k lines takes k + 1), so rows after a broken one keep the number an editor shows.
+    con.execute("CREATE OR REPLACE TEMP TABLE hitlgov_reject_rows AS SELECT * FROM (VALUES (0::BIGINT, 0::BIGINT, 0::BIGINT)) t(rec, shift, span) WHERE false")
     if rejects:
-        positions = sorted({r["row"] for r in rejects})
-        con.executemany(
-            "INSERT INTO hitlgov_reject_rows VALUES (?, ?)",
-            [[p, p - i] for i, p in enumerate(positions)],
-        )
+        # the i-th rejected record comes right after the (rec - i)-th good one
+        con.executemany("INSERT INTO hitlgov_reject_rows VALUES (?, ?, ?)",
+                        [[r["record"], r["record"] - i, r["lines"]] for i, r in enumerate(rejects)])
+    newlines = " + ".join(f"coalesce(length({_quote_ident(n)}) - length(replace({_quote_ident(n)}, chr(10), '')), 0)"
+                          for n in names)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE hitlgov_csv_lines AS
+        WITH good AS (
+            SELECT c._k, c._k + (SELECT count(*) FROM hitlgov_reject_rows r WHERE r.shift <= c._k) AS rec,
+                   1 + {newlines} AS span
+            FROM hitlgov_csv c),
+        every AS (SELECT _k, rec, span FROM good UNION ALL SELECT NULL, rec, span FROM hitlgov_reject_rows)
+        SELECT _k, rec, 1 + coalesce(sum(span) OVER (ORDER BY rec ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS row
+        FROM every"""
+    )
+    for r in rejects:
+        r["row"] = con.execute("SELECT row FROM hitlgov_csv_lines WHERE _k IS NULL AND rec = ?",
+                               [r["record"]]).fetchall()[0][0]
+    con.execute("CREATE OR REPLACE TEMP TABLE hitlgov_csv_rejects AS SELECT * FROM (VALUES (0::BIGINT, 0::BIGINT)) t(record, row) WHERE false")
+    if rejects:
+        con.executemany("INSERT INTO hitlgov_csv_rejects VALUES (?, ?)", [[r["record"], r["row"]] for r in rejects])
     return con.sql(
-        "SELECT c.* EXCLUDE (_k), c._k + (SELECT count(*) FROM hitlgov_reject_rows r WHERE r.shift <= c._k) AS _row "
-        "FROM hitlgov_csv c"
+        "SELECT c.* EXCLUDE (_k), l.row AS _row FROM hitlgov_csv c JOIN hitlgov_csv_lines l ON l._k = c._k ORDER BY c._k"
     )
 
 
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def csv_rejects(con: duckdb.DuckDBPyConnection) -> list[dict]:
-    """Lines DuckDB's CSV parser rejected in the last read: one entry per line."""
-    try:
-        rows = con.execute(
-            "SELECT line, min(error_message), min(csv_line) FROM hitlgov_reject_errors "
-            "GROUP BY line ORDER BY line"
-        ).fetchall()
-    except duckdb.Error:
+    """Records DuckDB's CSV parser rejected in the last read: one entry per record, with its data
+    row (``row``, true physical numbering once :func:`read_csv` has run) and the number of physical
+    lines it took (``lines``: more than one when a stray quote swallowed the lines after it)."""
+    # Look the tables up rather than catch the error: a failed query aborts the transaction.
+    tables = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
+    if "hitlgov_reject_errors" not in tables:
         return []
-    # The header is line 1, so data row = line - 1 (quoted multi-line fields aside).
-    return [{"row": int(line) - 1, "line": int(line), "error": err, "text": text} for line, err, text in rows]
+    rows = con.execute(
+        "SELECT line, min(error_message), min(csv_line) FROM hitlgov_reject_errors "
+        "GROUP BY line ORDER BY line"
+    ).fetchall()
+    true_rows = {}
+    if "hitlgov_csv_rejects" in tables:
+        true_rows = dict(con.execute("SELECT record, row FROM hitlgov_csv_rejects").fetchall())
+    out = []
+    for line, err, text in rows:
+        text = text or ""
+        record = int(line) - 1  # the header is record 1
+        lines = text.strip("\r\n").count("\n") + 1
+        out.append({"record": record, "row": true_rows.get(record, record), "lines": lines,
+                    "error": _reject_reason(err), "text": text})
+    return out
+
+
+def _reject_reason(error: str | None) -> str:
+    error = (error or "").splitlines()[0] if error else ""
+    if "Maximum line size" in error or "maximum line size" in error.lower():
+        cap = limit("HITLGOV_MAX_LINE_BYTES")
+        return f"line longer than the limit of {cap:,} bytes (HITLGOV_MAX_LINE_BYTES)"
+    return error
 
 
 def read_jsonl(con: duckdb.DuckDBPyConnection, path: Path):
@@ -126,7 +253,8 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, path: Path):
             "CREATE OR REPLACE TEMP TABLE hitlgov_lines AS "
             "SELECT row_number() OVER () AS _row, line FROM read_csv(?, header = false, "
             "columns = {'line': 'VARCHAR'}, delim = ?, quote = '', escape = '', "
-            "max_line_size = 16777216, strict_mode = false)",
+            f"max_line_size = {int(limit('HITLGOV_MAX_LINE_BYTES'))}, "
+            f"buffer_size = {int(max(2 * limit('HITLGOV_MAX_LINE_BYTES'), 1 << 25))}, strict_mode = false)",
             [str(path), _NO_DELIMITER],
         )
         con.execute("DELETE FROM hitlgov_lines WHERE line IS NULL OR trim(line) = ''")
@@ -140,6 +268,7 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, path: Path):
         ).fetchall()]
     except duckdb.Error as exc:
         raise IngestError(f"{path}: cannot be read as JSON Lines: {str(exc).splitlines()[0]}") from None
+    check_columns(path, keys)
     columns = ", ".join(
         f"json_extract_string(obj, ${i + 1}) AS {_quote_ident(k)}"
         for i, k in enumerate(keys)
@@ -161,8 +290,11 @@ def read_parquet(con: duckdb.DuckDBPyConnection, path: Path):
     try:
         rel = con.sql("SELECT * FROM read_parquet(?, file_row_number = true)", params=[str(path)])
         names = [c for c in rel.columns if c != "file_row_number"]
+        check_columns(path, names)
         casts = ", ".join(f"CAST({_quote_ident(c)} AS VARCHAR) AS {_quote_ident(c)}" for c in names)
         return con.sql(f"SELECT file_row_number + 1 AS _row, {casts} FROM rel")
+    except IngestError:
+        raise
     except duckdb.Error as exc:
         raise IngestError(f"{path}: cannot be read as Parquet: {str(exc).splitlines()[0]}") from None
 

@@ -1,15 +1,19 @@
 """The one entry point for putting logs into a store: the CLI's ``ingest`` and the dashboard's
 upload both call :func:`ingest_files`, so both run the same guards and raise the same errors.
 
+Each file is read and validated into a private staging database first (no lock on the store),
+then committed in one short write transaction: readers are blocked only for the commit.
+
 Guards that belong to a *store* rather than to a file live here, not in a caller: a store that
 serves in-place Parquet cannot also take copied files (its canonical tables are views), and an
 in-place registration takes Parquet only. Each file is still one transaction
-(:func:`hitlgov.ingest.pipeline.ingest_path`); a file that fails is reported through ``on_error``
+(:func:`hitlgov.ingest.pipeline.prepare` then ``commit``); a file that fails is reported through ``on_error``
 and the others go on, so one bad file in a batch costs only itself.
 """
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -17,16 +21,20 @@ from hitlgov import store
 from hitlgov.errors import HitlgovError, IngestError
 from hitlgov.ingest import inplace
 from hitlgov.ingest.inplace import InPlaceResult
-from hitlgov.ingest.pipeline import IngestResult, ingest_path
+from hitlgov.ingest.pipeline import IngestResult, commit, prepare
 from hitlgov.mapping import Mapping
 
 Progress = Callable[[Path, str], None]
 
 
+class StoreRefusal(IngestError):
+    """The store itself refuses the run (not one file): raised even when ``on_error`` is given."""
+
+
 def check_can_copy(con, db) -> None:
     """Refuse to copy files into a store that serves in-place Parquet (one line, store untouched)."""
     if inplace.is_inplace(con):
-        raise IngestError(f"{store.resolve_db(db)} serves in-place Parquet; copied and in-place data cannot be mixed "
+        raise StoreRefusal(f"{store.resolve_db(db)} serves in-place Parquet; copied and in-place data cannot be mixed "
                           "in one store: ingest these files into another store (--db OTHER.duckdb)")
 
 
@@ -48,17 +56,29 @@ def ingest_files(db: str | os.PathLike | None, paths: Iterable[str | os.PathLike
         question=question, default_ts=default_ts,
         adapter_options={**(mapping.adapter_options if mapping else {}), **adapter_options} if adapter_options else None)
     results: list[IngestResult] = []
-    with store.connect(db) as con:
-        check_can_copy(con, db)
-        for raw in paths:
-            path = Path(raw)
-            step = (lambda stage, _p=path: progress(_p, stage)) if progress else None
-            try:
-                results.append(ingest_path(con, path, mapping=mapping, fmt=fmt, progress=step))
-            except HitlgovError as exc:
-                if on_error is None:
-                    raise
-                on_error(path, exc)
+    if store.resolve_db(db).exists():  # refuse an in-place store before reading anything
+        try:
+            with store.connect(db, read_only=True) as con:
+                check_can_copy(con, db)
+        except StoreRefusal:
+            raise
+        except HitlgovError:  # e.g. an older schema: the write connection migrates it, or says why
+            pass
+    for raw in paths:
+        path = Path(raw)
+        step = (lambda stage, _p=path: progress(_p, stage)) if progress else None
+        try:
+            # Read and validate outside the store; take its write lock only to commit, so
+            # `status` and the dashboard keep reading while a large file is being staged.
+            with tempfile.TemporaryDirectory(prefix="hitlgov-ingest-") as folder:
+                staged = prepare(path, Path(folder), mapping=mapping, fmt=fmt, progress=step)
+                with store.connect(db) as con:
+                    check_can_copy(con, db)
+                    results.append(commit(con, staged, mapping=mapping, progress=step))
+        except HitlgovError as exc:
+            if on_error is None or isinstance(exc, StoreRefusal):
+                raise
+            on_error(path, exc)
     return results
 
 

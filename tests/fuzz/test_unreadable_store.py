@@ -1,0 +1,64 @@
+"""Every read path survives whatever a store already holds (issue 14: "one accepted date bricks
+the store"). A store written before the plausible-range check may hold year 10000, BC dates,
+0001-01-01 and review seconds of 1e308; they are inserted here directly, as such a store would
+hold them, and every read path must still answer -- with the implausible rows left out."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+from typer.testing import CliRunner
+
+import dashboard_helpers as helpers
+from hitlgov import store
+from hitlgov.cli import app
+from hitlgov.ingest.pipeline import ingest_path
+
+LOG = ("case_id,ts,model_decision,model_score,reviewer_id,human_decision,review_seconds\n"
+       "c1,2026-01-05T09:00:00,approve,0.9,r1,approve,30\n"
+       "c2,2026-02-06T09:00:00,decline,0.2,r1,approve,40\n"
+       "c3,2026-03-07T09:00:00,approve,0.7,,,\n")
+BAD_TS = ["10000-01-01", "294246-12-31", "0044-03-15 (BC)", "0001-01-01", "2262-04-12"]
+
+
+@pytest.fixture(scope="module")
+def bad_db(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("unreadable")
+    (folder / "log.csv").write_text(LOG)
+    db = folder / "store.duckdb"
+    with store.connect(db) as con:
+        ingest_path(con, folder / "log.csv")
+        for i, ts in enumerate(BAD_TS):
+            con.execute("INSERT INTO cases VALUES ('default', ?, ?::TIMESTAMP, NULL, 'approve', 0.5, NULL, NULL, 1, ?)",
+                        [f"bad{i}", ts, 100 + i])
+            con.execute("INSERT INTO reviews VALUES ('default', ?, 'r2', 'decline', ?::TIMESTAMP, ?::TIMESTAMP, "
+                        "1e308, false, NULL, 1, ?)", [f"bad{i}", ts, ts, 100 + i])
+        # a plausible case whose review times are not
+        con.execute("INSERT INTO reviews VALUES ('default', 'c3', 'r3', 'decline', TIMESTAMP '10000-01-01', "
+                    "TIMESTAMP '10000-01-02', 1e308, false, NULL, 1, 3)")
+    return db
+
+
+def test_cli_read_paths_answer_and_leave_the_implausible_rows_out(bad_db):
+    runner = CliRunner()
+    status = runner.invoke(app, ["status", "--db", str(bad_db)])
+    assert status.exit_code == 0 and "Traceback" not in status.output, status.output
+    result = runner.invoke(app, ["metrics", "--json", "--db", str(bad_db)])
+    assert result.exit_code == 0, result.output
+    m = json.loads(result.output)
+    assert m["counts"]["cases"] == 3 and m["counts"]["reviews"] == 3           # c1, c2 + r3 on c3
+    assert m["data_quality"]["retention"]["covered_from"] == "2026-01-05"      # not 0001-01-01
+    assert m["oversight"]["review_seconds_median"] == 35.0                      # 1e308 read as missing
+
+
+@pytest.mark.parametrize("view, url, title, has_chart", helpers.PAGES, ids=[p[2] for p in helpers.PAGES])
+def test_every_dashboard_page_renders(bad_db, monkeypatch, view, url, title, has_chart):
+    monkeypatch.setenv("HITLGOV_DB", str(bad_db))
+    at = AppTest.from_file(str(helpers.APP_FILE), default_timeout=90)
+    at.run()
+    at.switch_page(f"views/{view}").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not [e.value for e in at.error if "Unexpected error" in e.value]
