@@ -48,6 +48,15 @@ FIELDS: tuple[Field, ...] = (
     Field("rationale", "string", "review"),
     Field("final_decision", "string", "case", label=True),
     Field("outcome", "string", "case", label=True),
+    # reliance evidence (issue 17). On the review: the reviewer's own label before seeing the
+    # model's output belongs to one person's review. On the case: whether the output shown was a
+    # planted wrong one (a canary) and whether the case was drawn into the random audit of the
+    # automated stream, with its inclusion probability, are facts about the case -- every review
+    # of it saw the same output and it was sampled once.
+    Field("canary", "boolean", "case"),
+    Field("audit_sample", "boolean", "case"),
+    Field("audit_probability", "float64", "case"),
+    Field("human_initial_decision", "string", "review", label=True),
 )
 BY_NAME = {f.name: f for f in FIELDS}
 

@@ -28,7 +28,8 @@ NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYIN
                  "UBIGINT", "FLOAT", "DOUBLE", "REAL")
 TIMESTAMP_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "TIMESTAMP WITHOUT TIME ZONE")
 #: the fields whose raw text the row checks look at (a value given but not parsable)
-RAW_FIELDS = ("ts", "model_score", "review_started_at", "review_completed_at", "review_seconds", "escalated")
+RAW_FIELDS = ("ts", "model_score", "review_started_at", "review_completed_at", "review_seconds", "escalated",
+              "canary", "audit_sample", "audit_probability")
 
 
 def q(name: str) -> str:
