@@ -82,6 +82,9 @@ REVIEW_COLUMNS: tuple[str, ...] = ("reviewer_id",) + REVIEW_FIELDS
 LABEL_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.label)
 TIMESTAMP_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.type == "timestamp")
 DEFAULT_SYSTEM = "default"
+#: optional fields added after the first release: a lake table or an older Parquet export without
+#: them is read with the column empty, not refused
+ADDED_OPTIONAL: tuple[str, ...] = ("canary", "audit_sample", "audit_probability", "human_initial_decision")
 
 #: the canonical relations every source provides (the store's tables, a lake's views) and their
 #: Ibis types; the store adds bookkeeping columns (run_id, source_row) the metrics never read
