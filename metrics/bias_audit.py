@@ -74,7 +74,7 @@ def rates_table(groups: pd.DataFrame, column: str, *, total: int, exclude_small:
     return known + [r for r in rows if r["unknown"]]
 
 
-def bias_audit(source: Source, flt: Filter = Filter(), *, sex_attribute: str | None = None,
+def bias_audit_table(source: Source, flt: Filter = Filter(), *, sex_attribute: str | None = None,
                race_attribute: str | None = None, favourable_label: str | None = None,
                exclude_small: bool = True) -> dict:
     """The LL144 table: ``{"sex", "race_ethnicity", "intersectional"}`` rows, the unknown counts,
@@ -125,7 +125,7 @@ def bias_audit(source: Source, flt: Filter = Filter(), *, sex_attribute: str | N
 
 
 def bias_audit_csv(table: dict) -> str:
-    """The table of :func:`bias_audit` as CSV (one row per dimension and category)."""
+    """The table of :func:`bias_audit_table` as CSV (one row per dimension and category)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)

@@ -55,7 +55,7 @@ def dawid_skene(ratings: pd.DataFrame, *, n_iter: int = 100, tol: float = 1e-5) 
             "consensus": model.labels_}
 
 
-def reviewer_quality(source: Source, flt: Filter = Filter(), *, min_cases: int = DEFAULT_MIN_CASES,
+def reviewer_quality_summary(source: Source, flt: Filter = Filter(), *, min_cases: int = DEFAULT_MIN_CASES,
                      seed: int = 0) -> dict:
     """The ``reviewer_quality`` block: Dawid-Skene estimates beside outcome-based accuracy.
 

@@ -65,7 +65,7 @@ def _aggregations(c) -> dict:
 
 
 def estimate(row: dict, *, target_half_width: float = DEFAULT_TARGET_HALF_WIDTH) -> dict:
-    """The block of :func:`selective_accuracy` from its aggregated counts and weight sums."""
+    """The block of :func:`selective_accuracy_summary` from its aggregated counts and weight sums."""
     g = {k: (row.get(k) or 0) for k in row}
     n_auto, n_rev = int(g["automated"]), int(g["reviewed_stream"])
     n_total = n_auto + n_rev
@@ -112,7 +112,7 @@ def estimate(row: dict, *, target_half_width: float = DEFAULT_TARGET_HALF_WIDTH)
     })
 
 
-def selective_accuracy(source: Source, flt: Filter = Filter(), *,
+def selective_accuracy_summary(source: Source, flt: Filter = Filter(), *,
                        target_half_width: float = DEFAULT_TARGET_HALF_WIDTH) -> dict:
     """Error rates of the automated and reviewed streams and the system's accuracy, corrected for
     selective review by the audit sample's inclusion probabilities (see the module docstring)."""

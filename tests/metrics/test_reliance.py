@@ -20,12 +20,12 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from hitlgov.metrics import gwet_stats
-from hitlgov.metrics.bias_audit import bias_audit, bias_audit_csv
+from hitlgov.metrics.bias_audit import bias_audit_csv, bias_audit_table
 from hitlgov.metrics.engines import open_source
 from hitlgov.metrics.proportions import sample_size, wilson, wilson_effective
 from hitlgov.metrics.reliance import reliance_summary
 from hitlgov.metrics.reviewer_quality import dawid_skene
-from hitlgov.metrics.selective_accuracy import selective_accuracy
+from hitlgov.metrics.selective_accuracy import selective_accuracy_summary
 from hitlgov.metrics.source import Filter
 
 
@@ -178,7 +178,7 @@ b3,2026-01-01,decline,r1,decline,,,
 def test_horvitz_thompson_by_hand(make_store):
     db = make_store(AUDIT_LOG)
     with open_source(db) as src:
-        s = selective_accuracy(src, Filter())
+        s = selective_accuracy_summary(src, Filter())
     auto = s["automated_error_rate"]
     # weights 1/0.5 = 2 (a1, an error: the auditor's label differs) and 1/0.25 = 4 (a2, right)
     assert auto["rate"] == pytest.approx(2 / 6)
@@ -198,13 +198,13 @@ def test_horvitz_thompson_by_hand(make_store):
 def test_no_audit_sample_says_how_many_cases_it_would_need(make_store):
     db = make_store("case_id,ts,model_decision\n" + "".join(f"k{i},2026-01-01,approve\n" for i in range(50)))
     with open_source(db) as src:
-        s = selective_accuracy(src, Filter(), target_half_width=0.05)
+        s = selective_accuracy_summary(src, Filter(), target_half_width=0.05)
     assert s["automated_error_rate"]["rate"] is None and not s["audit_sample"]
     # 1.96^2 x 0.25 / 0.05^2 = 384.1 -> 385; N = 50: 384.15 / (1 + 383.15 / 50) = 44.3 -> 45
     assert s["required_audit_cases"] == 45
     assert "no audit sample" in s["note"] and "45" in s["note"]
     with pytest.raises(ValueError):
-        selective_accuracy(src, Filter(), target_half_width=2)
+        selective_accuracy_summary(src, Filter(), target_half_width=2)
 
 
 # -- NYC LL144 bias audit ----------------------------------------------------------------------
@@ -224,8 +224,8 @@ def _ll144_log() -> str:
 def test_ll144_table_by_hand(make_store):
     db = make_store(_ll144_log())
     with open_source(db) as src:
-        t = bias_audit(src, Filter(), favourable_label="approve")
-        t_all = bias_audit(src, Filter(), favourable_label="approve", exclude_small=False)
+        t = bias_audit_table(src, Filter(), favourable_label="approve")
+        t_all = bias_audit_table(src, Filter(), favourable_label="approve", exclude_small=False)
     assert t["available"] and t["individuals"] == 60 and t["unknown_sex"] == 2 and t["unknown_race_ethnicity"] == 0
     sex = {r["category"]: r for r in t["sex"]}
     assert sex["F"]["selection_rate"] == pytest.approx(0.4) and sex["M"]["selection_rate"] == pytest.approx(18 / 27)
@@ -248,9 +248,9 @@ def test_ll144_table_by_hand(make_store):
 def test_ll144_needs_attributes_and_a_favourable_label(make_store):
     db = make_store("case_id,ts,model_decision,region\na,2026-01-01,approve,n\n")
     with open_source(db) as src:
-        assert "no sex or race" in bias_audit(src, Filter(), favourable_label="approve")["reason"]
+        assert "no sex or race" in bias_audit_table(src, Filter(), favourable_label="approve")["reason"]
         with pytest.raises(ValueError, match="no case attribute named 'gender'"):
-            bias_audit(src, Filter(), sex_attribute="gender")
+            bias_audit_table(src, Filter(), sex_attribute="gender")
 
 
 # -- Dawid-Skene -------------------------------------------------------------------------------
