@@ -24,6 +24,9 @@ from hitlgov.metrics._values import plain
 from hitlgov.metrics.source import Filter, Source
 
 DEFAULT_MIN_CASES = 30
+#: a reviewer's matrix from fewer multi-reviewed cases than this is shown as None: EM fits a
+#: handful of reviews perfectly and reports accuracy 1.0
+DEFAULT_MIN_REVIEWS = 10
 
 
 def dawid_skene(ratings: pd.DataFrame, *, n_iter: int = 100, tol: float = 1e-5) -> dict:
@@ -56,7 +59,7 @@ def dawid_skene(ratings: pd.DataFrame, *, n_iter: int = 100, tol: float = 1e-5) 
 
 
 def reviewer_quality_summary(source: Source, flt: Filter = Filter(), *, min_cases: int = DEFAULT_MIN_CASES,
-                     seed: int = 0) -> dict:
+                             min_reviews: int = DEFAULT_MIN_REVIEWS, seed: int = 0) -> dict:
     """The ``reviewer_quality`` block: Dawid-Skene estimates beside outcome-based accuracy.
 
     ``available`` is False (with ``reason``) when fewer than ``min_cases`` cases were reviewed by
@@ -67,7 +70,7 @@ def reviewer_quality_summary(source: Source, flt: Filter = Filter(), *, min_case
     ratings, total = agreement.multi_review_ratings(source, flt, seed=seed)
     out = {"method": "dawid-skene (crowd-kit)", "available": False, "reason": None,
            "cases_used": int(ratings["case_id"].nunique()) if len(ratings) else 0,
-           "cases_with_multiple_reviews": total, "min_cases": min_cases, "labels": [], "prevalence": {},
+           "cases_with_multiple_reviews": total, "min_cases": min_cases, "min_reviews_per_reviewer": min_reviews, "labels": [], "prevalence": {},
            "by_reviewer": []}
     if out["cases_used"] < min_cases:
         out["reason"] = (f"{out['cases_used']} case(s) reviewed by two or more people; "
@@ -78,6 +81,8 @@ def reviewer_quality_summary(source: Source, flt: Filter = Filter(), *, min_case
     rows = []
     for r in est["reviewers"]:
         o = outcome.get(r["reviewer_id"])
+        if r["reviews"] < min_reviews:  # too few multi-reviewed cases for a matrix worth showing
+            r = {**r, "estimated_accuracy": None, "confusion": None}
         rows.append({**r, "outcome_accuracy": o["reviewer_accuracy"] if o else None,
                      "reviews_with_outcome": int(o["reviews_with_outcome"]) if o else 0})
     out.update(available=True, labels=est["labels"], prevalence=est["prevalence"], by_reviewer=rows)
