@@ -87,6 +87,12 @@ def step(name: str, size: int) -> dict:
                 inventory.counts(src, flt)
                 inventory.retention(src, flt)
                 inventory.completeness(src, flt)
+            elif name == "reliance":  # issue 17's families: what they add to metrics_full
+                from hitlgov.metrics import gwet_stats, reliance_evidence
+
+                reliance_evidence.reliance_blocks(src, flt)
+                ratings, _ = agreement.multi_review_ratings(src, flt)
+                gwet_stats.gwet_summary(ratings, n_boot=1000)
             elif name == "fairness_vs_metricframe":
                 extra = fairness_comparison(src, flt)
     return {"step": name, "size": size, "seconds": round(time.perf_counter() - t0, 3),
@@ -125,7 +131,7 @@ def fairness_comparison(src, flt) -> dict:
 
 
 STEPS = ["generate", "ingest_csv", "ingest_parquet", "metrics_full", "oversight", "agreement", "fairness", "drift",
-         "roi", "inventory", "fairness_vs_metricframe"]
+         "roi", "inventory", "reliance", "fairness_vs_metricframe"]
 
 
 def main() -> None:
