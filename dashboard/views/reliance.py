@@ -154,8 +154,11 @@ else:
     ui.table(ui.as_percent(frames, ["Selection rate", "Share of data"]), column_config={
         "Selection rate": ui.pct_column("Selection rate"), "Share of data": ui.pct_column("Share of data"),
         "Impact ratio": st.column_config.NumberColumn(format="%.3f")}, key="ll144_table")
-    st.caption(f"Favourable label: {t['favourable_label']!r}; {fmt.count(t['individuals'])} individuals; unknown sex "
-               f"{fmt.count(t['unknown_sex'])}, unknown race/ethnicity {fmt.count(t['unknown_race_ethnicity'])}.")
+    # the favourable label and attribute names are data: shown as text, never inside markdown
+    st.text(f"Favourable label: {t['favourable_label']}; sex attribute: {t['sex_attribute'] or 'none'}; "
+            f"race/ethnicity attribute: {t['race_attribute'] or 'none'}")
+    st.caption(f"{fmt.count(t['individuals'])} individuals; unknown sex {fmt.count(t['unknown_sex'])}, "
+               f"unknown race/ethnicity {fmt.count(t['unknown_race_ethnicity'])}.")
     name = f"hitlgov-ll144-{dt.date.today().isoformat()}.csv"
 
     def _ll144_csv() -> bytes:
