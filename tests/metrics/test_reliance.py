@@ -270,3 +270,13 @@ def test_dawid_skene_recovers_simulated_reviewer_accuracies_within_003():
     assert est["prevalence"]["approve"] == pytest.approx(0.7, abs=0.03)
     with pytest.raises(ValueError, match="multi-reviewed"):
         dawid_skene(pd.DataFrame({"case_id": [1], "reviewer_id": ["a"], "label": ["x"]}))
+
+
+def test_gwet_bootstrap_by_weights_equals_resampling_the_cases():
+    counts, cats = gwet_stats._counts(long(GWET_2014_P55), list("abcde"))
+    w = gwet_stats._weights(len(cats), "identity")
+    rng = np.random.default_rng(5)
+    direct = [gwet_stats._ac_from_counts(counts[rng.integers(0, len(counts), len(counts))], w)[2] for _ in range(300)]
+    direct = np.array(direct)[np.isfinite(direct)]
+    lo, hi = np.quantile(direct, [0.025, 0.975])
+    assert gwet_stats._bootstrap(counts, w, n_boot=300, seed=5, level=0.95) == pytest.approx([lo, hi])
