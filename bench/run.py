@@ -68,6 +68,13 @@ def step(name: str, size: int) -> dict:
             if name == "metrics_full":
                 m = compute_metrics(src, flt)
                 extra = {"findings": len(m["findings"])}
+            elif name == "metrics_without_reliance":  # the same run with issue 17's families switched off
+                from hitlgov.metrics import gwet_stats, reliance_evidence
+
+                reliance_evidence.reliance_blocks = lambda *a, **k: {"reliance": {"by_reviewer": [], "evidence": []}}
+                gwet_stats.gwet_summary = lambda *a, **k: {}
+                m = compute_metrics(src, flt)
+                extra = {"findings": len(m["findings"])}
             elif name == "oversight":
                 oversight.oversight_summary(src, flt)
                 oversight.by_model_version(src, flt)
@@ -130,7 +137,7 @@ def fairness_comparison(src, flt) -> dict:
             "speedup": round(mf_s / ours_s, 1), "max_abs_difference": worst, "rows": len(rows)}
 
 
-STEPS = ["generate", "ingest_csv", "ingest_parquet", "metrics_full", "oversight", "agreement", "fairness", "drift",
+STEPS = ["generate", "ingest_csv", "ingest_parquet", "metrics_full", "metrics_without_reliance", "oversight", "agreement", "fairness", "drift",
          "roi", "inventory", "reliance", "fairness_vs_metricframe"]
 
 
