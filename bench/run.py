@@ -68,6 +68,13 @@ def step(name: str, size: int) -> dict:
             if name == "metrics_full":
                 m = compute_metrics(src, flt)
                 extra = {"findings": len(m["findings"])}
+            elif name == "metrics_without_reliance":  # the same run with issue 17's families switched off
+                from hitlgov.metrics import gwet_stats, reliance_evidence
+
+                reliance_evidence.reliance_blocks = lambda *a, **k: {"reliance": {"by_reviewer": [], "evidence": []}}
+                gwet_stats.gwet_summary = lambda *a, **k: {}
+                m = compute_metrics(src, flt)
+                extra = {"findings": len(m["findings"])}
             elif name == "oversight":
                 oversight.oversight_summary(src, flt)
                 oversight.by_model_version(src, flt)
@@ -87,6 +94,12 @@ def step(name: str, size: int) -> dict:
                 inventory.counts(src, flt)
                 inventory.retention(src, flt)
                 inventory.completeness(src, flt)
+            elif name == "reliance":  # issue 17's families: what they add to metrics_full
+                from hitlgov.metrics import gwet_stats, reliance_evidence
+
+                reliance_evidence.reliance_blocks(src, flt)
+                ratings, _ = agreement.multi_review_ratings(src, flt)
+                gwet_stats.gwet_summary(ratings, n_boot=1000)
             elif name == "fairness_vs_metricframe":
                 extra = fairness_comparison(src, flt)
     return {"step": name, "size": size, "seconds": round(time.perf_counter() - t0, 3),
@@ -124,8 +137,8 @@ def fairness_comparison(src, flt) -> dict:
             "speedup": round(mf_s / ours_s, 1), "max_abs_difference": worst, "rows": len(rows)}
 
 
-STEPS = ["generate", "ingest_csv", "ingest_parquet", "metrics_full", "oversight", "agreement", "fairness", "drift",
-         "roi", "inventory", "fairness_vs_metricframe"]
+STEPS = ["generate", "ingest_csv", "ingest_parquet", "metrics_full", "metrics_without_reliance", "oversight", "agreement", "fairness", "drift",
+         "roi", "inventory", "reliance", "fairness_vs_metricframe"]
 
 
 def main() -> None:

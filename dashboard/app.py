@@ -32,6 +32,7 @@ PAGES = {
     "Compliance": [
         _page("oversight.py", "Oversight", ":material/visibility:", "oversight"),
         _page("reviewers.py", "Reviewers & agreement", ":material/groups:", "reviewers"),
+        _page("reliance.py", "Reliance", ":material/fact_check:", "reliance"),
         _page("fairness.py", "Fairness", ":material/balance:", "fairness"),
         _page("drift.py", "Drift", ":material/trending_down:", "drift"),
         _page("monitoring.py", "Monitoring", ":material/notifications_active:", "monitoring"),

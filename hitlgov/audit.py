@@ -28,10 +28,19 @@ GENESIS = "0" * 64
 REVIEW_CONTENT = ("sha256(concat_ws('\x1f', system, case_id, reviewer_id, human_decision, "
                   "coalesce(CAST(review_started_at AS VARCHAR), ''), coalesce(CAST(review_completed_at AS VARCHAR), ''), "
                   "coalesce(CAST(review_seconds AS VARCHAR), ''), coalesce(CAST(escalated AS VARCHAR), ''), "
-                  "coalesce(rationale, ''), CAST(run_id AS VARCHAR)))")
+                  "coalesce(rationale, ''), "
+                  # issue 17's field: NULL is skipped by concat_ws, so hashes of reviews without it
+                  # (every review stored before migration 2) are unchanged
+                  "CASE WHEN human_initial_decision IS NOT NULL THEN 'initial=' || human_initial_decision END, "
+                  "CAST(run_id AS VARCHAR)))")
 CASE_CONTENT = ("sha256(concat_ws('\x1f', system, case_id, CAST(ts AS VARCHAR), coalesce(model_version, ''), "
                 "model_decision, coalesce(CAST(model_score AS VARCHAR), ''), coalesce(final_decision, ''), "
-                "coalesce(outcome, ''), CAST(run_id AS VARCHAR)))")
+                "coalesce(outcome, ''), "
+                # issue 17's fields, only when one is set (older cases hash as before)
+                "CASE WHEN canary IS NOT NULL OR audit_sample IS NOT NULL OR audit_probability IS NOT NULL "
+                "THEN concat('reliance=', coalesce(CAST(canary AS VARCHAR), ''), '/', "
+                "coalesce(CAST(audit_sample AS VARCHAR), ''), '/', coalesce(CAST(audit_probability AS VARCHAR), '')) END, "
+                "CAST(run_id AS VARCHAR)))")
 
 
 # Module-level encoders: json.dumps(..., separators=...) builds a new encoder per call, which

@@ -58,6 +58,8 @@ THRESHOLD = 0.5  # approve when model_score >= THRESHOLD (log-odds 0: people dec
 REVIEW_BAND = 0.12  # scores within THRESHOLD +- REVIEW_BAND go to a human
 LARGE_LOAN = 50_000  # loans at least this large always go to a human
 AUDIT_SHARE = 0.03  # random audit sample of the remaining cases
+CANARY_SHARE = 0.03  # reviewed cases whose model output shown is a planted wrong one
+INITIAL_REVIEWERS = 5  # rev-01 .. rev-05 record their first judgement before seeing the model
 MULTI_REVIEW_SHARE = 0.015  # reviewed cases given to 2-3 independent reviewers
 REVIEWERS = np.array([f"rev-{i:02d}" for i in range(1, 26)])
 RUBBER_STAMPER = 6  # index of "rev-07"
@@ -125,6 +127,7 @@ def generate(out_dir: pathlib.Path, *, cases: int = 200_000, seed: int = 0) -> d
     c = _cases(rng, cases)
     r = _reviews(rng, c)
     extras = _extras(rng, c, r)
+    _plant_canaries(np.random.default_rng([seed, 17]), c, r)  # own stream: the rest is unchanged
     n_valid = len(r["case"])
     _write(out_dir, c, r, extras)
 
@@ -226,7 +229,8 @@ def _cases(rng, n: int) -> dict:
     model_approve = score >= THRESHOLD
 
     near = np.abs(score - THRESHOLD) < REVIEW_BAND
-    reviewed = near | (loan >= LARGE_LOAN) | (rng.random(n) < AUDIT_SHARE)
+    audit_draw = rng.random(n) < AUDIT_SHARE  # (drawn exactly where it always was: same data)
+    reviewed = near | (loan >= LARGE_LOAN) | audit_draw
     multi = reviewed & (rng.random(n) < MULTI_REVIEW_SHARE)
     n_reviews = reviewed.astype(np.int64) + multi + (multi & (rng.random(n) < 0.25))
 
@@ -235,10 +239,20 @@ def _cases(rng, n: int) -> dict:
         n=n, ts=ts, gender=gender, age_band=age_band, channel=channel, employment=employment,
         history=history, income=income, loan=loan, dti=dti, t=t, m=m, score=score,
         model_approve=model_approve, v2=v2, reviewed=reviewed, n_reviews=n_reviews,
+        # the random audit: otherwise automated cases sent to a person with probability AUDIT_SHARE
+        audit=audit_draw & ~near & (loan < LARGE_LOAN),
         repaid=repaid, outcome_known=outcome_known,
         evidence=t + rng.normal(0, 0.5, n),  # what the documents show every reviewer
         senior_approve=t + rng.normal(0, 0.3, n) > 0,  # an escalation's senior decision
     )
+
+
+def _plant_canaries(rng, c: dict, r: dict) -> None:
+    """Mark CANARY_SHARE of the reviewed cases whose shown model decision is wrong (against the
+    true repayment) as canaries: a deployment plants known-wrong outputs to test attention; here
+    the wrong outputs already exist, so marking them changes no other column."""
+    wrong = c["reviewed"] & (c["model_approve"] != c["repaid"]) & (c["n_reviews"] == 1)
+    c["canary"] = wrong & (rng.random(c["n"]) < CANARY_SHARE)
 
 
 def _reviews(rng, c: dict) -> dict:
@@ -288,8 +302,11 @@ def _reviews(rng, c: dict) -> dict:
     rationale = np.where(missing, -1, template)
 
     order = np.lexsort((np.where(is_review, completed, 0), case))  # case, then completion
+    # the reviewer's own reading of the documents before seeing the model's score, recorded by
+    # the tool of INITIAL_REVIEWERS only (issue 17: human_initial_decision)
+    initial = judgement > 0
     r = dict(case=case, reviewer=reviewer, human=human, started=started, completed=completed,
-             rationale=rationale)
+             rationale=rationale, initial=initial)
     r = {key: v[order] for key, v in r.items()}
     r["is_review"] = is_review  # unchanged by the reorder (within-case only)
 
@@ -411,6 +428,10 @@ def _table(c: dict, r: dict, rows: np.ndarray, case_no: np.ndarray | None = None
         "rationale": pick(RATIONALES, np.maximum(rationale, 0), review & (rationale >= 0)),
         "final_decision": _labels(c["senior_approve"][case], escalated),
         "outcome": _labels(c["repaid"][case], c["outcome_known"][case]),
+        "canary": pa.array(c["canary"][case], pa.bool_()),
+        "audit_sample": pa.array(c["audit"][case], pa.bool_()),
+        "audit_probability": pa.array(np.full(len(rows), AUDIT_SHARE), pa.float64(), mask=~c["audit"][case]),
+        "human_initial_decision": _labels(r["initial"][rows], review & (r["reviewer"][rows] < INITIAL_REVIEWERS)),
         "gender": pick(GENDERS, c["gender"][case]),
         "age_band": pick(AGE_BANDS, c["age_band"][case]),
         "income": pa.array(c["income"][case], pa.int64()),
@@ -599,7 +620,33 @@ def _planted(c: dict, r: dict) -> dict:
             "v2.0": {"from": V2_FROM, "to": PERIOD[1], "cases": int(v2.sum()),
                      "override_rate_before_drift": _rate(overridden[reviewed & v2 & ~cur])},
         },
+        "reliance": _planted_reliance(c, r),
         "outcomes": {"unknown_from": OUTCOME_UNKNOWN_FROM,
                      "known_share": _rate(c["outcome_known"]),
                      "repaid_share": _rate(c["repaid"][c["outcome_known"]])},
+    }
+
+
+def _planted_reliance(c: dict, r: dict) -> dict:
+    """Issue 17's truths: the automated stream's real error rate (against the true repayment, on
+    every automated case, not only the audited ones), the canaries and the first judgements."""
+    automated = ~c["reviewed"] | c["audit"]
+    wrong = c["model_approve"] != c["repaid"]
+    before = c["ts"] < _epoch(OUTCOME_UNKNOWN_FROM)
+    review = r["is_review"]
+    rc, rev = r["case"][review], r["reviewer"][review]
+    canary = c["canary"][rc]
+    caught = r["human"][review] != c["model_approve"][rc]
+    rubber = rev == RUBBER_STAMPER
+    return {
+        "audit": {"probability": AUDIT_SHARE, "cases": int(c["audit"].sum()),
+                  "automated_cases": int(automated.sum()),
+                  "automated_error_rate_true": _rate(wrong[automated]),
+                  "automated_error_rate_true_before_outcomes_end": _rate(wrong[automated & before]),
+                  "reviewed_stream_model_error_rate_true": _rate(wrong[c["reviewed"] & ~c["audit"]])},
+        "canaries": {"cases": int(c["canary"].sum()),
+                     "catch_rate_rubber_stamper": _rate(caught[canary & rubber]),
+                     "catch_rate_others": _rate(caught[canary & ~rubber])},
+        "initial_judgements": {"reviewers": [str(x) for x in REVIEWERS[:INITIAL_REVIEWERS]],
+                               "reviews": int((rev < INITIAL_REVIEWERS).sum())},
     }

@@ -48,6 +48,15 @@ FIELDS: tuple[Field, ...] = (
     Field("rationale", "string", "review"),
     Field("final_decision", "string", "case", label=True),
     Field("outcome", "string", "case", label=True),
+    # reliance evidence (issue 17). On the review: the reviewer's own label before seeing the
+    # model's output belongs to one person's review. On the case: whether the output shown was a
+    # planted wrong one (a canary) and whether the case was drawn into the random audit of the
+    # automated stream, with its inclusion probability, are facts about the case -- every review
+    # of it saw the same output and it was sampled once.
+    Field("canary", "boolean", "case"),
+    Field("audit_sample", "boolean", "case"),
+    Field("audit_probability", "float64", "case"),
+    Field("human_initial_decision", "string", "review", label=True),
 )
 BY_NAME = {f.name: f for f in FIELDS}
 
@@ -73,6 +82,9 @@ REVIEW_COLUMNS: tuple[str, ...] = ("reviewer_id",) + REVIEW_FIELDS
 LABEL_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.label)
 TIMESTAMP_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.type == "timestamp")
 DEFAULT_SYSTEM = "default"
+#: optional fields added after the first release: a lake table or an older Parquet export without
+#: them is read with the column empty, not refused
+ADDED_OPTIONAL: tuple[str, ...] = ("canary", "audit_sample", "audit_probability", "human_initial_decision")
 
 #: the canonical relations every source provides (the store's tables, a lake's views) and their
 #: Ibis types; the store adds bookkeeping columns (run_id, source_row) the metrics never read

@@ -221,6 +221,13 @@ MIGRATIONS: list[str] = [
         loaded_by VARCHAR
     );
     """,
+    # 5: reliance evidence (issue 17): optional canonical fields, NULL on every stored row
+    """
+    ALTER TABLE cases ADD COLUMN canary BOOLEAN;
+    ALTER TABLE cases ADD COLUMN audit_sample BOOLEAN;
+    ALTER TABLE cases ADD COLUMN audit_probability DOUBLE;
+    ALTER TABLE reviews ADD COLUMN human_initial_decision VARCHAR;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

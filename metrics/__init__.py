@@ -31,6 +31,12 @@ _PUBLIC = {
     "competence": ("untrained_review_share", "two_person_rule"),
     "continuous": ("monitoring_record",),
     "summary": ("compute_metrics",),
+    "reliance": ("reliance_summary",),
+    "selective_accuracy": ("selective_accuracy_summary",),
+    "reviewer_quality": ("reviewer_quality_summary", "dawid_skene"),
+    "gwet_stats": ("gwet_ac", "gwet_ac1", "gwet_ac2"),
+    "bias_audit": ("bias_audit_table", "bias_audit_csv"),
+    "proportions": ("wilson",),
 }
 _WHERE = {name: module for module, names in _PUBLIC.items() for name in names}
 __all__ = sorted(_WHERE)

@@ -10,7 +10,7 @@ engine-side sample by case) so that a remote engine never ships an unbounded tab
 from __future__ import annotations
 
 import ibis
-from hitlgov.metrics import agreement_stats
+from hitlgov.metrics import agreement_stats, gwet_stats
 from hitlgov.metrics.source import Filter, Source
 
 DEFAULT_MAX_CASES = 50_000
@@ -43,6 +43,8 @@ def agreement_summary(source: Source, flt: Filter = Filter(), *, n_boot: int = 1
     label_order = source.config(flt.system).label_order
     out = agreement_stats.agreement_summary(ratings, label_order=label_order, min_shared=min_shared,
                                             n_boot=n_boot, seed=seed)
+    # Gwet's AC1/AC2 beside alpha and kappa (issue 17): robust to the skewed labels of oversight
+    out.update(gwet_stats.gwet_summary(ratings, label_order=label_order, n_boot=n_boot, seed=seed))
     out["cases_used"] = out["cases_with_multiple_reviews"]
     out["cases_with_multiple_reviews"] = total
     out["sampled"] = total > max_cases

@@ -47,7 +47,7 @@ import ibis.expr.types as ir
 from hitlgov.metrics.source import Source
 
 from hitlgov.errors import HitlgovError
-from hitlgov.schema import TABLES
+from hitlgov.schema import ADDED_OPTIONAL, TABLES
 from hitlgov.yamlfile import read_yaml_mapping
 
 # The canonical relations and the Ibis types the metric code relies on (source.py docstring).
@@ -422,13 +422,16 @@ def _conform(t: ir.Table, name: str, where: str, spec: EngineSpec) -> ir.Table:
     key are dropped; a missing one is an error naming the table and the column)."""
     schema = CANONICAL_SCHEMA[name]
     have = t.schema()
-    missing = [c for c in schema if c not in have]
+    missing = [c for c in schema if c not in have and c not in ADDED_OPTIONAL]
     if missing:
         raise HitlgovError(f"--engine {spec.url}: {where} lacks column(s) {', '.join(missing)} "
                            f"(has {', '.join(have.names)})")
     cols = {}
     for c, typ in schema.items():
         want = ibis.dtype(typ)
+        if c not in have:  # an optional field the lake table predates
+            cols[c] = ibis.null(want)
+            continue
         col = t[c]
         cols[c] = col if _same_type(have[c], want) else col.cast(want)
     # the store's bookkeeping columns, empty: code that shows them (case history) still runs

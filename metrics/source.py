@@ -259,7 +259,7 @@ class Source:
 
     def _reviews(self, flt: Filter) -> ir.Table:
         c = self._case_filter(self.table("cases"), flt).select(
-            "system", "case_id", "ts", "model_version", "model_decision", "model_score", "outcome"
+            "system", "case_id", "ts", "model_version", "model_decision", "model_score", "outcome", "canary"
         )
         r = self.table("reviews")
         return r.inner_join(c, ["system", "case_id"]).mutate(

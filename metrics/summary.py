@@ -6,8 +6,10 @@ The period defaults to the decisions present in the filter.
 from __future__ import annotations
 
 import pandas as pd
+
 from hitlgov.errors import HitlgovError
-from hitlgov.metrics import agreement, competence, drift, fairness, identity, inventory, oversight, review_stage, roi
+from hitlgov.metrics import (agreement, competence, drift, fairness, identity, inventory, oversight, reliance_evidence,
+                             review_stage, roi)
 from hitlgov.metrics._values import plain
 from hitlgov.metrics.policy import Policy, evaluate, load_policy
 from hitlgov.metrics.source import Filter, Source
@@ -90,6 +92,9 @@ def compute_metrics(source: Source, flt: Filter = Filter(), *, policy: Policy | 
     rbi = remote_biometric_systems(source, flt, policy)
     if rbi:
         out["two_person_rule"] = competence.two_person_rule(source, flt, systems=rbi)
+    # issue 17: reliance, selective-review accuracy, reviewer quality, the LL144 table
+    out.update(reliance_evidence.reliance_blocks(source, flt, seed=seed))
+    out["automation_bias"].update(reliance_evidence.automation_bias_evidence(out["reliance"], out["automation_bias"]))
     if include_drift and flt.start and flt.end and counts["cases"]:
         out["drift"] = drift.drift_summary(
             source, flt, period=(flt.start, flt.end), reference_months=int(s.get("drift_reference_months", 3)),

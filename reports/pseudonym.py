@@ -39,7 +39,30 @@ def reviewer_ids(values: dict) -> set[str]:
     ids |= {r["reviewer_id"] for r in ag.get("consensus", [])}
     for p in ag.get("cohen_kappa_pairs", []):
         ids |= {p["a"], p["b"]}
+    ids |= _reliance_ids(m)
     return {str(i) for i in ids if i is not None}
+
+
+def _reliance_ids(m: dict) -> set:
+    """Reviewer ids in issue 17's blocks (reliance, reviewer quality, automation-bias evidence)."""
+    ids = {r["reviewer_id"] for r in m.get("reliance", {}).get("by_reviewer", [])}
+    ids |= {r["reviewer_id"] for r in m.get("reviewer_quality", {}).get("by_reviewer", [])}
+    ab = m.get("automation_bias", {})
+    ids |= set(ab.get("canary_flagged", [])) | {r["reviewer_id"] for r in ab.get("corroboration", [])}
+    return ids
+
+
+def _pseudonymise_reliance(m: dict, alias: dict) -> None:
+    for block in (m.get("reliance", {}), m.get("reviewer_quality", {})):
+        for r in block.get("by_reviewer", []):
+            r["reviewer_id"] = alias[r["reviewer_id"]]
+        block.get("by_reviewer", []).sort(key=lambda r: r["reviewer_id"])
+    ab = m.get("automation_bias", {})
+    if "canary_flagged" in ab:
+        ab["canary_flagged"] = sorted(alias[r] for r in ab["canary_flagged"])
+    for r in ab.get("corroboration", []):
+        r["reviewer_id"] = alias[r["reviewer_id"]]
+    ab.get("corroboration", []).sort(key=lambda r: r["reviewer_id"])
 
 
 def pseudonymise(values: dict, key: bytes) -> dict:
@@ -69,6 +92,7 @@ def pseudonymise(values: dict, key: bytes) -> dict:
         a, b = alias[p["a"]], alias[p["b"]]
         p["a"], p["b"] = min(a, b), max(a, b)
     ag.get("cohen_kappa_pairs", []).sort(key=lambda p: (p["a"], p["b"]))
+    _pseudonymise_reliance(m, alias)
     _assert_hidden(out, originals)
     return out
 

@@ -21,6 +21,7 @@ SECTIONS = {
     "oversight": "2 Human oversight",
     "automation-bias": "2.4 Automation bias",
     "agreement": "3 Reviewer agreement",
+    "reliance": "3A Reliance evidence",
     "fairness": "4 Fairness",
     "drift": "5 Drift",
     "data-quality": "6 Data quality",
@@ -52,7 +53,7 @@ OBLIGATIONS: tuple[Obligation, ...] = (
     Obligation("EU AI Act", "Art. 14", "Human oversight",
                "Effective oversight by natural persons who can interpret the output, stay aware of automation "
                "bias, and decide to disregard, override or reverse it or to stop the system.",
-               ("oversight", "automation-bias", "agreement"), ("EU AI Act Art. 14",)),
+               ("oversight", "automation-bias", "agreement", "reliance"), ("EU AI Act Art. 14",)),
     Obligation("EU AI Act", "Art. 19", "Automatically generated logs",
                "Providers keep the automatically generated logs for a period appropriate to the purpose, at "
                "least six months.",

@@ -20,6 +20,7 @@ PAGES = [
     ("overview.py", "", "Overview", True),
     ("oversight.py", "oversight", "Oversight", True),
     ("reviewers.py", "reviewers", "Reviewers & agreement", True),
+    ("reliance.py", "reliance", "Reliance", True),
     ("fairness.py", "fairness", "Fairness", True),
     ("drift.py", "drift", "Drift", True),
     ("monitoring.py", "monitoring", "Monitoring", False),

@@ -30,11 +30,12 @@ NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYIN
                  "UBIGINT", "FLOAT", "DOUBLE", "REAL")
 TIMESTAMP_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "TIMESTAMP WITHOUT TIME ZONE")
 #: the fields whose raw text the row checks look at (a value given but not parsable)
+RAW_FIELDS = ("ts", "model_score", "review_started_at", "review_completed_at", "review_seconds", "escalated",
+              "canary", "audit_sample", "audit_probability")
 #: characters that change an id without showing: zero-width (U+200B..U+200D, U+2060, U+FEFF),
 #: bidi marks, embeddings, overrides and isolates (U+200E/F, U+202A..U+202E, U+2066..U+2069),
 #: invisible operators (U+2061..U+2064), soft hyphen (U+00AD), Mongolian vowel separator (U+180E)
 INVISIBLE_RE = "[\\x{200B}-\\x{200F}\\x{202A}-\\x{202E}\\x{2060}-\\x{2064}\\x{2066}-\\x{2069}\\x{FEFF}\\x{00AD}\\x{180E}]"
-RAW_FIELDS = ("ts", "model_score", "review_started_at", "review_completed_at", "review_seconds", "escalated")
 
 
 def q(name: str) -> str:

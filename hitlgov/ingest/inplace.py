@@ -319,14 +319,16 @@ def _create_views(con: duckdb.DuckDBPyConnection, base: str, source: str, attrs:
     con.execute(
         f"""CREATE VIEW cases AS
         SELECT system, case_id, ts, model_version, model_decision, model_score, final_decision, outcome,
-               CAST({int(run_id)} AS BIGINT) AS run_id, _frow + 1 AS source_row
+               CAST({int(run_id)} AS BIGINT) AS run_id, _frow + 1 AS source_row,
+               canary, audit_sample, audit_probability
         FROM inplace_case_rows""")
     con.execute(
         f"""CREATE VIEW reviews AS
         SELECT l.system, l.case_id, l.reviewer_id, l.human_decision, l.review_started_at, l.review_completed_at,
                coalesce(l.review_seconds_given, epoch(l.review_completed_at) - epoch(l.review_started_at))
                  AS review_seconds,
-               l.escalated, l.rationale, CAST({int(run_id)} AS BIGINT) AS run_id, l._frow + 1 AS source_row
+               l.escalated, l.rationale, CAST({int(run_id)} AS BIGINT) AS run_id, l._frow + 1 AS source_row,
+               l.human_initial_decision
         FROM inplace_log l
         ANTI JOIN (SELECT file, row FROM inplace_skip WHERE skip_review) s ON s.file = l._file AND s.row = l._frow
         WHERE l.reviewer_id IS NOT NULL""")

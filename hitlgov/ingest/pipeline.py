@@ -372,7 +372,7 @@ def row_checks(mapping: Mapping | None = None, *, annotation_only: bool = False)
         score_range = [(f"model_score < {lo!r} OR model_score > {hi!r}", "'model_score'",
                         f"'score outside the declared score_range [{lo:g}, {hi:g}]: ' || " + _shown("_raw_model_score"))]
     review_given = ("_raw_review_started_at IS NOT NULL OR _raw_review_completed_at IS NOT NULL "
-                    "OR _raw_review_seconds IS NOT NULL OR rationale IS NOT NULL")
+                    "OR _raw_review_seconds IS NOT NULL OR rationale IS NOT NULL OR human_initial_decision IS NOT NULL")
     return [
         ("case_id IS NULL", "'case_id'", "'missing required field case_id'"),
         ("_raw_ts IS NULL", "'ts'", "'missing required field ts'"),
@@ -405,6 +405,15 @@ def row_checks(mapping: Mapping | None = None, *, annotation_only: bool = False)
          "'not a boolean: ' || " + _shown("_raw_escalated") + " || ' (expected true/false, 1/0, yes/no)'"),
         ("reviewer_id IS NULL AND escalated", "'escalated'",
          "'escalated without a review (reviewer_id is empty)'"),
+        ("_raw_canary IS NOT NULL AND canary IS NULL", "'canary'",
+         "'not a boolean: ' || " + _shown("_raw_canary") + " || ' (expected true/false, 1/0, yes/no)'"),
+        ("_raw_audit_sample IS NOT NULL AND audit_sample IS NULL", "'audit_sample'",
+         "'not a boolean: ' || " + _shown("_raw_audit_sample") + " || ' (expected true/false, 1/0, yes/no)'"),
+        # an inclusion probability is in (0, 1]: Horvitz-Thompson weights are its inverse
+        ("_raw_audit_probability IS NOT NULL AND (audit_probability IS NULL OR NOT isfinite(audit_probability) "
+         "OR audit_probability <= 0 OR audit_probability > 1)", "'audit_probability'",
+         "'not a probability in (0, 1]: ' || " + _shown("_raw_audit_probability")),
+
         (f"reviewer_id IS NULL AND ({review_given})", "'reviewer_id'",
          "'review fields given without reviewer_id'"),
     ]
@@ -614,17 +623,16 @@ def store(con: duckdb.DuckDBPyConnection, *, run_id: int, path: Path, attrs: lis
           rejects: list[dict], mapping: Mapping) -> dict:
     """Insert what is new, quarantine what is not valid, and return the counts."""
     con.execute(
-        """INSERT INTO cases
-        SELECT system, case_id, ts, model_version, model_decision, model_score, final_decision, outcome, ?, _row
+        f"""INSERT INTO cases (system, case_id, {', '.join(CASE_FIELDS)}, run_id, source_row)
+        SELECT system, case_id, {', '.join(CASE_FIELDS)}, ?, _row
         FROM hitlgov_cls k
         WHERE _status <> 'quarantined' AND _row = _case_first_row
           AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.system = k.system AND c.case_id = k.case_id)""",
         [run_id],
     )
     con.execute(
-        """INSERT INTO reviews
-        SELECT system, case_id, reviewer_id, human_decision, review_started_at, review_completed_at,
-               review_seconds, escalated, rationale, ?, _row
+        f"""INSERT INTO reviews (system, case_id, reviewer_id, {', '.join(REVIEW_FIELDS)}, run_id, source_row)
+        SELECT system, case_id, reviewer_id, {', '.join(REVIEW_FIELDS)}, ?, _row
         FROM hitlgov_cls WHERE _status = 'stored' AND reviewer_id IS NOT NULL""",
         [run_id],
     )

@@ -52,7 +52,8 @@ def test_changed_review_row_is_found(db):
 
 def test_deleted_and_inserted_reviews_are_found(db):
     tamper(db, "DELETE FROM reviews WHERE case_id = 'b'")
-    tamper(db, "INSERT INTO reviews VALUES ('default','c','r9','approve',NULL,NULL,NULL,NULL,NULL,1,4)")
+    tamper(db, "INSERT INTO reviews (system, case_id, reviewer_id, human_decision, run_id, source_row) "
+               "VALUES ('default','c','r9','approve',1,4)")
     problems = check(db)["problems"]
     assert "review deleted (its audit event has no row): default/b/r1" in problems
     assert "review inserted without an audit event: default/c/r9" in problems

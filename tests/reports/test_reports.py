@@ -407,3 +407,17 @@ def test_dashboard_reports_page_generates_a_real_pdf(demo, monkeypatch):
         subjects = [s for (s,) in con.execute("SELECT subject FROM audit_events WHERE kind = 'report_generated'")
                     .fetchall()]
     assert name in subjects
+
+
+# -- issue 17: the reliance chapter --------------------------------------------------------------
+
+def test_reliance_chapter_prints_the_evidence_values(compliance):
+    text = _flat(compliance["text"])
+    m = compliance["evidence"]["values"]["metrics"]
+    assert "3A Reliance evidence" in text and "Bias audit (NYC Local Law 144)" in text
+    sa, rel = m["selective_accuracy"], m["reliance"]
+    assert sa["audit_sample"] and fmt.pct(sa["automated_error_rate"]["rate"]) in text
+    assert fmt.pct(rel["over_reliance"]["rate"]) in text and fmt.pct(rel["canary_catch_rate"]["rate"]) in text
+    # the finding says what it rests on: the demo has outcomes, first judgements and canaries
+    assert "Planted wrong outputs (canaries)" in text and "First judgements recorded" in text
+    assert m["agreement"]["gwet_ac1"] is not None and fmt.ratio(m["agreement"]["gwet_ac1"]) in text

@@ -1,0 +1,282 @@
+"""Issue 17's figures against hand-computed and published values.
+
+Sources of the published values:
+* Gwet (2014), Handbook of Inter-Rater Reliability, 4th ed., pp. 55-56 (4 raters, 12 subjects,
+  5 nominal categories: AC1 0.7754, p_a 0.8182, p_e 0.1903) and p. 80/84, Table 3.5 (2 raters,
+  11 units, ordered A<B<C, quadratic weights: AC2 0.8261, p_a 0.9375, p_e 0.6405); the data and
+  the expected values as transcribed in jmgirard/agreement, data-raw/unordered.R and
+  data-raw/gwet4_table3.5.R, tests/testthat/test-categorical_unordered.R and
+  test-gwet4_example3.2.R (commit 0af5f319200cdbd3f3e9544020d84902b92768d6).
+* Newcombe (1998), "Two-sided confidence intervals for the single proportion", Stat. Med.
+  17:857-872, Table I, method 3 (Wilson score without continuity correction).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import cohen_kappa_score
+
+from hitlgov.metrics import gwet_stats
+from hitlgov.metrics.bias_audit import bias_audit_csv, bias_audit_table
+from hitlgov.metrics.engines import open_source
+from hitlgov.metrics.proportions import sample_size, wilson, wilson_effective
+from hitlgov.metrics.reliance import reliance_summary
+from hitlgov.metrics.reviewer_quality import dawid_skene
+from hitlgov.metrics.selective_accuracy import selective_accuracy_summary
+from hitlgov.metrics.source import Filter
+
+
+def long(wide: list[list]) -> pd.DataFrame:
+    return pd.DataFrame([(i, f"R{j}", v) for i, row in enumerate(wide) for j, v in enumerate(row) if v is not None],
+                        columns=["case_id", "reviewer_id", "label"])
+
+
+# -- Gwet's AC1 / AC2 ------------------------------------------------------------------------
+GWET_2014_P55 = [["a", "a", None, "a"], ["b", "b", "c", "b"], ["c", "c", "c", "c"], ["c", "c", "c", "c"],
+                 ["b", "b", "b", "b"], ["a", "b", "c", "d"], ["d", "d", "d", "d"], ["a", "a", "b", "a"],
+                 ["b", "b", "b", "b"], [None, "e", "e", "e"], [None, None, "a", "a"], [None, None, "c", None]]
+GWET_2014_TABLE_3_5 = [["A", None], ["B", "C"], ["C", "C"], ["C", "C"], ["B", "B"], ["B", None], ["A", "A"],
+                       ["A", "B"], ["B", "B"], ["B", "B"], [None, "C"]]
+
+
+def test_ac1_reproduces_gwet_2014_four_raters_with_missing_ratings():
+    got = gwet_stats.gwet_ac(long(GWET_2014_P55), categories=list("abcde"))
+    assert round(got["coefficient"], 4) == 0.7754
+    assert round(got["percent_agreement"], 4) == 0.8182
+    assert round(got["chance_agreement"], 4) == 0.1903
+    assert got["cases"] == 11  # the subject rated once counts in pi_k only
+
+
+def test_ac2_quadratic_reproduces_gwet_2014_table_3_5():
+    got = gwet_stats.gwet_ac(long(GWET_2014_TABLE_3_5), categories=list("ABC"), weights="quadratic")
+    assert round(got["coefficient"], 4) == 0.8261
+    assert round(got["percent_agreement"], 4) == 0.9375
+    assert round(got["chance_agreement"], 4) == 0.6405
+    assert gwet_stats.gwet_ac2(long(GWET_2014_TABLE_3_5), categories=list("ABC")) == got["coefficient"]
+
+
+def test_kappa_paradox_high_agreement_low_kappa_high_ac1():
+    # 100 cases, two reviewers: 85 both approve, 5 + 5 disagree, 5 both decline (90% agreement).
+    # By hand: kappa = (0.90 - 0.82) / 0.18 = 0.444; AC1: pi = (0.9, 0.1), p_e = 2 x 0.09 = 0.18,
+    # AC1 = (0.90 - 0.18) / 0.82 = 0.878.
+    pairs = [("approve", "approve")] * 85 + [("approve", "decline")] * 5 + [("decline", "approve")] * 5 \
+        + [("decline", "decline")] * 5
+    ratings = long([list(p) for p in pairs])
+    a, b = zip(*pairs)
+    assert cohen_kappa_score(a, b) == pytest.approx(0.08 / 0.18)
+    assert gwet_stats.gwet_ac1(ratings) == pytest.approx(0.72 / 0.82)
+
+
+def test_gwet_options_and_empty_input():
+    with pytest.raises(ValueError, match="no rated case"):
+        gwet_stats.gwet_ac1(pd.DataFrame(columns=["case_id", "reviewer_id", "label"]))
+    with pytest.raises(ValueError, match="identity weights are AC1"):
+        gwet_stats.gwet_ac2(long(GWET_2014_TABLE_3_5), categories=list("ABC"), weights="identity")
+    with pytest.raises(ValueError, match="not in categories"):
+        gwet_stats.gwet_ac1(long(GWET_2014_TABLE_3_5), categories=["A", "B"])
+    # an unused category of the label space lowers chance agreement: q = 3 instead of 2
+    two = long([["x", "x"], ["x", "y"], ["y", "y"]])
+    assert gwet_stats.gwet_ac(two, categories=["x", "y", "z"])["chance_agreement"] == pytest.approx(0.25)
+
+
+def test_gwet_summary_bootstrap_interval_brackets_the_estimate_and_is_seeded():
+    ratings = long(GWET_2014_P55)
+    s1 = gwet_stats.gwet_summary(ratings, categories=list("abcde"), n_boot=200, seed=3)
+    s2 = gwet_stats.gwet_summary(ratings, categories=list("abcde"), n_boot=200, seed=3)
+    assert s1 == s2
+    lo, hi = s1["gwet_ac1_ci"]
+    assert lo <= s1["gwet_ac1"] <= hi < 1.0001
+    assert s1["gwet_ac2"] is None  # no label order: no weighted coefficient
+
+
+# -- Wilson intervals ---------------------------------------------------------------------------
+@pytest.mark.parametrize("k, n, lo, hi", [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605),
+                                          (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718)])
+def test_wilson_matches_newcombe_1998_table_1(k, n, lo, hi):
+    got = wilson(k, n)
+    assert got["ci"][0] == pytest.approx(lo, abs=1e-4) and got["ci"][1] == pytest.approx(hi, abs=1e-4)
+    assert got["denominator"] == n and got["rate"] == k / n
+
+
+def test_weighted_wilson_with_equal_weights_is_wilson_and_sample_size_by_hand():
+    assert wilson_effective(15 / 148, 148) == pytest.approx(wilson(15, 148)["ci"])
+    assert wilson(0, 0) == {"rate": None, "ci": None, "numerator": 0, "denominator": 0}
+    # n0 = 1.95996^2 x 0.25 / 0.01^2 = 9603.65 -> 9604; with N = 10,000: 9603.65 / (1 + 9602.65/10000)
+    # = 4899.16 -> 4900
+    assert sample_size(half_width=0.01) == 9604
+    assert sample_size(half_width=0.01, population=10_000) == 4900
+    with pytest.raises(ValueError):
+        sample_size(half_width=0)
+
+
+# -- reliance on a store -----------------------------------------------------------------------
+RELIANCE_LOG = """case_id,ts,model_decision,reviewer_id,human_decision,human_initial_decision,outcome,canary
+c1,2026-01-01,approve,r1,approve,,decline,
+c2,2026-01-01,approve,r1,decline,,decline,
+c3,2026-01-01,decline,r1,decline,,decline,
+c4,2026-01-01,decline,r1,approve,,decline,
+c11,2026-01-01,approve,r1,approve,,decline,
+c5,2026-01-01,approve,r2,approve,decline,approve,
+c6,2026-01-01,approve,r2,decline,decline,approve,
+c7,2026-01-01,decline,r2,approve,approve,approve,
+c8,2026-01-01,decline,r2,decline,approve,approve,
+c9,2026-01-01,approve,r1,decline,,,true
+c10,2026-01-01,approve,r2,approve,,,true
+"""
+
+
+def test_reliance_figures_by_hand(make_store):
+    db = make_store(RELIANCE_LOG)
+    with open_source(db) as src:
+        r = reliance_summary(src, Filter())
+    # over-reliance: wrong model decisions kept: r1 c1, c11 of c1, c2, c11; r2 c8 of c7, c8
+    assert (r["over_reliance"]["numerator"], r["over_reliance"]["denominator"]) == (3, 5)
+    assert r["over_reliance"]["ci"] == pytest.approx(wilson(3, 5)["ci"])
+    # under-reliance: right model decisions overridden: r1 c4 of c3, c4; r2 c6 of c5, c6
+    assert (r["under_reliance"]["numerator"], r["under_reliance"]["denominator"]) == (2, 4)
+    # net effect: human right 4 (c2, c3, c5, c7), model right 4 (c3, c4, c5, c6) of 9; discordant
+    # c2, c4, c6, c7 -> var = (4/9 - 0) / 9, half-width 1.96 x 2/9
+    net = r["net_effect_on_accuracy"]
+    assert net["difference"] == 0 and net["denominator"] == 9
+    assert net["ci"] == pytest.approx([-1.959963984540054 * 2 / 9, 1.959963984540054 * 2 / 9])
+    # Schemmer: RAIR = c5 of (c5, c6); RSR = c7 of (c7, c8); switch = c5, c8 of c5..c8
+    assert (r["relative_ai_reliance"]["numerator"], r["relative_ai_reliance"]["denominator"]) == (1, 2)
+    assert (r["relative_self_reliance"]["numerator"], r["relative_self_reliance"]["denominator"]) == (1, 2)
+    assert (r["switch_rate"]["numerator"], r["switch_rate"]["denominator"]) == (2, 4)
+    assert (r["canary_catch_rate"]["numerator"], r["canary_catch_rate"]["denominator"]) == (1, 2)
+    assert r["evidence"] == ["outcomes", "initial_judgements", "canaries"]
+    per = {x["reviewer_id"]: x for x in r["by_reviewer"]}
+    assert (per["r1"]["over_reliance"]["numerator"], per["r1"]["over_reliance"]["denominator"]) == (2, 3)
+    assert per["r1"]["canary_catch_rate"]["rate"] == 1.0 and per["r2"]["canary_catch_rate"]["rate"] == 0.0
+    assert per["r1"]["relative_ai_reliance"]["denominator"] == 0 and per["r1"]["relative_ai_reliance"]["rate"] is None
+
+
+def test_reliance_without_the_evidence_says_so(make_store):
+    db = make_store("case_id,ts,model_decision,reviewer_id,human_decision\na,2026-01-01,x,r1,x\n")
+    with open_source(db) as src:
+        r = reliance_summary(src, Filter())
+    assert r["evidence"] == [] and r["over_reliance"]["rate"] is None and r["reviews"] == 1
+
+
+# -- selective accuracy ------------------------------------------------------------------------
+AUDIT_LOG = """case_id,ts,model_decision,reviewer_id,human_decision,outcome,audit_sample,audit_probability
+a1,2026-01-01,approve,aud,decline,,true,0.5
+a2,2026-01-01,approve,aud,approve,approve,true,0.25
+a3,2026-01-01,approve,,,,,
+a4,2026-01-01,approve,,,,,
+a5,2026-01-01,decline,,,,,
+a6,2026-01-01,approve,,,,,
+b1,2026-01-01,decline,r1,approve,approve,,
+b2,2026-01-01,decline,r1,decline,approve,,
+b3,2026-01-01,decline,r1,decline,,,
+"""
+
+
+def test_horvitz_thompson_by_hand(make_store):
+    db = make_store(AUDIT_LOG)
+    with open_source(db) as src:
+        s = selective_accuracy_summary(src, Filter())
+    auto = s["automated_error_rate"]
+    # weights 1/0.5 = 2 (a1, an error: the auditor's label differs) and 1/0.25 = 4 (a2, right)
+    assert auto["rate"] == pytest.approx(2 / 6)
+    assert auto["effective_sample_size"] == pytest.approx(36 / 20)
+    assert auto["ci"] == pytest.approx(wilson_effective(1 / 3, 1.8))
+    assert s["automated_cases"] == 6 and s["reviewed_cases"] == 3 and s["audit_cases"] == 2
+    assert (s["reviewed_error_rate"]["numerator"], s["reviewed_error_rate"]["denominator"]) == (1, 2)
+    # system: 1 - (6/9 x 1/3 + 3/9 x 1/2) = 11/18
+    assert s["system_accuracy"]["accuracy"] == pytest.approx(11 / 18)
+    lo, hi = s["system_accuracy"]["ci"]
+    assert lo < 11 / 18 < hi
+    # the biased figure: model wrong on 2 of the 3 cases with an outcome (a2, b1, b2)
+    assert s["observed_model_error_rate"]["rate"] == pytest.approx(2 / 3)
+    assert s["note"] is None
+
+
+def test_no_audit_sample_says_how_many_cases_it_would_need(make_store):
+    db = make_store("case_id,ts,model_decision\n" + "".join(f"k{i},2026-01-01,approve\n" for i in range(50)))
+    with open_source(db) as src:
+        s = selective_accuracy_summary(src, Filter(), target_half_width=0.05)
+    assert s["automated_error_rate"]["rate"] is None and not s["audit_sample"]
+    # 1.96^2 x 0.25 / 0.05^2 = 384.1 -> 385; N = 50: 384.15 / (1 + 383.15 / 50) = 44.3 -> 45
+    assert s["required_audit_cases"] == 45
+    assert "no audit sample" in s["note"] and "45" in s["note"]
+    with pytest.raises(ValueError):
+        selective_accuracy_summary(src, Filter(), target_half_width=2)
+
+
+# -- NYC LL144 bias audit ----------------------------------------------------------------------
+def _ll144_log() -> str:
+    rows = []
+    # (sex, race, individuals, selected)
+    plan = [("F", "A", 15, 6), ("F", "B", 15, 6), ("M", "A", 20, 15), ("M", "B", 7, 3), ("X", "A", 1, 1),
+            ("", "B", 2, 1)]
+    i = 0
+    for sex, race, n, sel in plan:
+        for j in range(n):
+            rows.append(f"p{i},2026-01-01,{'approve' if j < sel else 'decline'},{sex},{race}")
+            i += 1
+    return "case_id,ts,model_decision,sex,race\n" + "\n".join(rows) + "\n"
+
+
+def test_ll144_table_by_hand(make_store):
+    db = make_store(_ll144_log())
+    with open_source(db) as src:
+        t = bias_audit_table(src, Filter(), favourable_label="approve")
+        t_all = bias_audit_table(src, Filter(), favourable_label="approve", exclude_small=False)
+    assert t["available"] and t["individuals"] == 60 and t["unknown_sex"] == 2 and t["unknown_race_ethnicity"] == 0
+    sex = {r["category"]: r for r in t["sex"]}
+    assert sex["F"]["selection_rate"] == pytest.approx(0.4) and sex["M"]["selection_rate"] == pytest.approx(18 / 27)
+    # X is 1 of 60 (< 2%): shown, flagged, no ratio; the most selected category is then M
+    assert sex["X"]["excludable"] and sex["X"]["individuals"] == 1 and sex["X"]["impact_ratio"] is None
+    assert sex["F"]["impact_ratio"] == pytest.approx(0.4 / (18 / 27)) and sex["M"]["impact_ratio"] == 1
+    assert sex["Unknown"]["individuals"] == 2 and sex["Unknown"]["selection_rate"] is None
+    # with the small category kept, X (rate 1.0) is the reference
+    assert {r["category"]: r["impact_ratio"] for r in t_all["sex"]}["F"] == pytest.approx(0.4)
+    race = {r["category"]: r for r in t["race_ethnicity"]}
+    assert race["A"]["individuals"] == 36 and race["B"]["impact_ratio"] == pytest.approx((10 / 24) / (22 / 36))
+    inter = {r["category"]: r for r in t["intersectional"]}
+    assert inter["M / A"]["impact_ratio"] == 1 and inter["M / B"]["impact_ratio"] == pytest.approx((3 / 7) / 0.75)
+    assert inter["X / A"]["excludable"] and "Unknown" not in inter
+    csv = bias_audit_csv(t).splitlines()
+    assert csv[0] == "dimension,category,individuals,selected,selection_rate,impact_ratio,share_of_data,excludable"
+    assert "sex,X,1,1,1.000000,,0.016667,yes" in csv
+
+
+def test_ll144_needs_attributes_and_a_favourable_label(make_store):
+    db = make_store("case_id,ts,model_decision,region\na,2026-01-01,approve,n\n")
+    with open_source(db) as src:
+        assert "no sex or race" in bias_audit_table(src, Filter(), favourable_label="approve")["reason"]
+        with pytest.raises(ValueError, match="no case attribute named 'gender'"):
+            bias_audit_table(src, Filter(), sex_attribute="gender")
+
+
+# -- Dawid-Skene -------------------------------------------------------------------------------
+def test_dawid_skene_recovers_simulated_reviewer_accuracies_within_003():
+    rng = np.random.default_rng(7)
+    accuracy = {"r1": 0.95, "r2": 0.90, "r3": 0.85, "r4": 0.75, "r5": 0.65}
+    rows = []
+    for case in range(3000):
+        truth = "approve" if rng.random() < 0.7 else "decline"
+        for rid in rng.choice(list(accuracy), size=3, replace=False):
+            right = rng.random() < accuracy[rid]
+            rows.append((case, rid, truth if right else ("decline" if truth == "approve" else "approve")))
+    est = dawid_skene(pd.DataFrame(rows, columns=["case_id", "reviewer_id", "label"]))
+    got = {r["reviewer_id"]: r["estimated_accuracy"] for r in est["reviewers"]}
+    for rid, acc in accuracy.items():
+        assert abs(got[rid] - acc) < 0.03, (rid, got[rid], acc)
+    assert est["prevalence"]["approve"] == pytest.approx(0.7, abs=0.03)
+    with pytest.raises(ValueError, match="multi-reviewed"):
+        dawid_skene(pd.DataFrame({"case_id": [1], "reviewer_id": ["a"], "label": ["x"]}))
+
+
+def test_gwet_bootstrap_by_weights_equals_resampling_the_cases():
+    counts, cats = gwet_stats._counts(long(GWET_2014_P55), list("abcde"))
+    w = gwet_stats._weights(len(cats), "identity")
+    rng = np.random.default_rng(5)
+    direct = [gwet_stats._ac_from_counts(counts[rng.integers(0, len(counts), len(counts))], w)[2] for _ in range(300)]
+    direct = np.array(direct)[np.isfinite(direct)]
+    lo, hi = np.quantile(direct, [0.025, 0.975])
+    assert gwet_stats._bootstrap(counts, w, n_boot=300, seed=5, level=0.95) == pytest.approx([lo, hi])
