@@ -96,11 +96,26 @@ def check_columns(path: Path, names: list[str]) -> None:
         if name in RESERVED_COLUMNS:
             raise IngestError(f"{path}: column '{name}' uses a name reserved for hitlgov's own bookkeeping "
                               f"({', '.join(RESERVED_COLUMNS)}); rename it in the file")
-    seen: set[str] = set()
+    if len(set(names)) != len(names):  # a CSV header can repeat a name; a relation cannot
+        raise IngestError(f"{path}: column '{next(n for n in names if names.count(n) > 1)}' appears twice")
+
+
+def deduplicate_header(names: list[str]) -> list[str]:
+    """A repeated CSV header name keeps its first occurrence under the name and the later ones as
+    ``name_2``, ``name_3``... (as DuckDB names them; real exports repeat columns: ProPublica's
+    COMPAS file has ``decile_score`` and ``priors_count`` twice). A mapping that names the column
+    means the first occurrence; the others stay attributes, so nothing is dropped."""
+    out: list[str] = []
+    taken = set(names)
     for name in names:
-        if name in seen:
-            raise IngestError(f"{path}: column '{name}' appears twice in the header")
-        seen.add(name)
+        if name not in out:
+            out.append(name)
+            continue
+        k = 2
+        while f"{name}_{k}" in taken or f"{name}_{k}" in out:
+            k += 1
+        out.append(f"{name}_{k}")
+    return out
 
 
 def _open_text(path: Path):
@@ -145,7 +160,7 @@ def _header(path: Path) -> tuple[str, str, list[str]]:
         names = next(csv.reader([text], delimiter=delim), [])
     except csv.Error as exc:
         raise IngestError(f"{path}: the header row cannot be split ({exc})") from None
-    names = [n.strip() or f"column{i}" for i, n in enumerate(names)]
+    names = deduplicate_header([n.strip() or f"column{i}" for i, n in enumerate(names)])
     if not names:
         raise IngestError(f"{path}: no header row")
     return encoding, delim, names

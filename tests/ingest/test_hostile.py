@@ -283,3 +283,14 @@ def test_store_stays_readable_while_a_file_is_staged(tmp_path, db):
     [r] = ingest_files(db, [f], progress=progress)
     assert seen == {"hashing": 1, "reading": 1, "validating": 1} and r.stored == 1000
     assert query(db, "SELECT count(*) FROM cases") == [(1001,)]
+
+
+def test_a_repeated_header_name_keeps_both_columns(make_store):
+    """ProPublica's COMPAS CSV repeats decile_score and priors_count: the first keeps the name
+    (what a mapping means), the second is kept as name_2 -- nothing refused, nothing dropped."""
+    import duckdb
+
+    db = make_store("case_id,ts,model_decision,x,x\nc1,2026-01-01,approve,1,2\n")
+    with duckdb.connect(str(db), read_only=True) as con:
+        attrs = dict(con.execute("SELECT name, value FROM case_attributes").fetchall())
+    assert attrs == {"x": "1", "x_2": "2"}
