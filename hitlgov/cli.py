@@ -222,6 +222,8 @@ def metrics(
     no_drift: bool = typer.Option(False, "--no-drift", help="Skip the (slower) Evidently drift tests"),
     drift_html: Optional[Path] = typer.Option(None, "--drift-html", help="Save Evidently's HTML report here"),
     as_json: bool = typer.Option(False, "--json", help="The SCHEMA.md JSON object on stdout"),
+    no_cache: bool = typer.Option(False, "--no-cache", envvar="HITLGOV_NO_CACHE",
+                                  help="Recompute from the tables instead of reusing the store's cached result"),
     db: Optional[Path] = DbOption,
     engine: Optional[str] = EngineOption,
 ):
@@ -234,7 +236,7 @@ def metrics(
     pol = load_policy(policy)
     with open_source(db, engine) as src:
         result = compute_metrics(src, flt, policy=pol, include_drift=not no_drift,
-                                 drift_html=str(drift_html) if drift_html else None)
+                                 drift_html=str(drift_html) if drift_html else None, cache=not no_cache)
     _note_policy(db, engine, pol)
     if as_json:
         sys.stdout.write(json.dumps(result, allow_nan=False) + "\n")
