@@ -145,7 +145,7 @@ def lookup(con: duckdb.DuckDBPyConnection, cache_key: str):
 
 
 def save(db, entries: list[tuple[str, str, str, object]]) -> bool:
-    """Write ``(key, kind, data_version, value)`` entries with a short write connection that does
+    """Write ``(key, kind, data_version, value)`` entries (``value``: JSON-ready data or its JSON text) with a short write connection that does
     not wait for a lock; drop entries of other data versions (they can never be served again) and
     keep the newest :data:`KEEP_PER_KIND` per kind. Returns whether they were written."""
     if disabled() or not entries:
@@ -162,7 +162,7 @@ def save(db, entries: list[tuple[str, str, str, object]]) -> bool:
                 # the data may have moved on between the read and this write: store only if still current
                 if version != current:
                     continue
-                text = json.dumps(value, allow_nan=False, separators=(",", ":"))
+                text = value if isinstance(value, str) else json.dumps(value, allow_nan=False, separators=(",", ":"))
                 con.execute(f"DELETE FROM {TABLE} WHERE kind = ? AND data_version <> ?", [kind, version])
                 con.execute(f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?)",
                             [cache_key, kind, version, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), text])

@@ -64,10 +64,10 @@ def compute_metrics(source: Source, flt: Filter = Filter(), *, policy: Policy | 
     hit = result_cache.lookup(source.raw, key)
     if hit is not None:
         return hit
-    out = json.loads(json.dumps(_compute(source, flt, policy=policy, include_drift=include_drift, n_boot=n_boot,
-                                         seed=seed, drift_html=None), allow_nan=False))
-    source.pending_cache.append((key, "metrics", version, out))
-    return out
+    text = json.dumps(_compute(source, flt, policy=policy, include_drift=include_drift, n_boot=n_boot, seed=seed,
+                               drift_html=None), allow_nan=False)
+    source.pending_cache.append((key, "metrics", version, text))  # the text: callers may change the dict
+    return json.loads(text)
 
 
 def _compute(source: Source, flt: Filter, *, policy: Policy, include_drift: bool, n_boot: int, seed: int,
