@@ -168,3 +168,24 @@ def test_cli_metrics_twice_prints_the_same_document_and_no_cache_agrees(db):
     poison(db, key)
     assert json.loads(CliRunner().invoke(app, ["metrics", "--json", "--no-drift", "--db", str(db)]).stdout) == {
         "served": "from cache"}
+
+
+def test_status_is_cached_until_the_next_ingestion(db, tmp_path):
+    from typer.testing import CliRunner
+
+    from hitlgov.cli import app
+
+    def status() -> dict:
+        run = CliRunner().invoke(app, ["status", "--json", "--db", str(db)])
+        assert run.exit_code == 0, run.output
+        return json.loads(run.stdout)
+
+    first = status()
+    assert first["counts"]["cases"] == 4 and first["store"] == str(db)
+    with store.connect(db) as con:
+        [(key, value)] = con.execute("SELECT key, value FROM result_cache WHERE kind = 'status'").fetchall()
+        marked = {**json.loads(value), "counts": {"cases": "from cache"}}
+        con.execute("UPDATE result_cache SET value = ? WHERE key = ?", [json.dumps(marked), key])
+    assert status()["counts"] == {"cases": "from cache"}
+    ingest(db, tmp_path, "b.csv", MORE)
+    assert status()["counts"]["cases"] == 6
