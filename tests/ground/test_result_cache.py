@@ -189,3 +189,24 @@ def test_status_is_cached_until_the_next_ingestion(db, tmp_path):
     assert status()["counts"] == {"cases": "from cache"}
     ingest(db, tmp_path, "b.csv", MORE)
     assert status()["counts"]["cases"] == 6
+
+
+def test_an_in_place_file_changed_where_it_lies_is_a_new_data_version(tmp_path):
+    import os
+
+    import duckdb
+
+    from hitlgov.ingest import service
+
+    log, parquet = tmp_path / "log.csv", tmp_path / "log.parquet"
+    log.write_text(LOG)
+    duckdb.connect().execute("COPY (SELECT * FROM read_csv(?)) TO ? (FORMAT parquet)", [str(log), str(parquet)])
+    db = tmp_path / "inplace.duckdb"
+    service.register_in_place(db, [str(parquet)])
+    with store.connect(db, read_only=True) as con:
+        before = result_cache.data_version(con)
+        assert result_cache.data_version(con) == before  # stable while nothing changes
+    st = parquet.stat()
+    os.utime(parquet, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    with store.connect(db, read_only=True) as con:
+        assert result_cache.data_version(con) != before
