@@ -44,7 +44,8 @@ def compute_metrics(source: Source, flt: Filter = Filter(), *, policy: Policy | 
                     drift_html: str | None = None, cache: bool = False) -> dict:
     """The whole metrics document for ``flt`` under ``policy``.
 
-    ``cache=True`` (the ``metrics`` and ``report`` commands) serves the document from the store's
+    ``cache=True`` (the ``metrics`` command; ``report`` caches its whole evidence the same way in
+    :func:`hitlgov.reports.evidence.collect`) serves the document from the store's
     result cache when the data, code, filter, policy and options are those it was computed for
     (:mod:`hitlgov.result_cache`), and otherwise records it there when the store closes. Off by
     default: ``report --verify`` and the tests must recompute from the tables. A cached or a
