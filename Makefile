@@ -44,7 +44,7 @@ fuzz: install
 	HITLGOV_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/fuzz -q -p no:cacheprovider
 
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --write   # writes the generated section of bench/RESULTS.md
 
 clean:
 	rm -rf $(DEMO) $(DB) $(DB).wal tests/artifacts bench/out

@@ -6,7 +6,11 @@ Usage::
     python bench/run.py --sizes 1000000    # one size
 
 Each measured step runs in its own subprocess, so the peak memory (max RSS) reported is that
-step's own. The fairness comparison times our engine path (one GROUP BY + rate derivation)
+step's own. Every figure that has a reference is shown with the reference measured in the same
+run: ingestion against DuckDB's own ``read_csv`` of the same file into a table, command start-up
+costs (``fixed_cost``) against ``python -c "import pandas, duckdb"``. ``--write`` (what
+``make bench`` passes) replaces the generated section of ``bench/RESULTS.md`` (between its
+``bench:generated`` markers) with the date, the machine, the figures and the command. The fairness comparison times our engine path (one GROUP BY + rate derivation)
 and the plain Fairlearn ``MetricFrame`` path on the same rows in the same run, and checks that
 the numbers are identical (to 1e-12). Results print as a Markdown table; paste them into
 ``bench/RESULTS.md`` with the date and the command.
@@ -46,6 +50,16 @@ def step(name: str, size: int) -> dict:
 
         if not (data / "manifest.json").exists():
             demo.generate(data, cases=size, seed=0)
+    elif name == "read_csv_reference":
+        import duckdb
+
+        # DuckDB's own speed on the same file, the ingestion reference: typed columns, the demo's
+        # planted malformed rows skipped (ingestion quarantines them instead)
+        con = duckdb.connect()
+        con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?, ignore_errors = true)", [str(data / "decisions.csv")])
+        extra = {"rows": con.execute("SELECT count(*) FROM t").fetchall()[0][0]}
+    elif name == "fixed_cost":
+        extra = fixed_cost()
     elif name in ("ingest_csv", "ingest_parquet"):
         target = data / ("csv.duckdb" if name == "ingest_csv" else "store.duckdb")
         if name == "ingest_parquet" and target.exists():
@@ -61,6 +75,9 @@ def step(name: str, size: int) -> dict:
         from hitlgov.metrics import agreement, drift, fairness, inventory, oversight, roi
         from hitlgov.metrics.source import Filter, Source
         from hitlgov.metrics.summary import compute_metrics, resolve_period
+
+        if name == "metrics_cached":
+            return metrics_cached(db, size)
 
         with Source.open(db) as src:
             flt = resolve_period(src, Filter())
@@ -106,6 +123,70 @@ def step(name: str, size: int) -> dict:
             "peak_mb": round(_peak_mb()), **extra}
 
 
+def metrics_cached(db: Path, size: int) -> dict:
+    """compute_metrics served from the store's result cache: the first call computes and writes it
+    when the store closes, the second (timed) reads it; both documents must be identical."""
+    import os
+
+    from hitlgov import result_cache, store
+    from hitlgov.metrics.source import Filter, Source
+    from hitlgov.metrics.summary import compute_metrics
+
+    with store.connect(db) as con:
+        con.execute(f"DROP TABLE IF EXISTS {result_cache.TABLE}")  # start cold
+    t0 = time.perf_counter()
+    with Source.open(db) as src:
+        computed = compute_metrics(src, Filter(), cache=True)
+    miss = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with store.connect(db, read_only=True) as con:
+        result_cache.data_version(con)
+    version_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with Source.open(db) as src:
+        cached = compute_metrics(src, Filter(), cache=True)
+    hit = time.perf_counter() - t0
+    assert "HITLGOV_NO_CACHE" not in os.environ
+    return {"step": "metrics_cached", "size": size, "seconds": round(hit, 3), "peak_mb": round(_peak_mb()),
+            "miss_seconds": round(miss, 3), "data_version_seconds": round(version_s, 3),
+            "identical": json.dumps(cached, sort_keys=True) == json.dumps(computed, sort_keys=True)}
+
+
+def _wall(cmd: list[str], repeat: int = 3) -> float:
+    """Median wall time of a command (a fresh process each time)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2]
+
+
+def fixed_cost() -> dict:
+    """Start-up cost of the commands on a small (1,000-case) store, each against the reference
+    ``python -c "import pandas, duckdb"`` measured in the same run (medians of 3)."""
+    from hitlgov import demo, store
+    from hitlgov.ingest.pipeline import ingest_path
+    from hitlgov.mapping import load_mapping
+
+    small = OUT / "small"
+    db = small / "store.duckdb"
+    if not db.exists():
+        demo.generate(small, cases=1000, seed=0)
+        with store.connect(db) as con:
+            ingest_path(con, small / "decisions.csv", mapping=load_mapping(small / "mapping.yaml"))
+    exe = str(Path(sys.executable).with_name("hitlgov"))
+    ref = _wall([sys.executable, "-c", "import pandas, duckdb"])
+    status = _wall([exe, "status", "--json", "--db", str(db)])
+    cold = _wall([exe, "metrics", "--json", "--no-cache", "--db", str(db)], repeat=1)
+    subprocess.run([exe, "metrics", "--json", "--db", str(db)], check=True, capture_output=True)  # fills the cache
+    cached = _wall([exe, "metrics", "--json", "--db", str(db)])
+    return {"reference_import_pandas_duckdb_s": round(ref, 2), "status_s": round(status, 2),
+            "status_ratio": round(status / ref, 2), "metrics_cold_s": round(cold, 2),
+            "metrics_cold_ratio": round(cold / ref, 2), "metrics_cached_s": round(cached, 2),
+            "metrics_cached_ratio": round(cached / ref, 2)}
+
+
 def fairness_comparison(src, flt) -> dict:
     """Our path vs plain Fairlearn on the same rows (rows loaded before the clock starts)."""
     from hitlgov.metrics import fairness, fairness_stats
@@ -137,14 +218,16 @@ def fairness_comparison(src, flt) -> dict:
             "speedup": round(mf_s / ours_s, 1), "max_abs_difference": worst, "rows": len(rows)}
 
 
-STEPS = ["generate", "ingest_csv", "ingest_parquet", "metrics_full", "metrics_without_reliance", "oversight", "agreement", "fairness", "drift",
-         "roi", "inventory", "reliance", "fairness_vs_metricframe"]
+STEPS = ["fixed_cost", "generate", "read_csv_reference", "ingest_csv", "ingest_parquet", "metrics_full",
+         "metrics_without_reliance", "oversight", "agreement", "fairness", "drift", "roi", "inventory", "reliance",
+         "fairness_vs_metricframe", "metrics_cached"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000000,10000000")
     ap.add_argument("--steps", default=",".join(STEPS))
+    ap.add_argument("--write", action="store_true", help="Replace the generated section of bench/RESULTS.md")
     ap.add_argument("--step", help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -152,24 +235,86 @@ def main() -> None:
         print(json.dumps(step(args.step, args.size)))
         return
     results = []
-    for size in [int(s) for s in args.sizes.split(",")]:
+    sizes = [int(s) for s in args.sizes.split(",")]
+    for name in args.steps.split(","):
+        if name == "fixed_cost":  # once, not per size
+            results.append(_run(name, 0))
+    for size in sizes:
         for name in args.steps.split(","):
-            if name == "ingest_csv" and size > 2_000_000:
+            if name == "fixed_cost" or (name == "ingest_csv" and size > 2_000_000):
                 continue  # the CSV ingestion claim is about 1M rows; 10M stores load from Parquet
-            run = subprocess.run([sys.executable, __file__, "--step", name, "--size", str(size)],
-                                 capture_output=True, text=True)
-            if run.returncode != 0:
-                print(run.stderr[-2000:], file=sys.stderr)
-                raise SystemExit(f"step {name} failed for {size}")
-            res = json.loads(run.stdout.strip().splitlines()[-1])
-            results.append(res)
-            print(json.dumps(res), file=sys.stderr)
-    print(f"\n{time.strftime('%Y-%m-%d')} on {platform.machine()}, {platform.python_version()}; "
-          f"command: python bench/run.py --sizes {args.sizes}\n")
-    print("| cases | step | seconds | peak MB | notes |\n|---:|---|---:|---:|---|")
+            results.append(_run(name, size))
+    command = f"python bench/run.py --sizes {args.sizes} --steps {args.steps}" + (" --write" if args.write else "")
+    text = report(results, command)
+    print(text)
+    if args.write:
+        write_results(text)
+
+
+def _run(name: str, size: int) -> dict:
+    run = subprocess.run([sys.executable, __file__, "--step", name, "--size", str(size)],
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        print(run.stderr[-2000:], file=sys.stderr)
+        raise SystemExit(f"step {name} failed for {size}")
+    res = json.loads(run.stdout.strip().splitlines()[-1])
+    print(json.dumps(res), file=sys.stderr)
+    return res
+
+
+def machine() -> str:
+    import os
+
+    import duckdb
+
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"{platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GB RAM, Python {platform.python_version()}, "
+            f"DuckDB {duckdb.__version__}; load average at the end {load} (the machine is shared)")
+
+
+def report(results: list[dict], command: str) -> str:
+    """The generated Markdown: figures, and each one's ratio to its same-run reference."""
+    lines = [f"Generated by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine()}.", ""]
     for r in results:
-        notes = ", ".join(f"{k}={v}" for k, v in r.items() if k not in ("step", "size", "seconds", "peak_mb"))
-        print(f"| {r['size']:,} | {r['step']} | {r.get('seconds', '')} | {r.get('peak_mb', '')} | {notes} |")
+        if r["step"] == "fixed_cost":
+            ref = r["reference_import_pandas_duckdb_s"]
+            lines += ["| command (1,000-case store) | seconds | reference `python -c \"import pandas, duckdb\"` (s) "
+                      "| ratio | target |", "|---|---:|---:|---:|---|",
+                      f"| `hitlgov status --json` | {r['status_s']} | {ref} | {r['status_ratio']}x | 2x |",
+                      f"| `hitlgov metrics --json --no-cache` (cold, drift included) | {r['metrics_cold_s']} | {ref} "
+                      f"| {r['metrics_cold_ratio']}x | 4x |",
+                      f"| `hitlgov metrics --json` (cached result) | {r['metrics_cached_s']} | {ref} "
+                      f"| {r['metrics_cached_ratio']}x | 4x |", ""]
+    refs = {r["size"]: r["seconds"] for r in results if r["step"] == "read_csv_reference"}
+    rows = [r for r in results if r["step"] != "fixed_cost"]
+    if rows:
+        lines += ["| cases | step | seconds | peak MB | ratio to DuckDB `read_csv` (same run) | notes |",
+                  "|---:|---|---:|---:|---:|---|"]
+        for r in rows:
+            notes = ", ".join(f"{k}={v}" for k, v in r.items() if k not in ("step", "size", "seconds", "peak_mb"))
+            ratio = ""
+            if r["step"] in ("ingest_csv", "ingest_parquet") and refs.get(r["size"]) and r.get("seconds"):
+                ratio = f"{r['seconds'] / refs[r['size']]:.1f}x (target 3x)"
+            lines.append(f"| {r['size']:,} | {r['step']} | {r.get('seconds', '')} | {r.get('peak_mb', '')} | {ratio} "
+                         f"| {notes} |")
+    return "\n".join(lines) + "\n"
+
+
+START, END = "<!-- bench:generated:start -->", "<!-- bench:generated:end -->"
+
+
+def write_results(text: str) -> None:
+    """Replace the generated section of bench/RESULTS.md (added after the title if missing)."""
+    path = ROOT / "bench" / "RESULTS.md"
+    old = path.read_text(encoding="utf-8")
+    block = f"{START}\n## Latest `make bench` run (generated)\n\n{text}{END}"
+    if START in old and END in old:
+        new = old[:old.index(START)] + block + old[old.index(END) + len(END):]
+    else:
+        head, _, rest = old.partition("\n")
+        new = f"{head}\n\n{block}\n{rest}"
+    path.write_text(new, encoding="utf-8")
 
 
 if __name__ == "__main__":

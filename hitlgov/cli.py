@@ -153,18 +153,30 @@ def status(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = D
            engine: Optional[str] = StoreOnlyEngine):
     """What the store holds: cases, reviews, systems, period, last runs, quarantine, retention."""
     store_only("status", engine)
-    from hitlgov.metrics import inventory
-    from hitlgov.metrics.source import Source
+    from hitlgov import result_cache, store
 
-    with Source.open(db) as src:
-        info = {
-            "store": str(Path(src.raw.execute("PRAGMA database_list").fetchall()[0][2])),
-            "counts": inventory.counts(src),
-            "systems": inventory.systems_overview(src),
-            "retention": inventory.retention(src),
-            "ingestion_runs": inventory.ingestion_runs(src, limit=5),
-            "quarantine": inventory.quarantine_summary(src, top=5),
-        }
+    # Served from the store's result cache when the data has not changed since the last status:
+    # the hit path imports neither Ibis nor pandas (see hitlgov.result_cache).
+    with store.connect(db, read_only=True) as con:
+        where = str(Path(con.execute("PRAGMA database_list").fetchall()[0][2]))
+        version = result_cache.data_version(con)
+        key = result_cache.key("status", version)
+        info = result_cache.lookup(con, key)
+    if info is None:
+        from hitlgov.metrics import inventory
+        from hitlgov.metrics.source import Source
+
+        with Source.open(db) as src:
+            text = json.dumps({
+                "counts": inventory.counts(src),
+                "systems": inventory.systems_overview(src),
+                "retention": inventory.retention(src),
+                "ingestion_runs": inventory.ingestion_runs(src, limit=5),
+                "quarantine": inventory.quarantine_summary(src, top=5),
+            }, default=str)
+            src.pending_cache.append((key, "status", version, text))
+        info = json.loads(text)
+    info = {"store": where, **info}
     if as_json:
         sys.stdout.write(json.dumps(info, default=str) + "\n")
         return
@@ -222,6 +234,8 @@ def metrics(
     no_drift: bool = typer.Option(False, "--no-drift", help="Skip the (slower) Evidently drift tests"),
     drift_html: Optional[Path] = typer.Option(None, "--drift-html", help="Save Evidently's HTML report here"),
     as_json: bool = typer.Option(False, "--json", help="The SCHEMA.md JSON object on stdout"),
+    no_cache: bool = typer.Option(False, "--no-cache", envvar="HITLGOV_NO_CACHE",
+                                  help="Recompute from the tables instead of reusing the store's cached result"),
     db: Optional[Path] = DbOption,
     engine: Optional[str] = EngineOption,
 ):
@@ -234,7 +248,7 @@ def metrics(
     pol = load_policy(policy)
     with open_source(db, engine) as src:
         result = compute_metrics(src, flt, policy=pol, include_drift=not no_drift,
-                                 drift_html=str(drift_html) if drift_html else None)
+                                 drift_html=str(drift_html) if drift_html else None, cache=not no_cache)
     _note_policy(db, engine, pol)
     if as_json:
         sys.stdout.write(json.dumps(result, allow_nan=False) + "\n")

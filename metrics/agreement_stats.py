@@ -41,12 +41,12 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import krippendorff
 import numpy as np
 import pandas as pd
-from sklearn.metrics import cohen_kappa_score
-from statsmodels.stats.inter_rater import aggregate_raters
-from statsmodels.stats.inter_rater import fleiss_kappa as _sm_fleiss_kappa
+
+# krippendorff, statsmodels and scikit-learn (about 1.5 s of imports together, most of it SciPy)
+# are imported inside the functions that call them: a store with no multi-reviewed case, a
+# cached result or `hitlgov status` never pays for them.
 
 __all__ = [
     "RATINGS_COLUMNS",
@@ -189,12 +189,16 @@ def _alpha_from_counts(counts: np.ndarray, domain: np.ndarray, level: str) -> fl
     with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
+            import krippendorff
+
             return float(krippendorff.alpha(value_counts=counts, value_domain=domain, level_of_measurement=level))
         except ValueError:  # e.g. a resample where no unit has two values (cannot happen after _prepare)
             return math.nan
 
 
 def _fleiss_from_table(table: np.ndarray) -> float:
+    from statsmodels.stats.inter_rater import fleiss_kappa as _sm_fleiss_kappa
+
     with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return float(_sm_fleiss_kappa(table, method="fleiss"))
@@ -313,6 +317,8 @@ def fleiss_kappa(ratings: pd.DataFrame) -> dict[str, float | int | None]:
     codes, _ = pd.factorize(sub["label"], sort=False)
     # subjects x raters matrix of category codes (rater position within a case is arbitrary)
     wide = codes.reshape(-1, m)
+    from statsmodels.stats.inter_rater import aggregate_raters
+
     table, _categories = aggregate_raters(wide)
     return {
         "kappa": _finite_or_none(_fleiss_from_table(table)),
@@ -359,6 +365,10 @@ def cohen_kappa_pairs(ratings: pd.DataFrame, *, min_shared: int = 20) -> list[di
     pairs = left.merge(left, on="case_id", suffixes=("_a", "_b"))
     pairs = pairs[pairs["reviewer_id_a"] < pairs["reviewer_id_b"]]
     out: list[dict[str, Any]] = []
+    if pairs.empty:
+        return out
+    from sklearn.metrics import cohen_kappa_score
+
     for (a, b), grp in pairs.groupby(["reviewer_id_a", "reviewer_id_b"], sort=True):
         shared = len(grp)
         if shared < min_shared:

@@ -26,7 +26,6 @@ import ibis.expr.types as ir
 import pandas as pd
 from hitlgov.metrics._values import plain, ratio, records
 from hitlgov.metrics.source import Filter, Source
-from scipy import stats
 
 PERIODS = {"month": "M", "week": "W", "day": "D"}
 
@@ -272,7 +271,7 @@ def automation_bias(
             w = own.loc[common, "n"]
             time_ratio = float(np.exp((w * np.log(t[common] / peer_median[common])).sum() / w.sum()))
         override_ratio = ratio(observed, expected)
-        p_value = float(stats.poisson.cdf(observed, expected)) if expected > 0 else None
+        p_value = float(_poisson_cdf(observed, expected)) if expected > 0 else None
         reviews = int(own["n"].sum())
         flagged = bool(
             reviews >= min_reviews and override_ratio is not None and p_value is not None
@@ -297,3 +296,11 @@ def high_risk_coverage(source: Source, flt: Filter = Filter(), *, score_band: tu
     row = c.aggregate(cases=c.count(), reviewed=c.reviewed.cast("int64").sum()).to_pandas().iloc[0]
     return {"score_band": [lo, hi], "high_risk_cases": int(row["cases"]),
             "reviewed": int(row["reviewed"] or 0), "coverage": ratio(row["reviewed"] or 0, row["cases"])}
+
+
+def _poisson_cdf(observed: int, expected: float) -> float:
+    """SciPy's Poisson CDF, imported on first use (SciPy costs about 0.5 s to import, and only
+    the automation-bias test with at least one reviewer needs it)."""
+    from scipy import stats
+
+    return stats.poisson.cdf(observed, expected)

@@ -88,6 +88,9 @@ class Source:
         # review summary join runs once; a single-metric caller pays nothing extra.
         self._uses: dict[tuple, int] = {}
         self._materialised: dict[tuple, ir.Table] = {}
+        # (key, kind, data version, value) results to write to the store's result cache on close
+        # (hitlgov.result_cache); only a store source (Source.open) writes them.
+        self.pending_cache: list[tuple[str, str, str, object]] = []
 
     def __enter__(self) -> "Source":
         return self
@@ -129,6 +132,11 @@ class Source:
         """Open the DuckDB store read-only for the duration of a ``with`` block."""
         with hstore.connect(db, read_only=True) as con, cls(ibis.duckdb.from_connection(con), raw=con) as source:
             yield source
+            pending = source.pending_cache
+        if pending:  # results computed on this read-only connection, written once it is closed
+            from hitlgov import result_cache
+
+            result_cache.save(db, pending)
 
     def table(self, name: str) -> ir.Table:
         """A canonical relation as the metrics may read it.

@@ -41,11 +41,41 @@ def remote_biometric_systems(source: Source, flt: Filter, policy: Policy) -> lis
 
 def compute_metrics(source: Source, flt: Filter = Filter(), *, policy: Policy | None = None,
                     include_drift: bool = True, n_boot: int = 1000, seed: int = 0,
-                    drift_html: str | None = None) -> dict:
-    if include_drift:
-        drift.preload_evidently()
+                    drift_html: str | None = None, cache: bool = False) -> dict:
+    """The whole metrics document for ``flt`` under ``policy``.
+
+    ``cache=True`` (the ``metrics`` command; ``report`` caches its whole evidence the same way in
+    :func:`hitlgov.reports.evidence.collect`) serves the document from the store's
+    result cache when the data, code, filter, policy and options are those it was computed for
+    (:mod:`hitlgov.result_cache`), and otherwise records it there when the store closes. Off by
+    default: ``report --verify`` and the tests must recompute from the tables. A cached or a
+    computed document is the same JSON (both go through one JSON round trip).
+    """
     policy = policy or load_policy()
+    if not cache or drift_html is not None or source.raw is None:
+        return _compute(source, flt, policy=policy, include_drift=include_drift, n_boot=n_boot, seed=seed,
+                        drift_html=drift_html)
+    import json
+
+    from hitlgov import result_cache
+
+    version = result_cache.data_version(source.raw)
+    key = result_cache.key("metrics", version, filter=flt.describe(), policy=[policy.sha256, policy.source, policy.name],
+                           include_drift=include_drift, n_boot=n_boot, seed=seed)
+    hit = result_cache.lookup(source.raw, key)
+    if hit is not None:
+        return hit
+    text = json.dumps(_compute(source, flt, policy=policy, include_drift=include_drift, n_boot=n_boot, seed=seed,
+                               drift_html=None), allow_nan=False)
+    source.pending_cache.append((key, "metrics", version, text))  # the text: callers may change the dict
+    return json.loads(text)
+
+
+def _compute(source: Source, flt: Filter, *, policy: Policy, include_drift: bool, n_boot: int, seed: int,
+             drift_html: str | None) -> dict:
     flt = resolve_period(source, flt)
+    if include_drift and flt.start and flt.end:  # a period exists, so drift will run: import Evidently meanwhile
+        drift.preload_evidently()
     source.expect_reuse(flt)
     s = policy.settings
     rate = float(s.get("reviewer_hourly_rate", roi.DEFAULT_HOURLY_RATE))

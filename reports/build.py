@@ -112,8 +112,11 @@ def prefetch_drift() -> None:
 
 def render_report(source: Source, flt: Filter, *, kind: str = "compliance", policy: Policy | None = None,
                   out_path: str | Path | None = None, pseudonymise: bool = False, progress: Progress | None = None,
-                  store: str | None = None, engine: str | None = None) -> ReportResult:
-    """Build one report of ``kind`` for ``flt`` on ``source``; write it to ``out_path`` when given."""
+                  store: str | None = None, engine: str | None = None, cache: bool = False) -> ReportResult:
+    """Build one report of ``kind`` for ``flt`` on ``source``; write it to ``out_path`` when given.
+
+    ``cache=True`` reuses the figures cached in the store for unchanged data (see
+    :func:`hitlgov.reports.evidence.collect`)."""
     check_kind(kind)
     policy = policy or load_policy()
     key = pseudonym.key_from_env() if pseudonymise else None
@@ -121,8 +124,7 @@ def render_report(source: Source, flt: Filter, *, kind: str = "compliance", poli
         out_path = check_writable(out_path)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    prefetch_drift()
-    resolved, values = evidence.collect(source, flt, policy, progress=progress)
+    resolved, values = evidence.collect(source, flt, policy, progress=progress, cache=cache, on_miss=prefetch_drift)
     timings["metrics"] = time.perf_counter() - t0
     if key is not None:
         values = pseudonym.pseudonymise(values, key)
@@ -154,7 +156,7 @@ def build_report(*, db: str | Path | None = None, start: dt.date | None = None, 
                  system: str | None = None, kind: str = "compliance", out_file: str | Path,
                  progress: Progress | None = None, pseudonymise: bool = False, policy: str | Path | None = None,
                  model_version: str | None = None, segment: tuple[str, str] | None = None,
-                 engine: str | None = None, record: bool = True) -> ReportResult:
+                 engine: str | None = None, record: bool = True, cache: bool = True) -> ReportResult:
     """Open the store, write the report to ``out_file``, close the store, record ``report_generated``."""
     from hitlgov.metrics.engines import open_source
 
@@ -173,7 +175,7 @@ def build_report(*, db: str | Path | None = None, start: dt.date | None = None, 
     where = str(hstore.resolve_db(db)) if engine is None else None
     with open_source(db, engine) as source:
         result = render_report(source, flt, kind=kind, policy=pol, out_path=out_file, pseudonymise=pseudonymise,
-                               progress=progress, store=where, engine=engine)
+                               progress=progress, store=where, engine=engine, cache=cache)
     if record and engine is None:
         params = result.evidence["parameters"]
         detail = {"kind": kind, "period": {"from": params["filter"]["from"], "to": params["filter"]["to"]},

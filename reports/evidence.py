@@ -130,8 +130,41 @@ def _step(progress: Progress | None, text: str, share: float) -> None:
 
 
 def collect(source: Source, flt: Filter, policy: Policy, *, n_boot: int = N_BOOT, seed: int = SEED,
-            progress: Progress | None = None) -> tuple[Filter, dict]:
-    """``(resolved filter, values)``: every figure a report shows, from the metric functions."""
+            progress: Progress | None = None, cache: bool = False,
+            on_miss: Callable[[], None] | None = None) -> tuple[Filter, dict]:
+    """``(resolved filter, values)``: every figure a report shows, from the metric functions.
+
+    ``cache=True`` (``hitlgov report``) serves them from the store's result cache when the data,
+    code, filter, policy and options are unchanged (:mod:`hitlgov.result_cache`), else computes
+    them and records them when the store closes; ``on_miss`` runs before computing (the Evidently
+    prefetch). ``report --verify`` never uses the cache: it must recompute from the tables.
+    """
+    if not cache or source.raw is None:
+        if on_miss is not None:
+            on_miss()
+        return _collect(source, flt, policy, n_boot=n_boot, seed=seed, progress=progress)
+    from hitlgov import result_cache
+
+    version = result_cache.data_version(source.raw)
+    key = result_cache.key("report_values", version, filter=flt.describe(),
+                           policy=[policy.sha256, policy.source, policy.name], n_boot=n_boot, seed=seed)
+    hit = result_cache.lookup(source.raw, key)
+    if hit is None:
+        if on_miss is not None:
+            on_miss()
+        resolved, values = _collect(source, flt, policy, n_boot=n_boot, seed=seed, progress=progress)
+        hit = {"period": resolved.describe(), "values": values}
+        text = json.dumps(hit, allow_nan=False)
+        source.pending_cache.append((key, "report_values", version, text))
+        hit = json.loads(text)
+    period = hit["period"]
+    resolved = flt.but(start=dt.date.fromisoformat(period["from"]) if period["from"] else None,
+                       end=dt.date.fromisoformat(period["to"]) if period["to"] else None)
+    return resolved, hit["values"]
+
+
+def _collect(source: Source, flt: Filter, policy: Policy, *, n_boot: int, seed: int,
+             progress: Progress | None) -> tuple[Filter, dict]:
     _step(progress, "Computing oversight, agreement, fairness and drift metrics", 0.05)
     flt = resolve_period(source, flt)
     metrics = compute_metrics(source, flt, policy=policy, n_boot=n_boot, seed=seed)

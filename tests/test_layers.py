@@ -2,7 +2,7 @@
 
 Layers (README, "Layout"), bottom to top:
 
-    ground     hitlgov.{errors, store, schema, audit, yamlfile, limits, pseudonym, palette, formats}
+    ground     hitlgov.{errors, store, schema, audit, yamlfile, limits, pseudonym, palette, formats, result_cache}
     ingest     hitlgov.{ingest, adapters, mapping, export, demo}     (ground)
     metrics    hitlgov.metrics                                      (ground)
     oversight  hitlgov.oversight                                    (ground, ingest, metrics)
@@ -23,7 +23,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"hitlgov": "hitlgov", "metrics": "hitlgov.metrics", "dashboard": "hitlgov.dashboard",
            "reports": "hitlgov.reports"}
-GROUND = {"errors", "store", "schema", "audit", "yamlfile", "limits", "pseudonym", "palette", "formats", "hookspecs", "__init__"}
+GROUND = {"errors", "store", "schema", "audit", "yamlfile", "limits", "pseudonym", "palette", "formats", "hookspecs",
+          "result_cache", "__init__"}
 INGEST = {"ingest", "adapters", "mapping", "export", "demo"}
 ALLOWED = {
     "ground": {"ground"},

@@ -1,0 +1,212 @@
+"""The store's result cache (hitlgov.result_cache): reused on unchanged data, never stale after a change."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hitlgov import result_cache, store
+from hitlgov.ingest.pipeline import ingest_path
+from hitlgov.metrics.policy import Policy, load_policy
+from hitlgov.metrics.source import Filter, Source
+from hitlgov.metrics.summary import compute_metrics
+
+LOG = """case_id,ts,model_decision,model_score,reviewer_id,human_decision,review_seconds,outcome
+c1,2026-01-05T09:00:00,approve,0.9,,,,approve
+c2,2026-01-10T09:00:00,decline,0.3,r1,approve,120,approve
+c3,2026-02-20T09:00:00,decline,0.4,r1,decline,60,decline
+c4,2026-03-03T09:00:00,approve,0.6,r2,decline,30,approve
+"""
+# two more cases, one overridden: 6 cases, 3 of 4 reviewed cases overridden (c2, c4, c6)
+MORE = """case_id,ts,model_decision,model_score,reviewer_id,human_decision,review_seconds,outcome
+c5,2026-03-10T09:00:00,approve,0.8,,,,approve
+c6,2026-03-12T09:00:00,approve,0.7,r2,decline,20,decline
+"""
+
+
+def ingest(db, tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    with store.connect(db) as con:
+        ingest_path(con, path)
+
+
+def metrics(db, **kwargs):
+    with Source.open(db) as src:
+        return compute_metrics(src, Filter(), include_drift=False, n_boot=0, **kwargs)
+
+
+def entries(db):
+    with store.connect(db, read_only=True) as con:
+        if not result_cache.has_table(con):
+            return []
+        return con.execute("SELECT key, kind, value FROM result_cache ORDER BY created_at").fetchall()
+
+
+def poison(db, key):
+    """Replace the cached document by a marker, to see whether a later call is served from it."""
+    with store.connect(db) as con:
+        con.execute("UPDATE result_cache SET value = ? WHERE key = ?", [json.dumps({"served": "from cache"}), key])
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "s.duckdb"
+    ingest(path, tmp_path, "a.csv", LOG)
+    return path
+
+
+def test_second_call_on_unchanged_data_is_served_from_the_cache(db):
+    first = metrics(db, cache=True)
+    assert first["counts"]["cases"] == 4 and first["counts"]["reviews"] == 3
+    assert first["oversight"]["override_rate"] == pytest.approx(2 / 3, abs=1e-12)  # c2 and c4 of c2, c3, c4
+    [(key, kind, value)] = entries(db)
+    assert kind == "metrics" and json.loads(value) == first
+    poison(db, key)
+    assert metrics(db, cache=True) == {"served": "from cache"}
+
+
+def test_ingesting_again_gives_new_numbers_not_the_cached_ones(db, tmp_path):
+    before = metrics(db, cache=True)
+    poison(db, entries(db)[0][0])
+    ingest(db, tmp_path, "b.csv", MORE)
+    after = metrics(db, cache=True)
+    assert after["counts"]["cases"] == 6 and after["counts"]["reviews"] == 4
+    assert after["oversight"]["override_rate"] == pytest.approx(3 / 4, abs=1e-12)
+    assert after == metrics(db, cache=False) and after != before
+    # the entry of the old data version can never be served again: it was dropped
+    assert [json.loads(v)["counts"]["cases"] for _k, _kind, v in entries(db)] == [6]
+
+
+def test_cached_and_computed_documents_are_identical(db):
+    computed = metrics(db, cache=True)
+    cached = metrics(db, cache=True)
+    assert json.dumps(cached, sort_keys=True) == json.dumps(computed, sort_keys=True)
+    assert json.dumps(metrics(db), sort_keys=True) == json.dumps(computed, sort_keys=True)
+
+
+def test_filter_policy_and_options_each_get_their_own_entry(db, tmp_path):
+    metrics(db, cache=True)
+    with Source.open(db) as src:
+        jan = compute_metrics(src, Filter(end=__import__("datetime").date(2026, 1, 31)), include_drift=False,
+                              n_boot=0, cache=True)
+    assert jan["counts"]["cases"] == 2
+    strict = Policy(name="strict", rules=[{"metric": "oversight.override_rate", "fail_above": 0.1}])
+    assert [f["status"] for f in metrics(db, cache=True, policy=strict)["findings"]] == ["fail"]
+    with Source.open(db) as src:
+        compute_metrics(src, Filter(), include_drift=False, n_boot=10, cache=True)
+    assert len(entries(db)) == 4 and len({k for k, *_ in entries(db)}) == 4
+
+
+def test_cache_is_off_by_default_so_verification_recomputes(db):
+    metrics(db, cache=True)
+    poison(db, entries(db)[0][0])
+    assert metrics(db)["counts"]["cases"] == 4
+
+
+def test_changed_configuration_is_a_new_data_version(db):
+    with store.connect(db, read_only=True) as con:
+        before = result_cache.data_version(con)
+    with store.connect(db) as con:
+        con.execute("UPDATE systems SET positive_label = 'approve'")
+    with store.connect(db, read_only=True) as con:
+        assert result_cache.data_version(con) != before
+
+
+def test_policy_and_report_events_do_not_change_the_data_version(db):
+    with store.connect(db, read_only=True) as con:
+        before = result_cache.data_version(con)
+    from hitlgov import audit
+
+    audit.record_policy_use(db, sha256=load_policy().sha256, source="shipped", name="default")
+    with store.connect(db, read_only=True) as con:
+        assert result_cache.data_version(con) == before
+
+
+def test_a_damaged_entry_is_a_miss_not_an_error(db):
+    metrics(db, cache=True)
+    with store.connect(db) as con:
+        con.execute("UPDATE result_cache SET value = '{not json'")
+    assert metrics(db, cache=True)["counts"]["cases"] == 4
+
+
+def test_a_locked_store_is_computed_but_not_cached_and_nothing_waits(db):
+    with store.connect(db, read_only=True) as con:
+        version = result_cache.data_version(con)
+    assert result_cache.save(db, [("k0", "metrics", version, {"x": 0})]) is True  # unlocked: written
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('locked', flush=True); time.sleep(60)"),
+        str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert result_cache.save(db, [("k1", "metrics", version, {"x": 1})]) is False
+    finally:
+        holder.kill()
+        holder.wait()
+    assert [k for k, *_ in entries(db)] == ["k0"]
+
+
+def test_no_cache_environment_variable_disables_reads_and_writes(db, monkeypatch):
+    monkeypatch.setenv(result_cache.ENV_DISABLE, "1")
+    metrics(db, cache=True)
+    assert entries(db) == []
+
+
+def test_cli_metrics_twice_prints_the_same_document_and_no_cache_agrees(db):
+    from typer.testing import CliRunner
+
+    from hitlgov.cli import app
+
+    runs = [CliRunner().invoke(app, ["metrics", "--json", "--no-drift", "--db", str(db), *extra])
+            for extra in ([], [], ["--no-cache"])]
+    assert [r.exit_code for r in runs] == [0, 0, 0], [r.output for r in runs]
+    assert runs[0].stdout == runs[1].stdout == runs[2].stdout
+    assert json.loads(runs[0].stdout)["counts"]["cases"] == 4
+    [(key, _kind, _value)] = entries(db)  # one entry: the second run was served from it, --no-cache wrote none
+    poison(db, key)
+    assert json.loads(CliRunner().invoke(app, ["metrics", "--json", "--no-drift", "--db", str(db)]).stdout) == {
+        "served": "from cache"}
+
+
+def test_status_is_cached_until_the_next_ingestion(db, tmp_path):
+    from typer.testing import CliRunner
+
+    from hitlgov.cli import app
+
+    def status() -> dict:
+        run = CliRunner().invoke(app, ["status", "--json", "--db", str(db)])
+        assert run.exit_code == 0, run.output
+        return json.loads(run.stdout)
+
+    first = status()
+    assert first["counts"]["cases"] == 4 and first["store"] == str(db)
+    with store.connect(db) as con:
+        [(key, value)] = con.execute("SELECT key, value FROM result_cache WHERE kind = 'status'").fetchall()
+        marked = {**json.loads(value), "counts": {"cases": "from cache"}}
+        con.execute("UPDATE result_cache SET value = ? WHERE key = ?", [json.dumps(marked), key])
+    assert status()["counts"] == {"cases": "from cache"}
+    ingest(db, tmp_path, "b.csv", MORE)
+    assert status()["counts"]["cases"] == 6
+
+
+def test_an_in_place_file_changed_where_it_lies_is_a_new_data_version(tmp_path):
+    import os
+
+    import duckdb
+
+    from hitlgov.ingest import service
+
+    log, parquet = tmp_path / "log.csv", tmp_path / "log.parquet"
+    log.write_text(LOG)
+    duckdb.connect().execute("COPY (SELECT * FROM read_csv(?)) TO ? (FORMAT parquet)", [str(log), str(parquet)])
+    db = tmp_path / "inplace.duckdb"
+    service.register_in_place(db, [str(parquet)])
+    with store.connect(db, read_only=True) as con:
+        before = result_cache.data_version(con)
+        assert result_cache.data_version(con) == before  # stable while nothing changes
+    st = parquet.stat()
+    os.utime(parquet, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    with store.connect(db, read_only=True) as con:
+        assert result_cache.data_version(con) != before
