@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 import streamlit as st
-from hitlgov.dashboard import ui
+from hitlgov.dashboard import access, ui
 
 from hitlgov import formats as fmt
 from hitlgov import reports
@@ -26,9 +26,9 @@ view = ui.page("Reports", "A PDF of the evidence for a period: oversight, agreem
 flt = view.filter
 
 with st.container(border=True):
-    st.markdown(f"**Period** {fmt.day(flt.start)} – {fmt.day(flt.end)} · **System** {flt.system}"
-                + (f" · **Model version** {flt.model_version}" if flt.model_version else "")
-                + (f" · **Segment** {flt.segment[0]} = {flt.segment[1]}" if flt.segment else ""))
+    st.markdown(f"**Period** {fmt.day(flt.start)} – {fmt.day(flt.end)} · **System** {ui.md(flt.system)}"
+                + (f" · **Model version** {ui.md(flt.model_version)}" if flt.model_version else "")
+                + (f" · **Segment** {ui.md(flt.segment[0])} = {ui.md(flt.segment[1])}" if flt.segment else ""))
     st.caption("The report covers the period and system of the sidebar filters; change them there.")
     c1, c2 = st.columns([3, 2])
     kind = c1.radio("Kind", list(KINDS), format_func=KINDS.get, key="report_kind")
@@ -38,6 +38,7 @@ with st.container(border=True):
     clicked = st.button("Generate report", type="primary", icon=":material/picture_as_pdf:", key="report_generate")
 
 if clicked:
+    access.require_action("report")  # server side, at the moment of acting
     bar = st.progress(0.0, text="Starting…")
 
     def progress(text: str, share: float | None = None) -> None:
@@ -55,10 +56,10 @@ if clicked:
             pdf = out.read_bytes()
     except HitlgovError as exc:
         bar.empty()
-        st.error(f"The report could not be generated: {exc}")
+        st.error(f"The report could not be generated: {ui.md(exc)}")
     except OSError as exc:
         bar.empty()
-        st.error(f"The report could not be generated: {exc}")
+        st.error(f"The report could not be generated: {ui.md(exc)}")
     else:
         bar.progress(1.0, text="Done")
         st.session_state["report_pdf"] = (pdf, name, dt.datetime.now(), getattr(result, "digest", None),
@@ -66,7 +67,7 @@ if clicked:
 
 if st.session_state.get("report_pdf"):
     pdf, name, made, digest, pages, warning = st.session_state["report_pdf"]
-    st.success(f"Report ready: {name} ({f'{pages} pages, ' if pages else ''}{len(pdf) / 1024:,.0f} KB), "
+    st.success(f"Report ready: {ui.md(name)} ({f'{pages} pages, ' if pages else ''}{len(pdf) / 1024:,.0f} KB), "
                f"generated at {made:%H:%M:%S}.")
     st.download_button("Download PDF", data=pdf, file_name=name, mime="application/pdf", on_click="ignore",
                        icon=":material/download:", key="report_download")
