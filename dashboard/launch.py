@@ -71,8 +71,9 @@ def auth_mode(db, host: str, auth_file=None, no_auth: bool = False) -> authconfi
     """The sign-in the server will require (None: single-user mode), or a one-line refusal."""
     if no_auth and auth_file:
         raise HitlgovError("--no-auth and --auth FILE contradict each other: choose one")
+    loopback = is_loopback(host)  # first: an unresolvable --host is its own one-line error
     if no_auth:
-        if not is_loopback(host):
+        if not loopback:
             raise HitlgovError(f"--no-auth serves one person on this machine and binds loopback only; "
                                f"refusing --host {host} without sign-in (use --auth FILE or local accounts)")
         return None
