@@ -7,6 +7,7 @@ pseudonymisation; the work is :func:`hitlgov.reports.build_report`, the same cal
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tempfile
 from pathlib import Path
 
@@ -44,7 +45,8 @@ if clicked:
     def progress(text: str, share: float | None = None) -> None:
         bar.progress(min(max(share, 0.0), 1.0) if share is not None else 0.5, text=str(text))
 
-    name = f"hitlgov-{kind}-{flt.system}-{fmt.day(flt.start)}-{fmt.day(flt.end)}.pdf"
+    # the system name comes from the log: never let it put a '/' (a path) into the file name
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"hitlgov-{kind}-{flt.system}-{fmt.day(flt.start)}-{fmt.day(flt.end)}") + ".pdf"
     # Options beyond the period and system are passed only when set (the generator's keyword contract).
     options = {k: v for k, v in {"pseudonymise": pseudonymise, "policy": ui.policy_path(),
                                  "model_version": flt.model_version, "segment": flt.segment}.items() if v}

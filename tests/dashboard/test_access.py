@@ -205,6 +205,7 @@ def test_report_generated_names_the_signed_in_user_and_the_pdf(db, monkeypatch, 
         signed = con.execute("SELECT actor FROM audit_events WHERE kind = 'signed_in'").fetchall()
     detail = json.loads(detail)
     assert actor == "local:u-compliance" and subject == name
+    assert "/" not in name and name.startswith("hitlgov-executive-credit_s_http_127.0.0.1_9_s_-2026-01-01-")
     assert detail["pdf_sha256"] == hashlib.sha256(pdf).hexdigest()   # the bytes offered for download
     assert detail["filter"]["system"] == SYSTEM and str(detail["filter"]["from"]).startswith("2026-01-01")
     assert ("local:u-compliance",) in signed
