@@ -55,6 +55,7 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
 ACTION_ROLES: dict[str, frozenset[str]] = {
     "ingest": frozenset({"data_steward"}),              # Data page upload
     "report": frozenset({"compliance", "auditor"}),     # generate a PDF (writes report_generated)
+    "attest": frozenset({"compliance"}),                # sign a report off (an attestation event)
     "export": frozenset({"auditor", "data_steward"}),   # CSV downloads (audit trail cases, quarantine)
     "verify": frozenset({"auditor"}),                   # re-hash the store against the chain
     "manage_users": frozenset({"admin"}),

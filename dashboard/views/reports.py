@@ -81,7 +81,7 @@ if st.session_state.get("report_pdf"):
         st.warning(warning)
 
     # -- sign-off (attestation) ------------------------------------------------------------------
-    if digest:
+    if digest and access.allowed("attest"):  # a compliance officer's act; not drawn for other roles
         with st.form("report_signoff", border=True):
             st.markdown("**Sign off this report**")
             st.caption("A compliance officer attests the report: name, role, time and statement are recorded in the "
@@ -97,6 +97,8 @@ if st.session_state.get("report_pdf"):
         if signed:
             from hitlgov.reports.verify import read_evidence
 
+            who = access.require_action("attest")  # server side, at the moment of acting
+
             try:
                 with tempfile.TemporaryDirectory() as tmp:
                     copy = Path(tmp) / name
@@ -104,8 +106,8 @@ if st.session_state.get("report_pdf"):
                     doc, _meta = read_evidence(copy)
                     a = attestation.attest(view.db, report_file=copy, evidence_digest=digest,
                                            parameters=doc["parameters"], name=signer, role=role,
-                                           statement=statement, actor="dashboard")
+                                           statement=statement, actor=who.actor)
             except HitlgovError as exc:
-                st.error(f"The sign-off was not recorded: {exc}")
+                st.error(f"The sign-off was not recorded: {ui.md(exc)}")
             else:
                 st.success(f"Signed off at {a['signed_at']} ({a['attestation_id']}); recorded in the audit chain.")
