@@ -27,9 +27,9 @@ IMAGE = "![x](http://127.0.0.1:9/x)"
 SYSTEM = "credit![s](http://127.0.0.1:9/s)"   # names come from the log too
 ROLE_PAGES = {  # role -> the pages it may open (the table of docs/security.md, written out by hand)
     "executive": {"overview.py"},
-    "compliance": {"overview.py", "oversight.py", "reviewers.py", "fairness.py", "drift.py", "monitoring.py",
-                   "reports.py"},
-    "auditor": {"overview.py", "oversight.py", "reviewers.py", "fairness.py", "drift.py", "monitoring.py",
+    "compliance": {"overview.py", "oversight.py", "reviewers.py", "reliance.py", "fairness.py", "drift.py",
+                   "monitoring.py", "reports.py"},
+    "auditor": {"overview.py", "oversight.py", "reviewers.py", "reliance.py", "fairness.py", "drift.py", "monitoring.py",
                 "audit_trail.py", "data_page.py", "reports.py"},
     "data_steward": {"data_page.py"},
     "admin": {"users.py"},
