@@ -30,7 +30,7 @@ $(DB): $(DEMO)/manifest.json
 
 demo: $(DB)
 	$(BIN)/hitlgov status --db $(DB)
-	$(BIN)/hitlgov serve --db $(DB) --port $(PORT)
+	$(BIN)/hitlgov serve --no-auth --db $(DB) --port $(PORT)
 
 serve: install
 	$(BIN)/hitlgov serve --db $(DB) --port $(PORT)

@@ -8,6 +8,8 @@ the event could not be recorded, rather than withholding evidence an auditor ask
 """
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import streamlit as st
 from hitlgov.dashboard import csv_safe, data
@@ -38,15 +40,21 @@ def pseudonymise_reviewers(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def csv_download(df: pd.DataFrame, *, what: str, file_name: str, flt=None, pseudonymise: bool = False) -> bytes:
-    """The CSV bytes for a download button, after recording the export in the audit chain."""
+def csv_download(df: pd.DataFrame, *, what: str, file_name: str, actor: str, flt=None, search: dict | None = None,
+                 pseudonymise: bool = False) -> bytes:
+    """The CSV bytes for a download button, after recording the export in the audit chain.
+
+    ``actor`` is passed explicitly, captured when the page drew the button: Streamlit runs a
+    deferred download's callable outside the page's script run, where no session is current."""
     if pseudonymise:
         df = pseudonymise_reviewers(df)
     payload = csv_safe.to_csv(df)
     detail = {"what": what, "rows": int(len(df)), "file": file_name, "pseudonymised": bool(pseudonymise),
-              "filter": None if flt is None else flt.describe()}
+              "filter": None if flt is None else flt.describe(),
+              "search": {k: v for k, v in (search or {}).items() if v is not None},
+              "sha256": hashlib.sha256(payload).hexdigest()}
     try:
-        audit.record_event(data.db_path(), kind="export_downloaded", subject=what, detail=detail, actor="dashboard")
+        audit.record_event(data.db_path(), kind="export_downloaded", subject=what, detail=detail, actor=actor)
     except HitlgovError as exc:
         st.toast(f"The export was not recorded in the audit trail: {exc}", icon=":material/warning:")
     return payload

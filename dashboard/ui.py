@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import streamlit as st
-from hitlgov.dashboard import data, filters
+from hitlgov.dashboard import access, data, filters
+from hitlgov.dashboard.literal import md  # noqa: F401 - re-exported for the pages
 from hitlgov.dashboard.filters import View
 from hitlgov.metrics import inventory
 
@@ -22,11 +25,14 @@ def policy_path() -> str | None:
 
 def page(title: str, intro: str, *, needs_data: bool = True) -> View:
     """Title, one-line purpose and the active filter; stops the page when there is nothing to show."""
+    # server side, again: the page's own file decides (a hidden page opened by URL never gets further)
+    caller = sys._getframe(1).f_globals.get("__file__") or ""
+    access.require_page(Path(caller).stem)
     view = filters.current()
     st.title(title)
     st.markdown(f"<p style='color:#475569;margin-top:-0.6rem'>{intro}</p>", unsafe_allow_html=True)
     if view.ok:
-        st.caption(f"Showing {view.describe()}")
+        st.caption(f"Showing {md(view.describe())}")
     if not needs_data:
         return view
     if view.status == "unavailable":
@@ -45,7 +51,7 @@ def require_cases(view: View, what: str = "cases") -> dict:
     """The counts in the filter; stop with a plain message when no case matches."""
     counts = data.call(inventory.counts, view.filter)
     if not counts["cases"]:
-        st.info(f"No {what} match the filters ({view.describe()}). Widen the period, or choose another "
+        st.info(f"No {what} match the filters ({md(view.describe())}). Widen the period, or choose another "
                 "model version or segment.")
         st.stop()
     return counts
@@ -93,7 +99,7 @@ def fact(container, label: str, value: str, help: str | None = None) -> None:
     """A compact labelled value (for record details, where metric tiles would truncate)."""
     with container:
         st.caption(label, help=help)
-        st.markdown(f"**{value}**")
+        st.markdown(f"**{md(value)}**")
 
 
 def num_column(label: str, fmt_: str = "localized", help: str | None = None):

@@ -81,6 +81,10 @@ def append_events(con: duckdb.DuckDBPyConnection, events: list[tuple[str, str | 
     """Append ``(kind, subject, detail)`` events in order, as one bulk insert; return the new head."""
     if not events:
         return _head(con)[1]
+    if actor is None:  # every event names who acted (see hitlgov.actor); callers may pass it explicitly
+        from hitlgov.actor import current
+
+        actor = current()
     seq, prev = _head(con)
     at, at_text = _now()
     rows = []

@@ -33,6 +33,26 @@ EngineOption = typer.Option(
     help="Run on another engine instead of the store: an Ibis URL, e.g. 'pyspark://local[2]?parquet=DIR', "
          "'duckdb://?parquet=DIR', 'trino://user@host:8080/catalog/schema' (see docs/scaling.md)")
 StoreOnlyEngine = typer.Option(None, "--engine", hidden=True)
+ActorOption = typer.Option(None, "--actor", envvar="HITLGOV_ACTOR",
+                           help="Who is acting, for the audit trail [default: the OS user]")
+
+
+def _actor(name: Optional[str]) -> str:
+    """The audit trail's actor for this command: ``--actor`` / $HITLGOV_ACTOR, else the OS user
+    (one set of rules, :mod:`hitlgov.actor`: 1-200 characters, no control characters)."""
+    from hitlgov import actor
+
+    try:
+        return actor.check(name) if name is not None else actor.os_user()
+    except HitlgovError as exc:
+        fail(str(exc))
+
+
+def _acting(name: Optional[str]):
+    """Every audit event appended inside the block names :func:`_actor` (see hitlgov.actor)."""
+    from hitlgov import actor
+
+    return actor.acting_as(_actor(name))
 
 
 def store_only(command: str, engine: Optional[str]) -> None:
@@ -84,8 +104,16 @@ def ingest(
     adapter_option: Optional[List[str]] = typer.Option(None, "--adapter-option", help="KEY=VALUE option for the "
                                                        "tool adapter (repeatable), e.g. model_decision=inputContent.prediction"),
     db: Optional[Path] = DbOption,
+    actor: Optional[str] = ActorOption,
 ):
     """Ingest decision logs: every row is stored, skipped as a duplicate, or quarantined."""
+    with _acting(actor):
+        _ingest(paths, mapping, fmt, sensitive, features, positive_label, system, as_json, in_place, question,
+                default_ts, adapter_option, db)
+
+
+def _ingest(paths, mapping, fmt, sensitive, features, positive_label, system, as_json, in_place, question,
+            default_ts, adapter_option, db) -> None:
     from hitlgov.ingest import service
     from hitlgov.mapping import load_mapping, parse_options
 
@@ -238,8 +266,10 @@ def metrics(
                                   help="Recompute from the tables instead of reusing the store's cached result"),
     db: Optional[Path] = DbOption,
     engine: Optional[str] = EngineOption,
+    actor: Optional[str] = ActorOption,
 ):
     """Oversight, agreement, fairness, drift, ROI and policy findings for a period."""
+    acting = _acting(actor)
     from hitlgov.metrics.engines import open_source
     from hitlgov.metrics.policy import load_policy
     from hitlgov.metrics.summary import compute_metrics
@@ -249,7 +279,8 @@ def metrics(
     with open_source(db, engine) as src:
         result = compute_metrics(src, flt, policy=pol, include_drift=not no_drift,
                                  drift_html=str(drift_html) if drift_html else None, cache=not no_cache)
-    _note_policy(db, engine, pol)
+    with acting:
+        _note_policy(db, engine, pol)
     if as_json:
         sys.stdout.write(json.dumps(result, allow_nan=False) + "\n")
         return
@@ -380,18 +411,26 @@ def demo_data(
 @friendly
 def serve(
     db: Optional[Path] = DbOption,
-    port: int = typer.Option(8501, "--port", help="HTTP port"),
+    port: int = typer.Option(8501, "--port", min=1, max=65535, help="HTTP port"),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; a non-loopback address needs sign-in "
+                             "(local accounts or --auth)"),
+    auth: Optional[Path] = typer.Option(None, "--auth", help="Authentication file (TOML/YAML): OpenID Connect and/or "
+                                        "local accounts, see docs/security.md"),
+    no_auth: bool = typer.Option(False, "--no-auth", help="Single user on this machine, no sign-in (loopback only)"),
     headless: bool = typer.Option(True, "--headless/--browser", help="Do not open a browser window"),
     engine: Optional[str] = EngineOption,
 ):
-    """Start the dashboard (Streamlit) on the store, opened read-only (or on --engine)."""
+    """Start the dashboard (Streamlit) on the store, opened read-only (or on --engine).
+
+    Sign-in: local accounts when the store has any (`hitlgov user add`), OpenID Connect with
+    --auth FILE, or none with --no-auth (one person, 127.0.0.1 only)."""
     from hitlgov.dashboard.launch import serve as run_dashboard
 
     if engine:
         from hitlgov.metrics.engines import parse_engine
 
         parse_engine(engine)  # a malformed URL fails here, not in every page of the app
-    run_dashboard(db=db, port=port, headless=headless, engine=engine)
+    run_dashboard(db=db, port=port, headless=headless, engine=engine, host=host, auth_file=auth, no_auth=no_auth)
 
 
 @app.command()
@@ -407,8 +446,14 @@ def report(
     pseudonymise: bool = typer.Option(False, "--pseudonymise", help="Replace reviewer ids by keyed hashes (HITLGOV_PSEUDONYM_KEY)"),
     db: Optional[Path] = DbOption,
     engine: Optional[str] = EngineOption,
+    actor: Optional[str] = ActorOption,
 ):
     """Generate a PDF compliance/executive report, or --verify one against the store."""
+    with _acting(actor):
+        _report(start, end, system, policy, kind, out_file, verify, pseudonymise, db, engine)
+
+
+def _report(start, end, system, policy, kind, out_file, verify, pseudonymise, db, engine) -> None:
     from hitlgov.metrics.policy import load_policy
     from hitlgov.reports.cli import run_report
 
@@ -445,23 +490,6 @@ def export_parquet(
 
 
 # -- continuous oversight (issue 18) ---------------------------------------------------------
-
-ActorOption = typer.Option(None, "--actor", help="Who acts, for the audit trail [default: the OS user]")
-
-
-def _actor(actor: Optional[str]) -> str:
-    if actor is not None:
-        actor = actor.strip()
-        if not actor or len(actor) > 200 or any(ch in actor for ch in "\r\n\x00"):
-            fail("--actor: expected a name of 1 to 200 characters on one line")
-        return actor
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
 
 @app.command()
 @friendly
@@ -741,6 +769,101 @@ def attest(
         return
     out.print(f"{pdf}: signed off by {a['name']} ({a['role']}) at {a['signed_at']} [{a['attestation_id']}]",
               highlight=False, markup=False)
+
+
+user_app = typer.Typer(help="Local accounts for the dashboard's sign-in (sites without an identity provider).",
+                       no_args_is_help=True)
+app.add_typer(user_app, name="user")
+PasswordStdin = typer.Option(False, "--password-stdin",
+                             help="Read the password from the first line of standard input (scripts), not a prompt")
+
+
+def _new_password(stdin: bool) -> str:
+    """The new password: one line of stdin, or typed twice at a hidden prompt. Never an argument:
+    a password on the command line is visible to every user of the machine (ps, shell history)."""
+    if stdin:
+        line = sys.stdin.readline(2048)
+        return line[:-1] if line.endswith("\n") else line
+    if not sys.stdin.isatty():
+        fail("no terminal to prompt for the password: pass --password-stdin and the password on standard input")
+    import getpass
+
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Repeat it: ") != first:
+        fail("the two passwords differ: nothing was changed")
+    return first
+
+
+@user_app.command("add")
+@friendly
+def user_add(name: str = typer.Argument(..., help="Account name (letters, digits, . _ @ -)"),
+             role: str = typer.Option(..., "--role", help="executive, compliance, auditor, data_steward or admin"),
+             password_stdin: bool = PasswordStdin, db: Optional[Path] = DbOption,
+             actor: Optional[str] = ActorOption):
+    """Create a local account (the password is hashed with Argon2id; only the hash is stored)."""
+    from hitlgov import accounts
+
+    accounts.check_name(name)
+    accounts.check_role(role)
+    password = _new_password(password_stdin)
+    with _acting(actor):
+        user = accounts.add_user(db, name, role, password)
+    out.print(f"user {user.name} added with role {user.role}", highlight=False)
+
+
+@user_app.command("passwd")
+@friendly
+def user_passwd(name: str = typer.Argument(...), password_stdin: bool = PasswordStdin,
+                db: Optional[Path] = DbOption, actor: Optional[str] = ActorOption):
+    """Set a new password for a local account."""
+    from hitlgov import accounts
+
+    accounts.check_name(name)
+    password = _new_password(password_stdin)
+    with _acting(actor):
+        accounts.set_password(db, name, password)
+    out.print(f"password of {name} changed", highlight=False)
+
+
+@user_app.command("disable")
+@friendly
+def user_disable(name: str = typer.Argument(...), db: Optional[Path] = DbOption,
+                 actor: Optional[str] = ActorOption):
+    """Disable an account: it can no longer sign in, and an open session ends at its next click."""
+    from hitlgov import accounts
+
+    with _acting(actor):
+        changed = accounts.set_disabled(db, name, True)
+    out.print(f"user {name} disabled" if changed else f"user {name} was already disabled", highlight=False)
+
+
+@user_app.command("enable")
+@friendly
+def user_enable(name: str = typer.Argument(...), db: Optional[Path] = DbOption,
+                actor: Optional[str] = ActorOption):
+    """Re-enable a disabled account."""
+    from hitlgov import accounts
+
+    with _acting(actor):
+        changed = accounts.set_disabled(db, name, False)
+    out.print(f"user {name} enabled" if changed else f"user {name} was already enabled", highlight=False)
+
+
+@user_app.command("list")
+@friendly
+def user_list(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DbOption):
+    """The local accounts, their roles and whether they are disabled (never a hash)."""
+    from hitlgov import accounts
+
+    users = accounts.list_users(db)
+    if as_json:
+        sys.stdout.write(json.dumps(users, default=str) + "\n")
+        return
+    t = Table("name", "role", "status", "created", "changed")
+    for u in users:
+        t.add_row(u["name"], u["role"], "disabled" if u["disabled"] else "enabled", str(u["created_at"])[:19],
+                  str(u["updated_at"])[:19])
+    out.print(t)
 
 
 @app.command()

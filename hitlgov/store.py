@@ -228,6 +228,18 @@ MIGRATIONS: list[str] = [
     ALTER TABLE cases ADD COLUMN audit_probability DOUBLE;
     ALTER TABLE reviews ADD COLUMN human_initial_decision VARCHAR;
     """,
+    # 6 (issue 13): local accounts for sites without an identity provider (hitlgov.accounts): Argon2id hashes
+    # only, never a password; a disabled account is kept (its name stays in the audit trail).
+    """
+    CREATE TABLE users (
+        name          VARCHAR PRIMARY KEY,
+        role          VARCHAR NOT NULL CHECK (role IN ('executive', 'compliance', 'auditor', 'data_steward', 'admin')),
+        password_hash VARCHAR NOT NULL,
+        disabled      BOOLEAN NOT NULL DEFAULT false,
+        created_at    TIMESTAMP NOT NULL,
+        updated_at    TIMESTAMP NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,6 +17,7 @@ the work done (0..1, or None when unknown).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import tempfile
 import time
@@ -180,7 +181,10 @@ def build_report(*, db: str | Path | None = None, start: dt.date | None = None, 
         params = result.evidence["parameters"]
         detail = {"kind": kind, "period": {"from": params["filter"]["from"], "to": params["filter"]["to"]},
                   "system": params["filter"]["system"], "filter": params["filter"], "digest": result.digest,
-                  "pages": result.pages, "pseudonymised": params["pseudonymised"], "generator": params["generator"]}
+                  "pages": result.pages, "pseudonymised": params["pseudonymised"], "generator": params["generator"],
+                  "policy_sha256": pol.sha256,
+                  # the bytes written, so a PDF handed over later can be matched to this event
+                  "pdf_sha256": hashlib.sha256(Path(out_file).read_bytes()).hexdigest()}
         try:
             from hitlgov import audit
 

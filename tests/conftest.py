@@ -1,9 +1,14 @@
 """Shared fixtures: build small stores from literal logs."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# The dashboard refuses to run without a sign-in decision (hitlgov serve sets one). The suite's
+# AppTests run in the explicit single-user mode unless a test sets another (tests/dashboard/test_access.py).
+os.environ.setdefault("HITLGOV_AUTH", "none")
 
 from hitlgov import store
 from hitlgov.ingest.pipeline import ingest_path

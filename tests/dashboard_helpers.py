@@ -27,6 +27,7 @@ PAGES = [
     ("audit_trail.py", "audit-trail", "Audit trail", False),
     ("data_page.py", "data", "Data", True),
     ("reports.py", "reports", "Reports", False),
+    ("users.py", "users", "Users", False),
 ]
 
 _built: dict[str, Path] = {}

@@ -108,7 +108,7 @@ def test_the_installed_product_end_to_end(installed):
 
     port = bh.free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HITLGOV_DB", "HITLGOV_ENGINE")}
-    cmd = [str(installed["bin"] / "hitlgov"), "serve", "--port", str(port)]
+    cmd = [str(installed["bin"] / "hitlgov"), "serve", "--no-auth", "--port", str(port)]
     with bh.served(cmd, port, installed["cwd"] / "serve.log", cwd=installed["cwd"], env=env) as url, \
             bh.chromium() as browser:
         page = browser.new_page(viewport={"width": 1440, "height": 1800})

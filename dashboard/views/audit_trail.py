@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import streamlit as st
-from hitlgov.dashboard import data, exports, ui
+from hitlgov.dashboard import access, data, exports, ui
 from hitlgov.metrics import audit_trail, oversight
 
 from hitlgov import formats as fmt
@@ -25,7 +25,8 @@ else:
 with st.expander("Verify the stored data against the chain"):
     st.caption("Recomputes the hash of every stored review and of each ingestion run's cases and attributes and "
                "compares them with the audit events (what `hitlgov verify` does).")
-    if st.button("Run verification", key="verify_store"):
+    if st.button("Run verification", key="verify_store", disabled=not access.allowed("verify")):
+        access.require_action("verify")
         with st.spinner("Verifying…"):
             v = data.call(audit_trail.store_verification)
         if v["ok"]:
@@ -33,7 +34,7 @@ with st.expander("Verify the stored data against the chain"):
         else:
             st.error(f"{len(v['problems'])} problem(s) found" + (" (first 10 shown)" if len(v["problems"]) >= 10 else ""))
             for p in v["problems"]:
-                st.markdown(f"- {p}")
+                st.markdown(f"- {ui.md(p)}")
 
 flt = view.filter
 
@@ -72,15 +73,19 @@ else:
                           disabled=not exports.key_configured())
     export_name = f"hitlgov-cases-{dt.date.today().isoformat()}.csv"
 
+    who = access.current()
+
     def _export() -> bytes:
         return exports.csv_download(data.uncached(audit_trail.export_rows, flt, **query), what="audit trail cases",
-                                    file_name=export_name, flt=flt, pseudonymise=pseudo)
+                                    file_name=export_name, actor=who.actor, flt=flt, search=query,
+                                    pseudonymise=pseudo or who.pseudonymise_reviewers)
 
-    right.download_button("Export CSV", data=_export, file_name=export_name,
-                          mime="text/csv", icon=":material/download:", on_click="ignore", key="audit_export",
-                          width="stretch",
-                          help="All matching cases (every page), one row per review; cells that a spreadsheet "
-                               "could run as a formula are neutralised.")
+    if access.allowed("export"):  # not drawn = no deferred download registered for this session
+        right.download_button("Export CSV", data=_export, file_name=export_name,
+                              mime="text/csv", icon=":material/download:", on_click="ignore", key="audit_export",
+                              width="stretch",
+                              help="All matching cases (every page), one row per review; cells that a spreadsheet "
+                                   "could run as a formula are neutralised.")
     ui.table(res["rows"], column_order=["case_id", "ts", "model_version", "model_decision", "model_score", "final",
                                         "outcome", "n_reviews", "reviewers", "overridden", "escalated"],
              column_config={
@@ -104,7 +109,7 @@ else:
     st.query_params["case"] = case_id
     h = data.call(audit_trail.case_history, system=flt.system, case_id=case_id)
     if not h["found"]:
-        st.info(f"Case {case_id} is not in {flt.system}.")
+        st.info(f"Case {ui.md(case_id)} is not in {ui.md(flt.system)}.")
     else:
         c = h["case"]
         with st.container(border=True):
@@ -121,7 +126,7 @@ else:
         with left:
             st.markdown("**Attributes**")
             ui.table(h["attributes"], column_config={"name": "Attribute", "value": "Value"})
-            st.caption(f"Model version {c['model_version'] or 'n/a'} · ingestion run {c['run_id']}, "
+            st.caption(f"Model version {ui.md(c['model_version'] or 'n/a')} · ingestion run {c['run_id']}, "
                        f"source row {c['source_row']}")
         with right:
             st.markdown("**Reviews** (in order of completion)")

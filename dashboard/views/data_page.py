@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 import streamlit as st
-from hitlgov.dashboard import charts, data, exports, ui
+from hitlgov.dashboard import access, charts, data, exports, ui
 from hitlgov.metrics import inventory
 from hitlgov.metrics.source import Filter
 
@@ -41,7 +41,7 @@ else:
         "last": st.column_config.DatetimeColumn("Last decision", format="YYYY-MM-DD")})
     ret = data.call(inventory.retention, view.filter)
     badge = ui.STATUS_BADGE.get(ret["status"], "")
-    st.markdown(f"{badge} **Retention ({view.filter.system})**: {ret['message']}. Minimum "
+    st.markdown(f"{badge} **Retention ({ui.md(view.filter.system)})**: {ui.md(ret['message'])}. Minimum "
                 f"{ret['minimum_months']} months (EU AI Act Art. 19, 26(6)); gaps over {ret['max_gap_days']} days "
                 "without any decision are findings.")
 
@@ -73,29 +73,31 @@ else:
             "run_id": "Run", "file": "File", "row_number": "Row", "field": "Field", "reason": "Reason",
             "raw": "Raw values"})
 
-        def _quarantine_csv() -> bytes:
-            return exports.csv_download(data.uncached(inventory.quarantine_rows), what="quarantine",
-                                        file_name=f"hitlgov-quarantine-{dt.date.today().isoformat()}.csv")
+        who = access.current()
 
-        st.download_button("Download quarantine (CSV)", data=_quarantine_csv, on_click="ignore",
-                           file_name=f"hitlgov-quarantine-{dt.date.today().isoformat()}.csv", mime="text/csv",
-                           icon=":material/download:", key="quarantine_export",
-                           help="All quarantined rows; cells a spreadsheet could run as a formula are neutralised.")
+        def _quarantine_csv() -> bytes:
+            return exports.csv_download(data.uncached(inventory.quarantine_rows), what="quarantine", actor=who.actor,
+                                        file_name=f"hitlgov-quarantine-{dt.date.today().isoformat()}.csv",
+                                        pseudonymise=who.pseudonymise_reviewers)
+
+        if access.allowed("export"):  # not drawn = no deferred download registered for this session
+            st.download_button("Download quarantine (CSV)", data=_quarantine_csv, on_click="ignore",
+                               file_name=f"hitlgov-quarantine-{dt.date.today().isoformat()}.csv", mime="text/csv",
+                               icon=":material/download:", key="quarantine_export",
+                               help="All quarantined rows; cells a spreadsheet could run as a formula are neutralised.")
         if quarantine["quarantined_rows"] > len(sample):
             st.caption(f"Showing the first {len(sample):,} of {fmt.count(quarantine['quarantined_rows'])} rows; "
                        "the download has all of them.")
 
 # -- upload --------------------------------------------------------------------------------------
+if not access.allowed("ingest"):
+    st.caption("Uploading and ingesting decision logs is for data stewards.")
+    st.stop()
 ui.section("Upload a decision log", "CSV, JSON Lines or Parquet in the canonical columns (see the README), or any "
            "columns with a mapping file. The file is kept next to the store, in `uploads/`, as evidence.")
-def _md(text: str) -> str:
-    """User text shown inside a Markdown message, as text: every Markdown/emoji character escaped."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])", r"\\\1", str(text))
-
-
 last = st.session_state.pop("data_last_ingest", None)
 if last:
-    st.success(f"Ingested **{_md(last['name'])}**: {fmt.count(last['rows_read'])} rows read in {last['seconds']:.1f} s.")
+    st.success(f"Ingested **{ui.md(last['name'])}**: {fmt.count(last['rows_read'])} rows read in {last['seconds']:.1f} s.")
     cols = st.columns(3)
     ui.kpi(cols[0], "Stored", fmt.count(last["stored"]), help="New cases or reviews.")
     ui.kpi(cols[1], "Duplicates", fmt.count(last["duplicates"]), help="Identical to rows already stored: skipped.")
@@ -179,14 +181,15 @@ def _ingest_kept(db: Path, path: Path, log, mapping_file) -> None:
 
 
 if submitted:
+    access.require_action("ingest")  # server side, at the moment of acting
     if log is None:
         st.warning("Choose a decision log file first.")
     else:
         try:
             _ingest(log, mapping_file)
         except HitlgovError as exc:
-            st.error(f"Nothing was ingested: {_md(exc)}")
+            st.error(f"Nothing was ingested: {ui.md(exc)}")
         except OSError as exc:  # e.g. the store's folder is read-only: no place to keep the upload
-            st.error(f"Nothing was ingested: cannot write next to the store ({_md(exc.strerror)}: {_md(exc.filename)}).")
+            st.error(f"Nothing was ingested: cannot write next to the store ({exc.strerror}: {ui.md(exc.filename)}).")
         else:
             st.rerun()

@@ -43,7 +43,7 @@ with st.spinner("Running Evidently's drift tests (first time for this selection 
 if problem:
     st.warning(problem + " The distributions and trends below do not need them.")
 elif result.get("error"):
-    st.info(f"Drift cannot be tested: {result['error']}. Widen the period or change the windows.")
+    st.info(f"Drift cannot be tested: {ui.md(result['error'])}. Widen the period or change the windows.")
     result = None
 
 columns = (result or {}).get("columns") or []
@@ -87,9 +87,9 @@ for i in range(0, len(candidates), 2):
         with col:
             dist = data.call(drift.distribution, flt, column=name, reference=reference, current=current)
             badge = " :red-badge[drifted]" if flag.get(name) else (" :green-badge[stable]" if name in flag else "")
-            st.markdown(f"**{name}**{badge}")
+            st.markdown(f"**{ui.md(name)}**{badge}")
             if dist["kind"] is None:
-                st.info(f"No values of {name} in either window.")
+                st.info(f"No values of {ui.md(name)} in either window.")
             else:
                 ui.chart(charts.overlay(dist, height=280), key=f"overlay_{name}")
 

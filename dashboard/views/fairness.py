@@ -15,7 +15,7 @@ counts = ui.require_cases(view)
 flt = view.filter
 ctx = view.context
 if not ctx.get("sensitive"):
-    st.info(f"No sensitive attribute is declared for {flt.system}. Declare one at ingestion "
+    st.info(f"No sensitive attribute is declared for {ui.md(flt.system)}. Declare one at ingestion "
             "(`--sensitive COLUMN` or `sensitive:` in the mapping file) to measure fairness.")
     st.stop()
 if not ctx.get("positive_label"):
@@ -33,12 +33,12 @@ attr = st.segmented_control("Sensitive attribute", options, key="fair_attr",
 attr = attr or options[0]
 attrs = tuple(attr.split(fairness.INTERSECTION))
 if flt.segment and flt.segment[0] in attrs:
-    st.warning(f"The segment filter keeps only {flt.segment[0]} = {flt.segment[1]}, so there is a single group of "
+    st.warning(f"The segment filter keeps only {ui.md(flt.segment[0])} = {ui.md(flt.segment[1])}, so there is a single group of "
                f"{flt.segment[0]} to compare. Clear the segment filter to compare groups.")
 
 f = data.call(fairness.fairness_by_attribute, flt, attributes=attrs)
 if f["model_decision"] is None:
-    st.info(f"No case in this selection has a value for {attr}, so there are no groups to compare.")
+    st.info(f"No case in this selection has a value for {ui.md(attr)}, so there are no groups to compare.")
     st.stop()
 model, final, effect = f["model_decision"], f["final_decision"], f["review_effect"]
 reviewed = counts["reviewed_cases"] > 0
@@ -71,11 +71,11 @@ if not reviewed:
             "the same and review cannot have changed the disparity.")
 
 if ff_final["passes"] is False:
-    st.error(f"**Four-fifths rule fails** on final decisions for {attr}: "
+    st.error(f"**Four-fifths rule fails** on final decisions for {ui.md(attr)}: "
              f"{', '.join(ff_final['disadvantaged_groups'])} selected at less than 80% of the rate of the most "
              f"selected group (ratio {fmt.ratio(ff_final['ratio'])}; model decisions: {fmt.ratio(ff_model['ratio'])}).")
 elif ff_final["passes"]:
-    st.success(f"Four-fifths rule passes on final decisions for {attr} (ratio {fmt.ratio(ff_final['ratio'])}).")
+    st.success(f"Four-fifths rule passes on final decisions for {ui.md(attr)} (ratio {fmt.ratio(ff_final['ratio'])}).")
 
 groups = list(model["by_group"])
 colours = charts.color_map(groups if len(attrs) > 1 else ctx["segments"].get(attr, groups))
@@ -126,5 +126,5 @@ for g in groups:
 pct_cols = [c for c in rows[0] if c not in ("Group", "Cases", "Outcome known")]
 ui.table(ui.as_percent(rows, pct_cols), column_config={c: ui.pct_column(c) for c in pct_cols})
 missing = f.get("cases_without_group") or 0
-st.caption(f"Positive label: '{f['positive_label']}'."
+st.caption(f"Positive label: '{ui.md(f['positive_label'])}'."
            + (f" {fmt.count(missing)} cases have no value for {attr} and are left out." if missing else ""))

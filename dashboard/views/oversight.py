@@ -95,7 +95,7 @@ with left:
 with right:
     t = bias["method"]["thresholds"]
     if bias["flagged"]:
-        st.error(f"**{len(bias['flagged'])} reviewer(s) flagged:** {', '.join(bias['flagged'])}. Their overrides are "
+        st.error(f"**{len(bias['flagged'])} reviewer(s) flagged:** {ui.md(', '.join(bias['flagged']))}. Their overrides are "
                  f"at most {fmt.pct(t['max_override_ratio'], 0)} of what peers would make on the same cases "
                  f"(p < {t['alpha']}) in at most {fmt.pct(t['max_time_ratio'], 0)} of the peers' time.")
     else:

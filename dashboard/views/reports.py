@@ -7,11 +7,12 @@ pseudonymisation; the work is :func:`hitlgov.reports.build_report`, the same cal
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tempfile
 from pathlib import Path
 
 import streamlit as st
-from hitlgov.dashboard import ui
+from hitlgov.dashboard import access, ui
 
 from hitlgov import formats as fmt
 from hitlgov import reports
@@ -26,9 +27,9 @@ view = ui.page("Reports", "A PDF of the evidence for a period: oversight, agreem
 flt = view.filter
 
 with st.container(border=True):
-    st.markdown(f"**Period** {fmt.day(flt.start)} – {fmt.day(flt.end)} · **System** {flt.system}"
-                + (f" · **Model version** {flt.model_version}" if flt.model_version else "")
-                + (f" · **Segment** {flt.segment[0]} = {flt.segment[1]}" if flt.segment else ""))
+    st.markdown(f"**Period** {fmt.day(flt.start)} – {fmt.day(flt.end)} · **System** {ui.md(flt.system)}"
+                + (f" · **Model version** {ui.md(flt.model_version)}" if flt.model_version else "")
+                + (f" · **Segment** {ui.md(flt.segment[0])} = {ui.md(flt.segment[1])}" if flt.segment else ""))
     st.caption("The report covers the period and system of the sidebar filters; change them there.")
     c1, c2 = st.columns([3, 2])
     kind = c1.radio("Kind", list(KINDS), format_func=KINDS.get, key="report_kind")
@@ -38,12 +39,14 @@ with st.container(border=True):
     clicked = st.button("Generate report", type="primary", icon=":material/picture_as_pdf:", key="report_generate")
 
 if clicked:
+    access.require_action("report")  # server side, at the moment of acting
     bar = st.progress(0.0, text="Starting…")
 
     def progress(text: str, share: float | None = None) -> None:
         bar.progress(min(max(share, 0.0), 1.0) if share is not None else 0.5, text=str(text))
 
-    name = f"hitlgov-{kind}-{flt.system}-{fmt.day(flt.start)}-{fmt.day(flt.end)}.pdf"
+    # the system name comes from the log: never let it put a '/' (a path) into the file name
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"hitlgov-{kind}-{flt.system}-{fmt.day(flt.start)}-{fmt.day(flt.end)}") + ".pdf"
     # Options beyond the period and system are passed only when set (the generator's keyword contract).
     options = {k: v for k, v in {"pseudonymise": pseudonymise, "policy": ui.policy_path(),
                                  "model_version": flt.model_version, "segment": flt.segment}.items() if v}
@@ -55,10 +58,10 @@ if clicked:
             pdf = out.read_bytes()
     except HitlgovError as exc:
         bar.empty()
-        st.error(f"The report could not be generated: {exc}")
+        st.error(f"The report could not be generated: {ui.md(exc)}")
     except OSError as exc:
         bar.empty()
-        st.error(f"The report could not be generated: {exc}")
+        st.error(f"The report could not be generated: {ui.md(exc)}")
     else:
         bar.progress(1.0, text="Done")
         st.session_state["report_pdf"] = (pdf, name, dt.datetime.now(), getattr(result, "digest", None),
@@ -66,7 +69,7 @@ if clicked:
 
 if st.session_state.get("report_pdf"):
     pdf, name, made, digest, pages, warning = st.session_state["report_pdf"]
-    st.success(f"Report ready: {name} ({f'{pages} pages, ' if pages else ''}{len(pdf) / 1024:,.0f} KB), "
+    st.success(f"Report ready: {ui.md(name)} ({f'{pages} pages, ' if pages else ''}{len(pdf) / 1024:,.0f} KB), "
                f"generated at {made:%H:%M:%S}.")
     st.download_button("Download PDF", data=pdf, file_name=name, mime="application/pdf", on_click="ignore",
                        icon=":material/download:", key="report_download")
@@ -78,7 +81,7 @@ if st.session_state.get("report_pdf"):
         st.warning(warning)
 
     # -- sign-off (attestation) ------------------------------------------------------------------
-    if digest:
+    if digest and access.allowed("attest"):  # a compliance officer's act; not drawn for other roles
         with st.form("report_signoff", border=True):
             st.markdown("**Sign off this report**")
             st.caption("A compliance officer attests the report: name, role, time and statement are recorded in the "
@@ -94,6 +97,8 @@ if st.session_state.get("report_pdf"):
         if signed:
             from hitlgov.reports.verify import read_evidence
 
+            who = access.require_action("attest")  # server side, at the moment of acting
+
             try:
                 with tempfile.TemporaryDirectory() as tmp:
                     copy = Path(tmp) / name
@@ -101,8 +106,8 @@ if st.session_state.get("report_pdf"):
                     doc, _meta = read_evidence(copy)
                     a = attestation.attest(view.db, report_file=copy, evidence_digest=digest,
                                            parameters=doc["parameters"], name=signer, role=role,
-                                           statement=statement, actor="dashboard")
+                                           statement=statement, actor=who.actor)
             except HitlgovError as exc:
-                st.error(f"The sign-off was not recorded: {exc}")
+                st.error(f"The sign-off was not recorded: {ui.md(exc)}")
             else:
                 st.success(f"Signed off at {a['signed_at']} ({a['attestation_id']}); recorded in the audit chain.")

@@ -518,18 +518,19 @@ def test_export_is_recorded_in_the_audit_chain_and_can_be_pseudonymised(make_sto
     monkeypatch.setenv("HITLGOV_PSEUDONYM_KEY", "test-secret")
     with Source.open(db) as src:
         df = audit_trail.export_rows(src)
-    text = exports.csv_download(df, what="audit trail cases", file_name="x.csv", pseudonymise=True).decode("utf-8-sig")
+    text = exports.csv_download(df, what="audit trail cases", file_name="x.csv", actor="local:tester",
+                                pseudonymise=True).decode("utf-8-sig")
     # Independent oracle: HMAC-SHA256 of "r1" under the key, first 12 hex digits.
     import hashlib
     import hmac
     r1 = "R-" + hmac.new(b"test-secret", b"r1", hashlib.sha256).hexdigest()[:12]
     assert r1 in text and ",r1," not in text and ",r2," not in text
     with store.connect(db, read_only=True) as con:
-        (kind, subject, detail), = con.execute(
-            "SELECT kind, subject, CAST(detail AS VARCHAR) FROM audit_events ORDER BY seq DESC LIMIT 1").fetchall()
+        (kind, subject, detail, actor), = con.execute(
+            "SELECT kind, subject, CAST(detail AS VARCHAR), actor FROM audit_events ORDER BY seq DESC LIMIT 1").fetchall()
         assert audit.verify_chain(con)["ok"]
-    assert (kind, subject) == ("export_downloaded", "audit trail cases")
+    assert (kind, subject, actor) == ("export_downloaded", "audit trail cases", "local:tester")
     assert '"pseudonymised":true' in detail and f'"rows":{len(df)}' in detail
     monkeypatch.delenv("HITLGOV_PSEUDONYM_KEY")
     with pytest.raises(Exception, match="HITLGOV_PSEUDONYM_KEY"):
-        exports.csv_download(df, what="x", file_name="x.csv", pseudonymise=True)
+        exports.csv_download(df, what="x", file_name="x.csv", actor="local:tester", pseudonymise=True)

@@ -27,7 +27,7 @@ _settle = bh.settle
 def server(tmp_path_factory):
     db = helpers.demo_store(tmp_path_factory.getbasetemp())
     port = bh.free_port()
-    cmd = [str(HITLGOV) if HITLGOV.exists() else "hitlgov", "serve", "--db", str(db), "--port", str(port)]
+    cmd = [str(HITLGOV) if HITLGOV.exists() else "hitlgov", "serve", "--no-auth", "--db", str(db), "--port", str(port)]
     with bh.served(cmd, port, tmp_path_factory.mktemp("serve") / "serve.log") as url:
         yield url
 
