@@ -401,3 +401,19 @@ def test_ingest_adapter_exports(tmp_path, monkeypatch, path, counts, quarantined
         assert all('"_record"' in r for (r,) in raw)  # the raw row points at the task/record
         again = pipeline.ingest_path(con, path)
         assert (again.stored, again.duplicates, again.quarantined) == (0, counts[1], counts[3])  # adds nothing
+
+
+def test_notices_say_which_question_or_control_was_used(tmp_path):
+    notices = argilla.read(None, AG / "records_v2_flat.jsonl").attrs["hitlgov_notices"]
+    assert notices == ["used question 'sentiment' as the decision (questions: sentiment, topics); "
+                       "choose another with --question NAME"]
+    assert argilla.read(None, AG / "records_v2_flat.jsonl", question="topics").attrs.get("hitlgov_notices", []) == []
+    tasks = [{"id": 1, "data": {"text": "x"}, "annotations": [{"completed_by": 1, "result": [
+        {"type": "textarea", "from_name": "note", "value": {"text": ["long free text"]}},
+        {"type": "choices", "from_name": "risk", "value": {"choices": ["high"]}}]}]}]
+    path = tmp_path / "two_controls.json"
+    path.write_text(json.dumps(tasks))
+    df = labelstudio.read(None, path)
+    # the labelled control wins over the free-text one listed first; the text becomes the rationale
+    assert (df.loc[0, "human_decision"], df.loc[0, "rationale"]) == ("high", "long free text")
+    assert df.attrs["hitlgov_notices"][0].startswith("used control 'risk' as the decision (controls: note, risk)")
