@@ -17,8 +17,8 @@ Mapping (one row per human answer, SCHEMA §1):
   ``model_decision``, ``prediction``, ``predicted_label``, ``initialValue`` (the key AWS's own
   custom-task example uses for the model's answer) -> ``model_decision``; among
   ``model_score``, ``score``, ``confidence`` -> ``model_score``; ``model_version`` ->
-  ``model_version``. ``model_decision_key=``, ``model_score_key=`` and ``model_version_key=``
-  name other keys.
+  ``model_version``. The options ``model_decision=``, ``model_score=`` and ``model_version=``
+  (``--adapter-option``) name other keys or dotted paths.
 * ``ts``: output.json has no model timestamp. In order: a ``ts`` key in ``inputContent``; the
   loop's creation time from the S3 path (``.../YYYY/MM/DD/hh/mm/ss/<loop>/output.json``, UTC);
   the earliest answer's ``acceptanceTime`` (else ``submissionTime``) -- i.e. when a human first
@@ -26,15 +26,18 @@ Mapping (one row per human answer, SCHEMA §1):
 * Each ``humanAnswers`` entry -> one review: ``reviewer_id`` = ``workerId``,
   ``review_started_at`` = ``acceptanceTime``, ``review_completed_at`` = ``submissionTime``,
   ``review_seconds`` = ``timeSpentInSeconds`` (active time, without pauses). ``human_decision``
-  from ``answerContent``: the key named by ``answer_key=``; else a crowd classifier's output
+  from ``answerContent``: the key named by the ``answer=`` option; else a crowd classifier's output
   (``{"<name>": {"label": ...}}``, ``{"<name>": {"labels": [...]}}``); else the value of a form's
   only field; else the one checked radio button (``{"<name>": {"<value>": true}}``).
   ``rationale`` = the classifier's ``workerComment`` or a ``rationale``/``comment`` field.
 * A loop with no answers -> one unreviewed row.
 
 Built-in task types (Textract, Rekognition) put the model output in nested
-``aiServiceResponse`` objects with no single decision: their rows lack ``model_decision`` and
-are quarantined unless ``model_decision_key`` names a top-level ``inputContent`` key.
+``aiServiceResponse`` objects with no single decision: their cases are stored without a model
+decision (a notice says so) unless the ``model_decision`` option names a key or dotted path.
+
+SageMaker human evaluation jobs (``humanEvaluationResult``, an object or a list) are read too:
+see :func:`_evaluation_rows`.
 """
 from __future__ import annotations
 

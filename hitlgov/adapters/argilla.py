@@ -24,7 +24,8 @@ Argilla source writes it:
 Mapping: record id (``id``; 1.x ``external_id``) -> ``case_id``; the question's suggestion ->
 ``model_decision`` (value), ``model_score`` (score), ``model_version`` (agent); each
 *submitted* response -> one review (``reviewer_id`` = ``user_id``, ``human_decision`` =
-value); ``discarded`` and ``draft`` responses are not reviews. The 2.x nested export carries no
+value); ``discarded`` and ``draft`` responses are not reviews: each is a row quarantined with
+that reason, so every response read is accounted for. The 2.x nested export carries no
 response status: there every response counts as submitted (use the flattened export to tell
 drafts apart). Scalar fields and metadata -> case attributes.
 
@@ -128,6 +129,11 @@ def read(con: Any, path: Path, *, question: str | None = None, rationale_questio
             rows.append({**row(attributes, {**case, **review}, prefix="metadata"), "_record": r.number})
         if not reviews:
             rows.append({**row(attributes, case, prefix="metadata"), "_record": r.number})
+        for x in r.responses.get(chosen, []):  # in the export, not a review: kept, quarantined
+            if x.get("status") not in REVIEW_STATUSES:
+                review = {"reviewer_id": x.get("user_id"), "human_decision": label(x.get("value"))}
+                rows.append({**row(attributes, {**case, **review}, prefix="metadata"), "_record": r.number,
+                             "_reject": f"{x.get('status')} response by {x.get('user_id')}: not a submitted review"})
     df = frame(rows)
     if question is None and len(names) > 1:
         df.attrs["hitlgov_notices"] = [f"used question '{chosen}' as the decision (questions: {', '.join(names)}); "

@@ -32,7 +32,8 @@ Mapping (one row per human review, SCHEMA §1):
 * An annotation marked ``ground_truth`` gives the case's ``outcome`` (its label).
 * Enterprise ``reviews[]`` (a reviewer accepting or rejecting an annotation) -> review-stage
   events in the ``_review_events`` column (JSON): the pipeline stores them in ``review_events``.
-* A task with no (non-cancelled) annotation -> one unreviewed row.
+* A task with no (non-cancelled) annotation -> one unreviewed row. A cancelled (skipped)
+  annotation is a row too, quarantined with the reason: every annotation read is accounted for.
 
 Label Studio's CSV/TSV export flattens results to text and drops predictions, reviewers' ids and
 review-stage events: it is recognised and refused with a message naming the JSON export.
@@ -225,11 +226,15 @@ def _task_rows(number: int, task: dict, chosen: str | None) -> list[dict]:
         if a.get("ground_truth"):
             case["outcome"] = _decision(_items(a.get("result"), chosen))
     attributes = scalar_attributes(task.get("data"))
+    # a skipped (cancelled) annotation is not a review, but it is in the export: kept, quarantined
+    skipped = [{**row(attributes, {**case, **_review(a, chosen)}, prefix="data"), "_record": number,
+                "_reject": f"skipped annotation (was_cancelled) by {_user(a.get('completed_by'))}: not a review"}
+               for a in annotations if a.get("was_cancelled")]
     if not reviews:
-        return [{**row(attributes, case, prefix="data"), "_record": number}]
+        return [{**row(attributes, case, prefix="data"), "_record": number}, *skipped]
     return [{**row(attributes, {**case, **_review(a, chosen)}, prefix="data"), "_record": number,
              "_review_events": _review_events(a)}
-            for a in reviews]
+            for a in reviews] + skipped
 
 
 def _review(annotation: dict, chosen: str | None) -> dict:

@@ -487,15 +487,20 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping, *, annot
     nul_whens = " ".join(f"WHEN strpos({q(c)}, chr(0)) > 0 THEN {param(field_of.get(c, c))}"
                          for c in columns if c != "_row")
     nul = f"CASE {nul_whens} END" if nul_whens else "NULL::VARCHAR"
+    # an adapter's row that is in the export but is not a review (a skipped annotation, a draft
+    # response): quarantined with the adapter's reason, so rows read = stored + duplicates + quarantined
+    rejected = "_reject" if "_reject" in present else "NULL::VARCHAR"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE hitlgov_typed AS SELECT _row, {invalid} AS _invalid, {nul} AS _nul, {select},\n"
+        f"CREATE OR REPLACE TEMP TABLE hitlgov_typed AS SELECT _row, {invalid} AS _invalid, {nul} AS _nul, "
+        f"{rejected} AS _rejected, {select},\n"
         f"{raw_select}{attr_select} FROM hitlgov_src",
         params,
     )
 
     # A NUL byte is never part of a label or an id: the row is quarantined, naming the column.
     checks = ([("_invalid IS NOT NULL", "NULL", "'line is not a JSON object: ' || " + _shown("_invalid")),
-               ("_nul IS NOT NULL", "_nul", "'NUL byte in the value of ' || _nul")]
+               ("_nul IS NOT NULL", "_nul", "'NUL byte in the value of ' || _nul"),
+               ("_rejected IS NOT NULL", "NULL", "_rejected")]
               + row_checks(mapping, annotation_only=annotation_only))
     field_case = "CASE " + " ".join(f"WHEN {c} THEN {f}" for c, f, _ in checks) + " END"
     reason_case = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, _, r in checks) + " END"

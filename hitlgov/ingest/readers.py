@@ -82,7 +82,9 @@ def _quote_ident(name: str) -> str:
 
 
 #: column names the pipeline itself adds to a reader's relation; a source column may not use them
-RESERVED_COLUMNS = ("_row", "_invalid_json")
+# the adapters' bookkeeping columns too (hitlgov.adapters.frame): the export's record number, a
+# row that is not a review, review-stage events -- never case attributes
+RESERVED_COLUMNS = ("_row", "_invalid_json", "_record", "_reject", "_review_events")
 _DELIMITERS = (",", ";", "\t", "|")
 
 

@@ -49,8 +49,17 @@ ADAPTERS = {"labelstudio": labelstudio, "argilla": argilla, "a2i": a2i}
 
 
 def rows(df) -> list[dict]:
-    """The frame's rows without their empty values (an absent key = None)."""
-    return [{k: v for k, v in r.items() if v is not None} for r in df.to_dict("records")]
+    """The frame's review and case rows without their empty values (an absent key = None).
+    Rows an adapter marks ``_reject`` (a skipped annotation, a draft response) are left out here:
+    ``rejected`` lists them, and ``test_rows_that_are_not_reviews_are_kept_and_quarantined``
+    checks them."""
+    kept = [r for r in df.to_dict("records") if not r.get("_reject")]
+    # numbered among themselves, as they were before the rejected rows were kept
+    return [{k: v for k, v in r.items() if v is not None} | {"_row": n} for n, r in enumerate(kept, start=1)]
+
+
+def rejected(df) -> list[tuple]:
+    return [(r["case_id"], r["reviewer_id"], r["_reject"]) for r in df.to_dict("records") if r.get("_reject")]
 
 
 def check_frame(df) -> None:
@@ -371,10 +380,15 @@ def use_adapters(monkeypatch) -> None:
 
 @pytest.mark.parametrize("path, counts, quarantined", [
     # a task / record without a prediction is stored with no model decision (annotation-only)
-    (LS / "export.json", (5, 5, 0, 0), []),
+    # rows read = every annotation / response: a skipped annotation or a draft / discarded
+    # response is quarantined with its reason, never dropped
+    (LS / "export.json", (6, 5, 0, 1), [(3, None, "skipped annotation (was_cancelled) by 11: not a review")]),
     (AG / "records_v2.json", (4, 4, 0, 0), []),
-    (AG / "records_v2_flat.jsonl", (3, 3, 0, 0), []),
-    (AG / "records_v1.json", (3, 3, 0, 0), []),
+    (AG / "records_v2_flat.jsonl", (5, 3, 0, 2), [
+        (3, None, "draft response by c9f7e3a1-5b2d-4c6e-8f0a-1d2e3f4a5b33: not a submitted review"),
+        (5, None, "discarded response by 7d8c2a43-34f6-4c1f-9f5e-2b1f0c5a9e11: not a submitted review")]),
+    (AG / "records_v1.json", (4, 3, 0, 1), [
+        (3, None, "discarded response by 0e4b1a2c-2222-4d5e-8f9a-0b1c2d3e4f51: not a submitted review")]),
     (A2I / "loops", (5, 5, 0, 0), []),
 ])
 def test_ingest_adapter_exports(tmp_path, monkeypatch, path, counts, quarantined):
@@ -386,4 +400,20 @@ def test_ingest_adapter_exports(tmp_path, monkeypatch, path, counts, quarantined
         raw = con.execute("SELECT raw FROM quarantine").fetchall()
         assert all('"_record"' in r for (r,) in raw)  # the raw row points at the task/record
         again = pipeline.ingest_path(con, path)
-        assert (again.stored, again.duplicates) == (0, counts[1])  # re-ingesting adds nothing
+        assert (again.stored, again.duplicates, again.quarantined) == (0, counts[1], counts[3])  # adds nothing
+
+
+def test_notices_say_which_question_or_control_was_used(tmp_path):
+    notices = argilla.read(None, AG / "records_v2_flat.jsonl").attrs["hitlgov_notices"]
+    assert notices == ["used question 'sentiment' as the decision (questions: sentiment, topics); "
+                       "choose another with --question NAME"]
+    assert argilla.read(None, AG / "records_v2_flat.jsonl", question="topics").attrs.get("hitlgov_notices", []) == []
+    tasks = [{"id": 1, "data": {"text": "x"}, "annotations": [{"completed_by": 1, "result": [
+        {"type": "textarea", "from_name": "note", "value": {"text": ["long free text"]}},
+        {"type": "choices", "from_name": "risk", "value": {"choices": ["high"]}}]}]}]
+    path = tmp_path / "two_controls.json"
+    path.write_text(json.dumps(tasks))
+    df = labelstudio.read(None, path)
+    # the labelled control wins over the free-text one listed first; the text becomes the rationale
+    assert (df.loc[0, "human_decision"], df.loc[0, "rationale"]) == ("high", "long free text")
+    assert df.attrs["hitlgov_notices"][0].startswith("used control 'risk' as the decision (controls: note, risk)")
