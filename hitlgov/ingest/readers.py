@@ -81,8 +81,9 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-#: column names the pipeline itself adds to a reader's relation; a source column may not use them
-RESERVED_COLUMNS = ("_row", "_invalid_json")
+#: column names the pipeline and the adapters add to a relation (row number, bad JSON line, the
+#: record an adapter row came from, review-stage events); a source column may not use them
+RESERVED_COLUMNS = ("_row", "_invalid_json", "_record", "_review_events")
 _DELIMITERS = (",", ";", "\t", "|")
 
 
