@@ -88,7 +88,8 @@ _DELIMITERS = (",", ";", "\t", "|")
 
 
 def check_columns(path: Path, names: list[str]) -> None:
-    """Refuse a header that would hijack an internal column, repeat a name or exceed the limit."""
+    """Refuse a header that would hijack an internal column, repeat a name (after
+    :func:`deduplicate`, only a reader bug can) or exceed the limit."""
     cap = limit("HITLGOV_MAX_COLUMNS")
     if len(names) > cap:
         raise IngestError(f"{path}: {len(names):,} columns, more than the limit of {cap:,} "
@@ -117,6 +118,7 @@ def deduplicate_header(names: list[str]) -> list[str]:
             k += 1
         out.append(f"{name}_{k}")
     return out
+
 
 
 def _open_text(path: Path):
