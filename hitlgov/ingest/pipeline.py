@@ -136,7 +136,8 @@ def snapshot(path: Path, folder: Path) -> tuple[Path, str]:
                 try:
                     data = block
                     while data:
-                        expanded += len(inflater.decompress(data, cap + 1 - expanded))
+                        # bounded output per call: the expansion is counted, never held
+                        expanded += len(inflater.decompress(data, 1 << 20))
                         data = inflater.unconsumed_tail
                         if inflater.eof and inflater.unused_data:  # multi-member gzip
                             data, inflater = inflater.unused_data, zlib.decompressobj(16 + zlib.MAX_WBITS)

@@ -81,15 +81,16 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-#: column names the pipeline itself adds to a reader's relation; a source column may not use them
-# the adapters' bookkeeping columns too (hitlgov.adapters.frame): the export's record number, a
-# row that is not a review, review-stage events -- never case attributes
+#: column names the pipeline and the adapters add to a relation (row number, bad JSON line, the
+#: record an adapter row came from, a row that is not a review, review-stage events); a source
+#: column may not use them, and they never become case attributes
 RESERVED_COLUMNS = ("_row", "_invalid_json", "_record", "_reject", "_review_events")
 _DELIMITERS = (",", ";", "\t", "|")
 
 
 def check_columns(path: Path, names: list[str]) -> None:
-    """Refuse a header that would hijack an internal column, repeat a name or exceed the limit."""
+    """Refuse a header that would hijack an internal column, repeat a name (after
+    :func:`deduplicate`, only a reader bug can) or exceed the limit."""
     cap = limit("HITLGOV_MAX_COLUMNS")
     if len(names) > cap:
         raise IngestError(f"{path}: {len(names):,} columns, more than the limit of {cap:,} "
@@ -118,6 +119,7 @@ def deduplicate_header(names: list[str]) -> list[str]:
             k += 1
         out.append(f"{name}_{k}")
     return out
+
 
 
 def _open_text(path: Path):

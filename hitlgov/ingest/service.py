@@ -56,14 +56,10 @@ def ingest_files(db: str | os.PathLike | None, paths: Iterable[str | os.PathLike
         question=question, default_ts=default_ts,
         adapter_options={**(mapping.adapter_options if mapping else {}), **adapter_options} if adapter_options else None)
     results: list[IngestResult] = []
-    if store.resolve_db(db).exists():  # refuse an in-place store before reading anything
-        try:
-            with store.connect(db, read_only=True) as con:
-                check_can_copy(con, db)
-        except StoreRefusal:
-            raise
-        except HitlgovError:  # e.g. an older schema: the write connection migrates it, or says why
-            pass
+    # Create (or migrate) the store and refuse an in-place one before reading anything: a short
+    # write open, released before the files are staged.
+    with store.connect(db) as con:
+        check_can_copy(con, db)
     for raw in paths:
         path = Path(raw)
         step = (lambda stage, _p=path: progress(_p, stage)) if progress else None

@@ -355,7 +355,7 @@ def test_data_page_upload_ingests_and_shows_counts(tmp_path, monkeypatch):
     next(b for b in at.form_submit_button if b.label == "Ingest").click()
     at.run()
     assert_clean(at)
-    assert "Ingested **decisions.csv**: 4 rows read" in texts(at.success)
+    assert "Ingested **decisions\\.csv**: 4 rows read" in texts(at.success)  # the name is escaped Markdown
     assert {k: tiles(at)[k] for k in ("Stored", "Duplicates", "Quarantined")} == \
         {"Stored": "2", "Duplicates": "1", "Quarantined": "1"}
     # the cache was cleared: the sidebar and the page see the new system
