@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 
-from statsmodels.stats.proportion import proportion_confint
 
 Z95 = 1.959963984540054
 
@@ -23,6 +22,8 @@ def wilson(numerator, denominator, *, alpha: float = 0.05) -> dict:
         return {"rate": None, "ci": None, "numerator": k, "denominator": 0}
     if not 0 <= k <= n:
         raise ValueError(f"numerator {k} outside 0..{n}")
+    from statsmodels.stats.proportion import proportion_confint  # lazily: a cached result never needs statsmodels
+
     lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson")
     return {"rate": k / n, "ci": [float(lo), float(hi)], "numerator": k, "denominator": n}
 
