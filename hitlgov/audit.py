@@ -1,16 +1,30 @@
-"""Append-only, hash-chained audit events, and verification of the store against them.
+"""A tamper-evident audit trail: a hash-chained event log, per-run Merkle commitments to the
+stored rows, and signed checkpoints of the log's head kept outside the store.
 
-Each event's ``hash`` is the SHA-256 of its own content *and* the previous event's hash, so
-changing, deleting or inserting any event breaks the chain at that point. The data is tied to
-the chain too:
+It is designed as a transparency log (certificate transparency, Sigstore Rekor):
 
-* every stored review gets a ``review_stored`` event carrying the SHA-256 of the review's
-  content (computed in SQL by :data:`REVIEW_CONTENT`);
-* every ingestion run's event carries a digest of the cases and attributes it stored.
+* **Events** (``audit_events``) form a hash chain: each event's ``hash`` is the SHA-256 of its
+  own content and the previous event's hash, so changing, deleting or inserting an event breaks
+  the chain at that point.
+* **Row commitments.** Each ingestion run's event carries, for every table the run wrote
+  (``cases``, ``reviews``, ``case_attributes``, ``quarantine``, ``review_events``), the RFC 6962 Merkle tree hash
+  over the hashes of its rows, the row count and the columns hashed. The row hashes ("leaves":
+  SHA-256 of ``0x00`` and the row's canonical JSON; a case's attributes share one leaf) are
+  computed in SQL and kept in
+  ``audit_leaves``; the tree is hashed pairwise in SQL too, one query per tree level, so no
+  Python code loops over rows. The event also commits to the run's ``ingestion_runs`` row and
+  to the whole of ``systems`` and ``attribute_roles`` (small tables that later runs may change
+  legitimately: the last commitment must match them).
+* **Checkpoints** (:mod:`hitlgov.checkpoint`): after every committed write that appended
+  events, the head (event count, head hash, time) is signed with the site's Ed25519 key and
+  written *outside* the DuckDB file. Truncating the chain, or re-chaining any suffix
+  consistently after editing a row and its leaf and its root, no longer matches a checkpoint.
 
-:func:`verify_store` walks the chain, then recomputes those content hashes from the tables, so
-a review or case edited directly in the DuckDB file is caught even when the events are intact.
-Events are written inside the caller's transaction: an ingestion that rolls back leaves none.
+:func:`verify_store` walks the chain, checks it against the checkpoints, re-hashes every stored
+row and compares it with its stored leaf (so it names the row that changed), recomputes each
+run's Merkle root from the stored leaves (so re-hashed leaves are caught too) and compares the
+small tables with their last commitment. Events are written inside the caller's transaction:
+an ingestion that rolls back leaves none.
 """
 from __future__ import annotations
 
@@ -23,30 +37,34 @@ import duckdb
 import pandas as pd
 
 GENESIS = "0" * 64
+#: RFC 6962: the hash of an empty tree is SHA-256 of the empty string
+EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
+LEAF_FORMAT = "rfc6962-sha256/json-row-1"
 
-# Canonical text of a row, in SQL so ingestion and verification hash exactly the same bytes.
-REVIEW_CONTENT = ("sha256(concat_ws('\x1f', system, case_id, reviewer_id, human_decision, "
-                  "coalesce(CAST(review_started_at AS VARCHAR), ''), coalesce(CAST(review_completed_at AS VARCHAR), ''), "
-                  "coalesce(CAST(review_seconds AS VARCHAR), ''), coalesce(CAST(escalated AS VARCHAR), ''), "
-                  "coalesce(rationale, ''), "
-                  # issue 17's field: NULL is skipped by concat_ws, so hashes of reviews without it
-                  # (every review stored before migration 2) are unchanged
-                  "CASE WHEN human_initial_decision IS NOT NULL THEN 'initial=' || human_initial_decision END, "
-                  "CAST(run_id AS VARCHAR)))")
-CASE_CONTENT = ("sha256(concat_ws('\x1f', system, case_id, CAST(ts AS VARCHAR), coalesce(model_version, ''), "
-                "model_decision, coalesce(CAST(model_score AS VARCHAR), ''), coalesce(final_decision, ''), "
-                "coalesce(outcome, ''), "
-                # issue 17's fields, only when one is set (older cases hash as before)
-                "CASE WHEN canary IS NOT NULL OR audit_sample IS NOT NULL OR audit_probability IS NOT NULL "
-                "THEN concat('reliance=', coalesce(CAST(canary AS VARCHAR), ''), '/', "
-                "coalesce(CAST(audit_sample AS VARCHAR), ''), '/', coalesce(CAST(audit_probability AS VARCHAR), '')) END, "
-                "CAST(run_id AS VARCHAR)))")
+#: the tables an ingestion run writes, and the columns that identify a row in verify's messages
+RUN_TABLES: dict[str, tuple[str, ...]] = {
+    "cases": ("system", "case_id"),
+    "reviews": ("system", "case_id", "reviewer_id"),
+    "case_attributes": ("system", "case_id", "name"),
+    "quarantine": ("row_number", "field"),
+    "review_events": ("system", "case_id", "reviewer_id", "event_id"),
+}
+#: small configuration tables committed as a whole after every write
+STATE_TABLES: dict[str, tuple[str, ...]] = {
+    "systems": ("system",),
+    "attribute_roles": ("system", "name", "role"),
+}
 
-
-# Module-level encoders: json.dumps(..., separators=...) builds a new encoder per call, which
-# dominated the cost of chaining one event per stored review. Output is byte-identical.
+# Module-level encoders: json.dumps(..., separators=...) builds a new encoder per call.
 _LINK = json.JSONEncoder(separators=(",", ":"))
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+# Connections that appended events in the current transaction (their checkpoint is due after COMMIT).
+_PENDING: set[int] = set()
+
+
+def _q(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
 
 
 def _digest(seq: int, at: str, kind: str, actor: str | None, subject: str | None, detail: str,
@@ -65,6 +83,12 @@ def _head(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
     return (head[0][0], head[0][1]) if head else (0, GENESIS)
 
 
+def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str | None]:
+    """``(events, head hash)`` of the chain as stored (``(0, None)`` when empty)."""
+    seq, digest = _head(con)
+    return seq, (digest if seq else None)
+
+
 def _now() -> tuple[datetime, str]:
     at = datetime.now(timezone.utc).replace(tzinfo=None)
     return at, at.isoformat(timespec="microseconds")
@@ -78,7 +102,10 @@ def append_event(con: duckdb.DuckDBPyConnection, *, kind: str, subject: str | No
 
 def append_events(con: duckdb.DuckDBPyConnection, events: list[tuple[str, str | None, object]], *,
                   actor: str | None = None) -> str:
-    """Append ``(kind, subject, detail)`` events in order, as one bulk insert; return the new head."""
+    """Append ``(kind, subject, detail)`` events in order, as one bulk insert; return the new head.
+
+    The connection is marked so that :func:`hitlgov.store.transaction` writes a signed checkpoint
+    once the transaction commits (never before: a rolled-back head must not be checkpointed)."""
     if not events:
         return _head(con)[1]
     if actor is None:  # every event names who acted (see hitlgov.actor); callers may pass it explicitly
@@ -96,60 +123,153 @@ def append_events(con: duckdb.DuckDBPyConnection, events: list[tuple[str, str | 
         prev = digest
     frame = pd.DataFrame(rows, columns=["seq", "event_at", "kind", "actor", "subject", "detail", "prev_hash", "hash"])
     con.append("audit_events", frame, by_name=True)
+    _PENDING.add(id(con))
     return prev
 
 
-def _multiset_digest(con: duckdb.DuckDBPyConnection, row_hashes_sql: str, params: list) -> tuple[str, int]:
-    """SHA-256 over a set of row hashes, independent of row order: a two-level Merkle tree
-    (rows bucketed by the first three hex digits of their hash; each bucket's sorted hashes
-    hashed; then the buckets', in bucket order), so no single huge string is built however
-    many rows there are.
+# -- checkpoints after commit ------------------------------------------------------------------------
 
-    The row hashes are written once to a temporary table and the buckets are hashed 1/16 at a
-    time (by the first hex digit): DuckDB cannot spill an ordered ``string_agg``, so hashing all
-    buckets in one query needed memory for every row hash at once (about 1 GB per 8M rows).
-    """
-    con.execute(f"CREATE OR REPLACE TEMP TABLE hitlgov_digest_rows AS "
-                f"SELECT left(h, 3) AS b, h FROM ({row_hashes_sql})", params)
+def discard_pending(con: duckdb.DuckDBPyConnection) -> None:
+    """The transaction rolled back: its events are gone, no checkpoint is due."""
+    _PENDING.discard(id(con))
+
+
+def checkpoint_if_pending(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """Write the signed checkpoint of the head when events were appended since the last one."""
+    if id(con) not in _PENDING:
+        return None
+    _PENDING.discard(id(con))
+    from hitlgov import checkpoint
+
+    return checkpoint.write(con)
+
+
+# -- leaves and Merkle roots, in SQL -------------------------------------------------------------------
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main' "
+        "ORDER BY ordinal_position", [table]).fetchall()]
+
+
+def leaf_sql(columns: list[str]) -> str:
+    """SQL for a row's leaf hash: SHA-256 of ``0x00`` and the row's canonical JSON (RFC 6962 §2.1).
+
+    JSON keeps NULL and '' apart and escapes every separator, so two different rows never share
+    a text."""
+    struct = ", ".join(f"{_q(c)} := {_q(c)}" for c in columns)
+    return f"sha256('\\x00'::BLOB || encode(to_json(struct_pack({struct}))::VARCHAR))"
+
+
+#: tables whose rows are committed per case (one leaf per case: its rows, sorted): a case has
+#: many attributes, and DuckDB's SHA-256 (about as costly per call as the rest of a row's
+#: ingestion) makes a leaf per attribute the largest cost of ingestion
+GROUPED_BY_CASE = ("case_attributes",)
+
+
+def row_hashes_sql(table: str, columns: list[str], where: str) -> str:
+    """SQL yielding ``(run_id, k, h)``: each committed row's key and leaf hash."""
+    if table in GROUPED_BY_CASE:
+        rest = [c for c in columns if c not in ("system", "case_id", "run_id")]
+        member = f"struct_pack({', '.join(f'{_q(c)} := {_q(c)}' for c in rest)})"
+        order = ", ".join(_q(c) for c in rest)
+        return (f"SELECT run_id, concat_ws('/', system, case_id) AS k, "
+                f"sha256('\\x00'::BLOB || encode(to_json(struct_pack(system := system, case_id := case_id, "
+                f"run_id := run_id, rows := list({member} ORDER BY {order})))::VARCHAR)) AS h "
+                f"FROM {table} WHERE {where} GROUP BY run_id, system, case_id")
+    return f"SELECT run_id, {key_sql(table)} AS k, {leaf_sql(columns)} AS h FROM {table} WHERE {where}"
+
+
+def key_sql(table: str) -> str:
+    if table == "quarantine":
+        return "'row ' || coalesce(CAST(row_number AS VARCHAR), '-') || coalesce(' ' || field, '')"
+    if table == "ingestion_runs":
+        return "CAST(run_id AS VARCHAR)"
+    if table in GROUPED_BY_CASE:
+        return "concat_ws('/', system, case_id)"
+    cols = RUN_TABLES.get(table) or STATE_TABLES[table]
+    return "concat_ws('/', " + ", ".join(f"CAST({_q(c)} AS VARCHAR)" for c in cols) + ")"
+
+
+def merkle_roots(con: duckdb.DuckDBPyConnection, leaves_sql: str, params: list | None = None) -> dict[str, tuple[str, int]]:
+    """``{group: (root, leaves)}``: the RFC 6962 Merkle tree hash of each group's leaves.
+
+    ``leaves_sql`` yields ``(g, i, h)``: a group, the leaf's position and its hex hash. Each level
+    pairs nodes ``2k`` and ``2k+1`` into ``SHA-256(0x01 || left || right)`` and carries an odd last
+    node up unchanged -- the same tree as RFC 6962's split at the largest power of two below n.
+    One SQL statement per level (about 20 for a million rows), never a Python loop over rows."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE hitlgov_mt AS SELECT g, "
+                f"row_number() OVER (PARTITION BY g ORDER BY i) - 1 AS i, h FROM ({leaves_sql})", params or [])
     try:
-        buckets: list[tuple[str, str, int]] = []
-        for digit in "0123456789abcdef":
-            buckets += con.execute(
-                "SELECT b, sha256(string_agg(h, '' ORDER BY h)), count(*) FROM hitlgov_digest_rows "
-                "WHERE left(b, 1) = ? GROUP BY b", [digit]).fetchall()
+        sizes = dict(con.execute("SELECT g, count(*) FROM hitlgov_mt GROUP BY g").fetchall())
+        width = max(sizes.values(), default=0)
+        while width > 1:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE hitlgov_mt AS SELECT g, i // 2 AS i, "
+                "CASE WHEN count(*) = 1 THEN any_value(h) "
+                "ELSE sha256('\\x01'::BLOB || unhex(arg_min(h, i)) || unhex(arg_max(h, i))) END AS h "
+                "FROM hitlgov_mt GROUP BY g, i // 2")
+            width = (width + 1) // 2
+        roots = dict(con.execute("SELECT g, h FROM hitlgov_mt").fetchall())
     finally:
-        con.execute("DROP TABLE IF EXISTS hitlgov_digest_rows")
-    buckets.sort()
-    digest = hashlib.sha256("".join(bh for _b, bh, _n in buckets).encode("ascii")).hexdigest()
-    return digest, int(sum(n for _b, _bh, n in buckets))
+        con.execute("DROP TABLE IF EXISTS hitlgov_mt")
+    return {g: (roots[g], int(n)) for g, n in sizes.items()}
 
 
-def run_digests(con: duckdb.DuckDBPyConnection, run_id: int) -> dict:
-    """Digests of the cases and the case attributes one ingestion run stored."""
-    cases = _multiset_digest(con, f"SELECT {CASE_CONTENT} AS h FROM cases WHERE run_id = ?", [run_id])
-    attrs = _multiset_digest(
-        con, "SELECT sha256(concat_ws('\x1f', system, case_id, name, coalesce(value, ''))) AS h "
-             "FROM case_attributes WHERE run_id = ?", [run_id])
-    return {"cases_sha256": cases[0], "cases": cases[1], "attributes_sha256": attrs[0], "attributes": attrs[1]}
+def _rows_digest(con: duckdb.DuckDBPyConnection, table: str, where: str = "", params: list | None = None) -> dict:
+    """``{key: leaf}`` of a small table (for commitments carried inside an event)."""
+    cols = table_columns(con, table)
+    rows = con.execute(f"SELECT {key_sql(table)}, {leaf_sql(cols)} FROM {table} {where} ORDER BY 1, 2",
+                       params or []).fetchall()
+    out: dict[str, str] = {}
+    for key, leaf in rows:
+        out[key if key not in out else f"{key}#{len(out)}"] = leaf
+    return out
 
 
-def record_review_events(con: duckdb.DuckDBPyConnection, run_id: int, *, rows_per_batch: int = 250_000) -> None:
-    """One ``review_stored`` event per review the run stored, in source-row order.
+def state_commitment(con: duckdb.DuckDBPyConnection) -> dict:
+    """The whole of ``systems`` and ``attribute_roles`` as ``{table: {key: leaf}}``."""
+    return {table: _rows_digest(con, table) for table in STATE_TABLES}
 
-    Read and chained ``rows_per_batch`` source rows at a time, so the Python side holds one
-    batch of events, not every review of a 10M-row file."""
-    lo, hi = con.execute("SELECT min(source_row), max(source_row) FROM reviews WHERE run_id = ?",
-                         [run_id]).fetchall()[0]
-    if lo is None:
-        return
-    for start in range(lo, hi + 1, rows_per_batch):
-        rows = con.execute(
-            f"SELECT system, case_id, reviewer_id, source_row, {REVIEW_CONTENT} FROM reviews "
-            "WHERE run_id = ? AND source_row >= ? AND source_row < ? ORDER BY source_row, reviewer_id",
-            [run_id, start, start + rows_per_batch]).fetchall()
-        append_events(con, [("review_stored", f"{s}/{c}/{r}", {"run_id": run_id, "row": row, "sha256": h})
-                            for s, c, r, row, h in rows])
 
+def commit_run(con: duckdb.DuckDBPyConnection, run_id: int, *, tables=tuple(RUN_TABLES)) -> dict:
+    """Store the leaves of every row run ``run_id`` wrote to ``tables`` and return the commitment
+    that goes into the run's ``ingestion`` event: per table its Merkle root, row count and the
+    columns hashed; the run's ``ingestion_runs`` row; the state of the configuration tables."""
+    columns = {}
+    for table in tables:
+        cols = table_columns(con, table)
+        columns[table] = cols
+        con.execute(
+            f"INSERT INTO audit_leaves SELECT ?, ?, row_number() OVER (ORDER BY k, h) - 1, k, h FROM "
+            f"({row_hashes_sql(table, cols, f'run_id = {int(run_id)}')})", [run_id, table])
+    roots = merkle_roots(con, "SELECT tbl AS g, idx AS i, leaf AS h FROM audit_leaves WHERE run_id = ?", [run_id])
+    merkle = {t: {"root": roots.get(t, (EMPTY_ROOT, 0))[0], "rows": roots.get(t, (EMPTY_ROOT, 0))[1],
+                  "columns": columns[t]} for t in tables}
+    run_row = _rows_digest(con, "ingestion_runs", "WHERE run_id = ?", [run_id])
+    return {"leaf_format": LEAF_FORMAT, "merkle": merkle, "run_row": run_row.get(str(run_id)),
+            "state": state_commitment(con)}
+
+
+def commit_state(con: duckdb.DuckDBPyConnection, *, reason: str, actor: str | None = None) -> bool:
+    """Append ``config_committed`` when ``systems``/``attribute_roles`` differ from their last
+    commitment (for writers other than ingestion). Returns whether an event was appended."""
+    now = state_commitment(con)
+    last = _last_state(con)
+    if last is not None and last[1] == now:
+        return False
+    append_event(con, kind="config_committed", subject=reason, actor=actor, detail={"state": now})
+    return True
+
+
+def _last_state(con: duckdb.DuckDBPyConnection) -> tuple[int, dict] | None:
+    row = con.execute(
+        "SELECT seq, CAST(json_extract(detail, '$.state') AS VARCHAR) FROM audit_events "
+        "WHERE json_extract(detail, '$.state') IS NOT NULL ORDER BY seq DESC LIMIT 1").fetchall()
+    return (row[0][0], json.loads(row[0][1])) if row else None
+
+
+# -- verification ------------------------------------------------------------------------------------
 
 def verify_chain(con: duckdb.DuckDBPyConnection) -> dict:
     """Recompute every link. Returns ``{"ok", "events", "head", "broken_at", "problem"}``."""
@@ -164,7 +284,8 @@ def verify_chain(con: duckdb.DuckDBPyConnection) -> dict:
                        if seq > expected_seq else f"sequence {seq} repeated: an event was inserted")
         elif prev_hash != prev:
             problem = "prev_hash does not match the previous event's hash: an event was deleted or inserted before it"
-        elif _digest(seq, at.isoformat(timespec="microseconds"), kind, actor, subject, detail, prev_hash) != digest:
+        elif at is None or _digest(seq, at.isoformat(timespec="microseconds"), kind, actor, subject, detail,
+                                   prev_hash) != digest:
             problem = "content does not match its hash: the event was changed"
         if problem:
             return {"ok": False, "events": len(rows), "head": rows[-1][7], "broken_at": seq, "problem": problem}
@@ -172,43 +293,250 @@ def verify_chain(con: duckdb.DuckDBPyConnection) -> dict:
     return {"ok": True, "events": len(rows), "head": prev if rows else None, "broken_at": None, "problem": None}
 
 
-def verify_store(con: duckdb.DuckDBPyConnection, *, limit: int = 10) -> dict:
-    """The chain, then the data against it: reviews per event, cases/attributes per run."""
-    chain = verify_chain(con)
+def _missing_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    have = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+    need = ["audit_events", "audit_leaves", "ingestion_runs", *RUN_TABLES, *STATE_TABLES]
+    return [t for t in need if t not in have]
+
+
+def _commitments(con: duckdb.DuckDBPyConnection, upto: int | None = None) -> list[tuple[int, int, dict]]:
+    """``(seq, run_id, detail)`` of every ingestion event that commits to its rows."""
+    rows = con.execute(
+        "SELECT seq, CAST(detail AS VARCHAR) FROM audit_events WHERE kind = 'ingestion' "
+        "AND (? IS NULL OR seq <= ?) ORDER BY seq", [upto, upto]).fetchall()
+    out = []
+    for seq, text in rows:
+        try:
+            detail = json.loads(text)
+            out.append((seq, int(detail["run_id"]), detail))
+        except (ValueError, KeyError, TypeError):
+            continue  # a malformed detail is the chain's business (its hash no longer matches)
+    return out
+
+
+def _check_rows(con: duckdb.DuckDBPyConnection, commits: list, limit: int, *, as_of: bool = False) -> list[str]:
+    """Re-hash every row of every committed run and compare it with its stored leaf, by key."""
     problems: list[str] = []
-    if not chain["ok"]:
-        problems.append(f"audit chain broken at event {chain['broken_at']}: {chain['problem']}")
-    review_rows = con.execute(
-        f"""WITH ev AS (
-              SELECT subject, json_extract_string(detail, '$.sha256') AS h FROM audit_events WHERE kind = 'review_stored'),
-            rv AS (SELECT system || '/' || case_id || '/' || reviewer_id AS subject, {REVIEW_CONTENT} AS h FROM reviews)
-            SELECT coalesce(ev.subject, rv.subject),
-                   CASE WHEN rv.subject IS NULL THEN 'review deleted (its audit event has no row)'
-                        WHEN ev.subject IS NULL THEN 'review inserted without an audit event'
-                        ELSE 'review changed after it was stored' END
-            FROM ev FULL OUTER JOIN rv ON ev.subject = rv.subject
-            WHERE ev.h IS DISTINCT FROM rv.h ORDER BY 1 LIMIT ?""", [limit]).fetchall()
-    problems += [f"{what}: {subject}" for subject, what in review_rows]
+    committed = {(run, t): d["merkle"][t]["columns"] for _s, run, d in commits for t in d.get("merkle", {})}
+    runs_by_cols: dict[tuple[str, tuple], list[int]] = {}
+    for (run, table), cols in committed.items():
+        runs_by_cols.setdefault((table, tuple(cols)), []).append(run)
+    for table in RUN_TABLES:
+        groups = [(cols, runs) for (t, cols), runs in runs_by_cols.items() if t == table]
+        present = set(table_columns(con, table))
+        parts = []
+        for cols, runs in groups:
+            gone = [c for c in cols if c not in present]
+            if gone:
+                problems.append(f"{table}: column(s) {', '.join(gone)} hashed at ingestion no longer exist")
+                continue
+            ids = ", ".join(str(int(r)) for r in runs)
+            parts.append(row_hashes_sql(table, list(cols), f"run_id IN ({ids})"))
+        all_runs = ", ".join(str(int(r)) for cols_runs in groups for r in cols_runs[1]) or "NULL"
+        # rows of a run with no commitment (inserted behind ingestion's back, or run_id edited)
+        # (as of a checkpoint, rows of later runs are legitimate appends: not looked at)
+        orphans = [] if as_of else con.execute(
+            f"SELECT DISTINCT run_id, {key_sql(table)} FROM {table} WHERE run_id IS NULL OR run_id NOT IN ({all_runs}) "
+            f"ORDER BY 1, 2 LIMIT ?", [limit]).fetchall()
+        problems += [f"{table}: row {k} (run {r}) was inserted without an ingestion run committing to it"
+                     for r, k in orphans]
+        if not parts:
+            continue
+        # counts first: a deleted copy of a row identical to another (quarantine) changes no key
+        want = {run: d["merkle"][table]["rows"] for _s, run, d in commits if table in d.get("merkle", {})}
+        rows = "count(DISTINCT (system, case_id))" if table in GROUPED_BY_CASE else "count(*)"
+        have = dict(con.execute(f"SELECT run_id, {rows} FROM {table} WHERE run_id IN ({all_runs}) "
+                                "GROUP BY run_id").fetchall())
+        problems += [f"{table}: ingestion run {run} stored {n:,} rows, {have.get(run, 0):,} are left"
+                     for run, n in sorted(want.items()) if have.get(run, 0) < n]
+        now_sql = " UNION ALL ".join(parts)
+        found = con.execute(
+            f"""WITH now AS ({now_sql}),
+                 was AS (SELECT run_id, row_key AS k, leaf AS h FROM audit_leaves
+                         WHERE tbl = ? AND run_id IN ({all_runs})),
+                 diff AS (SELECT coalesce(was.run_id, now.run_id) AS run_id, coalesce(was.k, now.k) AS k,
+                                 was.h IS NOT NULL AS before, now.h IS NOT NULL AS after
+                          FROM was FULL OUTER JOIN now ON was.run_id = now.run_id AND was.k = now.k AND was.h = now.h
+                          WHERE was.h IS NULL OR now.h IS NULL)
+            SELECT run_id, k, bool_or(before), bool_or(after) FROM diff GROUP BY ALL ORDER BY 1, 2 LIMIT ?""",
+            [table, limit]).fetchall()
+        for run, key, before, after in found:
+            what = "changed" if before and after else ("deleted" if before else "inserted")
+            problems.append(f"{table}: row {key} of ingestion run {run} {what} after it was stored")
+    return problems
+
+
+def _check_roots(con: duckdb.DuckDBPyConnection, commits: list) -> list[str]:
+    """Recompute every run's Merkle roots from the stored leaves; compare with the chained roots."""
+    if not commits:
+        return []
+    roots = merkle_roots(con, "SELECT CAST(run_id AS VARCHAR) || '/' || tbl AS g, idx AS i, leaf AS h FROM audit_leaves")
+    problems = []
+    for seq, run, detail in commits:
+        for table, want in detail.get("merkle", {}).items():
+            root, n = roots.get(f"{run}/{table}", (EMPTY_ROOT, 0))
+            if (root, n) != (want.get("root"), want.get("rows")):
+                problems.append(f"{table} of ingestion run {run}: the stored row hashes ({n:,}) no longer match the "
+                                f"Merkle root chained in event {seq} ({want.get('rows'):,} rows): rows and their "
+                                "hashes were rewritten")
+    return problems
+
+
+def _check_runs(con: duckdb.DuckDBPyConnection, commits: list, *, as_of: bool = False) -> list[str]:
+    now = _rows_digest(con, "ingestion_runs")
+    problems = []
+    seen = set()
+    for seq, run, detail in commits:
+        seen.add(str(run))
+        if "run_row" not in detail:
+            continue
+        if str(run) not in now:
+            problems.append(f"ingestion_runs: run {run} deleted (its ingestion event {seq} remains)")
+        elif now[str(run)] != detail["run_row"]:
+            problems.append(f"ingestion_runs: run {run} changed after it was recorded (event {seq})")
+    if not as_of:
+        problems += [f"ingestion_runs: run {k} has no ingestion event" for k in sorted(set(now) - seen)]
+    return problems
+
+
+def _check_state(con: duckdb.DuckDBPyConnection) -> list[str]:
+    last = _last_state(con)
+    if last is None:
+        return []
+    seq, recorded = last
+    problems = []
+    for table, rows in recorded.items():
+        if table not in STATE_TABLES:
+            continue
+        now = _rows_digest(con, table)
+        for key in sorted(set(rows) | set(now)):
+            if rows.get(key) != now.get(key):
+                what = "changed" if key in rows and key in now else ("deleted" if key in rows else "inserted")
+                problems.append(f"{table}: row {key} {what} since it was committed (event {seq})")
+    return problems
+
+
+def verify_configuration(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """``ingestion_runs``, ``systems`` and ``attribute_roles`` against their commitments (also for
+    in-place stores, whose data rows are checked against their files' hashes instead)."""
+    return _check_runs(con, _commitments(con)) + _check_state(con)
+
+
+def _duplicates(con: duckdb.DuckDBPyConnection, limit: int) -> list[str]:
     # The tables carry no PRIMARY KEY (bulk loads are several times faster without the index);
     # the pipeline guarantees uniqueness, and this check proves nobody broke it afterwards.
+    problems = []
     for table, key in (("cases", "system, case_id"), ("reviews", "system, case_id, reviewer_id"),
                        ("case_attributes", "system, case_id, name")):
         dupes = con.execute(f"SELECT concat_ws('/', {key}), count(*) FROM {table} GROUP BY ALL "
                             "HAVING count(*) > 1 ORDER BY 1 LIMIT ?", [limit]).fetchall()
         problems += [f"duplicate row in {table} ({n} copies): {k}" for k, n in dupes]
-    runs = con.execute(
-        "SELECT json_extract(detail, '$.run_id')::BIGINT, CAST(detail AS VARCHAR) FROM audit_events "
-        "WHERE kind = 'ingestion' ORDER BY seq").fetchall()
-    for run_id, detail in runs:
-        recorded = json.loads(detail)
-        if "cases_sha256" not in recorded:
-            continue
-        now = run_digests(con, run_id)
-        for key, label in (("cases_sha256", "cases"), ("attributes_sha256", "case attributes")):
-            if now[key] != recorded[key]:
-                problems.append(f"{label} stored by ingestion run {run_id} changed "
-                                f"({recorded[key.replace('_sha256', '')]} recorded, {now[key.replace('_sha256', '')]} now)")
-    return {"ok": not problems, "chain": chain, "problems": problems}
+    return problems
+
+
+def verify_store(con: duckdb.DuckDBPyConnection, *, limit: int = 10, since: list | None = None,
+                 checkpoints: bool = True, upto: int | None = None, directory_required: bool = True) -> dict:
+    """The chain, its checkpoints, then every stored row against the commitments.
+
+    ``upto`` checks the store *as of* event ``upto`` (a report's checkpoint): only the runs
+    committed by then are re-hashed, so rows appended later are not a mismatch, and the
+    configuration is compared only if no later event committed a new one.
+    Returns ``{"ok", "chain", "problems", "notes", "checkpoint"}``; never raises on a tampered
+    store (a missing table is a problem, not a traceback)."""
+    from hitlgov import checkpoint
+
+    con.execute("SET enable_progress_bar = false")  # DuckDB's bar would garble verify's one-line output
+    missing = _missing_tables(con)
+    if missing:
+        return {"ok": False, "chain": {"ok": False, "events": 0, "head": None, "broken_at": None,
+                                       "problem": "tables missing"},
+                "problems": [f"table {t} is missing from the store" for t in missing], "notes": [],
+                "checkpoint": None}
+    chain = verify_chain(con)
+    problems: list[str] = []
+    notes: list[str] = []
+    if not chain["ok"]:
+        problems.append(f"audit chain broken at event {chain['broken_at']}: {chain['problem']}")
+    anchor = checkpoint.check(con, since=since, directory_required=directory_required) if checkpoints else {"problems": [], "notes": [], "latest": None}
+    problems += anchor["problems"]
+    notes += anchor["notes"]
+    commits = _commitments(con, upto)
+    legacy = [run for _s, run, d in commits if "merkle" not in d]
+    if legacy:
+        notes.append(f"ingestion run(s) {', '.join(map(str, legacy[:10]))} were stored by an older hitlgov without "
+                     "row commitments: their rows are covered by the chain's older digests only")
+    merkled = [c for c in commits if "merkle" in c[2]]
+    problems += _check_rows(con, merkled, limit, as_of=upto is not None)
+    problems += _check_roots(con, merkled)
+    problems += _check_runs(con, commits, as_of=upto is not None)
+    last = _last_state(con)
+    if upto is None or last is None or last[0] <= upto:
+        problems += _check_state(con)
+    problems += _duplicates(con, limit)
+    return {"ok": not problems, "chain": chain, "problems": problems, "notes": notes,
+            "checkpoint": anchor["latest"]}
+
+
+def is_inplace(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the store serves in-place Parquet (its ``cases`` is a view over registered files)."""
+    rows = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'cases' "
+                       "AND table_schema = 'main'").fetchall()
+    return bool(rows) and rows[0][0] == "VIEW"
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def inplace_file_problems(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every served Parquet file against the size and SHA-256 recorded at registration: the
+    metrics of an in-place store are only as good as its files being the registered ones."""
+    problems = []
+    for path, size, sha in con.execute("SELECT path, bytes, sha256 FROM inplace_files ORDER BY file_no").fetchall():
+        p = Path(path)
+        try:
+            if not p.is_file():
+                problems.append(f"file missing: {path}")
+            elif p.stat().st_size != size or _file_sha256(p) != sha:
+                problems.append(f"file changed since registration: {path}")
+        except OSError as exc:
+            problems.append(f"file unreadable: {path} ({exc.strerror or exc})")
+    return problems
+
+
+def verify(con: duckdb.DuckDBPyConnection, *, since: list | None = None, upto: int | None = None,
+           directory_required: bool = True) -> dict:
+    """``hitlgov verify`` on any store: a copied store's rows against their commitments, an
+    in-place store's files against their registered hashes; the chain and checkpoints for both."""
+    from hitlgov import checkpoint
+
+    if not is_inplace(con):
+        return verify_store(con, since=since, upto=upto, directory_required=directory_required)
+    chain = verify_chain(con)
+    problems: list[str] = []
+    if not chain["ok"]:
+        problems.append(f"audit chain broken at event {chain['broken_at']}: {chain['problem']}")
+    anchor = checkpoint.check(con, since=since, directory_required=directory_required)
+    problems += anchor["problems"] + verify_configuration(con) + inplace_file_problems(con)
+    return {"ok": not problems, "chain": chain, "problems": problems, "notes": anchor["notes"],
+            "checkpoint": anchor["latest"]}
+
+
+def quick_check(con: duckdb.DuckDBPyConnection, *, limit: int = 5) -> list[str]:
+    """What must hold before any figure is computed, at the cost of one aggregation per table:
+    no duplicated keys (the metrics assume them unique) and, in place, the registered files.
+    ``hitlgov metrics`` refuses on a problem; reports run the full :func:`verify`."""
+    try:
+        if is_inplace(con):
+            return inplace_file_problems(con)
+        return _duplicates(con, limit)
+    except duckdb.Error as exc:
+        return [f"the store cannot be checked: {str(exc).splitlines()[0]}"]
 
 
 def record_event(db: str | Path | None, *, kind: str, subject: str | None = None, detail=None,

@@ -277,6 +277,7 @@ def metrics(
     flt = _filter(start, end, system, model_version, segment)
     pol = load_policy(policy)
     with open_source(db, engine) as src:
+        _refuse_untrustworthy(src)
         result = compute_metrics(src, flt, policy=pol, include_drift=not no_drift,
                                  drift_html=str(drift_html) if drift_html else None, cache=not no_cache)
     with acting:
@@ -285,6 +286,21 @@ def metrics(
         sys.stdout.write(json.dumps(result, allow_nan=False) + "\n")
         return
     _print_metrics(result)
+
+
+def _refuse_untrustworthy(src) -> None:
+    """No figures from data that is not what was stored: duplicated rows (an edit behind
+    ingestion's back, on which the metrics' uniqueness assumptions fail) or in-place files
+    changed since registration. One line, exit 1; ``hitlgov verify`` gives the full picture."""
+    if src.raw is None:
+        return
+    from hitlgov import audit
+
+    problems = audit.quick_check(src.raw)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise HitlgovError(f"the store does not hold what was ingested: {problems[0]}{more}; "
+                           "no metrics are computed from it (run `hitlgov verify`)")
 
 
 def _note_policy(db, engine, pol) -> None:
@@ -356,28 +372,50 @@ def _print_metrics(m: dict) -> None:
 @app.command()
 @friendly
 def verify(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DbOption,
+           since: Optional[list[Path]] = typer.Option(
+               None, "--since", metavar="CHECKPOINT",
+               help="A checkpoint file kept elsewhere: the chain must still extend it (repeatable)"),
            engine: Optional[str] = StoreOnlyEngine):
-    """Walk the audit hash chain and check the stored data against it (exit 1 on a break)."""
-    from hitlgov import audit, store
+    """Walk the audit chain, check it against its signed checkpoints and re-hash every stored row
+    against the Merkle roots it committed to (exit 1 on any problem)."""
+    from hitlgov import audit, checkpoint, store
 
     store_only("verify", engine)
     from hitlgov.ingest import inplace
 
+    kept = [{**checkpoint.read(p), "file": str(p)} for p in (since or [])]
     with store.connect(db, read_only=True) as con:
         # an in-place store has no copied rows to re-hash: its files are checked against their SHA-256
-        result = inplace.verify(con) if inplace.is_inplace(con) else audit.verify_store(con)
+        result = inplace.verify(con, since=kept) if inplace.is_inplace(con) else audit.verify(con, since=kept)
     if as_json:
-        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.write(json.dumps(result, default=str) + "\n")
     else:
         chain = result["chain"]
+        latest = result.get("checkpoint") or {}
         if result["ok"]:
+            signer = (latest.get("key") or {}).get("fingerprint") or "unsigned"
             out.print(f"[green]OK[/]: {chain['events']:,} audit events, chain intact, data matches; "
-                      f"head {chain['head']}", highlight=False)
+                      f"head {chain['head']}; checkpoint {latest.get('tree_size', 0):,} ({signer})", highlight=False)
         else:
             out.print(f"[red]BROKEN[/]: {chain['events']:,} audit events", highlight=False)
             for p in result["problems"]:
-                out.print(f"  - {p}", highlight=False)
+                out.print(f"  - {p}", highlight=False, markup=False)
+        for n in result.get("notes", []):
+            out.print(f"  note: {n}", highlight=False, markup=False)
     raise typer.Exit(0 if result["ok"] else 1)
+
+
+@app.command()
+@friendly
+def keygen(out_file: Path = typer.Option(..., "--out", help="Where to write the private key (PEM, mode 0600); "
+                                                             "the public key goes to FILE.pub")):
+    """Create the site's Ed25519 signing key for audit checkpoints and reports; point
+    $HITLGOV_SIGNING_KEY at it (keep it outside the store and off the store's host if you can)."""
+    from hitlgov import checkpoint
+
+    key, pub, fp = checkpoint.keygen(out_file)
+    out.print(f"private key {key} (keep secret), public key {pub}; fingerprint {fp}", highlight=False, markup=False)
+    out.print(f"export {checkpoint.ENV_KEY}={key}", highlight=False, markup=False)
 
 
 @app.command()

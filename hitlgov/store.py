@@ -240,6 +240,16 @@ MIGRATIONS: list[str] = [
         updated_at    TIMESTAMP NOT NULL
     );
     """,
+    # 7 (issue 13): the row hashes (Merkle leaves) each ingestion run committed to (hitlgov.audit)
+    """
+    CREATE TABLE audit_leaves (
+        run_id  BIGINT NOT NULL,
+        tbl     VARCHAR NOT NULL,
+        idx     BIGINT NOT NULL,
+        row_key VARCHAR NOT NULL,
+        leaf    VARCHAR NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -311,7 +321,15 @@ def connect(
         else:
             _check_version(con, db)
         yield con
+        if not read_only:  # events appended outside a transaction (autocommit) get their checkpoint too
+            from hitlgov import audit
+
+            audit.checkpoint_if_pending(con)
     finally:
+        if not read_only:
+            from hitlgov import audit
+
+            audit.discard_pending(con)
         con.close()
 
 
@@ -319,13 +337,18 @@ def connect(
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """One all-or-nothing unit of work: committed when the block ends, rolled back on any exception
     (KeyboardInterrupt included), so a store is left as it was or with the whole change."""
+    from hitlgov import audit
+
     con.execute("BEGIN TRANSACTION")
     try:
         yield con
     except BaseException:
         con.execute("ROLLBACK")
+        audit.discard_pending(con)
         raise
     con.execute("COMMIT")
+    # the audit head is signed and written outside the store only once it is committed
+    audit.checkpoint_if_pending(con)
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:

@@ -5,11 +5,10 @@
   time (only the page leaves the engine).
 * :func:`case_history` -- one case: its model fields and effective final decision, attributes,
   reviews in the order they were completed, and the audit events that mention it (the
-  ``review_stored`` event of each review and the ``ingestion`` event of each run that stored
-  part of it).
+  ``ingestion`` event of each run that stored part of it, whose Merkle roots commit to its rows).
 * :func:`audit_events` -- the hash-chained audit log, newest first, paginated.
 * :func:`chain_status` / :func:`store_verification` -- :func:`hitlgov.audit.verify_chain` /
-  :func:`hitlgov.audit.verify_store` on the embedded store.
+  :func:`hitlgov.audit.verify` on the embedded store (chain, checkpoints, rows re-hashed).
 * :func:`export_rows` -- the searched view as rows for a CSV export: one row per review (a case
   without a review has one row with empty review fields), the shape of the canonical log.
 """
@@ -176,7 +175,7 @@ def store_verification(source: Source) -> dict:
         return {"ok": None, "chain": chain_status(source), "problems": []}
     from hitlgov import audit
 
-    return audit.verify_store(source.raw)
+    return audit.verify(source.raw)
 
 
 def export_rows(source: Source, flt: Filter = Filter(), *, text: str | None = None, reviewer: str | None = None,

@@ -27,7 +27,7 @@ from typing import Callable
 
 from hitlgov.metrics.policy import Policy, load_policy
 from hitlgov.metrics.source import Filter, Source
-from hitlgov.reports import content, evidence, pseudonym, render
+from hitlgov.reports import content, evidence, pseudonym, render, signature
 
 from hitlgov.errors import HitlgovError
 
@@ -125,12 +125,18 @@ def render_report(source: Source, flt: Filter, *, kind: str = "compliance", poli
         out_path = check_writable(out_path)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    _say(progress, "Verifying the store against its audit trail", 0.03)
+    chain = evidence.audit_chain(source)
+    if chain["ok"] is False:
+        more = f" (and {len(chain['problems']) - 1} more)" if len(chain["problems"]) > 1 else ""
+        raise HitlgovError(f"refusing to report: the store fails `hitlgov verify`: {chain['problem']}{more}; "
+                           "a report would vouch for data its audit trail does not")
     resolved, values = evidence.collect(source, flt, policy, progress=progress, cache=cache, on_miss=prefetch_drift)
     timings["metrics"] = time.perf_counter() - t0
     if key is not None:
         values = pseudonym.pseudonymise(values, key)
     params = evidence.parameters_for(resolved, policy, pseudonym_key_id=pseudonym.key_id(key) if key else None)
-    ctx = evidence.context_for(source, resolved, policy, kind=kind, store=store, engine=engine)
+    ctx = evidence.context_for(source, resolved, policy, kind=kind, store=store, engine=engine, chain=chain)
     doc = evidence.document(params, values, ctx)
     digest = doc["digest"]["value"]
 
@@ -144,6 +150,7 @@ def render_report(source: Source, flt: Filter, *, kind: str = "compliance", poli
     _say(progress, "Rendering the PDF", 0.8)
     t = time.perf_counter()
     pdf, pages = render.write_pdf(html, evidence_text=evidence.dumps(doc), digest=digest)
+    pdf = signature.sign_pdf(pdf)  # PAdES over the whole file, with the site key (unchanged without one)
     timings["pdf"] = time.perf_counter() - t
     if out_path is not None:
         _write(out_path, pdf)

@@ -70,6 +70,10 @@ def run_report(*, db=None, start: dt.date | None = None, end: dt.date | None = N
     out.print(f"wrote {result.path} ({result.kind}, {what}; {p['system'] or 'all systems'} {p['from']} to {p['to']}; "
               f"{result.seconds['total']:.1f} s)", highlight=False, soft_wrap=True, markup=False)
     out.print(f"metric digest sha256:{result.digest}", highlight=False, soft_wrap=True, markup=False)
+    chain = result.evidence.get("context", {}).get("audit_chain") or {}
+    if chain.get("checkpoint"):
+        out.print(f"made from audit checkpoint {chain['checkpoint']['tree_size']:,} "
+                  f"({chain.get('key_fingerprint') or 'unsigned'})", highlight=False, soft_wrap=True, markup=False)
     if result.warning:
         err.print(f"[yellow]warning:[/] {escape(result.warning)}", highlight=False, soft_wrap=True)
     return 0
@@ -79,12 +83,12 @@ def _verify(pdf: Path, *, db, engine, out: Console, err: Console) -> int:
     from hitlgov.reports.verify import (
         MAX_DIFFERENCES,
         describe,
-        read_evidence,
+        read_evidence_or_say_why,
         verify_report,
     )
 
     try:
-        read_evidence(pdf)  # a file that is not a report is a usage problem, not a mismatch
+        read_evidence_or_say_why(pdf)  # a file that is not a report is a usage problem, not a mismatch
     except HitlgovError as exc:
         return _error(err, str(exc), USAGE)
     bar, step = _progress(err)

@@ -15,7 +15,10 @@ PDF. The document has four parts:
 ``digest``      SHA-256 of the canonical JSON of ``{"parameters", "values"}``.
 ``context``     what describes the act of reporting rather than the data, and is *not* in the
                 digest: kind, generation time, the store's path, the policy file's path and
-                text, the audit chain head at generation time.
+                text, and ``audit_chain``: the store's verification at generation time with
+                the signed checkpoint the report was made from (``checkpoint``) and its key's
+                fingerprint (``key_fingerprint``); ``report --verify`` checks the store *as of*
+                that checkpoint.
 
 Canonical JSON: keys sorted, no whitespace, UTF-8, floats rounded to 12 significant digits
 (so that the last bits of a floating-point sum cannot change a digest). The same store, period,
@@ -187,10 +190,10 @@ def _collect(source: Source, flt: Filter, policy: Policy, *, n_boot: int, seed: 
 
 
 def context_for(source: Source, flt: Filter, policy: Policy, *, kind: str, store: str | None,
-                engine: str | None) -> dict:
+                engine: str | None, chain: dict | None = None) -> dict:
     """What is recorded but not digested. Group colours use every value of the system's
     sensitive attributes (as the dashboard does), so a group keeps its colour across reports."""
-    chain = audit_chain(source)
+    chain = chain if chain is not None else audit_chain(source)
     try:
         segments = source.segments(flt.but(start=None, end=None, segment=None, model_version=None))
     except Exception:  # noqa: BLE001 - colours only; never fail a report over them
@@ -219,26 +222,23 @@ def _monitoring(source: Source, flt: Filter) -> dict | None:
 
 
 def audit_chain(source: Source) -> dict:
-    """The audit chain's head (last event and its hash) when the report is generated.
-
-    The chain is also walked (every link recomputed) when it has at most :data:`WALK_LIMIT`
-    events -- about a second; beyond that, reading the head pins the history just as well, and
-    ``hitlgov verify`` walks it (``walked`` says which happened).
-    """
-    from hitlgov.metrics import audit_trail
+    """The store's full verification when the report is generated (``hitlgov verify``: the chain,
+    its signed checkpoints, every stored row re-hashed against its run's Merkle root, in-place
+    files against their hashes), with the checkpoint the report is made from and the fingerprint
+    of the key that signed it. A report is never made from a store that fails it
+    (:func:`hitlgov.reports.build.render_report` refuses)."""
+    from hitlgov import audit, checkpoint
 
     if source.raw is None:
-        return {"ok": None, "walked": False, "events": None, "head": None,
-                "problem": "the audit chain lives in the embedded DuckDB store only"}
-    last = audit_trail.audit_events(source, limit=1)
-    events = last["total"]
-    head = last["rows"][0]["hash"] if last["rows"] else None
-    if events <= WALK_LIMIT:
-        chain = audit_trail.chain_status(source)
-        return {"ok": chain["ok"], "walked": True, "events": chain["events"], "head": chain["head"],
-                "problem": chain["problem"]}
-    return {"ok": None, "walked": False, "events": events, "head": head,
-            "problem": f"not walked at generation ({events:,} events); hitlgov verify walks it"}
+        return {"ok": None, "walked": False, "events": None, "head": None, "problems": [], "checkpoint": None,
+                "key_fingerprint": None, "problem": "the audit chain lives in the embedded DuckDB store only"}
+    result = audit.verify(source.raw)
+    chain = result["chain"]
+    cp = checkpoint.describe(result.get("checkpoint"))
+    return {"ok": result["ok"], "walked": True, "events": chain["events"], "head": chain["head"],
+            "problem": result["problems"][0] if result["problems"] else None, "problems": result["problems"][:10],
+            "notes": result.get("notes", []), "checkpoint": cp,
+            "key_fingerprint": ((cp or {}).get("key") or {}).get("fingerprint")}
 
 
 def document(parameters: dict, values: dict, context: dict) -> dict:

@@ -9,11 +9,17 @@ pypdf) and checks, in order:
    parameters (filter, bootstrap and seed) and the recorded policy -- its text travels in the
    attachment and must still hash to the recorded SHA-256 -- pseudonymised again with the same
    key when the report was, and digested; the differing values are named;
-3. the store's audit chain is intact and still contains the head recorded at generation (the
-   history the report was made from has not been rewritten).
+3. the store *as of the report's checkpoint* (the signed head embedded at generation): the
+   chain still extends that checkpoint, and every row committed by then is unchanged (re-hashed
+   against its run's Merkle root; the changed row is named). The figures are recomputed from
+   those runs only (:class:`AsOfSource`), so a later legitimate ingestion is never a mismatch,
+   while a changed or removed row inside the checkpoint always is;
+4. the PDF's PAdES signature (:mod:`hitlgov.reports.signature`): it covers the whole file, so
+   swapped visible pages or one changed byte are reported as such.
 
-When the values differ, :func:`hitlgov.metrics.audit_trail.store_verification` is run as well: it names
-the rows changed behind the audit chain's back, which is usually why.
+A store whose rows are duplicated or whose in-place files changed is reported, not recomputed
+(the metrics' assumptions would not hold). Verification never needs the pseudonymisation key
+unless the report's reviewer ids are pseudonymised and their values are to be recomputed.
 """
 from __future__ import annotations
 
@@ -26,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from hitlgov.metrics.policy import Policy, load_policy
-from hitlgov.reports import evidence, pseudonym
+from hitlgov.metrics.source import Source
+from hitlgov.reports import evidence, pseudonym, signature
 
 from hitlgov.errors import HitlgovError
 
@@ -73,6 +80,23 @@ def read_evidence(pdf_path: str | Path) -> tuple[dict, dict]:
             or "values" not in doc or "digest" not in doc:
         raise HitlgovError(f"{path}: the attached evidence is not in the {evidence.FORMAT} format")
     return doc, meta
+
+
+def read_evidence_or_say_why(pdf_path: str | Path) -> tuple[dict, dict]:
+    """:func:`read_evidence`; when the evidence is unreadable and the PDF is signed, the error
+    says whether the file changed after it was signed (a changed byte is reported as such)."""
+    try:
+        return read_evidence(pdf_path)
+    except HitlgovError as exc:
+        if not Path(pdf_path).is_file():
+            raise
+        try:
+            why = signature.check_pdf(pdf_path, [])
+        except Exception:  # noqa: BLE001 - the original error is the one to report
+            why = []
+        if why:
+            raise HitlgovError(f"{exc}; {why[0]}") from None
+        raise
 
 
 def _policy(doc: dict) -> Policy:
@@ -154,6 +178,8 @@ def differences(recorded: Any, now: Any, path: str = "") -> list[dict]:
 
 
 def _chain_checks(source, recorded: dict) -> list[str]:
+    """For a report without a checkpoint (made before checkpoints existed): the chain still
+    contains the head recorded at generation."""
     from hitlgov.metrics import audit_trail
 
     chain = audit_trail.chain_status(source)
@@ -175,14 +201,57 @@ def _chain_checks(source, recorded: dict) -> list[str]:
     return problems
 
 
+class AsOfSource(Source):
+    """The store as it was at a checkpoint: only the rows of the ingestion runs committed by its
+    event, and the events up to it. Later, legitimate ingestion is invisible, so it cannot make
+    an older report "not match"; every metric reads its tables through :meth:`table`."""
+
+    RUN_TABLES = ("cases", "reviews", "case_attributes", "quarantine", "ingestion_runs")
+
+    def __init__(self, inner: Source, *, last_run: int, last_event: int):
+        super().__init__(inner.backend, raw=inner.raw)
+        self.last_run, self.last_event = int(last_run), int(last_event)
+
+    def table(self, name: str):
+        t = super().table(name)
+        if name in self.RUN_TABLES:
+            return t.filter(t.run_id <= self.last_run)
+        if name == "audit_events":
+            return t.filter(t.seq <= self.last_event)
+        return t
+
+
+def _report_checkpoint(doc: dict) -> dict | None:
+    from hitlgov import checkpoint
+
+    cp = ((doc.get("context") or {}).get("audit_chain") or {}).get("checkpoint")
+    if not cp:
+        return None
+    try:
+        return {**checkpoint.parse(cp, "the report's checkpoint"), "file": "the report's checkpoint"}
+    except HitlgovError:
+        return {"malformed": True}
+
+
+def _last_run(con, upto: int) -> int:
+    row = con.execute("SELECT max(TRY_CAST(json_extract_string(detail, '$.run_id') AS BIGINT)) FROM audit_events "
+                      "WHERE kind = 'ingestion' AND seq <= ?", [upto]).fetchall()
+    return int(row[0][0] or 0)
+
+
 def verify_report(pdf_path: str | Path, *, db: str | Path | None = None, engine: str | None = None,
                   progress=None) -> VerifyResult:
-    """Recompute the report's values from the store and compare; see the module docstring."""
+    """Check the PDF's signature and evidence, then the store *as of* the report's checkpoint:
+    its chain still extends the checkpoint, every row committed by then is unchanged, and the
+    values recomputed from those rows are the report's. See the module docstring."""
     from hitlgov.metrics.engines import open_source
 
-    doc, meta = read_evidence(pdf_path)
+    from hitlgov import audit
+
+    doc, meta = read_evidence_or_say_why(pdf_path)
     params, recorded_digest = doc["parameters"], doc["digest"]["value"]
     result = VerifyResult(ok=False, pdf=str(pdf_path), digest_recorded=recorded_digest, parameters=params)
+    result.problems += signature.check_pdf(pdf_path, result.notes)
     if evidence.digest_of(params, doc["values"]) != recorded_digest:
         result.problems.append("the evidence attached to the PDF was altered: its digest does not match its values")
     keywords = meta.get("Keywords", "")
@@ -192,40 +261,69 @@ def verify_report(pdf_path: str | Path, *, db: str | Path | None = None, engine:
         result.notes.append(f"made by {params.get('generator')}, verified with {evidence.GENERATOR}: a difference "
                             "in metric definitions would show as differing values")
     policy = _policy(doc)
-    key = None
+    key, recompute = None, True
     if params.get("pseudonymised"):
+        # Verification never needs the pseudonymisation key: without it, the signature, the evidence
+        # and every row as of the checkpoint are still checked; only the recomputation is skipped.
         try:
             key = pseudonym.key_from_env()
         except HitlgovError:
-            raise HitlgovError(f"the report's reviewer ids are pseudonymised: set {pseudonym.ENV} to the key it was "
-                               "made with to verify it") from None
-        if pseudonym.key_id(key) != params.get("pseudonym_key_id"):
-            raise HitlgovError(f"{pseudonym.ENV} is not the key this report was pseudonymised with "
-                               f"(key id {pseudonym.key_id(key)}, report {params.get('pseudonym_key_id')})")
+            key = None
+        if key is None or pseudonym.key_id(key) != params.get("pseudonym_key_id"):
+            recompute, key = False, None
+            result.notes.append(f"reviewer ids are pseudonymised and {pseudonym.ENV} is not the key they were made "
+                                "with: the values were not recomputed (the rows they come from were verified)")
     flt = evidence.filter_from(params)
+    cp = _report_checkpoint(doc)
     with open_source(db, engine) as source:
         if progress:
+            progress("Checking the store as of the report's checkpoint", 0.05)
+        recompute_on = source
+        if source.raw is not None:
+            if cp and cp.get("malformed"):
+                result.problems.append("the checkpoint embedded in the report is malformed: the evidence was altered")
+                cp = None
+            if cp:
+                # the report's own checkpoint anchors the check: a copy of the store without the
+                # site's checkpoint directory can still be verified against it
+                store = audit.verify(source.raw, since=[cp], upto=int(cp["tree_size"]), directory_required=False)
+                result.problems += [f"store: {p}" for p in store["problems"]]
+                result.notes += [f"store: {n}" for n in store.get("notes", [])]
+                recompute_on = AsOfSource(source, last_run=_last_run(source.raw, int(cp["tree_size"])),
+                                          last_event=int(cp["tree_size"]))
+            else:
+                result.problems += _chain_checks(source, doc.get("context", {}).get("audit_chain") or {})
+                result.notes.append("the report carries no audit checkpoint: verified against the store as it is now")
+            blocked = audit.quick_check(source.raw)
+            if blocked:
+                result.problems += [f"store: {p}" for p in blocked if f"store: {p}" not in result.problems]
+                result.problems.append("the values were not recomputed: the store does not hold what was ingested")
+                result.ok = False
+                return result
+        if not recompute:
+            result.ok = not result.problems
+            return result
+        if progress:
             progress("Recomputing the metrics", 0.1)
-        resolved, values = evidence.collect(source, flt, policy, n_boot=int(params.get("n_boot", evidence.N_BOOT)),
-                                            seed=int(params.get("seed", evidence.SEED)))
+        try:
+            resolved, values = evidence.collect(recompute_on, flt, policy,
+                                                n_boot=int(params.get("n_boot", evidence.N_BOOT)),
+                                                seed=int(params.get("seed", evidence.SEED)))
+        finally:
+            if recompute_on is not source:
+                recompute_on.close()  # its cached relations, before the store's connection closes
         if key is not None:
             values = pseudonym.pseudonymise(values, key)
         now_params = evidence.parameters_for(resolved, policy, n_boot=int(params.get("n_boot", evidence.N_BOOT)),
                                              seed=int(params.get("seed", evidence.SEED)),
                                              pseudonym_key_id=pseudonym.key_id(key) if key else None)
         result.digest_now = evidence.digest_of(now_params, values)
-        result.problems += _chain_checks(source, doc.get("context", {}).get("audit_chain") or {})
         if result.digest_now != recorded_digest:
             found = differences(evidence.canonical({"parameters": params, "values": doc["values"]}),
                                 evidence.canonical({"parameters": now_params, "values": values}))
             # headline figures first: a shallow path (metrics.oversight.override_rate) before a deep one
             # (a reviewer's month); the document's order within a depth
             result.differences = sorted(found, key=lambda d: d["path"].count(".") + d["path"].count("["))
-            from hitlgov.metrics import audit_trail
-
-            integrity = audit_trail.store_verification(source)
-            for p in (integrity.get("problems") or [])[:5]:
-                result.notes.append(f"store integrity: {p}")
     result.ok = not result.problems and result.digest_now == recorded_digest
     return result
 

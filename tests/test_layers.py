@@ -23,8 +23,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"hitlgov": "hitlgov", "metrics": "hitlgov.metrics", "dashboard": "hitlgov.dashboard",
            "reports": "hitlgov.reports"}
-GROUND = {"errors", "store", "schema", "audit", "yamlfile", "limits", "pseudonym", "palette", "formats", "hookspecs",
-          "result_cache", "__init__", "actor", "accounts", "authconfig"}
+GROUND = {"errors", "store", "schema", "audit", "checkpoint", "yamlfile", "limits", "pseudonym", "palette", "formats",
+          "hookspecs", "result_cache", "__init__", "actor", "accounts", "authconfig"}
 INGEST = {"ingest", "adapters", "mapping", "export", "demo"}
 ALLOWED = {
     "ground": {"ground"},

@@ -146,8 +146,8 @@ else:
             ui.table(h["events"], column_order=["seq", "event_at", "kind", "subject", "hash", "detail"],
                      column_config={"seq": "Seq", "event_at": "Recorded at", "kind": "Event", "subject": "Subject",
                                     "hash": "Hash", "detail": "Detail"})
-            st.caption("`review_stored` events carry the SHA-256 of the review's content; `ingestion` events the "
-                       "digest of what the run stored. Both are links of the hash chain.")
+            st.caption("`ingestion` events commit to every row the run stored (a Merkle root over the rows' "
+                       "SHA-256) and are links of the hash chain; `hitlgov verify` re-hashes the rows.")
         else:
             st.info("No audit event mentions this case.")
 

@@ -257,7 +257,8 @@ def register(con: duckdb.DuckDBPyConnection, patterns: list[str | Path] | str, *
                 [run_id, where, digest, FORMAT, json.dumps(options), rows_read, stored, dup, quarantined,
                  int(seconds * 1e6)])
             audit.append_event(con, kind="ingestion", subject=where,
-                               detail={"run_id": run_id, **result.as_json(), "systems": systems})
+                               detail={"run_id": run_id, **result.as_json(), "systems": systems,
+                                       **audit.commit_run(con, run_id, tables=("quarantine",))})
     finally:
         for t in ("hitlgov_ip_bad", "hitlgov_ip_multi", "hitlgov_stg", "hitlgov_cls", "hitlgov_attrs"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
@@ -342,17 +343,8 @@ def _create_views(con: duckdb.DuckDBPyConnection, base: str, source: str, attrs:
     con.execute(f"CREATE VIEW case_attributes AS {body}")
 
 
-def verify(con: duckdb.DuckDBPyConnection) -> dict:
-    """The audit chain, then every served file against the size and SHA-256 recorded at registration."""
-    chain = audit.verify_chain(con)
-    problems: list[str] = []
-    if not chain["ok"]:
-        problems.append(f"audit chain broken at event {chain['broken_at']}: {chain['problem']}")
-    for path, size, sha in con.execute("SELECT path, bytes, sha256 FROM inplace_files ORDER BY file_no").fetchall():
-        p = Path(path)
-        if not p.is_file():
-            problems.append(f"file missing: {path}")
-        elif p.stat().st_size != size or file_sha256(p) != sha:
-            problems.append(f"file changed since registration: {path}")
-    reg = registration(con) or {}
-    return {"ok": not problems, "chain": chain, "problems": problems, "in_place": reg}
+def verify(con: duckdb.DuckDBPyConnection, *, since: list | None = None) -> dict:
+    """The audit chain and checkpoints, then every served file against the size and SHA-256
+    recorded at registration (:func:`hitlgov.audit.verify`)."""
+    result = audit.verify(con, since=since)
+    return {**result, "in_place": registration(con) or {}}

@@ -256,8 +256,7 @@ def commit(con: duckdb.DuckDBPyConnection, staged: Staged, *, mapping: Mapping,
                  result.stored, result.duplicates, result.quarantined, int(seconds * 1e6)],
             )
             audit.append_event(con, kind="ingestion", subject=str(path),
-                               detail={"run_id": run_id, **result.as_json(), **audit.run_digests(con, run_id)})
-            audit.record_review_events(con, run_id)
+                               detail={"run_id": run_id, **result.as_json(), **audit.commit_run(con, run_id)})
     finally:
         for t in ("hitlgov_src", "hitlgov_stg", "hitlgov_cls", "hitlgov_attrs"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
