@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from hitlgov import store
-from hitlgov.errors import HitlgovError, IngestError, MappingError
+from hitlgov.errors import HitlgovError, MappingError
 from hitlgov.ingest.pipeline import ingest_path
 from hitlgov.mapping import Mapping, load_mapping
 

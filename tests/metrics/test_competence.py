@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 
 from hitlgov.metrics.competence import two_person_rule, untrained_review_share
-from hitlgov.metrics.policy import Policy, evaluate
+from hitlgov.metrics.policy import Policy
 from hitlgov.metrics.source import Filter, Source
 from hitlgov.metrics.summary import compute_metrics
 from hitlgov.oversight.register import load_register

@@ -12,7 +12,6 @@ Sources of the published values:
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
