@@ -182,6 +182,12 @@ def build_report(*, db: str | Path | None = None, start: dt.date | None = None, 
     _say(progress, "Opening the store", 0.02)
     where = str(hstore.resolve_db(db)) if engine is None else None
     with open_source(db, engine) as source:
+        from hitlgov.metrics.scope import ALL, check_filter, systems_in_scope
+
+        if system == ALL and ALL not in source.systems():
+            raise HitlgovError("a report covers one system: pass --system NAME (one report per system)")
+        names = systems_in_scope(source, system)
+        flt = check_filter(source, flt.but(system=names[0] if names else system))
         result = render_report(source, flt, kind=kind, policy=pol, out_path=out_file, pseudonymise=pseudonymise,
                                progress=progress, store=where, engine=engine, cache=cache)
     if record and engine is None:
