@@ -395,11 +395,17 @@ def _print_metrics(m: dict) -> None:
                   f"({', '.join(drifted) or 'none'})", highlight=False)
     colour = {"pass": "green", "warn": "yellow", "fail": "red"}
     out.print("[bold]Findings[/]")
+    from rich.markup import escape
+
+    from hitlgov import formats
+
     for f in m["findings"]:
-        out.print(f"  [{colour[f['status']]}]{f['status'].upper():4}[/] {f['metric']} = {f['value']:.4g} "
-                  f"(threshold {f['threshold']:g}) - {', '.join(f['refs'])}", highlight=False)
+        out.print(f"  [{colour[f['status']]}]{f['status'].upper():4}[/] {escape(f['title'])} "
+                  f"(threshold {formats.finding_value(f['metric'], f['threshold'])}; {f['metric']}) - "
+                  f"{escape(', '.join(f['refs']))}", highlight=False)
     for f in m["findings_not_evaluated"]:
-        out.print(f"  [dim]n/a  {f['metric']}: {f['reason']}[/]", highlight=False)
+        out.print(f"  [dim]NOT EVALUATED {escape(f.get('check') or f['metric'])}: {escape(f['reason'])}[/]",
+                  highlight=False)
 
 
 @app.command()

@@ -103,7 +103,7 @@ def _compute(source: Source, flt: Filter, *, policy: Policy, include_drift: bool
                                               "escalation_rate", "rationale_rate")} for r in by_reviewer],
             "by_model_version": oversight.by_model_version(source, flt),
         },
-        "automation_bias": {"flagged_reviewers": len(bias["flagged"]), **bias},
+        "automation_bias": _bias_block(bias),
         "reviewer_accuracy": oversight.reviewer_accuracy(source, flt),
         "agreement": agreement.agreement_summary(source, flt, n_boot=n_boot, seed=seed),
         "fairness": fairness.fairness_summary(source, flt),
@@ -134,6 +134,21 @@ def _compute(source: Source, flt: Filter, *, policy: Policy, include_drift: bool
     out["findings"] = findings
     out["findings_not_evaluated"] = not_evaluated
     out["policy"] = {"name": policy.name, "source": policy.source, "sha256": policy.sha256}
+    return out
+
+
+def _bias_block(bias: dict) -> dict:
+    """The automation-bias block; ``flagged_reviewers`` is None (NOT EVALUATED, never a pass)
+    when no reviewer could be tested: no reviews at all (COMPAS), or nobody with enough reviews
+    and peers to compare against. Zero flags among untested reviewers is not evidence."""
+    min_reviews = bias.get("method", {}).get("thresholds", {}).get("min_reviews", 0)
+    tested = [r for r in bias.get("reviewers", []) if (r.get("reviews") or 0) >= min_reviews
+              and r.get("p_value") is not None and r.get("time_ratio") is not None]
+    out = {"flagged_reviewers": len(bias["flagged"]) if tested else None, "tested_reviewers": len(tested), **bias}
+    if not tested:
+        out["not_evaluated_reason"] = (
+            "no reviews in the selection" if not bias.get("reviewers") else
+            f"no reviewer has {min_reviews} reviews and peers on comparable cases to be tested against")
     return out
 
 
