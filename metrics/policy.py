@@ -148,6 +148,20 @@ def evaluate(policy: Policy, metrics: dict) -> tuple[list[dict], list[dict]]:
     return findings, not_evaluated
 
 
+def status_for(policy: Policy, metric: str, value: float | None) -> str | None:
+    """The status the policy gives ``value`` of ``metric`` (a concrete path), as in the findings:
+    a page that shows one number (the flagged reviewers) colours it as the finding is coloured.
+    None when no rule covers the metric or the value is undefined (NOT EVALUATED)."""
+    if value is None:
+        return None
+    for rule in policy.rules:
+        pattern = rule["metric"].split(".")
+        parts = metric.split(".")
+        if len(pattern) == len(parts) and all(a in ("*", b) for a, b in zip(pattern, parts)):
+            return status_of(float(value), rule)[0]
+    return None
+
+
 def _no_evidence(path: str, metrics: dict) -> str:
     """Why a rule has no value: the reason the metric block gives, else a generic one."""
     node = metrics

@@ -128,13 +128,20 @@ def _compute(source: Source, flt: Filter, *, policy: Policy, include_drift: bool
     if include_drift and flt.start and flt.end and counts["cases"]:
         out["drift"] = drift.drift_summary(
             source, flt, period=(flt.start, flt.end), reference_months=int(s.get("drift_reference_months", 3)),
-            current_months=int(s.get("drift_current_months", 1)), seed=seed, html_path=drift_html)
+            current_months=int(s.get("drift_current_months", 1)), seed=seed, html_path=drift_html,
+            max_rows=drift_sample_rows(policy))
     out = plain(out)
     findings, not_evaluated = evaluate(policy, out)
     out["findings"] = findings
     out["findings_not_evaluated"] = not_evaluated
     out["policy"] = {"name": policy.name, "source": policy.source, "sha256": policy.sha256}
     return out
+
+
+def drift_sample_rows(policy: Policy) -> int:
+    """Cases sampled per drift window: the policy's ``drift_sample_rows``, the same on the
+    dashboard, in the PDF and in ``metrics --json`` (a different sample gives other statistics)."""
+    return int(policy.setting("drift_sample_rows", drift.DEFAULT_SAMPLE))
 
 
 def _bias_block(bias: dict) -> dict:
@@ -199,12 +206,13 @@ def kpis(source: Source, flt: Filter, *, hourly_rate: float | None = None) -> di
     })
 
 
-def findings(source: Source, flt: Filter, *, policy_path: str | None = None, include_drift: bool = False,
+def findings(source: Source, flt: Filter, *, policy_path: str | None = None, include_drift: bool = True,
              n_boot: int = 0) -> dict:
     """The policy's pass/warn/fail findings for the filter (:func:`hitlgov.metrics.summary.compute_metrics`).
 
-    Drift is left out by default (Evidently is slow; the Drift page runs it on demand) and the
-    agreement bootstrap is skipped (``n_boot=0``): findings use point estimates only.
+    Drift is included, on the policy's sample, so the dashboard counts the same findings as the
+    PDF and ``metrics --json``; the agreement bootstrap is skipped (``n_boot=0``): statuses use
+    point estimates only, as everywhere.
     """
     m = compute_metrics(source, flt, policy=load_policy(policy_path), include_drift=include_drift, n_boot=n_boot)
     return {"period": m["period"], "findings": m["findings"], "not_evaluated": m["findings_not_evaluated"],

@@ -49,21 +49,22 @@ st.caption("**Automation rate**: share of cases no human reviewed. **Override ra
 
 # -- findings ---------------------------------------------------------------------------------
 ui.section("Policy findings", f"Each rule of the policy ({policy.name}) applied to the period: FAIL beyond a fail "
-           "bound, WARN beyond a warn bound, PASS otherwise. Drift is evaluated on the Drift page.")
-with st.spinner("Evaluating the policy…"):
+           "bound, WARN beyond a warn bound, PASS otherwise; NOT EVALUATED where the log lacks the evidence. The "
+           "same findings as the PDF report and `hitlgov metrics` (drift on the same sample).")
+with st.spinner("Evaluating the policy, drift tests included…"):
     f = data.call(summary.findings, flt, policy_path=ui.policy_path())
 findings = f["findings"]
-missing = [x for x in f["not_evaluated"] if not x["metric"].startswith("drift")]  # drift: on its own page
+missing = f["not_evaluated"]
 tally = {s: sum(1 for x in findings if x["status"] == s) for s in ("fail", "warn", "pass")}
 st.markdown(f":red-badge[{tally['fail']} FAIL] :orange-badge[{tally['warn']} WARN] "
-            f":green-badge[{tally['pass']} PASS]" + (f" :gray-badge[{len(missing)} not evaluated]" if missing else ""))
+            f":green-badge[{tally['pass']} PASS]" + (f" :gray-badge[{len(missing)} NOT EVALUATED]" if missing else ""))
 
 
 def _card(col, x: dict) -> None:
     with col.container(border=True, height="stretch"):
         where = x["metric"].split(".")
-        scope = f" · {where[1]}" if where[0] == "fairness" else ""
-        st.markdown(f"{ui.STATUS_BADGE[x['status']]} **{x['title']}**{scope}")
+        scope = f" · {ui.md(where[1])}" if where[0] == "fairness" else ""
+        st.markdown(f"{ui.STATUS_BADGE[x['status']]} **{ui.md(x['title'])}**{scope}")
         st.markdown(f"**{fmt.finding_value(x['metric'], x['value'])}** (threshold {fmt.finding_value(x['metric'], x['threshold'])})")
         st.caption(", ".join(x["refs"]))
 
@@ -93,12 +94,12 @@ if passed:
     with st.expander(f"{len(passed)} passing checks"):
         for x in passed:
             where = x["metric"].split(".")
-            scope = f" · {where[1]}" if where[0] == "fairness" else ""
-            st.markdown(f"{ui.STATUS_BADGE['pass']} **{x['title']}**{scope}: {fmt.finding_value(x['metric'], x['value'])} "
+            scope = f" · {ui.md(where[1])}" if where[0] == "fairness" else ""
+            st.markdown(f"{ui.STATUS_BADGE['pass']} **{ui.md(x['title'])}**{scope} "
                         f"(threshold {fmt.finding_value(x['metric'], x['threshold'])}) — {', '.join(x['refs'])}")
 if missing:
     st.caption("Not evaluated on this selection: " + "; ".join(
-        f"{x['title'] or x['metric']} ({x['reason']})" for x in missing))
+        ui.md(f"{x.get('check') or x['title'] or x['metric']} ({x['reason']})") for x in missing))
 _overdue, _incidents = overdue_work(view.db, flt.system)
 if _overdue or _incidents:
     parts = []
