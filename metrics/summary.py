@@ -78,7 +78,6 @@ def _compute(source: Source, flt: Filter, *, policy: Policy, include_drift: bool
         drift.preload_evidently()
     source.expect_reuse(flt)
     s = policy.settings
-    rate = float(s.get("reviewer_hourly_rate", roi.DEFAULT_HOURLY_RATE))
     over = oversight.oversight_summary(source, flt)
     by_reviewer = over.pop("by_reviewer")
     coverage = oversight.high_risk_coverage(source, flt, score_band=tuple(s.get("high_risk_score_band", (0.35, 0.65))))
@@ -108,7 +107,7 @@ def _compute(source: Source, flt: Filter, *, policy: Policy, include_drift: bool
         "agreement": agreement.agreement_summary(source, flt, n_boot=n_boot, seed=seed),
         "fairness": fairness.fairness_summary(source, flt),
         "drift": {},
-        "roi": roi.roi_summary(source, flt, hourly_rate=rate),
+        "roi": roi.roi_summary(source, flt, **roi.costs_from(policy)),
         "data_quality": {
             "retention": ret,
             "retention_months": _months_covered(ret),
@@ -167,26 +166,40 @@ def _months_covered(ret: dict) -> float | None:
 
 
 KPI_KEYS = ("cases", "reviewed_cases", "automation_rate", "review_rate", "override_rate", "escalation_rate",
-            "reviewer_hours", "cost", "errors_caught", "errors_introduced", "net_errors_prevented")
+            "reviewer_hours", "cost", "errors_caught", "errors_introduced", "net_errors_prevented",
+            "value_of_errors_caught", "net_value_of_review", "net_benefit", "cost_per_net_error_prevented")
+#: KPIs that count outcomes: a recent period knows fewer outcomes, so its delta may only say "not yet known"
+OUTCOME_KEYS = ("errors_caught", "errors_introduced", "net_errors_prevented", "value_of_errors_caught",
+                "net_value_of_review", "net_benefit", "cost_per_net_error_prevented")
+#: an outcome KPI's delta is shown only when the current period knows the outcome of at least the
+#: previous period's share of cases minus this many points (documented in the README)
+OUTCOME_SHARE_TOLERANCE = 0.05
 
 
-def kpis(source: Source, flt: Filter, *, hourly_rate: float | None = None) -> dict:
+def kpis(source: Source, flt: Filter, *, hourly_rate: float | None = None,
+         cost_false_positive: float = roi.DEFAULT_COST_FALSE_POSITIVE,
+         cost_false_negative: float = roi.DEFAULT_COST_FALSE_NEGATIVE) -> dict:
     """The executive tiles for the filter and for the same-length period just before it.
 
     Values come from :func:`hitlgov.metrics.oversight.oversight_summary` and :func:`hitlgov.metrics.roi.roi_summary`.
     Returns ``{"current": {...}, "previous": {...} | None, "delta": {...}, "previous_period":
-    {"from", "to"} | None}``; ``delta`` = current - previous per key (None where either side is
-    undefined or the previous period holds no case).
+    {"from", "to"} | None, "outcome_deltas_withheld": bool}``; ``delta`` = current - previous per
+    key (None where either side is undefined or the previous period holds no case). Deltas of
+    outcome-based KPIs are withheld (None) when the current period knows markedly fewer outcomes
+    than the previous one: a drop there reflects outcomes not yet known, not worse review.
     """
     rate = roi.DEFAULT_HOURLY_RATE if hourly_rate is None else float(hourly_rate)
+    costs = {"hourly_rate": rate, "cost_false_positive": cost_false_positive,
+             "cost_false_negative": cost_false_negative}
 
     def one(f: Filter) -> dict:
         o = oversight.oversight_summary(source, f)
-        r = roi.roi_summary(source, f, hourly_rate=rate)
+        r = roi.roi_summary(source, f, **costs)
         merged = {**{k: o[k] for k in ("cases", "reviewed_cases", "automation_rate", "review_rate",
                                         "override_rate", "escalation_rate")},
                   **{k: r[k] for k in ("reviewer_hours", "cost", "errors_caught", "errors_introduced",
-                                       "net_errors_prevented")}}
+                                       "net_errors_prevented", "value_of_errors_caught", "net_value_of_review",
+                                       "net_benefit", "cost_per_net_error_prevented", "outcome_known_share")}}
         merged["hourly_rate"] = rate
         return merged
 
@@ -195,12 +208,15 @@ def kpis(source: Source, flt: Filter, *, hourly_rate: float | None = None) -> di
     previous = one(prev_flt) if prev_flt is not None else None
     if previous is not None and not previous["cases"]:
         previous = None
+    withheld = bool(previous is not None and (current["outcome_known_share"] or 0.0)
+                    < (previous["outcome_known_share"] or 0.0) - OUTCOME_SHARE_TOLERANCE)
     delta = {k: (current[k] - previous[k]) if previous is not None and current[k] is not None
-             and previous[k] is not None else None for k in KPI_KEYS}
+             and previous[k] is not None and not (withheld and k in OUTCOME_KEYS) else None for k in KPI_KEYS}
     return plain({
         "current": current,
         "previous": previous,
         "delta": delta,
+        "outcome_deltas_withheld": withheld,
         "previous_period": ({"from": prev_flt.start.isoformat(), "to": prev_flt.end.isoformat()}
                             if prev_flt is not None else None),
     })
