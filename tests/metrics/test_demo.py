@@ -258,7 +258,7 @@ def test_too_few_cases_refused(tmp_path):
 
 
 def test_routing_band_narrower_than_the_policy_band_is_a_planted_coverage_gap(cases):
-    """Planted effect 11 (data/README.md): the deployment routes scores within THRESHOLD ±
+    """Planted effect 14 (data/README.md): the deployment routes scores within THRESHOLD ±
     REVIEW_BAND (0.38-0.62) to a person, the default policy calls 0.35-0.65 high-risk; the cases
     in between are mostly automated, so high-risk coverage FAILs -- on purpose, and documented."""
     from hitlgov.metrics.policy import load_policy
