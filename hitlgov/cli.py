@@ -386,8 +386,14 @@ def _print_metrics(m: dict) -> None:
             out.print(f"fairness {attr}: {f.get('error', 'no groups')}")
             continue
         e = f["review_effect"]
+        status = next((x["status"] for x in m["findings"]
+                       if x["metric"] == f"fairness.{attr}.final_decision.demographic_parity_difference"), None)
+        worse = "; ".join(f"review raised {w['group']}'s {w['rate'].replace('_', ' ')} {_pct(w['model'])} -> "
+                          f"{_pct(w['final'])}" for w in e.get("worsened") or [])
         out.print(f"fairness {attr}: demographic parity difference model {_num(e['dpd_model'], '{:.3f}')} -> "
-                  f"final {_num(e['dpd_final'], '{:.3f}')} ({_effect(e['dpd_verdict'])})", highlight=False)
+                  f"final {_num(e['dpd_final'], '{:.3f}')} ({_effect(e['dpd_verdict'])}"
+                  + (f"; the final decisions still {status.upper()} the policy" if status in ("fail", "warn") else "")
+                  + ")" + (f"; {worse}" if worse else ""), highlight=False, markup=False)
     d = m.get("drift") or {}
     if d.get("columns"):
         drifted = [col["column"] for col in d["columns"] if col.get("drifted")]

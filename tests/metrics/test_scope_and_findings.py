@@ -161,3 +161,24 @@ def test_every_fail_comes_before_any_warn():
     statuses = [f["status"] for f in findings]
     assert statuses == sorted(statuses, key=["fail", "warn", "pass"].index)
     assert statuses.count("fail") == 2 and statuses.count("warn") == 2
+
+
+def test_review_effect_names_the_group_whose_error_rate_review_made_worse():
+    from hitlgov.metrics.fairness_stats import review_effect
+    from hitlgov.reports.narrative import sentence
+
+    model = {"demographic_parity_difference": 0.30, "equalized_odds_difference": 0.2,
+             "by_group": {"a": {"false_positive_rate": 0.10, "false_negative_rate": 0.30},
+                          "b": {"false_positive_rate": 0.20, "false_negative_rate": 0.20}}}
+    final = {"demographic_parity_difference": 0.15, "equalized_odds_difference": 0.25,
+             "by_group": {"a": {"false_positive_rate": 0.105, "false_negative_rate": 0.10},
+                          "b": {"false_positive_rate": 0.35, "false_negative_rate": 0.20}}}
+    effect = review_effect(model, final)
+    assert effect["dpd_verdict"] == "reduced"
+    assert effect["worsened"] == [{"group": "b", "rate": "false_positive_rate", "model": 0.20, "final": 0.35}]
+    finding = {"metric": "fairness.grp.final_decision.demographic_parity_difference", "value": 0.15,
+               "threshold": 0.10, "status": "fail"}
+    text = sentence(finding, {"counts": {"reviewed_cases": 10}, "fairness": {"grp": {"review_effect": effect}}})
+    assert "human review reduced the gap from 0.300" in text
+    assert "still fail the policy's limit" in text
+    assert "review raised the false positive rate of b from 20.0% to 35.0%" in text
