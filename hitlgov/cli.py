@@ -207,12 +207,15 @@ def status(as_json: bool = typer.Option(False, "--json", metavar=FLAG), db: Opti
         info = result_cache.lookup(con, key)
     if info is None:
         from hitlgov.metrics import inventory
-        from hitlgov.metrics.source import Source
+        from hitlgov.metrics.source import Filter, Source
 
         with Source.open(db) as src:
+            systems = inventory.systems_overview(src)
+            for s in systems:  # retention is an obligation per system: one log's coverage says nothing of another's
+                s["retention"] = inventory.retention(src, Filter(system=s["system"]))
             text = json.dumps({
                 "counts": inventory.counts(src),
-                "systems": inventory.systems_overview(src),
+                "systems": systems,
                 "retention": inventory.retention(src),
                 "ingestion_runs": inventory.ingestion_runs(src, limit=5),
                 "quarantine": inventory.quarantine_summary(src, top=5),
@@ -223,22 +226,28 @@ def status(as_json: bool = typer.Option(False, "--json", metavar=FLAG), db: Opti
     if as_json:
         sys.stdout.write(json.dumps(info, default=str) + "\n")
         return
+    # 80 columns: paths and messages are printed whole on their own lines (soft-wrapped by the
+    # terminal, never cut with an ellipsis); the runs table holds only short columns.
+    say = lambda text: out.print(text, highlight=False, soft_wrap=True, markup=False)  # noqa: E731
     c = info["counts"]
-    out.print(f"[bold]{info['store']}[/]: {c['cases']:,} cases, {c['reviews']:,} reviews "
-              f"({c['reviewed_cases']:,} reviewed cases); decisions {c['first_decision']} .. {c['last_decision']}",
-              highlight=False)
+    say(f"store: {info['store']}")
+    say(f"{c['cases']:,} cases, {c['reviews']:,} reviews ({c['reviewed_cases']:,} reviewed cases); "
+        f"decisions {str(c['first_decision'])[:10]} .. {str(c['last_decision'])[:10]}")
     for s in info["systems"]:
-        out.print(f"  system {s['system']}: {s['cases']:,} cases, {s['first']} .. {s['last']}", highlight=False)
-    out.print(f"retention: {info['retention']['status']} - {info['retention']['message']}", highlight=False)
-    runs = Table("run", "file", "read", "stored", "dup", "quarantined", "finished", title="last ingestion runs")
+        r = s["retention"]
+        say(f"system {s['system']}: {s['cases']:,} cases, {str(s['first'])[:10]} .. {str(s['last'])[:10]}; "
+            f"retention {r['status'].upper()}: {r['message']}")
+    runs = Table("run", "read", "stored", "dup", "quar.", "finished (UTC)", title="last ingestion runs")
     for r in info["ingestion_runs"]:
-        runs.add_row(str(r["run_id"]), r["file"], f"{r['rows_read']:,}", f"{r['stored']:,}",
-                     f"{r['duplicates']:,}", f"{r['quarantined']:,}", str(r["finished_at"])[:19])
+        runs.add_row(str(r["run_id"]), f"{r['rows_read']:,}", f"{r['stored']:,}", f"{r['duplicates']:,}",
+                     f"{r['quarantined']:,}", str(r["finished_at"])[:16])
     out.print(runs)
+    for r in info["ingestion_runs"]:
+        say(f"  run {r['run_id']}: {r['file']}")
     q = info["quarantine"]
-    out.print(f"quarantine: {q['quarantined_rows']:,} rows")
+    say(f"quarantine: {q['quarantined_rows']:,} rows")
     for r in q["top_reasons"]:
-        out.print(f"  {r['rows']:>6,}  {r['field'] or '-'}: {r['reason']}", highlight=False)
+        say(f"  {r['rows']:>6,}  {r['field'] or '-'}: {r['reason']}")
 
 
 def _date(value: Optional[str], flag: str):

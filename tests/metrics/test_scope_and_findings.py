@@ -182,3 +182,23 @@ def test_review_effect_names_the_group_whose_error_rate_review_made_worse():
     assert "human review reduced the gap from 0.300" in text
     assert "still fail the policy's limit" in text
     assert "review raised the false positive rate of b from 20.0% to 35.0%" in text
+
+
+def test_status_fits_80_columns_keeps_paths_whole_and_judges_retention_per_system(tmp_path, monkeypatch):
+    deep = tmp_path / ("a-rather-long-folder-name-for-the-decision-logs-" * 2) / "credit.csv"
+    deep.parent.mkdir(parents=True)
+    deep.write_text(CREDIT)
+    db = tmp_path / "s.duckdb"
+    with store.connect(db) as con:
+        ingest_path(con, deep, mapping=Mapping(system="credit"))
+        (tmp_path / "screen.csv").write_text(SCREEN)
+        ingest_path(con, tmp_path / "screen.csv", mapping=Mapping(system="screening"))
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = _cli("status", "--db", str(db))
+    assert code == 0 and "…" not in out
+    assert f"run 1: {deep}" in out  # the whole path, on its own line
+    table = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
+    assert table and all(len(line) <= 80 for line in table)
+    # each system's retention on its own log: credit covers 47 days, screening 122 days; both < 6 months
+    assert "system credit: 3 cases, 2026-01-05 .. 2026-02-20; retention FAIL" in out
+    assert "system screening: 3 cases, 2013-02-01 .. 2013-06-02; retention FAIL" in out
