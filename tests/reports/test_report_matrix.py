@@ -6,8 +6,8 @@ lays out both kinds as HTML -- everything but WeasyPrint, which only paints the 
 one day, one week, a period with no reviews, one with no known outcomes, one reviewer, one
 group, a model version, a segment, the whole log; and renders one real PDF of the hardest cell.
 
-Adding a case is one line in ``TINY`` or ``DEMO`` (the annotation-only system of issue 12 is
-one more ``CASE``, written out below, once cases without a model decision are stored).
+Adding a case is one line in ``TINY`` or ``DEMO``; the annotation-only system (issue 12: cases
+without a model decision, two annotators) is one of them.
 """
 from __future__ import annotations
 
@@ -71,6 +71,12 @@ def tiny(tmp_path_factory) -> Path:
     db = folder / "store.duckdb"
     with store.connect(db) as con:
         ingest_path(con, log, mapping=Mapping(sensitive=["gender"], positive_label="approve"))
+        labels = folder / "labels.csv"  # two annotators label 30 tasks no model decided
+        labels.write_text("case_id,ts,reviewer_id,human_decision,review_seconds,gender\n" + "".join(
+            f"t{i},2026-01-{1 + i % 28:02d}T09:00:00,{rid},{'approve' if (i + (rid == 'a2')) % 3 else 'deny'},20,"
+            f"{'f' if i % 2 else 'm'}\n" for i in range(30) for rid in ("a1", "a2")))
+        ingest_path(con, labels, mapping=Mapping(system="labels", sensitive=["gender"], positive_label="approve",
+                                                 annotation_only=True))
     return db
 
 
@@ -96,8 +102,7 @@ TINY = {  # name: filter on the hand-built store
     "model version": Filter(D(2026, 1, 1), D(2026, 3, 31), system="tiny", model_version="v1"),
     "segment": Filter(D(2026, 1, 1), D(2026, 3, 31), system="tiny", segment=("gender", "m")),
     "empty period": Filter(D(2025, 1, 1), D(2025, 1, 31), system="tiny"),
-    # once issue 12 stores cases without a model decision, add here:
-    # "annotation-only system": Filter(system="annotation-only"),  (and its rows to _tiny_log)
+    "annotation-only system": Filter(system="labels"),  # issue 12: cases without a model decision
 }
 DEMO = {  # name: filter on a 3,000-case demo deployment (the generator of `make demo`)
     "one day": Filter(D(2026, 3, 2), D(2026, 3, 2), system="consumer-credit"),
@@ -128,6 +133,8 @@ def test_the_tiny_store_exercises_a_none_ratio_beside_numbers(tiny):
 @pytest.mark.parametrize("case", list(TINY))
 def test_every_kind_lays_out_on_the_tiny_store(tiny, case, kind):
     layout, html = _lay_out(tiny, TINY[case], kind)
+    if TINY[case].system == "labels":  # the annotation-only system was stored, not quarantined
+        assert layout["m"]["counts"]["cases"] == 30 and layout["m"]["counts"]["reviews"] == 60
     assert "Traceback" not in html and "None" not in _cells(html)
     flt = TINY[case]
     if flt.model_version:  # the scope is named where a reader looks: title and running header
