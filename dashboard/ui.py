@@ -1,6 +1,8 @@
 """Layout helpers shared by the pages: headers, empty states, KPI tiles, chart display."""
 from __future__ import annotations
 
+import re
+
 import os
 import sys
 from pathlib import Path
@@ -108,3 +110,6 @@ def num_column(label: str, fmt_: str = "localized", help: str | None = None):
 
 def delta_pp(delta: float | None) -> str | None:
     return fmt.pp(delta)
+
+
+md_escape = md  # one escaping rule for text from the data: hitlgov.dashboard.literal.md

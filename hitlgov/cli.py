@@ -27,6 +27,9 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
+
+# Boolean options are flags: an empty metavar keeps Typer's rich help from showing a "<bool>" value.
+FLAG = ""
 DbOption = typer.Option(None, "--db", envvar="HITLGOV_DB", help="DuckDB store [default: ./hitlgov.duckdb]")
 EngineOption = typer.Option(
     None, "--engine", envvar="HITLGOV_ENGINE",
@@ -53,6 +56,18 @@ def _acting(name: Optional[str]):
     from hitlgov import actor
 
     return actor.acting_as(_actor(name))
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"hitlgov {__version__}", highlight=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", metavar=FLAG, callback=_print_version, is_eager=True,
+                                       help="Print the version and exit")) -> None:
+    """Governance and compliance for human-in-the-loop AI: ingest decision logs, measure oversight, report."""
 
 
 def store_only(command: str, engine: Optional[str]) -> None:
@@ -94,8 +109,8 @@ def ingest(
     features: Optional[List[str]] = typer.Option(None, "--features", help="Feature columns for drift (comma-separated)"),
     positive_label: Optional[str] = typer.Option(None, "--positive-label", help="The favourable/positive label"),
     system: Optional[str] = typer.Option(None, "--system", help="System for rows that name none [default: 'default']"),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per file on stdout, nothing else"),
-    in_place: bool = typer.Option(False, "--in-place", help="Serve Parquet files where they lie (PATH may be a glob "
+    as_json: bool = typer.Option(False, "--json", metavar=FLAG, help="One JSON object per file on stdout, nothing else"),
+    in_place: bool = typer.Option(False, "--in-place", metavar=FLAG, help="Serve Parquet files where they lie (PATH may be a glob "
                                   "such as 'logs/month=*/*.parquet'): validated, indexed, not copied"),
     question: Optional[str] = typer.Option(None, "--question", help="Tool exports: the question (Argilla) or control "
                                            "(Label Studio from_name) or score name (Langfuse) that is the decision"),
@@ -177,7 +192,7 @@ def _with_progress(run, path: Path):
 
 @app.command()
 @friendly
-def status(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DbOption,
+def status(as_json: bool = typer.Option(False, "--json", metavar=FLAG), db: Optional[Path] = DbOption,
            engine: Optional[str] = StoreOnlyEngine):
     """What the store holds: cases, reviews, systems, period, last runs, quarantine, retention."""
     store_only("status", engine)
@@ -192,12 +207,15 @@ def status(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = D
         info = result_cache.lookup(con, key)
     if info is None:
         from hitlgov.metrics import inventory
-        from hitlgov.metrics.source import Source
+        from hitlgov.metrics.source import Filter, Source
 
         with Source.open(db) as src:
+            systems = inventory.systems_overview(src)
+            for s in systems:  # retention is an obligation per system: one log's coverage says nothing of another's
+                s["retention"] = inventory.retention(src, Filter(system=s["system"]))
             text = json.dumps({
                 "counts": inventory.counts(src),
-                "systems": inventory.systems_overview(src),
+                "systems": systems,
                 "retention": inventory.retention(src),
                 "ingestion_runs": inventory.ingestion_runs(src, limit=5),
                 "quarantine": inventory.quarantine_summary(src, top=5),
@@ -208,22 +226,28 @@ def status(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = D
     if as_json:
         sys.stdout.write(json.dumps(info, default=str) + "\n")
         return
+    # 80 columns: paths and messages are printed whole on their own lines (soft-wrapped by the
+    # terminal, never cut with an ellipsis); the runs table holds only short columns.
+    say = lambda text: out.print(text, highlight=False, soft_wrap=True, markup=False)  # noqa: E731
     c = info["counts"]
-    out.print(f"[bold]{info['store']}[/]: {c['cases']:,} cases, {c['reviews']:,} reviews "
-              f"({c['reviewed_cases']:,} reviewed cases); decisions {c['first_decision']} .. {c['last_decision']}",
-              highlight=False)
+    say(f"store: {info['store']}")
+    say(f"{c['cases']:,} cases, {c['reviews']:,} reviews ({c['reviewed_cases']:,} reviewed cases); "
+        f"decisions {str(c['first_decision'])[:10]} .. {str(c['last_decision'])[:10]}")
     for s in info["systems"]:
-        out.print(f"  system {s['system']}: {s['cases']:,} cases, {s['first']} .. {s['last']}", highlight=False)
-    out.print(f"retention: {info['retention']['status']} - {info['retention']['message']}", highlight=False)
-    runs = Table("run", "file", "read", "stored", "dup", "quarantined", "finished", title="last ingestion runs")
+        r = s["retention"]
+        say(f"system {s['system']}: {s['cases']:,} cases, {str(s['first'])[:10]} .. {str(s['last'])[:10]}; "
+            f"retention {r['status'].upper()}: {r['message']}")
+    runs = Table("run", "read", "stored", "dup", "quar.", "finished (UTC)", title="last ingestion runs")
     for r in info["ingestion_runs"]:
-        runs.add_row(str(r["run_id"]), r["file"], f"{r['rows_read']:,}", f"{r['stored']:,}",
-                     f"{r['duplicates']:,}", f"{r['quarantined']:,}", str(r["finished_at"])[:19])
+        runs.add_row(str(r["run_id"]), f"{r['rows_read']:,}", f"{r['stored']:,}", f"{r['duplicates']:,}",
+                     f"{r['quarantined']:,}", str(r["finished_at"])[:16])
     out.print(runs)
+    for r in info["ingestion_runs"]:
+        say(f"  run {r['run_id']}: {r['file']}")
     q = info["quarantine"]
-    out.print(f"quarantine: {q['quarantined_rows']:,} rows")
+    say(f"quarantine: {q['quarantined_rows']:,} rows")
     for r in q["top_reasons"]:
-        out.print(f"  {r['rows']:>6,}  {r['field'] or '-'}: {r['reason']}", highlight=False)
+        say(f"  {r['rows']:>6,}  {r['field'] or '-'}: {r['reason']}")
 
 
 def _date(value: Optional[str], flag: str):
@@ -259,10 +283,10 @@ def metrics(
     model_version: Optional[str] = typer.Option(None, "--model-version"),
     segment: Optional[str] = typer.Option(None, "--segment", help="ATTRIBUTE=VALUE, e.g. age_band=18-24"),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Policy YAML [default: the shipped policy]"),
-    no_drift: bool = typer.Option(False, "--no-drift", help="Skip the (slower) Evidently drift tests"),
+    no_drift: bool = typer.Option(False, "--no-drift", metavar=FLAG, help="Skip the (slower) Evidently drift tests"),
     drift_html: Optional[Path] = typer.Option(None, "--drift-html", help="Save Evidently's HTML report here"),
-    as_json: bool = typer.Option(False, "--json", help="The SCHEMA.md JSON object on stdout"),
-    no_cache: bool = typer.Option(False, "--no-cache", envvar="HITLGOV_NO_CACHE",
+    as_json: bool = typer.Option(False, "--json", metavar=FLAG, help="The SCHEMA.md JSON object on stdout"),
+    no_cache: bool = typer.Option(False, "--no-cache", metavar=FLAG, envvar="HITLGOV_NO_CACHE",
                                   help="Recompute from the tables instead of reusing the store's cached result"),
     db: Optional[Path] = DbOption,
     engine: Optional[str] = EngineOption,
@@ -272,16 +296,34 @@ def metrics(
     acting = _acting(actor)
     from hitlgov.metrics.engines import open_source
     from hitlgov.metrics.policy import load_policy
+    from hitlgov.metrics.scope import ALL, check_filter, systems_in_scope
     from hitlgov.metrics.summary import compute_metrics
 
     flt = _filter(start, end, system, model_version, segment)
     pol = load_policy(policy)
+    every = system == ALL
     with open_source(db, engine) as src:
         _refuse_untrustworthy(src)
-        result = compute_metrics(src, flt, policy=pol, include_drift=not no_drift,
-                                 drift_html=str(drift_html) if drift_html else None, cache=not no_cache)
+        names = systems_in_scope(src, flt.system)
+        every = every and names != [ALL]  # a system literally named "all" is that system
+        if drift_html and len(names) > 1:
+            fail("--drift-html writes one system's drift report: pass --system NAME with it")
+        results = {}
+        for name in names if names or every else [None]:  # an empty store still gets its (empty) answer
+            one = check_filter(src, flt.but(system=name))
+            results[name] = compute_metrics(src, one, policy=pol, include_drift=not no_drift,
+                                            drift_html=str(drift_html) if drift_html else None, cache=not no_cache)
     with acting:
         _note_policy(db, engine, pol)
+    if every:  # each system on its own, with its own period and windows
+        if as_json:
+            sys.stdout.write(json.dumps({"systems": results}, allow_nan=False) + "\n")
+            return
+        for name, result in results.items():
+            out.print(f"[bold]System {name}[/]", highlight=False)
+            _print_metrics(result)
+        return
+    result = next(iter(results.values()))
     if as_json:
         sys.stdout.write(json.dumps(result, allow_nan=False) + "\n")
         return
@@ -353,8 +395,14 @@ def _print_metrics(m: dict) -> None:
             out.print(f"fairness {attr}: {f.get('error', 'no groups')}")
             continue
         e = f["review_effect"]
+        status = next((x["status"] for x in m["findings"]
+                       if x["metric"] == f"fairness.{attr}.final_decision.demographic_parity_difference"), None)
+        worse = "; ".join(f"review raised {w['group']}'s {w['rate'].replace('_', ' ')} {_pct(w['model'])} -> "
+                          f"{_pct(w['final'])}" for w in e.get("worsened") or [])
         out.print(f"fairness {attr}: demographic parity difference model {_num(e['dpd_model'], '{:.3f}')} -> "
-                  f"final {_num(e['dpd_final'], '{:.3f}')} ({_effect(e['dpd_verdict'])})", highlight=False)
+                  f"final {_num(e['dpd_final'], '{:.3f}')} ({_effect(e['dpd_verdict'])}"
+                  + (f"; the final decisions still {status.upper()} the policy" if status in ("fail", "warn") else "")
+                  + ")" + (f"; {worse}" if worse else ""), highlight=False, markup=False)
     d = m.get("drift") or {}
     if d.get("columns"):
         drifted = [col["column"] for col in d["columns"] if col.get("drifted")]
@@ -362,16 +410,22 @@ def _print_metrics(m: dict) -> None:
                   f"({', '.join(drifted) or 'none'})", highlight=False)
     colour = {"pass": "green", "warn": "yellow", "fail": "red"}
     out.print("[bold]Findings[/]")
+    from rich.markup import escape
+
+    from hitlgov import formats
+
     for f in m["findings"]:
-        out.print(f"  [{colour[f['status']]}]{f['status'].upper():4}[/] {f['metric']} = {f['value']:.4g} "
-                  f"(threshold {f['threshold']:g}) - {', '.join(f['refs'])}", highlight=False)
+        out.print(f"  [{colour[f['status']]}]{f['status'].upper():4}[/] {escape(f['title'])} "
+                  f"(threshold {formats.finding_value(f['metric'], f['threshold'])}; {f['metric']}) - "
+                  f"{escape(', '.join(f['refs']))}", highlight=False)
     for f in m["findings_not_evaluated"]:
-        out.print(f"  [dim]n/a  {f['metric']}: {f['reason']}[/]", highlight=False)
+        out.print(f"  [dim]NOT EVALUATED {escape(f.get('check') or f['metric'])}: {escape(f['reason'])}[/]",
+                  highlight=False)
 
 
 @app.command()
 @friendly
-def verify(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DbOption,
+def verify(as_json: bool = typer.Option(False, "--json", metavar=FLAG), db: Optional[Path] = DbOption,
            since: Optional[list[Path]] = typer.Option(
                None, "--since", metavar="CHECKPOINT",
                help="A checkpoint file kept elsewhere: the chain must still extend it (repeatable)"),
@@ -454,8 +508,9 @@ def serve(
                              "(local accounts or --auth)"),
     auth: Optional[Path] = typer.Option(None, "--auth", help="Authentication file (TOML/YAML): OpenID Connect and/or "
                                         "local accounts, see docs/security.md"),
-    no_auth: bool = typer.Option(False, "--no-auth", help="Single user on this machine, no sign-in (loopback only)"),
-    headless: bool = typer.Option(True, "--headless/--browser", help="Do not open a browser window"),
+    no_auth: bool = typer.Option(False, "--no-auth", metavar=FLAG,
+                                 help="Single user on this machine, no sign-in (loopback only)"),
+    headless: bool = typer.Option(True, "--headless/--browser", metavar=FLAG, help="Do not open a browser window"),
     engine: Optional[str] = EngineOption,
 ):
     """Start the dashboard (Streamlit) on the store, opened read-only (or on --engine).
@@ -477,27 +532,31 @@ def report(
     start: Optional[str] = typer.Option(None, "--from", help="First day (YYYY-MM-DD)"),
     end: Optional[str] = typer.Option(None, "--to", help="Last day, inclusive"),
     system: Optional[str] = typer.Option(None, "--system"),
+    model_version: Optional[str] = typer.Option(None, "--model-version", help="Only the cases this model version decided"),
+    segment: Optional[str] = typer.Option(None, "--segment", help="ATTRIBUTE=VALUE, e.g. age_band=18-24"),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Policy YAML [default: the shipped policy]"),
     kind: str = typer.Option("compliance", "--kind", help="compliance or executive"),
     out_file: Optional[Path] = typer.Option(None, "--out", help="PDF file to write"),
     verify: Optional[Path] = typer.Option(None, "--verify", help="Re-verify a report PDF against the store"),
-    pseudonymise: bool = typer.Option(False, "--pseudonymise", help="Replace reviewer ids by keyed hashes (HITLGOV_PSEUDONYM_KEY)"),
+    pseudonymise: bool = typer.Option(False, "--pseudonymise", metavar=FLAG, help="Replace reviewer ids by keyed hashes (HITLGOV_PSEUDONYM_KEY)"),
     db: Optional[Path] = DbOption,
     engine: Optional[str] = EngineOption,
     actor: Optional[str] = ActorOption,
 ):
     """Generate a PDF compliance/executive report, or --verify one against the store."""
     with _acting(actor):
-        _report(start, end, system, policy, kind, out_file, verify, pseudonymise, db, engine)
+        _report(start, end, system, model_version, segment, policy, kind, out_file, verify, pseudonymise, db, engine)
 
 
-def _report(start, end, system, policy, kind, out_file, verify, pseudonymise, db, engine) -> None:
+def _report(start, end, system, model_version, segment, policy, kind, out_file, verify, pseudonymise, db,
+            engine) -> None:
     from hitlgov.metrics.policy import load_policy
     from hitlgov.reports.cli import run_report
 
-    code = run_report(db=db, start=_date(start, "--from"), end=_date(end, "--to"), system=system, policy=policy,
+    flt = _filter(start, end, system, model_version, segment)
+    code = run_report(db=db, start=flt.start, end=flt.end, system=flt.system, policy=policy,
                       kind=kind, out_file=out_file, verify=verify, pseudonymise=pseudonymise, console=out,
-                      err_console=err, engine=engine)
+                      err_console=err, engine=engine, model_version=flt.model_version, segment=flt.segment)
     if verify is not None and engine is None:
         _print_attestations(db, verify)
     if code == 0 and verify is None:
@@ -509,8 +568,8 @@ def _report(start, end, system, policy, kind, out_file, verify, pseudonymise, db
 @friendly
 def export_parquet(
     out_dir: Path = typer.Option(..., "--out", help="Folder for the Parquet tables (one sub-folder per table)"),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the tables of an existing export"),
-    as_json: bool = typer.Option(False, "--json", help="The table row counts as JSON on stdout"),
+    overwrite: bool = typer.Option(False, "--overwrite", metavar=FLAG, help="Replace the tables of an existing export"),
+    as_json: bool = typer.Option(False, "--json", metavar=FLAG, help="The table row counts as JSON on stdout"),
     db: Optional[Path] = DbOption,
 ):
     """Write the store's canonical tables as Parquet (cases/reviews/attributes by month), for another engine."""
@@ -538,10 +597,10 @@ def monitor(
     policy: Optional[Path] = typer.Option(None, "--policy", help="Policy YAML [default: the shipped policy]"),
     webhook: Optional[List[str]] = typer.Option(None, "--webhook", help="POST status changes as JSON to this URL"),
     alert_file: Optional[List[Path]] = typer.Option(None, "--alert-file", help="Append status changes as JSON lines"),
-    use_syslog: bool = typer.Option(False, "--syslog", help="Send status changes to the local syslog"),
-    drift: bool = typer.Option(False, "--drift", help="Include the (slower) Evidently drift tests"),
-    show_history: bool = typer.Option(False, "--history", help="Print the findings history instead of running"),
-    as_json: bool = typer.Option(False, "--json", help="The run (or the history) as JSON on stdout"),
+    use_syslog: bool = typer.Option(False, "--syslog", metavar=FLAG, help="Send status changes to the local syslog"),
+    drift: bool = typer.Option(False, "--drift", metavar=FLAG, help="Include the (slower) Evidently drift tests"),
+    show_history: bool = typer.Option(False, "--history", metavar=FLAG, help="Print the findings history instead of running"),
+    as_json: bool = typer.Option(False, "--json", metavar=FLAG, help="The run (or the history) as JSON on stdout"),
     actor: Optional[str] = ActorOption,
     db: Optional[Path] = DbOption,
 ):
@@ -606,7 +665,7 @@ def incident_add(
     description: Optional[str] = typer.Option(None, "--description"),
     system: Optional[str] = typer.Option(None, "--system"),
     case: Optional[List[str]] = typer.Option(None, "--case", help="Linked case ids (repeat or comma-separate)"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", metavar=FLAG),
     actor: Optional[str] = ActorOption,
     db: Optional[Path] = DbOption,
 ):
@@ -623,7 +682,7 @@ def incident_add(
 
 @incident_app.command("list")
 @friendly
-def incident_list(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DbOption):
+def incident_list(as_json: bool = typer.Option(False, "--json", metavar=FLAG), db: Optional[Path] = DbOption):
     """Every incident with its deadline counting down, nearest first."""
     from hitlgov.oversight import incidents
 
@@ -722,8 +781,8 @@ def remediation_resolve(item_id: str = typer.Argument(...), note: str = typer.Op
 
 @remediation_app.command("list")
 @friendly
-def remediation_list(overdue: bool = typer.Option(False, "--overdue", help="Only overdue items"),
-                     as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DbOption):
+def remediation_list(overdue: bool = typer.Option(False, "--overdue", metavar=FLAG, help="Only overdue items"),
+                     as_json: bool = typer.Option(False, "--json", metavar=FLAG), db: Optional[Path] = DbOption):
     """Every remediation item, unresolved and earliest due first."""
     from hitlgov.oversight import remediation
 
@@ -744,7 +803,7 @@ app.add_typer(register_app, name="register")
 @friendly
 def register_load(
     path: Path = typer.Argument(..., help="CSV or YAML reviewer register"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", metavar=FLAG),
     actor: Optional[str] = ActorOption,
     db: Optional[Path] = DbOption,
 ):
@@ -787,7 +846,7 @@ def attest(
     name: str = typer.Option(..., "--name", help="Who signs off"),
     role: str = typer.Option(..., "--role", help="Their role, e.g. compliance officer"),
     statement: Optional[str] = typer.Option(None, "--statement", help="The attestation text [default: a standard one]"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", metavar=FLAG),
     actor: Optional[str] = ActorOption,
     db: Optional[Path] = DbOption,
 ):
@@ -812,7 +871,7 @@ def attest(
 user_app = typer.Typer(help="Local accounts for the dashboard's sign-in (sites without an identity provider).",
                        no_args_is_help=True)
 app.add_typer(user_app, name="user")
-PasswordStdin = typer.Option(False, "--password-stdin",
+PasswordStdin = typer.Option(False, "--password-stdin", metavar=FLAG,
                              help="Read the password from the first line of standard input (scripts), not a prompt")
 
 
@@ -889,7 +948,7 @@ def user_enable(name: str = typer.Argument(...), db: Optional[Path] = DbOption,
 
 @user_app.command("list")
 @friendly
-def user_list(as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DbOption):
+def user_list(as_json: bool = typer.Option(False, "--json", metavar=FLAG), db: Optional[Path] = DbOption):
     """The local accounts, their roles and whether they are disabled (never a hash)."""
     from hitlgov import accounts
 

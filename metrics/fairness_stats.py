@@ -293,7 +293,8 @@ def review_effect(
     -------
     dict
         ``{"dpd_model", "dpd_final", "dpd_change", "dpd_verdict", "eod_model", "eod_final",
-        "eod_change", "eod_verdict", "verdict", "tolerance"}``.
+        "eod_change", "eod_verdict", "verdict", "tolerance", "worsened"}``; ``worsened`` lists the
+        groups whose false positive or false negative rate review raised (see :func:`_worsened`).
     """
     if tolerance < 0 or not math.isfinite(tolerance):
         raise ValueError(f"tolerance must be a finite non-negative number, got {tolerance!r}")
@@ -317,7 +318,22 @@ def review_effect(
         overall = "mixed"
     out["verdict"] = overall
     out["tolerance"] = tolerance
+    out["worsened"] = _worsened(model.get("by_group") or {}, final.get("by_group") or {}, tolerance)
     return out
+
+
+def _worsened(model: dict[str, dict], final: dict[str, dict], tolerance: float) -> list[dict]:
+    """The groups whose error rate review made worse by more than ``tolerance``:
+    ``[{"group", "rate", "model", "final"}]``, largest increase first. A review that narrows a
+    selection-rate gap can still raise one group's false positive or false negative rate."""
+    rows = []
+    for group, m in model.items():
+        f = final.get(group) or {}
+        for rate in ("false_positive_rate", "false_negative_rate"):
+            before, after = _none_if_nan(m.get(rate)), _none_if_nan(f.get(rate))
+            if before is not None and after is not None and after - before > tolerance:
+                rows.append({"group": group, "rate": rate, "model": before, "final": after})
+    return sorted(rows, key=lambda r: (-(r["final"] - r["model"]), r["group"], r["rate"]))
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,9 +6,15 @@ every sensitive attribute, and up to four bounds. A value beyond a ``fail_*`` bo
 beyond a ``warn_*`` bound warns, otherwise it passes. A finding names the metric, value, the
 bound that decided it (for a pass: the nearest fail bound), and the regulatory references the
 evidence serves. Metrics that cannot be computed on the data (None) are listed separately as
-not evaluated -- missing evidence is itself worth an auditor's attention -- except for a rule
-marked ``when_present: true``, a check that applies to some systems only (the two-person rule
-of Art. 14(5) for remote biometric identification), which is silent where its metric is absent.
+not evaluated, never as a pass -- missing evidence is itself worth an auditor's attention --
+except for a rule marked ``when_present: true``, a check that applies to some systems only (the
+two-person rule of Art. 14(5) for remote biometric identification), which is silent where its
+metric is absent.
+
+A finding's ``title`` states what was *found* ("Reviewers flagged for automation bias: 1"), from
+the rule's ``found`` template (``{value}`` is the formatted value, ``{scope}`` the sensitive
+attribute of a fairness rule); the rule's own ``title`` is the expectation, kept as ``check``
+("No reviewer shows signs of automation bias"). A card carrying WARN must not read as a pass.
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from hitlgov import formats
 from hitlgov.errors import HitlgovError
 
 BOUNDS = ("fail_below", "warn_below", "warn_above", "fail_above")
@@ -97,6 +104,23 @@ def status_of(value: float, rule: dict) -> tuple[str, float]:
     return "pass", min(bounds, key=lambda b: abs(value - b))
 
 
+def _scope(path: str) -> str:
+    parts = path.split(".")
+    return parts[1] if parts[0] == "fairness" and len(parts) > 2 else ""
+
+
+def headline(rule: dict, path: str, value: float) -> str:
+    """What was found, in a few words with the value: the finding's title."""
+    shown = formats.finding_value(path, value)
+    template = rule.get("found")
+    if template:
+        try:
+            return str(template).format(value=shown, scope=_scope(path))
+        except (KeyError, IndexError, ValueError):  # a malformed template in a user's policy: say it plainly
+            pass
+    return f"{rule.get('check') or rule.get('title') or path}: found {shown}"
+
+
 def evaluate(policy: Policy, metrics: dict) -> tuple[list[dict], list[dict]]:
     """Findings (value known) and the rules that could not be evaluated (value None/absent)."""
     findings, not_evaluated = [], []
@@ -105,19 +129,43 @@ def evaluate(policy: Policy, metrics: dict) -> tuple[list[dict], list[dict]]:
         if not matches and rule.get("when_present"):  # a check for some systems only (Art. 14(5))
             continue
         if not matches:
-            not_evaluated.append({"metric": rule["metric"], "title": rule.get("title"),
-                                  "reason": "not computed for this data"})
+            not_evaluated.append({"metric": rule["metric"], "title": rule.get("title"), "check": rule.get("title"),
+                                  "reason": "not computed for this data", "refs": list(rule.get("refs", []))})
         for path, value in matches:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                not_evaluated.append({"metric": path, "title": rule.get("title"),
-                                      "reason": "undefined for this data"})
+                not_evaluated.append({"metric": path, "title": rule.get("title"), "check": rule.get("title"),
+                                      "reason": _no_evidence(path, metrics), "refs": list(rule.get("refs", []))})
                 continue
             status, threshold = status_of(float(value), rule)
             findings.append({
                 "metric": path, "value": float(value), "threshold": float(threshold), "status": status,
-                "title": rule.get("title", path), "refs": list(rule.get("refs", [])),
+                "title": headline(rule, path, float(value)), "check": rule.get("title", path),
+                "refs": list(rule.get("refs", [])),
                 "bounds": {b: rule[b] for b in BOUNDS if b in rule},
             })
-    order = {"fail": 0, "warn": 1, "pass": 2}
+    order = {"fail": 0, "warn": 1, "pass": 2}  # every FAIL before any WARN, stable in the rule order
     findings.sort(key=lambda f: order[f["status"]])
     return findings, not_evaluated
+
+
+def status_for(policy: Policy, metric: str, value: float | None) -> str | None:
+    """The status the policy gives ``value`` of ``metric`` (a concrete path), as in the findings:
+    a page that shows one number (the flagged reviewers) colours it as the finding is coloured.
+    None when no rule covers the metric or the value is undefined (NOT EVALUATED)."""
+    if value is None:
+        return None
+    for rule in policy.rules:
+        pattern = rule["metric"].split(".")
+        parts = metric.split(".")
+        if len(pattern) == len(parts) and all(a in ("*", b) for a, b in zip(pattern, parts)):
+            return status_of(float(value), rule)[0]
+    return None
+
+
+def _no_evidence(path: str, metrics: dict) -> str:
+    """Why a rule has no value: the reason the metric block gives, else a generic one."""
+    node = metrics
+    for part in path.split(".")[:-1]:
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    reason = node.get("not_evaluated_reason") if isinstance(node, dict) else None
+    return str(reason) if reason else "undefined for this data (no evidence)"

@@ -78,7 +78,6 @@ def _compute(source: Source, flt: Filter, *, policy: Policy, include_drift: bool
         drift.preload_evidently()
     source.expect_reuse(flt)
     s = policy.settings
-    rate = float(s.get("reviewer_hourly_rate", roi.DEFAULT_HOURLY_RATE))
     over = oversight.oversight_summary(source, flt)
     by_reviewer = over.pop("by_reviewer")
     coverage = oversight.high_risk_coverage(source, flt, score_band=tuple(s.get("high_risk_score_band", (0.35, 0.65))))
@@ -103,12 +102,12 @@ def _compute(source: Source, flt: Filter, *, policy: Policy, include_drift: bool
                                               "escalation_rate", "rationale_rate")} for r in by_reviewer],
             "by_model_version": oversight.by_model_version(source, flt),
         },
-        "automation_bias": {"flagged_reviewers": len(bias["flagged"]), **bias},
+        "automation_bias": _bias_block(bias),
         "reviewer_accuracy": oversight.reviewer_accuracy(source, flt),
         "agreement": agreement.agreement_summary(source, flt, n_boot=n_boot, seed=seed),
         "fairness": fairness.fairness_summary(source, flt),
         "drift": {},
-        "roi": roi.roi_summary(source, flt, hourly_rate=rate),
+        "roi": roi.roi_summary(source, flt, **roi.costs_from(policy)),
         "data_quality": {
             "retention": ret,
             "retention_months": _months_covered(ret),
@@ -128,12 +127,34 @@ def _compute(source: Source, flt: Filter, *, policy: Policy, include_drift: bool
     if include_drift and flt.start and flt.end and counts["cases"]:
         out["drift"] = drift.drift_summary(
             source, flt, period=(flt.start, flt.end), reference_months=int(s.get("drift_reference_months", 3)),
-            current_months=int(s.get("drift_current_months", 1)), seed=seed, html_path=drift_html)
+            current_months=int(s.get("drift_current_months", 1)), seed=seed, html_path=drift_html,
+            max_rows=drift_sample_rows(policy))
     out = plain(out)
     findings, not_evaluated = evaluate(policy, out)
     out["findings"] = findings
     out["findings_not_evaluated"] = not_evaluated
     out["policy"] = {"name": policy.name, "source": policy.source, "sha256": policy.sha256}
+    return out
+
+
+def drift_sample_rows(policy: Policy) -> int:
+    """Cases sampled per drift window: the policy's ``drift_sample_rows``, the same on the
+    dashboard, in the PDF and in ``metrics --json`` (a different sample gives other statistics)."""
+    return int(policy.setting("drift_sample_rows", drift.DEFAULT_SAMPLE))
+
+
+def _bias_block(bias: dict) -> dict:
+    """The automation-bias block; ``flagged_reviewers`` is None (NOT EVALUATED, never a pass)
+    when no reviewer could be tested: no reviews at all (COMPAS), or nobody with enough reviews
+    and peers to compare against. Zero flags among untested reviewers is not evidence."""
+    min_reviews = bias.get("method", {}).get("thresholds", {}).get("min_reviews", 0)
+    tested = [r for r in bias.get("reviewers", []) if (r.get("reviews") or 0) >= min_reviews
+              and r.get("p_value") is not None and r.get("time_ratio") is not None]
+    out = {"flagged_reviewers": len(bias["flagged"]) if tested else None, "tested_reviewers": len(tested), **bias}
+    if not tested:
+        out["not_evaluated_reason"] = (
+            "no reviews in the selection" if not bias.get("reviewers") else
+            f"no reviewer has {min_reviews} reviews and peers on comparable cases to be tested against")
     return out
 
 
@@ -145,26 +166,40 @@ def _months_covered(ret: dict) -> float | None:
 
 
 KPI_KEYS = ("cases", "reviewed_cases", "automation_rate", "review_rate", "override_rate", "escalation_rate",
-            "reviewer_hours", "cost", "errors_caught", "errors_introduced", "net_errors_prevented")
+            "reviewer_hours", "cost", "errors_caught", "errors_introduced", "net_errors_prevented",
+            "value_of_errors_caught", "net_value_of_review", "net_benefit", "cost_per_net_error_prevented")
+#: KPIs that count outcomes: a recent period knows fewer outcomes, so its delta may only say "not yet known"
+OUTCOME_KEYS = ("errors_caught", "errors_introduced", "net_errors_prevented", "value_of_errors_caught",
+                "net_value_of_review", "net_benefit", "cost_per_net_error_prevented")
+#: an outcome KPI's delta is shown only when the current period knows the outcome of at least the
+#: previous period's share of cases minus this many points (documented in the README)
+OUTCOME_SHARE_TOLERANCE = 0.05
 
 
-def kpis(source: Source, flt: Filter, *, hourly_rate: float | None = None) -> dict:
+def kpis(source: Source, flt: Filter, *, hourly_rate: float | None = None,
+         cost_false_positive: float = roi.DEFAULT_COST_FALSE_POSITIVE,
+         cost_false_negative: float = roi.DEFAULT_COST_FALSE_NEGATIVE) -> dict:
     """The executive tiles for the filter and for the same-length period just before it.
 
     Values come from :func:`hitlgov.metrics.oversight.oversight_summary` and :func:`hitlgov.metrics.roi.roi_summary`.
     Returns ``{"current": {...}, "previous": {...} | None, "delta": {...}, "previous_period":
-    {"from", "to"} | None}``; ``delta`` = current - previous per key (None where either side is
-    undefined or the previous period holds no case).
+    {"from", "to"} | None, "outcome_deltas_withheld": bool}``; ``delta`` = current - previous per
+    key (None where either side is undefined or the previous period holds no case). Deltas of
+    outcome-based KPIs are withheld (None) when the current period knows markedly fewer outcomes
+    than the previous one: a drop there reflects outcomes not yet known, not worse review.
     """
     rate = roi.DEFAULT_HOURLY_RATE if hourly_rate is None else float(hourly_rate)
+    costs = {"hourly_rate": rate, "cost_false_positive": cost_false_positive,
+             "cost_false_negative": cost_false_negative}
 
     def one(f: Filter) -> dict:
         o = oversight.oversight_summary(source, f)
-        r = roi.roi_summary(source, f, hourly_rate=rate)
+        r = roi.roi_summary(source, f, **costs)
         merged = {**{k: o[k] for k in ("cases", "reviewed_cases", "automation_rate", "review_rate",
                                         "override_rate", "escalation_rate")},
                   **{k: r[k] for k in ("reviewer_hours", "cost", "errors_caught", "errors_introduced",
-                                       "net_errors_prevented")}}
+                                       "net_errors_prevented", "value_of_errors_caught", "net_value_of_review",
+                                       "net_benefit", "cost_per_net_error_prevented", "outcome_known_share")}}
         merged["hourly_rate"] = rate
         return merged
 
@@ -173,23 +208,27 @@ def kpis(source: Source, flt: Filter, *, hourly_rate: float | None = None) -> di
     previous = one(prev_flt) if prev_flt is not None else None
     if previous is not None and not previous["cases"]:
         previous = None
+    withheld = bool(previous is not None and (current["outcome_known_share"] or 0.0)
+                    < (previous["outcome_known_share"] or 0.0) - OUTCOME_SHARE_TOLERANCE)
     delta = {k: (current[k] - previous[k]) if previous is not None and current[k] is not None
-             and previous[k] is not None else None for k in KPI_KEYS}
+             and previous[k] is not None and not (withheld and k in OUTCOME_KEYS) else None for k in KPI_KEYS}
     return plain({
         "current": current,
         "previous": previous,
         "delta": delta,
+        "outcome_deltas_withheld": withheld,
         "previous_period": ({"from": prev_flt.start.isoformat(), "to": prev_flt.end.isoformat()}
                             if prev_flt is not None else None),
     })
 
 
-def findings(source: Source, flt: Filter, *, policy_path: str | None = None, include_drift: bool = False,
+def findings(source: Source, flt: Filter, *, policy_path: str | None = None, include_drift: bool = True,
              n_boot: int = 0) -> dict:
     """The policy's pass/warn/fail findings for the filter (:func:`hitlgov.metrics.summary.compute_metrics`).
 
-    Drift is left out by default (Evidently is slow; the Drift page runs it on demand) and the
-    agreement bootstrap is skipped (``n_boot=0``): findings use point estimates only.
+    Drift is included, on the policy's sample, so the dashboard counts the same findings as the
+    PDF and ``metrics --json``; the agreement bootstrap is skipped (``n_boot=0``): statuses use
+    point estimates only, as everywhere.
     """
     m = compute_metrics(source, flt, policy=load_policy(policy_path), include_drift=include_drift, n_boot=n_boot)
     return {"period": m["period"], "findings": m["findings"], "not_evaluated": m["findings_not_evaluated"],

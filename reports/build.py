@@ -111,6 +111,32 @@ def prefetch_drift() -> None:
     threading.Thread(target=load, name="hitlgov-prefetch-evidently", daemon=True).start()
 
 
+def report_html(source: Source, flt: Filter, *, kind: str, policy: Policy, key: bytes | None = None,
+                progress: Progress | None = None, store: str | None = None, engine: str | None = None,
+                timings: dict | None = None, cache: bool = False,
+                chain: dict | None = None) -> tuple[dict, dict, str]:
+    """The evidence document, the template context and the report's HTML: everything but the
+    PDF, so that a test can lay out every kind over many filters in seconds. ``chain`` is the
+    audit-chain check already made (:func:`render_report` refuses a store that fails it)."""
+    timings = {} if timings is None else timings
+    t = time.perf_counter()
+    resolved, values = evidence.collect(source, flt, policy, progress=progress, cache=cache, on_miss=prefetch_drift)
+    timings["metrics"] = time.perf_counter() - t
+    if key is not None:
+        values = pseudonym.pseudonymise(values, key)
+    params = evidence.parameters_for(resolved, policy, pseudonym_key_id=pseudonym.key_id(key) if key else None)
+    ctx = evidence.context_for(source, resolved, policy, kind=kind, store=store, engine=engine, chain=chain)
+    doc = evidence.document(params, values, ctx)
+
+    _say(progress, "Drawing the charts", 0.7)
+    t = time.perf_counter()
+    layout = content.build_context(doc, kind=kind, policy=policy)
+    template = "empty.html.j2" if layout["empty"] else f"{kind}.html.j2"
+    html = render.render_html(template, layout)
+    timings["layout"] = time.perf_counter() - t
+    return doc, layout, html
+
+
 def render_report(source: Source, flt: Filter, *, kind: str = "compliance", policy: Policy | None = None,
                   out_path: str | Path | None = None, pseudonymise: bool = False, progress: Progress | None = None,
                   store: str | None = None, engine: str | None = None, cache: bool = False) -> ReportResult:
@@ -131,21 +157,9 @@ def render_report(source: Source, flt: Filter, *, kind: str = "compliance", poli
         more = f" (and {len(chain['problems']) - 1} more)" if len(chain["problems"]) > 1 else ""
         raise HitlgovError(f"refusing to report: the store fails `hitlgov verify`: {chain['problem']}{more}; "
                            "a report would vouch for data its audit trail does not")
-    resolved, values = evidence.collect(source, flt, policy, progress=progress, cache=cache, on_miss=prefetch_drift)
-    timings["metrics"] = time.perf_counter() - t0
-    if key is not None:
-        values = pseudonym.pseudonymise(values, key)
-    params = evidence.parameters_for(resolved, policy, pseudonym_key_id=pseudonym.key_id(key) if key else None)
-    ctx = evidence.context_for(source, resolved, policy, kind=kind, store=store, engine=engine, chain=chain)
-    doc = evidence.document(params, values, ctx)
+    doc, layout, html = report_html(source, flt, kind=kind, policy=policy, key=key, progress=progress,
+                                    store=store, engine=engine, timings=timings, cache=cache, chain=chain)
     digest = doc["digest"]["value"]
-
-    _say(progress, "Drawing the charts", 0.7)
-    t = time.perf_counter()
-    layout = content.build_context(doc, kind=kind, policy=policy)
-    template = "empty.html.j2" if layout["empty"] else f"{kind}.html.j2"
-    html = render.render_html(template, layout)
-    timings["layout"] = time.perf_counter() - t
 
     _say(progress, "Rendering the PDF", 0.8)
     t = time.perf_counter()
@@ -182,6 +196,12 @@ def build_report(*, db: str | Path | None = None, start: dt.date | None = None, 
     _say(progress, "Opening the store", 0.02)
     where = str(hstore.resolve_db(db)) if engine is None else None
     with open_source(db, engine) as source:
+        from hitlgov.metrics.scope import ALL, check_filter, systems_in_scope
+
+        if system == ALL and ALL not in source.systems():
+            raise HitlgovError("a report covers one system: pass --system NAME (one report per system)")
+        names = systems_in_scope(source, system)
+        flt = check_filter(source, flt.but(system=names[0] if names else system))
         result = render_report(source, flt, kind=kind, policy=pol, out_path=out_file, pseudonymise=pseudonymise,
                                progress=progress, store=where, engine=engine, cache=cache)
     if record and engine is None:

@@ -24,6 +24,18 @@ def _error(err: Console, message: str, code: int) -> int:
     return code
 
 
+def scope_text(f: dict) -> str:
+    """'consumer-credit, model version v2, region = north, 2026-01-01 to 2026-03-31': the whole
+    filter a report covers, for every line that names a report."""
+    parts = [f.get("system") or "all systems"]
+    if f.get("model_version"):
+        parts.append(f"model version {f['model_version']}")
+    seg = f.get("segment")
+    if seg:
+        parts.append(f"{seg['attribute']} = {seg['value']}" if isinstance(seg, dict) else f"{seg[0]} = {seg[1]}")
+    return ", ".join(parts) + f", {f.get('from')} to {f.get('to')}"
+
+
 def _progress(err: Console):
     """A transient progress bar on a terminal; nothing when stderr is a file or a pipe."""
     if not err.is_terminal:
@@ -40,7 +52,8 @@ def _progress(err: Console):
 
 def run_report(*, db=None, start: dt.date | None = None, end: dt.date | None = None, system: str | None = None,
                policy=None, kind: str = "compliance", out_file=None, verify=None, pseudonymise: bool = False,
-               console: Console | None = None, err_console: Console | None = None, engine: str | None = None) -> int:
+               console: Console | None = None, err_console: Console | None = None, engine: str | None = None,
+               model_version: str | None = None, segment: tuple[str, str] | None = None) -> int:
     """The ``report`` command; returns the exit status."""
     out = console or Console()
     err = err_console or Console(stderr=True)
@@ -59,7 +72,8 @@ def run_report(*, db=None, start: dt.date | None = None, end: dt.date | None = N
         if bar is not None:
             bar.start()
         result = build_report(db=db, start=start, end=end, system=system, kind=kind, out_file=Path(out_file),
-                              progress=step, pseudonymise=pseudonymise, policy=policy, engine=engine)
+                              progress=step, pseudonymise=pseudonymise, policy=policy, engine=engine,
+                              model_version=model_version, segment=segment)
     except HitlgovError as exc:
         return _error(err, str(exc), 1)
     finally:
@@ -67,7 +81,7 @@ def run_report(*, db=None, start: dt.date | None = None, end: dt.date | None = N
             bar.stop()
     p = result.evidence["parameters"]["filter"]
     what = "no data in the period: a short report says so" if result.empty else f"{result.pages} pages"
-    out.print(f"wrote {result.path} ({result.kind}, {what}; {p['system'] or 'all systems'} {p['from']} to {p['to']}; "
+    out.print(f"wrote {result.path} ({result.kind}, {what}; {scope_text(p)}; "
               f"{result.seconds['total']:.1f} s)", highlight=False, soft_wrap=True, markup=False)
     out.print(f"metric digest sha256:{result.digest}", highlight=False, soft_wrap=True, markup=False)
     chain = result.evidence.get("context", {}).get("audit_chain") or {}
@@ -102,7 +116,7 @@ def _verify(pdf: Path, *, db, engine, out: Console, err: Console) -> int:
         if bar is not None:
             bar.stop()
     f = result.parameters.get("filter", {})
-    scope = f"{f.get('system') or 'all systems'} {f.get('from')} to {f.get('to')}"
+    scope = scope_text(f)
     if result.ok:
         out.print(f"matches: {pdf} ({scope}): the values recomputed from the store match the report "
                   f"(digest sha256:{result.digest_recorded})", highlight=False, soft_wrap=True, markup=False)

@@ -109,6 +109,13 @@ def _reviewers(metrics: dict) -> list[dict]:
     return rows
 
 
+def _by_override_ratio(rows: list[dict]) -> list[dict]:
+    """Reviewers by overrides / expected, lowest (most suspicious) first; undefined ratios (no
+    expected override among peers) last, by reviewer id."""
+    return sorted(rows, key=lambda r: (r.get("override_ratio") is None, r.get("override_ratio") or 0.0,
+                                       str(r.get("reviewer_id"))))
+
+
 def build_context(doc: dict, *, kind: str, policy: Policy | None) -> dict:
     """The template context for ``kind`` from the evidence document."""
     values, params, ctx = doc["values"], doc["parameters"], doc["context"]
@@ -124,6 +131,8 @@ def build_context(doc: dict, *, kind: str, policy: Policy | None) -> dict:
         extra.append(f"model version {flt['model_version']}")
     if flt.get("segment"):
         extra.append(f"{flt['segment']['attribute']} = {flt['segment']['value']}")
+    system = flt.get("system") or "all systems"
+    bias_finding = next((f for f in findings if f["metric"] == "automation_bias.flagged_reviewers"), None)
     out: dict[str, Any] = {
         "kind": kind,
         "kind_title": KINDS[kind],
@@ -134,7 +143,12 @@ def build_context(doc: dict, *, kind: str, policy: Policy | None) -> dict:
         "inputs": inputs,
         "params": params,
         "context": ctx,
-        "system": flt.get("system") or "all systems",
+        "system": system,
+        # title, file name, running header and --verify name the whole scope, not only the system
+        "scope_label": system + (f" ({', '.join(extra)})" if extra else ""),
+        # one status per finding: a flagged reviewer carries the automation-bias finding's status
+        "bias_status": bias_finding["status"] if bias_finding else "n/a",
+        "bias_rows": _by_override_ratio(m.get("automation_bias", {}).get("reviewers", [])),
         "period": {"from": flt.get("from"), "to": flt.get("to")},
         "scope_extra": ", ".join(extra),
         "digest": doc["digest"]["value"],

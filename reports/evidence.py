@@ -173,12 +173,11 @@ def _collect(source: Source, flt: Filter, policy: Policy, *, n_boot: int, seed: 
     metrics = compute_metrics(source, flt, policy=policy, n_boot=n_boot, seed=seed)
     metrics["policy"] = {k: v for k, v in metrics["policy"].items() if k != "source"}  # a path: in context
     _step(progress, "Computing monthly trends and the inputs in scope", 0.55)
-    rate = float(policy.setting("reviewer_hourly_rate", roi.DEFAULT_HOURLY_RATE))
     series = {"oversight_by_month": [], "roi_by_month": [], "score_by_month": []}
     if metrics["counts"]["cases"]:
         series = {
             "oversight_by_month": oversight.trend(source, flt, period="month"),
-            "roi_by_month": roi.roi_trend(source, flt, hourly_rate=rate),
+            "roi_by_month": roi.roi_trend(source, flt, **roi.costs_from(policy)),
             "score_by_month": drift.score_trend(source, flt, period="month"),
         }
     runs = inventory.runs_in_scope(source, flt)

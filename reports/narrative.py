@@ -95,6 +95,15 @@ def sentence(f: dict, metrics: dict) -> str:
                 text += f"; human review {verdict} the gap from {fmt.ratio(model)}"
             elif verdict == "unchanged":
                 text += "; human review left the gap unchanged"
+            if status != "pass" and metrics.get("counts", {}).get("reviewed_cases"):
+                text += f"; after review the final decisions still {'fail' if status == 'fail' else 'are near'} the policy's limit"
+            worse = effect.get("worsened") or []
+            if worse:
+                w = worse[0]
+                what = "false positive rate" if w["rate"] == "false_positive_rate" else "false negative rate"
+                text += (f"; review raised the {what} of {w['group']} from {fmt.pct(w['model'])} to {fmt.pct(w['final'])}"
+                         + (f" (and {len(worse) - 1} more group error rate{'s' if len(worse) > 2 else ''})"
+                            if len(worse) > 1 else ""))
             return text + "."
         if name == "demographic_parity_ratio":
             groups = ((block.get("final_decision") or {}).get("four_fifths_rule") or {}).get("disadvantaged_groups") or []

@@ -59,11 +59,20 @@ OBLIGATIONS: tuple[Obligation, ...] = (
                "least six months.",
                ("retention", "evidence"), ("EU AI Act Art. 19",)),
     Obligation("EU AI Act", "Art. 26", "Obligations of deployers",
-               "Assign oversight to competent people with the necessary authority, monitor the operation of the "
-               "system, and keep its logs for at least six months.",
-               ("oversight", "agreement", "retention"), ("EU AI Act Art. 26",)),
-    Obligation("EU AI Act", "Art. 10(2)(f)", "Data governance: bias examination",
-               "Examine data for possible biases likely to lead to discrimination prohibited by Union law.",
+               "Assign oversight to competent people with the necessary authority (26(2)), monitor the operation "
+               "of the system on the basis of the instructions for use and inform the provider of risks (26(5)), "
+               "and keep its logs for at least six months (26(6)).",
+               ("oversight", "agreement", "drift", "retention"), ("EU AI Act Art. 26",)),
+    Obligation("EU AI Act", "Art. 27", "Fundamental rights impact assessment",
+               "Deployers of credit-scoring and other Annex III 5(b)/(c) systems, and public bodies, assess the "
+               "impact on fundamental rights before first use: the groups likely to be affected, the risks of "
+               "harm to them, and the human oversight measures. The fairness and oversight evidence here feeds "
+               "that assessment and its updates.",
+               ("fairness", "oversight"), ("EU AI Act Art. 27",)),
+    Obligation("EU AI Act", "Art. 10(2)(f)", "Data governance of training, validation and testing data",
+               "Providers examine their training, validation and testing data sets for possible biases. This "
+               "report measures decision outcomes in operation, which is not evidence of that examination; a "
+               "disparity found here is a reason to ask the provider to re-examine its data.",
                ("fairness",), ("EU AI Act Art. 10",)),
     Obligation("EU AI Act", "Art. 15", "Accuracy, robustness",
                "Achieve an appropriate level of accuracy, consistently across the lifecycle; declare the accuracy "
@@ -72,6 +81,16 @@ OBLIGATIONS: tuple[Obligation, ...] = (
     Obligation("EU AI Act", "Art. 72", "Post-market monitoring",
                "Actively collect and analyse data on the system's performance throughout its lifetime.",
                ("drift", "oversight"), ("EU AI Act Art. 72",)),
+    Obligation("EU AI Act", "Art. 73", "Reporting of serious incidents",
+               "Serious incidents (e.g. an infringement of fundamental-rights obligations) are reported to the "
+               "market surveillance authority without undue delay. A FAIL here is not itself an incident, but the "
+               "findings and their evidence are where an incident investigation starts.",
+               ("summary", "findings", "evidence"), ("EU AI Act Art. 73",)),
+    Obligation("EU AI Act", "Art. 86", "Right to explanation of individual decision-making",
+               "A person affected by a decision based on a high-risk system's output may obtain a clear and "
+               "meaningful explanation of the system's role and the main elements of the decision. The recorded "
+               "reviewer rationale and the per-case log are the material for that explanation.",
+               ("data-quality", "oversight"), ("EU AI Act Art. 86",)),
     Obligation("NIST AI RMF 1.0", "GOVERN", "Govern",
                "Policies, accountability and roles for AI risk are in place, including the roles of people "
                "overseeing AI decisions (GOVERN 3.2).",
@@ -80,13 +99,15 @@ OBLIGATIONS: tuple[Obligation, ...] = (
                "The context and risks are established, including the processes for human oversight (MAP 3.5).",
                ("oversight", "fairness"), ("NIST AI RMF MAP",)),
     Obligation("NIST AI RMF 1.0", "MEASURE", "Measure",
-               "Risks are analysed and tracked with quantitative methods: oversight effectiveness (2.4), validity "
-               "(2.5), accountability (2.8), fairness and bias (2.11).",
+               "Risks are analysed and tracked with quantitative methods: the system is monitored in production "
+               "(2.4), its validity and reliability are shown (2.5), transparency and accountability risks are "
+               "examined (2.8), fairness and bias are evaluated (2.11).",
                ("oversight", "automation-bias", "agreement", "fairness", "drift", "methodology"),
                ("NIST AI RMF MEASURE",)),
     Obligation("NIST AI RMF 1.0", "MANAGE", "Manage",
-               "Risks are prioritised and responded to; mechanisms exist to supersede decisions (2.4); the system "
-               "is monitored after deployment (4.1).",
+               "Risks are prioritised and responded to; mechanisms exist, and are used, to supersede, disengage or "
+               "deactivate a system whose outcomes are inconsistent with its intended use (2.4: here, reviewers "
+               "overriding the model); the system is monitored after deployment (4.1).",
                ("summary", "findings", "oversight", "drift"), ("NIST AI RMF MANAGE",)),
     Obligation("ISO/IEC 42001:2023", "Clause 9.1", "Monitoring, measurement, analysis and evaluation",
                "Determine what is monitored and measured, the methods, and when results are analysed and "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 from hitlgov.dashboard import charts, data, ui
-from hitlgov.metrics import drift, oversight
+from hitlgov.metrics import drift, oversight, summary
 from hitlgov.metrics.policy import load_policy
 
 from hitlgov import formats as fmt
@@ -21,7 +21,9 @@ with st.expander("Windows and sample", expanded=False):
                                  int(policy.setting("drift_reference_months", 3)), key="drift_ref")
     cur_months = c2.number_input("Current: last N months of the period", 1, 12,
                                  int(policy.setting("drift_current_months", 1)), key="drift_cur")
-    sample = c3.selectbox("Cases sampled per window", [2_000, 5_000, 10_000, 20_000], index=1, key="drift_sample",
+    policy_sample = summary.drift_sample_rows(policy)  # the sample the PDF and `metrics --json` use
+    choices = sorted({2_000, 5_000, 10_000, 20_000, policy_sample})
+    sample = c3.selectbox("Cases sampled per window", choices, index=choices.index(policy_sample), key="drift_sample",
                           format_func=fmt.count, help="A seeded random sample of each window, drawn in the engine. "
                           "Larger samples detect smaller shifts and take longer.")
 period = (flt.start, flt.end)

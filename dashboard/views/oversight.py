@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from hitlgov.dashboard import charts, data, ui
 from hitlgov.metrics import oversight
-from hitlgov.metrics.policy import load_policy
+from hitlgov.metrics.policy import load_policy, status_for
 
 from hitlgov import formats as fmt
 
@@ -94,10 +94,14 @@ with left:
                "is where automation bias shows.")
 with right:
     t = bias["method"]["thresholds"]
+    # coloured by the policy's status for this count, as the finding, the PDF and the CLI colour it
+    flagged_status = status_for(policy, "automation_bias.flagged_reviewers", len(bias["flagged"]))
     if bias["flagged"]:
-        st.error(f"**{len(bias['flagged'])} reviewer(s) flagged:** {ui.md(', '.join(bias['flagged']))}. Their overrides are "
-                 f"at most {fmt.pct(t['max_override_ratio'], 0)} of what peers would make on the same cases "
-                 f"(p < {t['alpha']}) in at most {fmt.pct(t['max_time_ratio'], 0)} of the peers' time.")
+        say = st.error if flagged_status == "fail" else st.warning
+        say(f"**{flagged_status.upper() if flagged_status else 'FLAGGED'} · {len(bias['flagged'])} reviewer(s) "
+            f"flagged:** {ui.md(', '.join(bias['flagged']))}. Their overrides are "
+            f"at most {fmt.pct(t['max_override_ratio'], 0)} of what peers would make on the same cases "
+            f"(p < {t['alpha']}) in at most {fmt.pct(t['max_time_ratio'], 0)} of the peers' time.")
     else:
         st.success("No reviewer shows signs of automation bias in this selection.")
     rows = [{"Reviewer": b["reviewer_id"], "Reviews": b["reviews"], "Override ratio": b["override_ratio"],

@@ -14,10 +14,11 @@ view = ui.page("Overview", "How much of the AI's work people check, what they ch
 ui.require_cases(view)
 flt = view.filter
 policy = load_policy(ui.policy_path())
-rate = float(policy.setting("reviewer_hourly_rate", roi.DEFAULT_HOURLY_RATE))
+costs = roi.costs_from(policy)  # the same money settings as the PDF and `metrics --json`
+rate = costs["hourly_rate"]
 currency = str(policy.setting("currency", "EUR"))
 
-k = data.call(summary.kpis, flt, hourly_rate=rate)
+k = data.call(summary.kpis, flt, **costs)
 cur, d, prev = k["current"], k["delta"], k["previous_period"]
 vs = (f"vs {prev['from']} – {prev['to']}" if k["previous"] else "no data in the previous period") if prev else None
 
@@ -40,6 +41,23 @@ ui.kpi(cols[4], "Review cost", fmt.money_short(cur["cost"], currency),
 ui.kpi(cols[5], "Errors caught", fmt.count(cur["errors_caught"]),
        delta=fmt.num(d["errors_caught"]) if d["errors_caught"] is not None else None,
        delta_description=vs, help="Overridden cases where the outcome proved the reviewer right and the model wrong.")
+money = st.columns(4)
+withheld = " (not compared: fewer outcomes are known yet)" if k["outcome_deltas_withheld"] else ""
+ui.kpi(money[0], "Net benefit of review", fmt.money_short(cur["net_benefit"], currency),
+       delta=fmt.money_delta(d["net_benefit"], currency), delta_description=(vs or "") + withheld if vs else None,
+       help=f"Value of the errors review caught, net of those it introduced, minus the review cost. A wrong positive "
+            f"decision costs {fmt.money(costs['cost_false_positive'], currency)}, a wrong negative one "
+            f"{fmt.money(costs['cost_false_negative'], currency)} (policy settings cost_false_positive / "
+            "cost_false_negative).")
+ui.kpi(money[1], "Value of errors caught (net)", fmt.money_short(cur["net_value_of_review"], currency),
+       delta=fmt.money_delta(d["net_value_of_review"], currency), delta_description=(vs or "") + withheld if vs else None,
+       help="Cost of the model errors review corrected minus the cost of the correct decisions it made wrong.")
+ui.kpi(money[2], "Cost per net error prevented", fmt.money_short(cur["cost_per_net_error_prevented"], currency),
+       delta=fmt.money_delta(d["cost_per_net_error_prevented"], currency), delta_color="inverse",
+       delta_description=(vs or "") + withheld if vs else None,
+       help="Review cost / (errors caught − errors introduced); n/a when review prevented no net error.")
+ui.kpi(money[3], "Outcomes known", fmt.pct(cur["outcome_known_share"]),
+       help="Share of the period's cases whose outcome is known: caught errors and money count only those.")
 st.caption("**Automation rate**: share of cases no human reviewed. **Override rate**: share of reviewed cases "
            "where the decision that took effect differs from the model's. **Errors caught**: overrides the known "
            f"outcome confirmed ({fmt.count(cur['errors_introduced'])} overrides made a correct model decision wrong). "
@@ -49,21 +67,22 @@ st.caption("**Automation rate**: share of cases no human reviewed. **Override ra
 
 # -- findings ---------------------------------------------------------------------------------
 ui.section("Policy findings", f"Each rule of the policy ({policy.name}) applied to the period: FAIL beyond a fail "
-           "bound, WARN beyond a warn bound, PASS otherwise. Drift is evaluated on the Drift page.")
-with st.spinner("Evaluating the policy…"):
+           "bound, WARN beyond a warn bound, PASS otherwise; NOT EVALUATED where the log lacks the evidence. The "
+           "same findings as the PDF report and `hitlgov metrics` (drift on the same sample).")
+with st.spinner("Evaluating the policy, drift tests included…"):
     f = data.call(summary.findings, flt, policy_path=ui.policy_path())
 findings = f["findings"]
-missing = [x for x in f["not_evaluated"] if not x["metric"].startswith("drift")]  # drift: on its own page
+missing = f["not_evaluated"]
 tally = {s: sum(1 for x in findings if x["status"] == s) for s in ("fail", "warn", "pass")}
 st.markdown(f":red-badge[{tally['fail']} FAIL] :orange-badge[{tally['warn']} WARN] "
-            f":green-badge[{tally['pass']} PASS]" + (f" :gray-badge[{len(missing)} not evaluated]" if missing else ""))
+            f":green-badge[{tally['pass']} PASS]" + (f" :gray-badge[{len(missing)} NOT EVALUATED]" if missing else ""))
 
 
 def _card(col, x: dict) -> None:
     with col.container(border=True, height="stretch"):
         where = x["metric"].split(".")
-        scope = f" · {where[1]}" if where[0] == "fairness" else ""
-        st.markdown(f"{ui.STATUS_BADGE[x['status']]} **{x['title']}**{scope}")
+        scope = f" · {ui.md(where[1])}" if where[0] == "fairness" else ""
+        st.markdown(f"{ui.STATUS_BADGE[x['status']]} **{ui.md(x['title'])}**{scope}")
         st.markdown(f"**{fmt.finding_value(x['metric'], x['value'])}** (threshold {fmt.finding_value(x['metric'], x['threshold'])})")
         st.caption(", ".join(x["refs"]))
 
@@ -93,12 +112,12 @@ if passed:
     with st.expander(f"{len(passed)} passing checks"):
         for x in passed:
             where = x["metric"].split(".")
-            scope = f" · {where[1]}" if where[0] == "fairness" else ""
-            st.markdown(f"{ui.STATUS_BADGE['pass']} **{x['title']}**{scope}: {fmt.finding_value(x['metric'], x['value'])} "
+            scope = f" · {ui.md(where[1])}" if where[0] == "fairness" else ""
+            st.markdown(f"{ui.STATUS_BADGE['pass']} **{ui.md(x['title'])}**{scope} "
                         f"(threshold {fmt.finding_value(x['metric'], x['threshold'])}) — {', '.join(x['refs'])}")
 if missing:
     st.caption("Not evaluated on this selection: " + "; ".join(
-        f"{x['title'] or x['metric']} ({x['reason']})" for x in missing))
+        ui.md(f"{x.get('check') or x['title'] or x['metric']} ({x['reason']})") for x in missing))
 _overdue, _incidents = overdue_work(view.db, flt.system)
 if _overdue or _incidents:
     parts = []
@@ -119,7 +138,7 @@ for col, (target, label) in zip(links, [("views/oversight.py", "Oversight detail
 # -- trends -----------------------------------------------------------------------------------
 ui.section("Monthly trends")
 trend = data.call(oversight.trend, flt)
-money_trend = data.call(roi.roi_trend, flt, hourly_rate=rate)
+money_trend = data.call(roi.roi_trend, flt, **costs)
 left, right = st.columns(2)
 with left:
     st.markdown("**Cases and human review**")

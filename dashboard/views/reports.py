@@ -46,7 +46,9 @@ if clicked:
         bar.progress(min(max(share, 0.0), 1.0) if share is not None else 0.5, text=str(text))
 
     # the system name comes from the log: never let it put a '/' (a path) into the file name
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"hitlgov-{kind}-{flt.system}-{fmt.day(flt.start)}-{fmt.day(flt.end)}") + ".pdf"
+    scope = "-".join([flt.system or "all"] + ([f"model-{flt.model_version}"] if flt.model_version else [])
+                     + ([f"{flt.segment[0]}-{flt.segment[1]}"] if flt.segment else []))
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"hitlgov-{kind}-{scope}-{fmt.day(flt.start)}-{fmt.day(flt.end)}") + ".pdf"
     # Options beyond the period and system are passed only when set (the generator's keyword contract).
     options = {k: v for k, v in {"pseudonymise": pseudonymise, "policy": ui.policy_path(),
                                  "model_version": flt.model_version, "segment": flt.segment}.items() if v}

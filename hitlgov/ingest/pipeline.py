@@ -244,6 +244,8 @@ def commit(con: duckdb.DuckDBPyConnection, staged: Staged, *, mapping: Mapping,
             step("storing")
             run_id = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM ingestion_runs").fetchall()[0][0]
             counts = store(con, run_id=run_id, path=path, attrs=attrs, rejects=rejects, mapping=mapping)
+            # before the run's Merkle roots are committed (audit.commit_run): the roots cover what is kept
+            forget_requarantined(con, run_id=run_id, sha256=staged.digest)
             seconds = round(time.perf_counter() - staged.started, 3)
             result = IngestResult(str(path), staged.digest, counts["rows_read"], counts["stored"],
                                   counts["duplicates"], counts["quarantined"], seconds, staged.reader, run_id,
@@ -621,6 +623,20 @@ def classify(con: duckdb.DuckDBPyConnection, attrs: list[str]) -> None:
                     THEN 'stored'
                ELSE 'duplicate' END AS _status
         FROM hitlgov_cls k"""
+    )
+
+
+def forget_requarantined(con: duckdb.DuckDBPyConnection, *, run_id: int, sha256: str) -> None:
+    """Re-ingesting a file adds nothing -- to the quarantine either: this run's quarantined rows
+    that an earlier run of the same bytes already quarantined (same row, field and reason) are
+    not kept twice. The run still counts them as quarantined (rows read = stored + duplicates +
+    quarantined), and a different file with the same bad rows is quarantined as usual."""
+    con.execute(
+        """DELETE FROM quarantine q WHERE q.run_id = $1 AND EXISTS (
+            SELECT 1 FROM quarantine p JOIN ingestion_runs r ON r.run_id = p.run_id
+            WHERE r.sha256 = $2 AND p.run_id <> $1 AND p.row_number IS NOT DISTINCT FROM q.row_number
+              AND p.field IS NOT DISTINCT FROM q.field AND p.reason = q.reason)""",
+        [run_id, sha256],
     )
 
 

@@ -23,6 +23,7 @@ import dashboard_helpers as helpers
 from hitlgov import formats as fmt
 from hitlgov.dashboard import charts, csv_safe
 from hitlgov.metrics import agreement, audit_trail, drift, fairness, inventory, oversight, roi, summary
+from hitlgov.metrics.policy import load_policy
 from hitlgov.metrics.source import Filter, Source
 
 pytestmark = pytest.mark.xdist_group("dashboard")
@@ -294,7 +295,7 @@ def test_drift_page_numbers(demo_db, monkeypatch, period):
     reference, current = drift.default_windows(period, reference_months=3, current_months=1)
     with Source.open(demo_db) as src:
         d = drift.drift_summary(src, Filter(start=period[0], end=period[1], system=SYSTEM), reference=reference,
-                                current=current, max_rows=5_000)
+                                current=current, max_rows=summary.drift_sample_rows(load_policy()))
     assert tiles(at)["Drifted columns"] == f"{d['drifted_columns']} of {d['total_columns']}"
     assert tiles(at)["Share drifted"] == fmt.pct(d["drift_share"])
     table = at.dataframe[0].value

@@ -255,3 +255,24 @@ def test_agreement_is_high_but_not_perfect(out, valid):
 def test_too_few_cases_refused(tmp_path):
     with pytest.raises(ValueError):
         demo.generate(tmp_path, cases=10)
+
+
+def test_routing_band_narrower_than_the_policy_band_is_a_planted_coverage_gap(cases):
+    """Planted effect 14 (data/README.md): the deployment routes scores within THRESHOLD ±
+    REVIEW_BAND (0.38-0.62) to a person, the default policy calls 0.35-0.65 high-risk; the cases
+    in between are mostly automated, so high-risk coverage FAILs -- on purpose, and documented."""
+    from hitlgov.metrics.policy import load_policy
+
+    policy = load_policy()
+    lo, hi = policy.setting("high_risk_score_band")
+    assert (demo.THRESHOLD - demo.REVIEW_BAND, demo.THRESHOLD + demo.REVIEW_BAND) == pytest.approx((0.38, 0.62))
+    assert lo < demo.THRESHOLD - demo.REVIEW_BAND and hi > demo.THRESHOLD + demo.REVIEW_BAND
+    score = cases.model_score.astype(float)
+    routed = (score - demo.THRESHOLD).abs() < demo.REVIEW_BAND
+    assert cases.reviewed[routed].all()  # inside the routing band every case is reviewed
+    in_policy_band = (score >= lo) & (score <= hi)
+    coverage = cases.reviewed[in_policy_band].mean()
+    rule = next(r for r in policy.rules if r["metric"] == "oversight.high_risk_review_coverage")
+    assert coverage < rule["fail_below"]
+    gap = in_policy_band & ~routed
+    assert cases.reviewed[gap].mean() < 0.5  # the cases between the bands are mostly automated

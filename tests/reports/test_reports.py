@@ -231,7 +231,7 @@ def test_executive_report_is_two_pages_with_the_numbers(executive, expected):
     text = _flat(executive["text"])
     for key in ("automation_rate", "override_rate", "cases", "errors_caught", "cost", "reviewer_hours"):
         assert expected[key] in text, (key, expected[key])
-    for heading in ("executive summary", "Return on review", "Top risks", "Cost per error caught", "Errors caught"):
+    for heading in ("executive summary", "Return on review", "Top risks", "Cost per net error prevented", "Errors caught"):
         assert heading in text
     assert "FAIL" in text and "Page 2 of 2" in text
 

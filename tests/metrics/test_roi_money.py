@@ -1,0 +1,74 @@
+"""ROI in money (issue 15), on a log whose every figure is computed by hand.
+
+positive label ``approve``; policy costs: a wrong approval 2,000, a wrong decline 300; 60/hour.
+
+* c1: model approve, reviewer declines, outcome decline -> a false positive caught (2,000)
+* c2: model decline, reviewer approves, outcome approve -> a false negative caught (300)
+* c3: model approve, reviewer declines, outcome approve -> a false negative introduced (-300)
+* c4: model decline, not reviewed, outcome approve      -> a model error nobody looked at
+Three reviews of one hour: cost 180. Net value 2,300 - 300 = 2,000; net benefit 1,820; one net
+error prevented, at 180.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from hitlgov.mapping import Mapping
+from hitlgov.metrics import roi, summary
+from hitlgov.metrics.policy import load_policy
+from hitlgov.metrics.source import Filter, Source
+
+LOG = """case_id,ts,model_decision,reviewer_id,human_decision,review_seconds,outcome
+c1,2026-01-10T09:00:00,approve,r1,decline,3600,decline
+c2,2026-01-10T10:00:00,decline,r1,approve,3600,approve
+c3,2026-01-10T11:00:00,approve,r2,decline,3600,approve
+c4,2026-01-10T12:00:00,decline,,,,approve
+d1,2026-02-10T09:00:00,approve,r1,decline,3600,
+d2,2026-02-11T09:00:00,approve,,,,
+"""
+JAN = Filter(dt.date(2026, 1, 1), dt.date(2026, 1, 31))
+
+
+@pytest.fixture
+def db(make_store):
+    return make_store(LOG, mapping=Mapping(positive_label="approve"))
+
+
+def test_money_figures_by_hand(db):
+    with Source.open(db) as src:
+        r = roi.roi_summary(src, JAN, **roi.costs_from(load_policy()))
+    assert (r["caught_false_positives"], r["caught_false_negatives"]) == (1, 1)
+    assert (r["introduced_false_positives"], r["introduced_false_negatives"]) == (0, 1)
+    assert r["cost"] == pytest.approx(180.0)
+    assert r["value_of_errors_caught"] == pytest.approx(2_300.0)
+    assert r["value_lost_to_errors_introduced"] == pytest.approx(300.0)
+    assert r["net_value_of_review"] == pytest.approx(2_000.0)
+    assert r["net_benefit"] == pytest.approx(1_820.0)
+    assert r["net_errors_prevented"] == 1 and r["cost_per_net_error_prevented"] == pytest.approx(180.0)
+    assert r["outcome_known_share"] == pytest.approx(1.0)
+
+
+def test_no_net_error_prevented_gives_no_cost_per_error(db):
+    with Source.open(db) as src:  # February: one override, its outcome unknown
+        r = roi.roi_summary(src, Filter(dt.date(2026, 2, 1), dt.date(2026, 2, 28)))
+    assert r["net_errors_prevented"] == 0 and r["cost_per_net_error_prevented"] is None
+    assert r["net_benefit"] == pytest.approx(-60.0) and r["outcome_known_share"] == 0.0
+
+
+def test_no_red_delta_that_only_reflects_unknown_outcomes(db):
+    with Source.open(db) as src:
+        k = summary.kpis(src, Filter(dt.date(2026, 2, 1), dt.date(2026, 2, 28)))
+    assert k["previous_period"] == {"from": "2026-01-04", "to": "2026-01-31"}
+    assert k["outcome_deltas_withheld"] is True
+    assert k["delta"]["cases"] == -2  # counts are still compared
+    assert all(k["delta"][key] is None for key in summary.OUTCOME_KEYS)
+
+
+def test_money_is_none_when_the_positive_label_is_unknown(make_store):
+    db = make_store(LOG)  # no positive label declared
+    with Source.open(db) as src:
+        r = roi.roi_summary(src, JAN)
+    assert r["net_benefit"] is None and r["value_of_errors_caught"] is None
+    assert r["errors_caught"] == 2  # the counts need no label
