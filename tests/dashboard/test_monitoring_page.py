@@ -2,6 +2,8 @@
 remediation items and an incident (AppTest)."""
 from __future__ import annotations
 
+import getpass
+
 import datetime as dt
 
 import pytest
@@ -84,4 +86,4 @@ def test_sign_off_button_records_an_attestation(db, monkeypatch):
     assert any("Signed off at" in s.value for s in at.success)
     with store.connect(db, read_only=True) as con:
         assert con.execute("SELECT name, role, actor FROM attestations").fetchall() == [
-            ("Jo **Doe**", "Compliance officer", "dashboard")]
+            ("Jo **Doe**", "Compliance officer", f"single-user:{getpass.getuser()}")]  # the signed-in user

@@ -24,6 +24,10 @@ LOG = ("case_id,ts,model_decision,model_score,reviewer_id,human_decision,review_
 BAD_TS = ["10000-01-01", "294246-12-31", "0044-03-15 (BC)", "0001-01-01", "2262-04-12"]
 
 
+REVIEW_COLUMNS = ("system, case_id, reviewer_id, human_decision, review_started_at, review_completed_at, "
+                  "review_seconds, escalated, rationale, run_id, source_row")
+
+
 @pytest.fixture(scope="module")
 def bad_db(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("unreadable")
@@ -32,12 +36,14 @@ def bad_db(tmp_path_factory) -> Path:
     with store.connect(db) as con:
         ingest_path(con, folder / "log.csv")
         for i, ts in enumerate(BAD_TS):
-            con.execute("INSERT INTO cases VALUES ('default', ?, ?::TIMESTAMP, NULL, 'approve', 0.5, NULL, NULL, 1, ?)",
+            con.execute("INSERT INTO cases (system, case_id, ts, model_version, model_decision, model_score, "
+                        "final_decision, outcome, run_id, source_row) "
+                        "VALUES ('default', ?, ?::TIMESTAMP, NULL, 'approve', 0.5, NULL, NULL, 1, ?)",
                         [f"bad{i}", ts, 100 + i])
-            con.execute("INSERT INTO reviews VALUES ('default', ?, 'r2', 'decline', ?::TIMESTAMP, ?::TIMESTAMP, "
+            con.execute(f"INSERT INTO reviews ({REVIEW_COLUMNS}) VALUES ('default', ?, 'r2', 'decline', ?::TIMESTAMP, ?::TIMESTAMP, "
                         "1e308, false, NULL, 1, ?)", [f"bad{i}", ts, ts, 100 + i])
         # a plausible case whose review times are not
-        con.execute("INSERT INTO reviews VALUES ('default', 'c3', 'r3', 'decline', TIMESTAMP '10000-01-01', "
+        con.execute(f"INSERT INTO reviews ({REVIEW_COLUMNS}) VALUES ('default', 'c3', 'r3', 'decline', TIMESTAMP '10000-01-01', "
                     "TIMESTAMP '10000-01-02', 1e308, false, NULL, 1, 3)")
     return db
 

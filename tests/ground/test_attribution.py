@@ -69,11 +69,11 @@ def test_every_event_of_a_cli_session_names_its_actor(tmp_path):
     by_kind = {}
     for e in evs:
         by_kind.setdefault(e["kind"], []).append(e)
-    assert {"ingestion", "review_stored", "config_changed", "policy_changed", "report_generated",
+    # reviews are committed to by the run's Merkle roots (one ingestion event), not an event each
+    assert {"ingestion", "config_changed", "policy_changed", "report_generated",
             "user_added"} <= set(by_kind), sorted(by_kind)
     first, second = by_kind["ingestion"]
     assert first["actor"] == me and second["actor"] == "steward-sam"
-    assert {e["actor"] for e in by_kind["review_stored"]} == {me}   # the second file stored no new review
     [config] = by_kind["config_changed"]
     assert config["actor"] == "steward-sam" and config["detail"]["positive_label"] == ["approve", "decline"]
 
