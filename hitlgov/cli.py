@@ -816,7 +816,7 @@ def register_load(
         return
     out.print(f"{result.file}: read {result.rows_read:,} rows -> {result.reviewers:,} reviewers, "
               f"{result.rows_read - result.duplicates:,} training records, duplicates {result.duplicates:,} "
-              f"(register version {result.version})", highlight=False, markup=False)
+              f"(register version {result.version})", highlight=False, markup=False, soft_wrap=True)
 
 
 def _print_attestations(db, pdf: Path) -> None:
