@@ -313,6 +313,10 @@ def test_annotation_only_cases_are_covered_by_the_audit_trail(tmp_path):
      "score 1 has no 'traceId'"),
     ('{"data": [], "meta": {"page": 1}}', "the Langfuse export has no scores"),
     ('{"data": [{"traceId": "t", "source": "EVAL", "dataType": "X"', "line 1 is not valid JSON"),
+    ('{"trace": {"id": "t", "scores": [], "corrections": "<b>x</b>"}, "observations": []}',
+     "'corrections' is not a list of score objects"),
+    ('{"trace": {"id": "t", "scores": [], "corrections": [7]}, "observations": []}',
+     "'corrections' is not a list of score objects"),
 ])
 def test_malformed_langfuse_exports_are_refused_in_one_line(tmp_path, content, message):
     path = tmp_path / "scores.json"
@@ -430,3 +434,33 @@ def test_langfuse_trace_export_with_a_human_correction(tmp_path):
                  [decision]) == [("cm167x5rh00018bk3mcnituff", True, "2026-03-05 09:13:54.218")]
     with open_source(db) as src:
         assert oversight_summary(src)["override_rate"] == 0.0
+
+
+def test_a_correction_of_an_unknown_observation_has_no_model_decision(tmp_path):
+    # a hand-made variant of the pydantic-ai trace: the correction names an observation the export
+    # does not hold, so there is no output to compare with: stored annotation-only, not guessed
+    doc = json.loads((FIXTURES / "langfuse" / "pydantic-ai-2025-06-06.trace.json").read_text())
+    doc["trace"]["corrections"][0]["observationId"] = "not-in-this-export"
+    path = tmp_path / "trace.json"
+    path.write_text(json.dumps(doc))
+    db, r = ingest(tmp_path, path)
+    assert (r.stored, r.quarantined) == (1, 0)
+    assert table(db, "SELECT case_id, model_decision FROM cases") == [
+        ("25f4bdeebaab60e6e1bee7e8469554bc/not-in-this-export/output", None)]
+    assert table(db, "SELECT count(*) FROM reviews") == [(1,)]
+
+
+def test_argilla_records_without_ids_and_with_equal_fields_are_one_case(tmp_path):
+    # two 1.x records with the same fields and no external_id are one case (the same content in
+    # two exports is the same case); their suggestions disagree, so the second is a conflict,
+    # quarantined with both values -- never silently merged
+    rec = json.loads((ARGILLA_REAL / "awesome_sharegpt_v1_record.json").read_text())
+    other = json.loads(json.dumps(rec))
+    other["suggestions"][0]["value"] = "something else"
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps([rec, other]))
+    db, r = ingest(tmp_path, path, default_ts="2023-10-25")
+    assert (r.rows_read, r.stored, r.quarantined) == (2, 1, 1)
+    assert table(db, "SELECT count(*) FROM cases") == [(1,)]
+    (reason,) = table(db, "SELECT reason FROM quarantine")[0]
+    assert "model_decision" in reason and "something else" in reason
