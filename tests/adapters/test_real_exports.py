@@ -464,3 +464,18 @@ def test_argilla_records_without_ids_and_with_equal_fields_are_one_case(tmp_path
     assert table(db, "SELECT count(*) FROM cases") == [(1,)]
     (reason,) = table(db, "SELECT reason FROM quarantine")[0]
     assert "model_decision" in reason and "something else" in reason
+
+
+def test_monthly_review_time_of_an_annotation_only_export(tmp_path):
+    # YOLO export (no predictions): December 2022 has no case with a model decision but 3 reviews
+    # of 5.652, 85.444 and 1235.418 s: median 85.444; p90 by linear interpolation at position
+    # 0.9 * 2 = 1.8: 85.444 + 0.8 * (1235.418 - 85.444) = 1005.4232; 1326.514 s = 0.368476 h.
+    db, _ = ingest(tmp_path, LS / "real_test_export_yolo_data.json")
+    from hitlgov.metrics import oversight
+
+    with open_source(db) as src:
+        (month,) = oversight.trend(src)
+    assert (month["period"], month["cases"], month["reviews"], month["override_rate"]) == ("2022-12-01", 0, 3, None)
+    assert month["review_seconds_median"] == pytest.approx(85.444)
+    assert month["review_seconds_p90"] == pytest.approx(1005.4232)
+    assert month["review_hours"] == pytest.approx(1326.514 / 3600)
