@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 from hitlgov.dashboard import access, data, filters
 from hitlgov.dashboard.literal import md  # noqa: F401 - re-exported for the pages
@@ -81,8 +82,28 @@ def empty(message: str) -> None:
 
 def table(rows, *, column_config: dict | None = None, height: int | str = "auto", key: str | None = None,
           column_order=None) -> None:
-    st.dataframe(rows, hide_index=True, width="stretch", column_config=column_config, height=height, key=key,
-                 column_order=column_order)
+    """A table of rows (dicts or a DataFrame). A column with no value in any row -- a rate that
+    needs a model decision in an annotation-only selection, an accuracy without outcomes -- is
+    left out and named in a caption, instead of a column of empty "None" cells."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    empty = [c for c in frame.columns if len(frame) and frame[c].isna().all()]
+    if empty:
+        frame = frame.drop(columns=empty)
+        if column_order is not None:
+            column_order = [c for c in column_order if c not in empty]
+        names = [_column_label(c, (column_config or {}).get(c)) for c in empty]
+        st.caption("Not shown, no value in this selection: " + md(", ".join(names)) + ".")
+    st.dataframe(frame, hide_index=True, width="stretch",
+                 column_config=column_config, height=height, key=key, column_order=column_order)
+
+
+def _column_label(name: str, config) -> str:
+    """The header a column is shown under (its column_config label, else its name)."""
+    if isinstance(config, str):
+        return config
+    if isinstance(config, dict) and config.get("label"):
+        return str(config["label"])
+    return str(name)
 
 
 def pct_column(label: str, help: str | None = None):

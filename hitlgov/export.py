@@ -5,6 +5,8 @@
 
     DIR/cases/month=2025-11/data_0.parquet ...        one row per case, partitioned by month of ts
     DIR/reviews/month=2025-11/data_0.parquet ...      one row per review, by month of its case's ts
+    DIR/review_events/month=2025-11/data_0.parquet .. one review-stage verdict per row (accepted /
+                                                      rejected by whom, when), by month of its case's ts
     DIR/case_attributes/data_0.parquet ...           long form (files of at most ~256 MB)
     DIR/systems/data_0.parquet
     DIR/attribute_roles/data_0.parquet
@@ -29,7 +31,7 @@ from hitlgov.errors import HitlgovError
 from hitlgov.schema import TABLES
 
 CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {name: tuple(cols) for name, cols in TABLES.items()}
-PARTITIONED = ("cases", "reviews")
+PARTITIONED = ("cases", "reviews", "review_events")
 
 
 def _lit(path: Path) -> str:

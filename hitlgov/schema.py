@@ -96,4 +96,11 @@ TABLES: dict[str, dict[str, str]] = {
     "case_attributes": {"system": "string", "case_id": "string", "name": "string", "value": "string"},
     "systems": {"system": "string", "positive_label": "string", "label_order": "array<string>"},
     "attribute_roles": {"system": "string", "name": "string", "role": "string"},
+    # review-stage verdicts (issue 12): a second person accepting or rejecting a stored review
+    # (Label Studio Enterprise reviews[]); reviewer_id is the reviewed annotator
+    "review_events": {"system": "string", "case_id": "string", "reviewer_id": "string", "reviewed_by": "string",
+                      "accepted": "boolean", "reviewed_at": "timestamp", "event_id": "string"},
 }
+#: canonical relations added after the first release: a lake (Parquet export, views file,
+#: catalog) that predates one has no rows of it (no review stage), rather than being refused
+OPTIONAL_TABLES: tuple[str, ...] = ("review_events",)

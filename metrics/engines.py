@@ -47,7 +47,7 @@ import ibis.expr.types as ir
 from hitlgov.metrics.source import Source
 
 from hitlgov.errors import HitlgovError
-from hitlgov.schema import ADDED_OPTIONAL, TABLES
+from hitlgov.schema import ADDED_OPTIONAL, OPTIONAL_TABLES, TABLES
 from hitlgov.yamlfile import read_yaml_mapping
 
 # The canonical relations and the Ibis types the metric code relies on (source.py docstring).
@@ -295,7 +295,8 @@ def _build(spec: EngineSpec) -> EngineSource:
     if spec.parquet and "://" not in spec.parquet:  # fail before starting an engine
         for name in CANONICAL_SCHEMA:
             folder = Path(spec.parquet) / name
-            if name not in views.tables and name not in views.rows and not folder.exists():
+            if name not in views.tables and name not in views.rows and not folder.exists() \
+                    and name not in OPTIONAL_TABLES:
                 raise HitlgovError(f"--engine {spec.url}: {folder}/ not found (write it with `hitlgov "
                                    f"export-parquet --out {spec.parquet}`, or name the lake tables in a views file)")
     backend = _connect_spark(spec) if spec.is_spark else _connect_ibis(spec)
@@ -357,6 +358,9 @@ def _canonical_tables(backend, spec: EngineSpec, views: Views) -> dict[str, ir.T
         elif name in views.tables:
             t = _from_views(backend, views, name, spec)
             where = f"{spec.views}: tables.{name}"
+        elif name in OPTIONAL_TABLES and not _optional_present(backend, spec, views, name):
+            t = ibis.memtable([], schema=schema)  # a lake from before the relation existed: no rows
+            where = f"{name} (not in this lake: empty)"
         elif spec.parquet:
             t = _read_parquet(backend, spec, name)
             where = f"{spec.parquet.rstrip('/')}/{name}/"
@@ -365,6 +369,21 @@ def _canonical_tables(backend, spec: EngineSpec, views: Views) -> dict[str, ir.T
             where = f"table {name}" + (f" in database {spec.database}" if spec.database else "")
         out[name] = _conform(t, name, where, spec)
     return out
+
+
+def _optional_present(backend, spec: EngineSpec, views: Views, name: str) -> bool:
+    """Whether the lake holds an optional relation (``review_events``): a views entry, a Parquet
+    folder, or a table on the engine. A local Parquet export without its folder, or an engine
+    without the table, means the relation has no rows; a remote Parquet root is read."""
+    if name in views.tables or name in views.rows:
+        return True
+    if spec.parquet:
+        return "://" in spec.parquet or (Path(spec.parquet) / name).exists()
+    try:
+        _engine_table(backend, spec, name)
+    except HitlgovError:
+        return False
+    return True
 
 
 def _engine_table(backend, spec: EngineSpec, name: str) -> ir.Table:

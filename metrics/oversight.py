@@ -137,9 +137,13 @@ def trend(source: Source, flt: Filter = Filter(), *, period: str = "month") -> l
     r = source.reviews(flt)
     r = r.mutate(period=r.ts.truncate(unit))
     lat = r.group_by("period").aggregate(**_latency(r)).to_pandas()
-    if cases.empty:
+    if cases.empty and lat.empty:
         return []
-    df = cases.merge(lat, on="period", how="left").sort_values("period")
+    # a period whose cases all lack a model decision (annotation-only) still has its reviews'
+    # latency; its case rates are None (no case to rate)
+    df = cases.merge(lat, on="period", how="outer").sort_values("period")
+    counts = [k for k in cases.columns if k != "period"]
+    df[counts] = df[counts].astype("float64").fillna(0)
     out = []
     for row in df.to_dict(orient="records"):
         out.append(plain({

@@ -9,10 +9,11 @@ export): a reviewer accepts or rejects it. Those verdicts are stored as ``review
   stand; zero verdicts means the deployment has no review stage (the rate is None).
 * per annotator (the ``reviewer_id`` whose review was judged): the same rate over their reviews.
 
-The aggregation is one Ibis expression over ``review_events`` joined to the filtered cases. A
-source without that relation (an in-place dataset, a lake on another engine: the Parquet export
-does not carry it yet) knows of no verdict and answers as a store with none does (0 verdicts,
-rate None), so the same logs give the same JSON on every engine.
+The aggregation is one Ibis expression over ``review_events`` joined to the filtered cases, so
+it runs on every engine: ``hitlgov export-parquet`` writes the relation with the other canonical
+tables and an engine reads it (``hitlgov.schema.TABLES``). A source without it (an in-place
+dataset, a lake exported before the relation existed, a views file or catalog that maps none)
+knows of no verdict and answers as a store with none does (0 verdicts, rate None).
 """
 from __future__ import annotations
 

@@ -115,13 +115,17 @@ else:
         with st.container(border=True):
             cols = st.columns(7)
             ui.fact(cols[0], "Decided at", fmt.when(c["ts"]))
-            ui.fact(cols[1], "Model decision", str(c["model_decision"]))
+            undecided = c["model_decision"] is None
+            ui.fact(cols[1], "Model decision", "none (annotation-only)" if undecided else str(c["model_decision"]),
+                    help="The case was stored without a model decision: the tool's task had no prediction."
+                    if undecided else None)
             ui.fact(cols[2], "Model score", fmt.ratio(c["model_score"]))
-            ui.fact(cols[3], "Final decision", str(c["final"]),
+            ui.fact(cols[3], "Final decision", "none" if c["final"] is None else str(c["final"]),
                     help="Stated in the log" if c.get("final_decision") else "Last reviewer's decision, else the model's")
             ui.fact(cols[4], "Outcome", c["outcome"] or "not yet known")
             ui.fact(cols[5], "Reviews", fmt.count(c["n_reviews"]))
-            ui.fact(cols[6], "Overridden", {True: "Yes", False: "No", None: "Not reviewed"}[c["overridden"]])
+            ui.fact(cols[6], "Overridden", "n/a" if undecided else
+                    {True: "Yes", False: "No", None: "Not reviewed"}[c["overridden"]])
         left, right = st.columns([1, 2])
         with left:
             st.markdown("**Attributes**")

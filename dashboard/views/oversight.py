@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 from hitlgov.dashboard import charts, data, ui
-from hitlgov.metrics import oversight
+from hitlgov.metrics import oversight, review_stage
 from hitlgov.metrics.policy import load_policy, status_for
 
 from hitlgov import formats as fmt
@@ -30,38 +30,70 @@ ui.kpi(cols[3], "Escalation rate", fmt.pct(s["escalation_rate"]),
 ui.kpi(cols[4], "Median review", fmt.seconds(s["review_seconds_median"]), help="Median of review_seconds.")
 ui.kpi(cols[5], "p90 review", fmt.seconds(s["review_seconds_p90"]),
        help="90th percentile of review_seconds: 90% of reviews take at most this long.")
-st.caption(f"{fmt.count(s['reviewed_cases'])} of {fmt.count(s['cases'])} cases were reviewed "
-           f"({fmt.count(s['reviews'])} reviews). **Risk coverage** is the share of high-risk cases — uncertain, "
-           "with a score near the decision threshold — that a person checked.")
+decided_cases = s["cases"] - s["cases_without_model_decision"]
+st.caption((f"{fmt.count(s['reviewed_cases'])} of {fmt.count(decided_cases)} cases with a model decision were reviewed"
+            if decided_cases else "No case in this selection has a model decision")
+           + f" ({fmt.count(s['reviews'])} reviews in all). **Risk coverage** is the share of high-risk cases — "
+           "uncertain, with a score near the decision threshold — that a person checked.")
 
-if not s["reviewed_cases"]:
+stage = data.call(review_stage.rejection_rate, flt)
+undecided = s["cases_without_model_decision"]
+more = st.columns(6)
+ui.kpi(more[0], "No model decision", fmt.count(undecided),
+       help="Cases stored without a model decision: tasks of a labelling or review tool that had no prediction, "
+            "suggestion or judge score (or a log declared annotation_only). Their reviews count for workload, "
+            "review time and agreement; override, automation, fairness and automation-bias figures leave them out.")
+ui.kpi(more[1], "Rejection rate", fmt.pct(stage["rejection_rate"]),
+       help="Review stage (Label Studio Enterprise reviews): annotations a second reviewer rejected / annotations "
+            "a second reviewer accepted or rejected. n/a when the log records no review stage.")
+st.caption(f"**No model decision**: {fmt.count(undecided)} of {fmt.count(s['cases'])} cases have no model output to "
+           "review (annotation-only), so the override and automation rates above leave them out. "
+           + (f"**Rejection rate**: a second reviewer rejected {fmt.count(stage['rejected'])} of "
+              f"{fmt.count(stage['verdicts'])} annotations it judged — first-line work that did not stand."
+              if stage["verdicts"] else
+              "**Rejection rate**: the share of annotations a second reviewer rejected; this log records no "
+              "review stage (no accept/reject verdicts), so there is none."))
+
+if not s["reviews"]:
     st.info("No human reviewed any case in this selection, so there are no override, escalation or review-time "
             "figures: every decision was automated. Choose a system or period with reviews to see oversight.")
     st.stop()
-
+annotation_only = not s["reviewed_cases"]
+if annotation_only:
+    st.info(f"The {fmt.count(s['reviews'])} reviews in this selection are of cases without a model decision "
+            "(annotation-only), so there is nothing to override: no override, escalation or automation-bias "
+            "figures. Review times follow; agreement between reviewers is on the Reviewers page.")
 trend = data.call(oversight.trend, flt)
-versions = data.call(oversight.by_model_version, flt)
-vcolours = charts.color_map(view.context.get("versions", []), charts.VERSION_PALETTE)
 
-ui.section("Overrides and escalations over time")
-left, right = st.columns([3, 2])
-with left:
-    ui.chart(charts.lines(trend, [("override_rate", "Override rate", charts.PRIMARY),
-                                  ("escalation_rate", "Escalation rate", charts.CURRENT),
-                                  ("review_rate", "Review rate", charts.AUTOMATED)],
-                          y="Rate (%)"))
-    st.caption("Per calendar month. Override and escalation rates are shares of reviewed cases, the review rate a "
-               "share of all cases. A sudden drop in overrides can mean reviewers stopped looking; a rise, that the "
-               "model degraded.")
-with right:
-    names = [v["model_version"] or "(none)" for v in versions]
-    ui.chart(charts.grouped_bars(
-        ["Review rate", "Override rate", "Escalation rate"],
-        [(n, [v["review_rate"], v["override_rate"], v["escalation_rate"]], vcolours.get(n, charts.MUTED))
-         for n, v in zip(names, versions)],
-        x="Metric", y="Rate (%)"))
-    st.caption("By model version (each version keeps its colour on every page). Override and escalation rates "
-               "are shares of reviewed cases.")
+
+def overrides_over_time() -> None:
+    """Override, escalation and review rates by month and by model version."""
+    versions = data.call(oversight.by_model_version, flt)
+    vcolours = charts.color_map(view.context.get("versions", []), charts.VERSION_PALETTE)
+
+    ui.section("Overrides and escalations over time")
+    left, right = st.columns([3, 2])
+    with left:
+        ui.chart(charts.lines(trend, [("override_rate", "Override rate", charts.PRIMARY),
+                                      ("escalation_rate", "Escalation rate", charts.CURRENT),
+                                      ("review_rate", "Review rate", charts.AUTOMATED)],
+                              y="Rate (%)"))
+        st.caption("Per calendar month. Override and escalation rates are shares of reviewed cases, the review rate a "
+                   "share of all cases. A sudden drop in overrides can mean reviewers stopped looking; a rise, that the "
+                   "model degraded.")
+    with right:
+        names = [v["model_version"] or "(none)" for v in versions]
+        ui.chart(charts.grouped_bars(
+            ["Review rate", "Override rate", "Escalation rate"],
+            [(n, [v["review_rate"], v["override_rate"], v["escalation_rate"]], vcolours.get(n, charts.MUTED))
+             for n, v in zip(names, versions)],
+            x="Metric", y="Rate (%)"))
+        st.caption("By model version (each version keeps its colour on every page). Override and escalation rates "
+                   "are shares of reviewed cases.")
+
+
+if not annotation_only:
+    overrides_over_time()
 
 ui.section("Review time")
 left, right = st.columns(2)
@@ -81,6 +113,9 @@ with right:
                                   ("review_seconds_p90", "90th percentile", charts.CURRENT)],
                           y="Review time (seconds)", percent=False))
     st.caption("Median and 90th percentile of review time per month.")
+
+if annotation_only:
+    st.stop()  # automation bias compares overrides: nothing to compare without a model decision
 
 ui.section("Automation bias", "Reviewers compared with peers on comparable cases (same model decision and score "
            "band): flagged when they override far less than expected *and* spend far less time.")

@@ -65,6 +65,12 @@ st.caption("**Automation rate**: share of cases no human reviewed. **Override ra
            + ("." if k["previous"] else " — there is no data before this period, so no deltas are shown; "
               "choose a later, shorter period to compare."))
 
+undecided = data.call(oversight.oversight_summary, flt)["cases_without_model_decision"]
+if undecided:
+    st.caption(f"**{fmt.count(undecided)} of {fmt.count(cur['cases'])} cases have no model decision** (tasks of a "
+               "labelling or review tool without a prediction): automation, override and error figures leave them "
+               "out; their reviews count for hours and cost. See the Oversight page.")
+
 # -- findings ---------------------------------------------------------------------------------
 ui.section("Policy findings", f"Each rule of the policy ({policy.name}) applied to the period: FAIL beyond a fail "
            "bound, WARN beyond a warn bound, PASS otherwise; NOT EVALUATED where the log lacks the evidence. The "

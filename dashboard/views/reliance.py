@@ -94,7 +94,10 @@ ui.kpi(cols[2], "System accuracy", fmt.pct(sys_acc["accuracy"]) if sys_acc["accu
              "needs an audit sample"))
 ui.kpi(cols[3], "Observed model error (biased)", _rate(sa["observed_model_error_rate"]),
        help="The model's error rate where outcomes are known: mostly the uncertain, reviewed cases.")
-if not sa["audit_sample"]:
+if not sa["audit_sample"] and sa["required_audit_cases"] is None:  # no automated stream (e.g. annotation-only)
+    st.info("No audit sample in this selection, and no automated case to audit: every case here went to a person "
+            "or had no model decision.")
+elif not sa["audit_sample"]:
     st.info(f"No audit sample in this selection: the automated stream's error rate cannot be estimated without "
             f"bias. A random audit of {fmt.count(sa['required_audit_cases'])} automated cases would give ± "
             f"{fmt.pct(sa['target_half_width'])} at 95% confidence (mark them with audit_sample and "

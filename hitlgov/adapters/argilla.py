@@ -47,6 +47,7 @@ its labels sorted and joined with ``|``. The question named by
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +71,7 @@ from hitlgov.hookspecs import Reader
 
 EXPECTED = "expected a JSON list or JSON Lines of Argilla records with fields, suggestions and responses"
 REVIEW_STATUSES = ("submitted", None)  # None: the 2.x nested export has no response status
-_NOT_ATTRIBUTES = ("id", "external_id", "status", "_server_id", "metadata", "fields", "vectors",
+_NOT_ATTRIBUTES = ("id", "external_id", "status", "_server_id", "metadata", "fields", "vectors", "inserted_at", "updated_at",
                    "responses", "suggestions")
 
 
@@ -80,6 +81,7 @@ class _Record:
     id: Any
     attributes: dict[str, str]
     inserted_at: Any = None  # the record's own time (2.x / 1.x server exports), when exported
+    fields: dict = field(default_factory=dict)  # the record's content, for a case id when it has none
     suggestions: dict[str, dict] = field(default_factory=dict)   # question -> {value, score, agent}
     responses: dict[str, list[dict]] = field(default_factory=dict)  # question -> [{value, user_id, status}]
 
@@ -104,6 +106,9 @@ def read(con: Any, path: Path, *, question: str | None = None, rationale_questio
     records = [_normalise(path, n, r) for n, r in enumerate(_load(path), start=1)]
     if not records:
         raise IngestError(f"{path}: the Argilla export has no records")
+    unnamed = [r for r in records if r.id is None]
+    for r in unnamed:
+        r.id = content_id(r.fields)
     chosen = question or _pick_question(records, exclude=rationale_question)
     names = list(dict.fromkeys(q for r in records for q in (*r.suggestions, *r.responses) if q != rationale_question))
     if question and not any(question in r.suggestions or question in r.responses for r in records):
@@ -135,10 +140,26 @@ def read(con: Any, path: Path, *, question: str | None = None, rationale_questio
                 rows.append({**row(attributes, {**case, **review}, prefix="metadata"), "_record": r.number,
                              "_reject": f"{x.get('status')} response by {x.get('user_id')}: not a submitted review"})
     df = frame(rows)
+    notices = []
     if question is None and len(names) > 1:
-        df.attrs["hitlgov_notices"] = [f"used question '{chosen}' as the decision (questions: {', '.join(names)}); "
-                                       "choose another with --question NAME"]
+        notices.append(f"used question '{chosen}' as the decision (questions: {', '.join(names)}); "
+                       "choose another with --question NAME")
+    if unnamed:
+        notices.append(f"{len(unnamed)} of {len(records)} record(s) have no id or external_id: each is identified "
+                       "by a hash of its fields ('fields:<sha256>'), so the same record in another export is the "
+                       "same case; give records an external_id when you log them")
+    if notices:
+        df.attrs["hitlgov_notices"] = notices
     return df
+
+
+def content_id(fields: dict) -> str:
+    """A case id for a record the export names no id for (argilla 1.x ``FeedbackRecord`` exports
+    whose ``external_id`` is null): the SHA-256 of its fields, empty ones left out, so the record
+    gets the same id in every layout and every export (not its position, which changes)."""
+    content = {str(k): v for k, v in fields.items() if v is not None}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    return f"fields:{digest[:32]}"
 
 
 def _answered_at(response: dict) -> Any:
@@ -196,7 +217,7 @@ def _nested(where: str, number: int, rec: dict) -> _Record:
     """2.x ``to_list(flatten=False)`` (dicts by question) or 1.x ``FeedbackRecord`` (lists)."""
     record_id = rec.get("external_id") if rec.get("external_id") is not None else rec.get("id")
     out = _Record(number, record_id, _attributes(rec["fields"], rec.get("metadata")),
-                  inserted_at=rec.get("inserted_at") or rec.get("updated_at"))
+                  inserted_at=rec.get("inserted_at") or rec.get("updated_at"), fields=rec["fields"])
     suggestions, responses = rec.get("suggestions") or {}, rec.get("responses") or {}
     if isinstance(suggestions, dict):  # 2.x
         out.suggestions = {q: s for q, s in suggestions.items() if isinstance(s, dict)}
@@ -228,8 +249,9 @@ def _flat(number: int, rec: dict) -> _Record:
     questions = list(dict.fromkeys(k.rsplit(".", 1)[0] for k in rec if k.endswith((".responses", ".suggestion"))))
     used = {f"{q}{s}" for q in questions for s in (".responses", ".responses.users", ".responses.status",
                                                    ".suggestion", ".suggestion.score", ".suggestion.agent")}
-    out = _Record(number, rec.get("id"),
-                  scalar_attributes({k: v for k, v in rec.items() if k not in used and k not in _NOT_ATTRIBUTES}))
+    content = {k: v for k, v in rec.items() if k not in used and k not in _NOT_ATTRIBUTES}
+    out = _Record(number, rec.get("id"), scalar_attributes(content), fields=content,
+                  inserted_at=rec.get("inserted_at") or rec.get("updated_at"))
     for q in questions:
         if rec.get(f"{q}.suggestion") is not None:
             out.suggestions[q] = {"value": rec.get(f"{q}.suggestion"), "score": rec.get(f"{q}.suggestion.score"),
@@ -253,7 +275,7 @@ def _v1_hf(number: int, rec: dict) -> _Record:
         except json.JSONDecodeError:
             metadata = {"metadata": metadata}
     fields = {k: v for k, v in rec.items() if k not in used and k not in _NOT_ATTRIBUTES}
-    out = _Record(number, rec.get("external_id"), _attributes(fields, metadata))
+    out = _Record(number, rec.get("external_id"), _attributes(fields, metadata), fields=fields)
     for q in questions:
         meta = rec.get(f"{q}-suggestion-metadata") or {}
         if rec.get(f"{q}-suggestion") is not None:

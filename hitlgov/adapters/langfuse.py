@@ -27,6 +27,12 @@ trace judged on "correctness" and on "toxicity" is two cases:
   ``--adapter-option review_sources=ANNOTATION,API`` also counts ``API`` scores as reviews.
 * every other score (an earlier judge score, an ``API`` score) -> one unreviewed row of its case:
   a duplicate, so that rows read = scores read.
+* a ``CORRECTION`` score (``dataType`` CORRECTION: a human rewrote the output in the UI; a trace
+  export lists them under ``corrections``) is a review whose decision is the corrected text
+  (``stringValue``; the trace export's ``longStringValue``). What it corrects is the model's
+  output, so in a trace export the trace's (or the observation's) ``output`` is the case's
+  model decision when no judge scored it (``ts`` = the trace's ``timestamp``, the observation's
+  ``startTime``): a correction that changes the text is an override.
 
 ``--question NAME`` keeps one score name. Numeric scores compare as their exact value: to read
 a 0-1 judge score as a label, give a ``labels:`` mapping or use a categorical/boolean score.
@@ -46,6 +52,7 @@ from hitlgov.hookspecs import Reader
 
 EXPECTED = "expected Langfuse Scores API pages ({\"data\": [scores], \"meta\": {...}}), a list of scores or a trace export"
 JUDGE = "EVAL"
+CORRECTION = "CORRECTION"
 
 
 def detect(path: Path, head: bytes) -> bool:
@@ -78,9 +85,11 @@ def read(con: Any, path: Path, *, question: str | None = None, review_sources: s
         judges = sorted((m for m in members if str(m[1].get("source")).upper() == JUDGE),
                         key=lambda m: str(m[1].get("timestamp") or ""))
         judge = judges[-1][1] if judges else {}
+        corrected = next((s["_corrected_output"] for _, s in members if s.get("_corrected_output") is not None), None)
         times = sorted(str(t) for _, s in members if (t := s.get("timestamp")))
-        case = {"case_id": case_id, "ts": judge.get("timestamp") or (times[0] if times else None),
-                "model_decision": _value(judge) if judge else None,
+        output_at = next((s["_output_at"] for _, s in members if s.get("_output_at")), None)
+        case = {"case_id": case_id, "ts": judge.get("timestamp") or output_at or (times[0] if times else None),
+                "model_decision": _value(judge) if judge else corrected,
                 "model_score": judge.get("value") if isinstance(judge.get("value"), (int, float))
                 and not isinstance(judge.get("value"), bool) else None,
                 "model_version": ("langfuse-eval" + (f":{judge['configId']}" if judge.get("configId") else ""))
@@ -105,8 +114,26 @@ def read(con: Any, path: Path, *, question: str | None = None, review_sources: s
 
 
 def _value(score: dict) -> Any:
-    """A score's value as its label: ``stringValue`` (categorical, boolean), else ``value``."""
-    return score.get("stringValue") if score.get("stringValue") is not None else score.get("value")
+    """A score's value as its label: ``stringValue`` (categorical, boolean, a correction's text),
+    a correction's ``longStringValue`` (trace exports), else ``value``."""
+    if score.get("stringValue") is not None:
+        return score["stringValue"]
+    if str(score.get("dataType")).upper() == CORRECTION:
+        return score.get("longStringValue")
+    return score.get("value")
+
+
+def _output_text(output: Any) -> Any:
+    """A trace/observation ``output`` as the text a correction replaces: Langfuse stores a plain
+    string output JSON-encoded (``"\"Langfuse is...\""``), so a string that is a JSON string is
+    decoded; structured output stays as its JSON text."""
+    if isinstance(output, str):
+        try:
+            decoded = json.loads(output)
+        except json.JSONDecodeError:
+            return output
+        return decoded if isinstance(decoded, str) else output
+    return json.dumps(output, sort_keys=True) if isinstance(output, (dict, list)) else output
 
 
 def _case_id(path: Path, number: int, score: dict) -> str:
@@ -147,14 +174,33 @@ def _page_scores(path: Path, item: Any) -> list[dict]:
     """A page's ``data``, a trace export's ``trace.scores``, a trace's ``scores``, or one score."""
     if not isinstance(item, dict):
         raise IngestError(f"{path}: not a Langfuse scores export: {EXPECTED} (found a JSON {json_kind(item)})")
+    observations = item.get("observations") if isinstance(item.get("trace"), dict) else None
     if isinstance(item.get("trace"), dict):
         item = item["trace"]
     found = item.get("data") if "data" in item else item.get("scores") if "scores" in item else [item]
     if not isinstance(found, list) or not all(isinstance(s, dict) for s in found):
         raise IngestError(f"{path}: not a Langfuse scores export: 'data' is not a list of score objects")
-    if "traceId" not in item and "scores" in item and item.get("id") is not None:
+    corrections = item.get("corrections") if "data" not in item else None
+    if corrections is not None:
+        if not isinstance(corrections, list) or not all(isinstance(s, dict) for s in corrections):
+            raise IngestError(f"{path}: not a Langfuse scores export: 'corrections' is not a list of score objects")
+        found = [*found, *(_with_corrected_output(c, item, observations) for c in corrections)]
+    if "traceId" not in item and ("scores" in item or "corrections" in item) and item.get("id") is not None:
         found = [{"traceId": item["id"], **s} for s in found]  # a trace's own scores may omit it
     return found
+
+
+def _with_corrected_output(correction: dict, trace: dict, observations: Any) -> dict:
+    """A correction with the output it corrects (the trace's, or its observation's)."""
+    target = trace
+    if correction.get("observationId") is not None:
+        pool = [o for o in (observations or trace.get("observations") or []) if isinstance(o, dict)]
+        target = next((o for o in pool if o.get("id") == correction["observationId"]), {})
+    output = _output_text(target.get("output"))
+    if output is None:
+        return correction
+    return {**correction, "_corrected_output": output,
+            "_output_at": target.get("timestamp") or target.get("startTime")}  # when the model answered
 
 
 @hookimpl

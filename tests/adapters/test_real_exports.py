@@ -19,6 +19,7 @@ LS = FIXTURES / "labelstudio"
 
 
 def ingest(tmp_path, path, **options):
+    Path(tmp_path).mkdir(parents=True, exist_ok=True)
     db = tmp_path / "s.duckdb"
     (result,) = service.ingest_files(db, [path], **options)
     return db, result
@@ -29,10 +30,10 @@ def cases_stored(db) -> int:
     return table(db, "SELECT count(*) FROM cases")[0][0] if Path(db).exists() else 0
 
 
-def table(db, sql):
+def table(db, sql, params=None):
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return con.execute(sql).fetchall()
+        return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
 
@@ -312,6 +313,10 @@ def test_annotation_only_cases_are_covered_by_the_audit_trail(tmp_path):
      "score 1 has no 'traceId'"),
     ('{"data": [], "meta": {"page": 1}}', "the Langfuse export has no scores"),
     ('{"data": [{"traceId": "t", "source": "EVAL", "dataType": "X"', "line 1 is not valid JSON"),
+    ('{"trace": {"id": "t", "scores": [], "corrections": "<b>x</b>"}, "observations": []}',
+     "'corrections' is not a list of score objects"),
+    ('{"trace": {"id": "t", "scores": [], "corrections": [7]}, "observations": []}',
+     "'corrections' is not a list of score objects"),
 ])
 def test_malformed_langfuse_exports_are_refused_in_one_line(tmp_path, content, message):
     path = tmp_path / "scores.json"
@@ -320,3 +325,157 @@ def test_malformed_langfuse_exports_are_refused_in_one_line(tmp_path, content, m
         ingest(tmp_path, path, fmt="langfuse")
     assert "\n" not in str(err.value) and message in str(err.value) and str(err.value).startswith(str(path))
     assert cases_stored(tmp_path / "s.duckdb") == 0
+
+
+ARGILLA_REAL = FIXTURES / "argilla" / "real"
+
+
+@pytest.mark.parametrize("name", ["awesome_sharegpt_v1_record.json", "awesome_sharegpt_v1_hf_record.json"])
+def test_argilla_v1_record_of_the_argilla_teams_own_dataset(tmp_path, name):
+    # argilla-io/awesome-argilla-datasets sharegpt/README.md: the same argilla 1.x record as
+    # FeedbackRecord (fields/metadata/responses/suggestions) and in the Hugging Face layout
+    # (format_as("datasets")). external_id is null, there are no responses and no timestamp; one
+    # suggestion for the free-text question "response" (agent/score null).
+    path = ARGILLA_REAL / name
+    with pytest.raises(IngestError, match="--default-ts DATE"):
+        ingest(tmp_path, path)  # no time anywhere in the export: refused before storing
+    db, r = ingest(tmp_path, path, default_ts="2023-10-25")
+    assert (r.format, r.rows_read, r.stored, r.duplicates, r.quarantined) == ("argilla", 1, 1, 0, 0)
+    # no id: the case id is the SHA-256 of its non-empty fields ({"prompt": ...}), computed here
+    # independently, so both layouts of the record are the same case
+    import hashlib
+    prompt = "How to tell if a customer segment is well segmented? In 3 bullet points."
+    digest = hashlib.sha256(json.dumps({"prompt": prompt}, ensure_ascii=False).encode()).hexdigest()[:32]
+    (case,) = table(db, "SELECT case_id, model_decision, model_score, model_version, CAST(ts AS VARCHAR) FROM cases")
+    assert case[0] == f"fields:{digest}" and case[2:] == (None, None, "2023-10-25 00:00:00")
+    assert case[1].startswith("1. Homogeneity: The segment should consist") and case[1].endswith("change significantly.")
+    assert any("no id or external_id" in n for n in r.notices)
+    assert table(db, "SELECT count(*) FROM reviews") == [(0,)]
+    # the 93 numeric text-descriptive metadata properties are case attributes
+    assert table(db, "SELECT value FROM case_attributes WHERE name = 'prompt_n_tokens'") == [("14",)]
+
+
+def test_argilla_v1_both_layouts_are_one_case(tmp_path):
+    db = tmp_path / "s.duckdb"
+    results = service.ingest_files(db, [ARGILLA_REAL / "awesome_sharegpt_v1_record.json",
+                                        ARGILLA_REAL / "awesome_sharegpt_v1_hf_record.json"], default_ts="2023-10-25")
+    assert [(x.stored, x.duplicates) for x in results] == [(1, 0), (0, 1)]
+    assert table(db, "SELECT count(*) FROM cases") == [(1,)]
+
+
+@pytest.mark.parametrize("name", ["argilla2_sdk_test_generic_records.json", "argilla2_sdk_test_generic_flat.jsonl"])
+def test_argilla_v2_exports_written_by_argilla_itself(tmp_path, name):
+    # argilla's own test record (tests/unit/test_io/test_generic.py), exported by argilla 2.8.0:
+    # q1 suggested "value" (score 0.1, agent "test"), answered "value" by users a (submitted) and
+    # c (no status); q2 suggested "value" (0.9), answered by a (submitted) and b (draft).
+    db, r = ingest(tmp_path, ARGILLA_REAL / name, default_ts="2024-06-01")
+    # default question: q1, the first with a suggestion and label-like values; a notice says so
+    assert (r.rows_read, r.stored, r.quarantined) == (2, 2, 0)
+    assert any("used question 'q1'" in n for n in r.notices)
+    assert table(db, "SELECT case_id, model_decision, model_score, model_version FROM cases") == [
+        ("0f6e8a30-7f5b-4c4e-9d1e-2d3c4b5a6978", "value", 0.1, "test")]
+    a, b, c = (f"00000000-0000-4000-8000-00000000000{i}" for i in "abc")
+    assert table(db, "SELECT reviewer_id, human_decision FROM reviews ORDER BY 1") == [(a, "value"), (c, "value")]
+    with open_source(db) as src:
+        o = oversight_summary(src)
+    assert (o["cases"], o["reviews"], o["override_rate"], o["cases_without_model_decision"]) == (1, 2, 0.0, 0)
+    # the attributes are the field and the metadata, not the export's bookkeeping (status, _server_id)
+    assert table(db, "SELECT name, value FROM case_attributes ORDER BY 1") == [("field", "The field"), ("key", "value")]
+
+
+def test_argilla_v2_flat_export_quarantines_the_draft(tmp_path):
+    # --question q2 in the flattened export: a's submitted response is a review; b's draft is read,
+    # not a review, and quarantined with that reason (rows read = 2 = 1 stored + 1 quarantined).
+    # The nested export has no response status: there b's draft counts (documented).
+    db, r = ingest(tmp_path, ARGILLA_REAL / "argilla2_sdk_test_generic_flat.jsonl", default_ts="2024-06-01",
+                   question="q2")
+    assert (r.rows_read, r.stored, r.quarantined) == (2, 1, 1)
+    assert table(db, "SELECT model_score FROM cases") == [(0.9,)]
+    assert table(db, "SELECT reason FROM quarantine") == [
+        ("draft response by 00000000-0000-4000-8000-00000000000b: not a submitted review",)]
+    _, r2 = ingest(tmp_path / "n", ARGILLA_REAL / "argilla2_sdk_test_generic_records.json",
+                   default_ts="2024-06-01", question="q2")
+    assert (r2.rows_read, r2.stored, r2.quarantined) == (2, 2, 0)
+
+
+def test_a2i_custom_task_output_from_the_aws_docs_repository(tmp_path):
+    # awsdocs/amazon-sagemaker-developer-guide doc_source/a2i-output-data.md: a custom Amazon
+    # Transcribe review; one answer by worker ef7294f850a3d9d1 ("use lambda to turn your
+    # notebook", submitted 2020-06-18T17:08:26.246Z, no acceptanceTime); inputContent has the
+    # model's transcription as "original_words" -- A2I cannot know that, the option names it.
+    path = FIXTURES / "a2i" / "real" / "awsdocs_custom_transcribe_output.json"
+    db, r = ingest(tmp_path, path)
+    assert (r.format, r.rows_read, r.stored, r.quarantined) == ("a2i", 1, 1, 0)
+    assert any("--adapter-option model_decision=inputContent.KEY" in n for n in r.notices)
+    assert table(db, "SELECT case_id, model_decision, CAST(ts AS VARCHAR) FROM cases") == [
+        ("human-loop-name", None, "2020-06-18 17:08:26.246")]
+    assert table(db, "SELECT reviewer_id, human_decision, review_seconds FROM reviews") == [
+        ("ef7294f850a3d9d1", "use lambda to turn your notebook", None)]
+    db2, _ = ingest(tmp_path / "o", path, adapter_options={"model_decision": "inputContent.original_words"})
+    # (the value's trailing blank is trimmed by validation, as for every text field)
+    assert table(db2, "SELECT model_decision FROM cases") == [("but definitely use Lambda to turn your",)]
+    with open_source(db2) as src:
+        o = oversight_summary(src)
+    assert (o["override_rate"], o["cases_without_model_decision"]) == (1.0, 0)  # the worker rewrote it
+
+
+def test_langfuse_trace_export_with_a_human_correction(tmp_path):
+    # langfuse/langfuse worker/src/__tests__/chatml/framework-traces/pydantic-ai-2025-06-06.trace.json:
+    # no scores, one ANNOTATION score of dataType CORRECTION ("output", by user
+    # cm167x5rh00018bk3mcnituff, 2026-03-05T09:13:54.218Z) whose longStringValue is the trace's
+    # output unchanged. The correction is a review of the output: the output (JSON-encoded in
+    # the export) is the model decision, ts the trace's timestamp; the human kept it: no override.
+    db, r = ingest(tmp_path, FIXTURES / "langfuse" / "pydantic-ai-2025-06-06.trace.json")
+    assert (r.format, r.rows_read, r.stored, r.quarantined) == ("langfuse", 1, 1, 0)
+    ((case_id, decision, ts),) = table(db, "SELECT case_id, model_decision, CAST(ts AS VARCHAR) FROM cases")
+    assert (case_id, ts) == ("25f4bdeebaab60e6e1bee7e8469554bc/output", "2025-06-06 14:40:28.562")
+    assert decision.startswith("Langfuse is a tool designed") and not decision.startswith('"')
+    assert table(db, "SELECT reviewer_id, human_decision = ?, CAST(review_completed_at AS VARCHAR) FROM reviews",
+                 [decision]) == [("cm167x5rh00018bk3mcnituff", True, "2026-03-05 09:13:54.218")]
+    with open_source(db) as src:
+        assert oversight_summary(src)["override_rate"] == 0.0
+
+
+def test_a_correction_of_an_unknown_observation_has_no_model_decision(tmp_path):
+    # a hand-made variant of the pydantic-ai trace: the correction names an observation the export
+    # does not hold, so there is no output to compare with: stored annotation-only, not guessed
+    doc = json.loads((FIXTURES / "langfuse" / "pydantic-ai-2025-06-06.trace.json").read_text())
+    doc["trace"]["corrections"][0]["observationId"] = "not-in-this-export"
+    path = tmp_path / "trace.json"
+    path.write_text(json.dumps(doc))
+    db, r = ingest(tmp_path, path)
+    assert (r.stored, r.quarantined) == (1, 0)
+    assert table(db, "SELECT case_id, model_decision FROM cases") == [
+        ("25f4bdeebaab60e6e1bee7e8469554bc/not-in-this-export/output", None)]
+    assert table(db, "SELECT count(*) FROM reviews") == [(1,)]
+
+
+def test_argilla_records_without_ids_and_with_equal_fields_are_one_case(tmp_path):
+    # two 1.x records with the same fields and no external_id are one case (the same content in
+    # two exports is the same case); their suggestions disagree, so the second is a conflict,
+    # quarantined with both values -- never silently merged
+    rec = json.loads((ARGILLA_REAL / "awesome_sharegpt_v1_record.json").read_text())
+    other = json.loads(json.dumps(rec))
+    other["suggestions"][0]["value"] = "something else"
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps([rec, other]))
+    db, r = ingest(tmp_path, path, default_ts="2023-10-25")
+    assert (r.rows_read, r.stored, r.quarantined) == (2, 1, 1)
+    assert table(db, "SELECT count(*) FROM cases") == [(1,)]
+    (reason,) = table(db, "SELECT reason FROM quarantine")[0]
+    assert "model_decision" in reason and "something else" in reason
+
+
+def test_monthly_review_time_of_an_annotation_only_export(tmp_path):
+    # YOLO export (no predictions): December 2022 has no case with a model decision but 3 reviews
+    # of 5.652, 85.444 and 1235.418 s: median 85.444; p90 by linear interpolation at position
+    # 0.9 * 2 = 1.8: 85.444 + 0.8 * (1235.418 - 85.444) = 1005.4232; 1326.514 s = 0.368476 h.
+    db, _ = ingest(tmp_path, LS / "real_test_export_yolo_data.json")
+    from hitlgov.metrics import oversight
+
+    with open_source(db) as src:
+        (month,) = oversight.trend(src)
+    assert (month["period"], month["cases"], month["reviews"], month["override_rate"]) == ("2022-12-01", 0, 3, None)
+    assert month["review_seconds_median"] == pytest.approx(85.444)
+    assert month["review_seconds_p90"] == pytest.approx(1005.4232)
+    assert month["review_hours"] == pytest.approx(1326.514 / 3600)

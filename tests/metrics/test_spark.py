@@ -203,6 +203,20 @@ def test_views_file_maps_lake_tables(spark, lake, tmp_path):
     assert set(on_spark["fairness"]) == {"age_band"}
 
 
+def test_review_events_on_spark_equal_the_store(spark, tmp_path):
+    """Review-stage verdicts exported with the lake give Spark the store's rejection rate
+    (built as in test_review_events_engines.py: 4 verdicts, 3 rejected)."""
+    from test_review_events_engines import EXPECTED, build_lake
+
+    from hitlgov.metrics import review_stage
+
+    db, lake_dir = build_lake(tmp_path)
+    with Source.open(db) as src:
+        assert review_stage.rejection_rate(src) == EXPECTED
+    with engines.open_source(None, spark_url(lake_dir)) as src:
+        assert review_stage.rejection_rate(src) == EXPECTED
+
+
 # -- engine URLs, errors, the CLI and the dashboard (no Spark needed) ---------------------------
 
 def test_duckdb_over_the_same_parquet_equals_the_store(lake):
