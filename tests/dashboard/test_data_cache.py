@@ -179,3 +179,38 @@ def test_warm_up_fills_the_store_and_the_first_visit_reads_it(db, monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     assert not [e.value for e in at.error if "Unexpected error" in e.value]
     assert {m.label: m.value for m in at.metric} == expected and expected
+
+
+def test_serve_starts_the_warm_up_on_a_store_only(tmp_path, monkeypatch, db):
+    from hitlgov.dashboard import launch
+
+    class Exec(Exception):
+        """Stands for the process becoming Streamlit (os.execve does not return)."""
+
+    def execve(*a):
+        raise Exec
+
+    started = []
+    monkeypatch.delenv(warmup.ENV_DISABLE, raising=False)
+    monkeypatch.setattr(launch, "start_warm_up", lambda path, env: started.append(path))
+    monkeypatch.setattr(launch.os, "execve", execve)
+    for kwargs in ({}, {"warm_up": False}, {"engine": "duckdb://"}):  # an engine has no store cache to fill
+        with pytest.raises(Exec):
+            launch.serve(db=db, no_auth=True, **kwargs)
+    monkeypatch.setenv(warmup.ENV_DISABLE, "1")
+    with pytest.raises(Exec):
+        launch.serve(db=db, no_auth=True)
+    assert started == [db.resolve()]
+
+
+def test_warm_up_stops_when_the_server_is_gone(db, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.delenv(warmup.ENV_DISABLE, raising=False)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    run = subprocess.run([sys.executable, "-m", "hitlgov.dashboard.warmup", "--db", str(db), "--parent", str(gone.pid)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "warm-up" not in run.stderr  # no page rendered
+    assert dashboard_entries(db) == {}
