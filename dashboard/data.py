@@ -34,6 +34,7 @@ import importlib
 import json
 import math
 import os
+import stat
 import sys
 import threading
 import time
@@ -247,6 +248,8 @@ def inputs_digest(kwargs: dict) -> str:
     if not path:
         return ""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or a device would block the page
+            return "not a file"
         with open(path, "rb") as fh:
             return hashlib.sha256(fh.read(1 << 22)).hexdigest()
     except OSError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pandas as pd
 import pytest
@@ -146,6 +147,9 @@ def test_policy_file_content_is_part_of_the_key(tmp_path):
     assert data.inputs_digest({"policy_path": str(policy)}) != first
     assert data.inputs_digest({}) == ""
     assert data.inputs_digest({"policy_path": str(tmp_path / "missing.yaml")}) == "unreadable"
+    fifo = tmp_path / "policy.fifo"
+    os.mkfifo(fifo)
+    assert data.inputs_digest({"policy_path": str(fifo)}) == "not a file"  # returns: never blocks on it
 
 
 def test_version_token_survives_a_writer_holding_the_store(db):
