@@ -265,6 +265,8 @@ def main() -> None:
     ap.add_argument("--no-apptest", action="store_true", help="skip the in-process AppTest timing")
     ap.add_argument("--write", action="store_true", help=f"replace this store size's part of the '{HEADING}' section of {RESULTS.name}")
     args = ap.parse_args()
+    # a stopped run (timeout, Ctrl-C) still stops the servers it started (the `finally` blocks)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     from hitlgov.metrics import inventory
     from hitlgov.metrics.source import Filter, Source
 
