@@ -1,22 +1,32 @@
-"""Dashboard page timings, cold and warm, on a store (default: the 200k-case demo).
+"""Dashboard page timings, cold and warm, on a store (the 200k-case demo, or the 10M bench store).
 
 Usage::
 
     python bench/dashboard_timing.py --db hitlgov.duckdb            # AppTest timing (default)
     python bench/dashboard_timing.py --db hitlgov.duckdb --browser  # also real-browser timing
     python bench/dashboard_timing.py --db hitlgov.duckdb --write    # and update bench/RESULTS.md
+    python bench/dashboard_timing.py --db bench/out/10000000/store.duckdb --browser --no-apptest --write
 
 **AppTest** (``streamlit.testing.v1``) runs the real app script in-process, so it times the
 server side of a page: filters, metric calls, figure building. A warm-up run first imports the
-libraries. *Cold*: a new session with ``st.cache_data`` cleared (every metric computed from the
-store; Evidently's import is part of the first Drift run). *Warm*: the same page run again in
-the same session (what a user sees when coming back to a page or changing a widget that does not
-change the filter): the median of 3 runs.
+libraries. *Cold*: a new session with ``st.cache_data`` cleared and the dashboard's entries of
+the store's result cache dropped (every metric computed from the store); *warm*: the same page
+run again in the same session: the median of 3 runs.
 
-**Browser** (``--browser``): ``hitlgov serve`` on a free port and headless Chromium through
-Playwright; a page counts as loaded when its title and first chart (or table) are visible and
-Streamlit reports no script running. *Cold*: first visit after the server started; *warm*:
-the median of 3 further visits (a full page load each time, cached figures).
+**Browser** (``--browser``): ``hitlgov serve --no-warm-up`` on a free port and headless Chromium
+through Playwright; a page counts as loaded when its title and first chart (or table) are
+visible and Streamlit reports no script running. Per page:
+
+* *uncomputed*: the first visit with nothing cached anywhere (the dashboard's entries of the
+  store's result cache dropped first) -- what the first visitor after a new ingestion waits for
+  when the warm-up has not run (no target; the warm-up's own time is this column's sum);
+* *cold*: the first visit after a fresh ``serve`` (a new server process per page, nothing in
+  its memory), the store's result cache holding the default view -- as after the warm-up that
+  ``serve`` runs (target 5 s);
+* *warm*: coming back to the page in the app (a click in the sidebar from another page),
+  median of 3 (target 1 s); *reload*: a full browser reload of the page, median of 3;
+* *filter change*: the same page with another model version chosen (a full load of its URL
+  with ``?version=...``), a filter nothing had computed before (target 2 s).
 """
 from __future__ import annotations
 
@@ -43,8 +53,18 @@ RESULTS = ROOT / "bench" / "RESULTS.md"
 HEADING = "## Dashboard"
 
 
+def drop_dashboard_cache(db: Path) -> None:
+    """Forget the dashboard's figures in the store's result cache (the metrics/report entries stay)."""
+    from hitlgov import result_cache, store
+
+    with store.connect(db) as con:
+        if result_cache.has_table(con):
+            con.execute(f"DELETE FROM {result_cache.TABLE} WHERE kind LIKE 'dashboard:%'")
+
+
 def apptest_timings(db: Path, repeats: int = 3) -> dict[str, tuple[float, float]]:
     os.environ["HITLGOV_DB"] = str(db)
+    os.environ["HITLGOV_AUTH"] = "none"  # single user with every role (what `serve --no-auth` sets)
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -58,6 +78,7 @@ def apptest_timings(db: Path, repeats: int = 3) -> dict[str, tuple[float, float]
         at.run()  # a new session lands on the default page first
         at.switch_page(f"views/{view}")
         st.cache_data.clear()
+        drop_dashboard_cache(db)
         t = time.perf_counter()
         at.run()
         cold = time.perf_counter() - t
@@ -72,70 +93,168 @@ def apptest_timings(db: Path, repeats: int = 3) -> dict[str, tuple[float, float]
     return out
 
 
-def browser_timings(db: Path, repeats: int = 3) -> dict[str, tuple[float, float]]:
+def other_version(db: Path) -> tuple[str, str] | None:
+    """(system, model version): the default system's second most frequent model version, the
+    filter change the browser timing makes."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        system = con.execute("SELECT system FROM cases GROUP BY system ORDER BY count(*) DESC LIMIT 1").fetchall()[0][0]
+        rows = con.execute("SELECT model_version FROM cases WHERE system = ? AND model_version IS NOT NULL "
+                           "GROUP BY 1 ORDER BY count(*) DESC LIMIT 2", [system]).fetchall()
+    finally:
+        con.close()
+    return (system, rows[-1][0]) if rows else None
+
+
+class Server:
+    """``hitlgov serve --no-auth --no-warm-up`` on a free port, until stopped."""
+
+    def __init__(self, db: Path):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        hitlgov = Path(sys.executable).with_name("hitlgov")
+        self.proc = subprocess.Popen([str(hitlgov), "serve", "--no-auth", "--no-warm-up", "--db", str(db),
+                                      "--port", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+        for _ in range(1200):
+            try:
+                urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1)
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise SystemExit("hitlgov serve exited before answering")
+                time.sleep(0.25)
+        raise SystemExit("hitlgov serve did not answer within 5 minutes")
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
+def _loaded(page, title: str, chart: bool) -> None:
+    page.wait_for_selector(f"h1:has-text('{title}')", timeout=900_000)
+    page.wait_for_selector(".js-plotly-plot" if chart else "[data-testid=stDataFrame], [data-testid=stAlert], "
+                           "[data-testid=stButton], [data-testid=stTable]", timeout=900_000)
+    time.sleep(0.05)
+    while page.locator("[data-testid=stStatusWidget]").count():
+        time.sleep(0.05)
+
+
+def browser_timings(db: Path, repeats: int = 3) -> dict[str, dict[str, float]]:
+    """Per page: uncomputed, cold, warm (in-app navigation), reload and filter change (see the module doc)."""
+    from urllib.parse import quote
+
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    hitlgov = Path(sys.executable).with_name("hitlgov")
-    proc = subprocess.Popen([str(hitlgov), "serve", "--db", str(db), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
+    change = other_version(db)
+    out: dict[str, dict[str, float]] = {}
+    pages = [p for p in helpers.PAGES if p[2] != "Users"]
+    drop_dashboard_cache(db)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path="/usr/bin/chromium",
+                               args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = b.new_page(viewport={"width": 1440, "height": 1000})
+
+        def goto(url: str, title: str, chart: bool) -> float:
+            t = time.perf_counter()
+            page.goto(url, wait_until="domcontentloaded")
+            _loaded(page, title, chart)
+            return time.perf_counter() - t
+
+        def nav(title: str, chart: bool) -> float:
+            t = time.perf_counter()
+            page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
+            _loaded(page, title, chart)
+            return time.perf_counter() - t
+
+        # 1. one server, nothing cached anywhere: each page's first visit computes (and caches) its figures
+        server = Server(db)
+        try:
+            for _view, path, title, chart in pages:
+                row = out.setdefault(title, {})
+                row["uncomputed"] = goto(f"{server.url}/{path}", title, chart)
+                row["reload"] = statistics.median(goto(f"{server.url}/{path}", title, chart) for _ in range(repeats))
+                away = "Reports" if title != "Reports" else "Data"
+                times = []
+                for _ in range(repeats):
+                    nav(away, away == "Data")
+                    times.append(nav(title, chart))
+                row["warm"] = statistics.median(times)
+                if change:
+                    system, version = change
+                    query = f"?system={quote(system)}&version={quote(version)}"
+                    row["filter_change"] = goto(f"{server.url}/{path}{query}", title, chart)
+                print(f"  {title:24s} " + "  ".join(f"{k} {v:6.2f} s" for k, v in row.items()), flush=True)
+        finally:
+            server.stop()
+        # 2. a fresh server per page, the store's cache holding the default view (after the warm-up)
+        for _view, path, title, chart in pages:
+            server = Server(db)
             try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.25)
-        out = {}
-        with sync_playwright() as pw:
-            b = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                   args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-            page = b.new_page(viewport={"width": 1440, "height": 1000})
-
-            def load(path: str, title: str, chart: bool) -> float:
-                t = time.perf_counter()
-                page.goto(f"{url}/{path}", wait_until="domcontentloaded")
-                page.wait_for_selector(f"h1:has-text('{title}')", timeout=300_000)
-                page.wait_for_selector(".js-plotly-plot" if chart else "[data-testid=stDataFrame], [data-testid=stAlert], [data-testid=stButton]",
-                                       timeout=300_000)
-                time.sleep(0.1)
-                while page.locator("[data-testid=stStatusWidget]").count():
-                    time.sleep(0.05)
-                return time.perf_counter() - t
-
-            for view, path, title, chart in helpers.PAGES:
-                cold = load(path, title, chart)
-                warm = statistics.median(load(path, title, chart) for _ in range(repeats))
-                out[title] = (cold, warm)
-                print(f"  {title:24s} cold {cold:6.2f} s   warm {warm:6.2f} s", flush=True)
-            b.close()
-        return out
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
+                out[title]["cold"] = goto(f"{server.url}/{path}", title, chart)
+            finally:
+                server.stop()
+            print(f"  {title:24s} cold after serve {out[title]['cold']:6.2f} s", flush=True)
+        b.close()
+    return out
 
 
-def table(app: dict, browser: dict | None) -> str:
-    head = "| Page | AppTest cold (s) | AppTest warm (s) |" + (" Browser cold (s) | Browser warm (s) |" if browser else "")
-    sep = "|---|---:|---:|" + ("---:|---:|" if browser else "")
+COLUMNS = [("cold", "Cold after serve (s)", 5.0), ("warm", "Warm (s)", 1.0), ("filter_change", "Filter change (s)", 2.0),
+           ("reload", "Reload (s)", None), ("uncomputed", "Uncomputed (s)", None)]
+
+
+def table(app: dict | None, browser: dict | None) -> str:
+    head, sep = "| Page |", "|---|"
+    if app:
+        head, sep = head + " AppTest cold (s) | AppTest warm (s) |", sep + "---:|---:|"
+    if browser:
+        for _k, label, target in COLUMNS:
+            head += f" Browser {label[0].lower() + label[1:]}{f' [target {target:g}]' if target else ''} |"
+            sep += "---:|"
     rows = [head, sep]
-    for title, (cold, warm) in app.items():
-        row = f"| {title} | {cold:.2f} | {warm:.2f} |"
+    for title in (app or browser):
+        row = f"| {title} |"
+        if app:
+            cold, warm = app.get(title, (float("nan"), float("nan")))
+            row += f" {cold:.2f} | {warm:.2f} |"
         if browser:
-            bc, bw = browser.get(title, (float("nan"), float("nan")))
-            row += f" {bc:.2f} | {bw:.2f} |"
+            for k, _label, _t in COLUMNS:
+                v = browser.get(title, {}).get(k)
+                row += f" {v:.2f} |" if v is not None else " – |"
         rows.append(row)
     return "\n".join(rows)
 
 
-def write_results(text: str) -> None:
+def verdicts(browser: dict) -> str:
+    out = []
+    for k, label, target in COLUMNS:
+        if target is None:
+            continue
+        slow = [f"{t} ({r[k]:.1f} s)" for t, r in browser.items() if r.get(k) is not None and r[k] >= target]
+        out.append(f"{label.split(' (')[0]} under {target:g} s: " + ("met." if not slow else f"NOT met for {', '.join(slow)}."))
+    return " ".join(out)
+
+
+def write_results(text: str, subheading: str) -> None:
+    """Replace this store size's subsection of the Dashboard section (the others stay beside it)."""
     current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    section = f"{HEADING}\n\n{text.strip()}\n\n"
-    current = pattern.sub(section, current) if pattern.search(current) else current.rstrip() + "\n\n" + section
+    found = pattern.search(current)
+    section = found.group(0) if found else f"{HEADING}\n\n"
+    sub = re.compile(rf"^{re.escape(subheading)}\n.*?(?=^### |^## |\Z)", re.S | re.M)
+    block = f"{subheading}\n\n{text.strip()}\n\n"
+    if sub.search(section):
+        section = sub.sub(lambda _m: block, section)
+    else:
+        if "### " not in section:  # the older, untitled measurement becomes its own subsection
+            body = section[len(HEADING):].strip()
+            section = f"{HEADING}\n\n" + (f"### Earlier measurement\n\n{body}\n\n" if body else "")
+        section = section.rstrip() + "\n\n" + block
+    current = current.replace(found.group(0), section) if found else current.rstrip() + "\n\n" + section
     RESULTS.write_text(current.rstrip() + "\n")
 
 
@@ -143,41 +262,49 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", type=Path, default=Path(os.environ.get("HITLGOV_DB", "hitlgov.duckdb")))
     ap.add_argument("--browser", action="store_true", help="also time page loads in headless Chromium")
-    ap.add_argument("--write", action="store_true", help=f"replace the '{HEADING}' section of {RESULTS.name}")
+    ap.add_argument("--no-apptest", action="store_true", help="skip the in-process AppTest timing")
+    ap.add_argument("--write", action="store_true", help=f"replace this store size's part of the '{HEADING}' section of {RESULTS.name}")
     args = ap.parse_args()
+    # a stopped run (timeout, Ctrl-C) still stops the servers it started (the `finally` blocks)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     from hitlgov.metrics import inventory
     from hitlgov.metrics.source import Filter, Source
 
     with Source.open(args.db) as src:
         c = inventory.counts(src, Filter())
     print(f"store {args.db}: {c['cases']:,} cases, {c['reviews']:,} reviews")
-    print("AppTest (server side):")
-    app = apptest_timings(args.db)
+    app = None
+    if not args.no_apptest:
+        print("AppTest (server side):")
+        app = apptest_timings(args.db)
     browser = None
     if args.browser:
-        print("Browser (headless Chromium, full page load):")
+        print("Browser (headless Chromium):")
         browser = browser_timings(args.db)
     cpu = platform.processor() or platform.machine()
-    text = (f"Measured {time.strftime('%Y-%m-%d')} with `python bench/dashboard_timing.py --db STORE"
-            f"{' --browser' if browser else ''}` on {c['cases']:,} cases / {c['reviews']:,} reviews "
-            f"(the 200k demo plus COMPAS), {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
-            f"default filters (system consumer-credit, whole period).\n\n"
-            + table(app, browser) + "\n\n"
-            "*AppTest*: the page script run in-process by `streamlit.testing.v1.AppTest` (server-side time: filters, "
-            "metric calls, figures). Cold = new session with `st.cache_data` cleared (every figure computed from the "
-            "store; the Drift page's cold time includes importing Evidently and running its tests on a 5,000-case "
-            "sample per window); warm = the same page re-run in the session, median of 3.")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    command = ("python bench/dashboard_timing.py --db STORE" + (" --browser" if browser else "")
+               + (" --no-apptest" if app is None else "") + (" --write" if args.write else ""))
+    text = (f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with `{command}` on {c['cases']:,} cases / "
+            f"{c['reviews']:,} reviews, {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, load average "
+            f"at the end {load} (a shared machine), default filters.\n\n"
+            + table(app, browser) + "\n\n")
+    if app:
+        text += ("*AppTest*: the page script run in-process by `streamlit.testing.v1.AppTest` (server-side time). Cold = "
+                 "new session, `st.cache_data` cleared and the dashboard's store-cache entries dropped (every figure "
+                 "computed from the store); warm = the same page re-run in the session, median of 3.\n\n")
     if browser:
-        text += ("\n\n*Browser*: `hitlgov serve` + headless Chromium (Playwright); from navigation start until the "
-                 "title and first chart (or table) are visible and Streamlit reports no running script. Cold = first "
-                 "visit after the server started; warm = median of 3 further full page loads.")
-    target = 2.0
-    slow = [t for t, (_, w) in app.items() if w >= target]
-    text += f"\n\nTarget: every page under {target:.0f} s warm — " + ("met." if not slow else f"NOT met for {', '.join(slow)}.")
+        text += ("*Browser*: `hitlgov serve --no-warm-up` + headless Chromium (Playwright), until the title and first "
+                 "chart (or table) are visible and no script runs. Cold after serve = first visit to a freshly started "
+                 "server (one per page) with the store's result cache holding the default view, as the warm-up that "
+                 "`serve` runs leaves it; warm = back to the page by a sidebar click, median of 3; filter change = the "
+                 "page's URL with the second model version (never computed before); reload = full browser reload, "
+                 "median of 3; uncomputed = first visit with nothing cached anywhere (the warm-up's work).\n\n"
+                 + verdicts(browser))
     print()
     print(text)
     if args.write:
-        write_results(text)
+        write_results(text, f"### {c['cases']:,} cases")
         print(f"\nwrote the '{HEADING}' section of {RESULTS}")
 
 

@@ -78,6 +78,12 @@ def step(name: str, size: int) -> dict:
 
         if name == "metrics_cached":
             return metrics_cached(db, size)
+        if name == "report":
+            return report_timing(db, size)
+        if name == "dashboard":
+            return dashboard_timing(db, size)
+        if name == "scale":
+            return scale_summary(size)
 
         with Source.open(db) as src:
             flt = resolve_period(src, Filter())
@@ -152,6 +158,61 @@ def metrics_cached(db: Path, size: int) -> dict:
             "identical": json.dumps(cached, sort_keys=True) == json.dumps(computed, sort_keys=True)}
 
 
+def report_timing(db: Path, size: int) -> dict:
+    """``hitlgov report --kind compliance`` on the store: computed from the tables (the result cache
+    off, as on the first report after an ingestion) and again served from the result cache."""
+    import os
+
+    exe = str(Path(sys.executable).with_name("hitlgov"))
+    out = OUT / f"{size}" / "report.pdf"
+    cmd = [exe, "report", "--kind", "compliance", "--db", str(db), "--out", str(out)]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, env=dict(os.environ, HITLGOV_NO_CACHE="1"))
+    cold = time.perf_counter() - t0
+    subprocess.run(cmd, check=True, capture_output=True)  # fills the cache
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    cached = time.perf_counter() - t0
+    return {"step": "report", "size": size, "seconds": round(cold, 2), "peak_mb": "",
+            "cached_seconds": round(cached, 2), "pdf_kb": round(out.stat().st_size / 1024), "target_s": 30,
+            "command": " ".join(["hitlgov", *cmd[1:]])}
+
+
+def dashboard_timing(db: Path, size: int) -> dict:
+    """bench/dashboard_timing.py in the browser on this store; it writes its own table into the
+    Dashboard section of bench/RESULTS.md (beside the other store sizes); the worst page per
+    column is reported here."""
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "dashboard_timing.py"), "--db", str(db), "--browser",
+                          "--no-apptest", "--write"], capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(run.stderr[-2000:])
+    worst: dict[str, float] = {}
+    for line in run.stdout.splitlines():  # "  Page   uncomputed  1.00 s  reload ..." lines
+        parts = line.split()
+        for i, word in enumerate(parts):
+            if word in ("uncomputed", "reload", "warm", "filter_change") and i + 1 < len(parts):
+                worst[word] = max(worst.get(word, 0.0), float(parts[i + 1]))
+        if "cold after serve" in line:
+            worst["cold"] = max(worst.get("cold", 0.0), float(line.split("cold after serve")[1].split()[0]))
+    return {"step": "dashboard", "size": size, "seconds": worst.get("cold", ""), "peak_mb": "",
+            **{f"worst_{k}_s": round(v, 2) for k, v in worst.items()},
+            "targets": "cold 5 s, warm 1 s, filter change 2 s (Dashboard section)"}
+
+
+def scale_summary(size: int) -> dict:
+    """The in-place scale run (bench/scale.py: generate, register, metrics on DuckDB) at ``size``
+    rows; its own table goes to bench/SCALE_RESULTS.md by hand."""
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "scale.py"), "--rows", str(size)],
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(run.stderr[-2000:])
+    steps = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    metrics = next((r for r in steps if r.get("step") == "metrics_duckdb"), {})
+    return {"step": "scale", "size": size, "seconds": metrics.get("seconds", ""),
+            "peak_mb": metrics.get("tree_peak_mb", metrics.get("peak_mb", "")), "target_s": 60,
+            **{f"{r['step']}_s": r.get("seconds") for r in steps if "step" in r}}
+
+
 def _wall(cmd: list[str], repeat: int = 3) -> float:
     """Median wall time of a command (a fresh process each time)."""
     times = []
@@ -220,7 +281,7 @@ def fairness_comparison(src, flt) -> dict:
 
 STEPS = ["fixed_cost", "generate", "read_csv_reference", "ingest_csv", "ingest_parquet", "metrics_full",
          "metrics_without_reliance", "oversight", "agreement", "fairness", "drift", "roi", "inventory", "reliance",
-         "fairness_vs_metricframe", "metrics_cached"]
+         "fairness_vs_metricframe", "metrics_cached", "report", "dashboard"]
 
 
 def main() -> None:
@@ -228,6 +289,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000000,10000000")
     ap.add_argument("--steps", default=",".join(STEPS))
     ap.add_argument("--write", action="store_true", help="Replace the generated section of bench/RESULTS.md")
+    ap.add_argument("--scale-rows", type=int, default=0,
+                    help="also run the in-place scale benchmark (bench/scale.py) at this many rows (make bench: 100M)")
     ap.add_argument("--step", help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -244,7 +307,10 @@ def main() -> None:
             if name == "fixed_cost" or (name == "ingest_csv" and size > 2_000_000):
                 continue  # the CSV ingestion claim is about 1M rows; 10M stores load from Parquet
             results.append(_run(name, size))
-    command = f"python bench/run.py --sizes {args.sizes} --steps {args.steps}" + (" --write" if args.write else "")
+    if args.scale_rows:
+        results.append(_run("scale", args.scale_rows))
+    command = (f"python bench/run.py --sizes {args.sizes} --steps {args.steps}"
+               + (f" --scale-rows {args.scale_rows}" if args.scale_rows else "") + (" --write" if args.write else ""))
     text = report(results, command)
     print(text)
     if args.write:
@@ -296,6 +362,10 @@ def report(results: list[dict], command: str) -> str:
             ratio = ""
             if r["step"] in ("ingest_csv", "ingest_parquet") and refs.get(r["size"]) and r.get("seconds"):
                 ratio = f"{r['seconds'] / refs[r['size']]:.1f}x (target 3x)"
+            elif r.get("target_s") and r.get("seconds") not in ("", None):
+                ratio = f"{r['seconds'] / r['target_s']:.2f}x of the {r['target_s']} s target"
+            elif r["step"] == "dashboard" and r.get("seconds") not in ("", None):
+                ratio = f"worst cold {r['seconds'] / 5:.2f}x of the 5 s target"
             lines.append(f"| {r['size']:,} | {r['step']} | {r.get('seconds', '')} | {r.get('peak_mb', '')} | {ratio} "
                          f"| {notes} |")
     return "\n".join(lines) + "\n"

@@ -2,21 +2,41 @@
 
 Every number a page shows comes from a function in ``metrics/``; this module only opens the
 store read-only for the duration of one call (DuckDB allows one writer process, and ingestion
-may be writing) and caches the result with ``st.cache_data``. The cache key is the function,
-the filter (as a plain tuple), the keyword arguments and the store's *version token* -- the
-size and modification time of the database file and its write-ahead log -- so a new ingestion
-invalidates every cached figure without a query.
+may be writing) and caches the result at two levels:
+
+* ``st.cache_data`` in the server process, keyed by the function, the filter (as a plain
+  tuple), the keyword arguments, the content digest of any policy file they name and the
+  store's **version token** (:func:`version_token`): the data version of
+  :func:`hitlgov.result_cache.data_version` plus the audit trail's length. It is *not* the
+  file's size and mtime: writing a result to the store's cache changes the file but not the
+  data, and must not throw away every figure the server holds.
+* the store's own result cache (:mod:`hitlgov.result_cache`, the one ``metrics``, ``report``
+  and ``status`` use), keyed by the data version: a figure computed once -- by any server, by
+  the warm-up after ``serve`` (:mod:`hitlgov.dashboard.warmup`), or before a restart -- is
+  read back instead of recomputed. Only results that JSON represents exactly are stored there,
+  and never those that read the audit trail (which the data version does not cover).
+
+The version token is read with one short query when the store's files changed (an ingestion
+committed, a result was cached), and reused while they did not, so a page load costs one
+``stat`` per figure. A new ingestion changes the data version: both caches miss and every figure
+is computed from the new data.
 
 ``hitlgov serve --engine URL`` runs the same calls on another engine (:func:`hitlgov.metrics.engines.open_source`):
 the URL reaches the app as ``--engine`` after ``--`` (or ``$HITLGOV_ENGINE``). A remote engine
-has no file to watch, so its cached figures expire after :data:`ENGINE_TTL_SECONDS`.
+has no file to watch, so its cached figures expire after :data:`ENGINE_TTL_SECONDS`, and
+nothing is written to the store for it.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib
+import json
+import math
 import os
+import stat
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -25,11 +45,18 @@ import streamlit as st
 from hitlgov.metrics.engines import open_source
 from hitlgov.metrics.source import Filter
 
+from hitlgov import result_cache
 from hitlgov import store as hstore
 from hitlgov.errors import HitlgovError, StoreLockedError
 
 ENV_ENGINE = "HITLGOV_ENGINE"
 ENGINE_TTL_SECONDS = 300
+#: results of these modules read the audit trail, which the data version leaves out: they are
+#: cached in the server only (keyed by the version token, which counts audit events)
+NOT_PERSISTED_MODULES = ("hitlgov.metrics.audit_trail",)
+#: how long a write of results to the store's cache may wait for readers to close; 0 in the
+#: server (a busy store is simply not cached this time), a few seconds in the warm-up
+SAVE_WAIT_SECONDS = 0.0
 
 FilterKey = tuple  # (start, end, system, model_version, segment_name, segment_value), dates as ISO text
 
@@ -57,14 +84,15 @@ def engine_url() -> str | None:
 
 
 def source_token(db: str, engine: str | None) -> str:
-    """The cache token: the store's files, or for an engine the URL and a time bucket."""
+    """The cache token: the store's version token, or for an engine the URL and a time bucket."""
     if engine:
         return f"engine|{engine}|{int(time.time() // ENGINE_TTL_SECONDS)}"
-    return store_token(db)
+    return version_token(db)
 
 
 def store_token(db: str) -> str:
-    """Changes whenever the store's files change (an ingestion committed, a checkpoint ran)."""
+    """Changes whenever the store's files change (an ingestion committed, a result was cached, a
+    checkpoint ran): when to re-read the version token, not a cache key."""
     parts = []
     for suffix in ("", ".wal"):
         try:
@@ -73,6 +101,48 @@ def store_token(db: str) -> str:
         except OSError:
             parts.append("-")
     return "|".join(parts)
+
+
+_versions: dict[str, tuple[str, str]] = {}  # db -> (file token it was read at, version token)
+_versions_lock = threading.Lock()
+
+
+def read_version(con) -> str:
+    """The version token on an open connection: the data version and the audit trail's length."""
+    events = 0
+    try:
+        events = con.execute("SELECT count(*) FROM audit_events").fetchall()[0][0]
+    except Exception:  # noqa: BLE001 - a store without an audit trail yet
+        events = -1
+    return f"{result_cache.data_version(con)}|{events}"
+
+
+def version_token(db: str) -> str:
+    """The store's version token (:func:`read_version`), re-read only when its files changed.
+
+    While an ingestion holds the store, the last token read stays in use (the figures already
+    cached are those of the last committed data); with none read yet, the lock error is raised.
+    """
+    files = store_token(db)
+    with _versions_lock:
+        known = _versions.get(db)
+    if known is not None and known[0] == files:
+        return known[1]
+    try:
+        with hstore.connect(db, read_only=True, wait_seconds=1.0) as con:
+            token = read_version(con)
+    except HitlgovError:
+        if known is not None:
+            return known[1]
+        raise
+    with _versions_lock:
+        _versions[db] = (files, token)
+    return token
+
+
+def data_version_of(token: str) -> str:
+    """The data version inside a version token (what the store's result cache is keyed by)."""
+    return token.split("|", 1)[0]
 
 
 def filter_key(flt: Filter | None) -> FilterKey | None:
@@ -93,16 +163,69 @@ def to_filter(key: FilterKey | None) -> Filter | None:
                   segment=(seg_name, seg_value) if seg_name is not None else None)
 
 
-@st.cache_data(show_spinner=False, max_entries=1000)
-def _cached(qualname: str, db: str, token: str, fkey: FilterKey | None, has_filter: bool,
-            kwargs: tuple, engine: str | None = None) -> Any:
+def _plain_equal(a: Any, b: Any) -> bool:
+    """Deep equality with the exact types JSON gives back (NaN equal to NaN, 1 not equal to 1.0)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_plain_equal(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_plain_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return a == b
+
+
+def encode(value: Any) -> str | None:
+    """The JSON text of ``value`` when reading it back gives exactly ``value`` (same types: no
+    tuple, no integer dict key, no DataFrame, no numpy scalar); else None (not stored)."""
+    try:
+        text = json.dumps({"v": value}, allow_nan=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
+    return text if _plain_equal(json.loads(text)["v"], value) else None
+
+
+def persisted(qualname: str) -> bool:
+    """Whether a function's results may go to the store's cache (see the module doc)."""
+    return not qualname.startswith(tuple(m + "." for m in NOT_PERSISTED_MODULES))
+
+
+def store_key(qualname: str, token: str, fkey: FilterKey | None, has_filter: bool, kwargs: tuple,
+              inputs: str) -> str:
+    return result_cache.key(f"dashboard:{qualname}", data_version_of(token), filter=fkey, has_filter=has_filter,
+                            kwargs=[[k, repr(v)] for k, v in kwargs], inputs=inputs)
+
+
+def compute(qualname: str, db: str, token: str, fkey: FilterKey | None, has_filter: bool, kwargs: tuple,
+            engine: str | None = None, inputs: str = "") -> Any:
+    """One figure: from the store's result cache when it holds it for this data version, else
+    computed by the metric function (and then written to that cache once the reader closed)."""
     module, name = qualname.rsplit(".", 1)
     fn = getattr(importlib.import_module(module), name)
     kw = dict(kwargs)
+    use_store = engine is None and persisted(qualname) and not result_cache.disabled()
+    key = store_key(qualname, token, fkey, has_filter, kwargs, inputs) if use_store else None
+    entry = None
     with open_source(db, engine) as src:
-        if has_filter:
-            return fn(src, to_filter(fkey), **kw)
-        return fn(src, **kw)
+        if key is not None and src.raw is not None:
+            hit = result_cache.lookup(src.raw, key)
+            if isinstance(hit, dict) and "v" in hit:
+                return hit["v"]
+        value = fn(src, to_filter(fkey), **kw) if has_filter else fn(src, **kw)
+        if key is not None and src.raw is not None:
+            text = encode(value)
+            if text is not None:
+                entry = (key, f"dashboard:{qualname}", data_version_of(token), text)
+    if entry is not None:  # the reader is closed: a short write, never waiting long
+        result_cache.save(db, [entry], wait_seconds=SAVE_WAIT_SECONDS)
+    return value
+
+
+@st.cache_data(show_spinner=False, max_entries=1000)
+def _cached(qualname: str, db: str, token: str, fkey: FilterKey | None, has_filter: bool,
+            kwargs: tuple, engine: str | None = None, inputs: str = "") -> Any:
+    return compute(qualname, db, token, fkey, has_filter, kwargs, engine, inputs)
 
 
 def call(fn: Callable, flt: Filter | None = None, *, db: str | None = None, **kwargs) -> Any:
@@ -118,6 +241,21 @@ def call(fn: Callable, flt: Filter | None = None, *, db: str | None = None, **kw
         st.stop()
 
 
+def inputs_digest(kwargs: dict) -> str:
+    """What a call reads besides the store: the content of a policy file it names (editing the
+    file must not serve figures evaluated under the old policy)."""
+    path = kwargs.get("policy_path")
+    if not path:
+        return ""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or a device would block the page
+            return "not a file"
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read(1 << 22)).hexdigest()
+    except OSError:
+        return "unreadable"  # the metric's own error (naming the file) is what the page shows
+
+
 def try_call(fn: Callable, flt: Filter | None = None, *, db: str | None = None, **kwargs) -> Any:
     """Like :func:`call`, but raises what the metric or :func:`open_source` raises
     (``HitlgovError`` for a missing or locked store). Errors are never cached."""
@@ -125,7 +263,8 @@ def try_call(fn: Callable, flt: Filter | None = None, *, db: str | None = None, 
     engine = engine_url()
     qualname = f"{fn.__module__}.{fn.__name__}"
     kw = tuple(sorted(kwargs.items()))
-    return _cached(qualname, db, source_token(db, engine), filter_key(flt), flt is not None, kw, engine)
+    return _cached(qualname, db, source_token(db, engine), filter_key(flt), flt is not None, kw, engine,
+                   inputs_digest(kwargs))
 
 
 def uncached(fn: Callable, *args, db: str | None = None, **kwargs) -> Any:  # noqa: D401
@@ -135,5 +274,8 @@ def uncached(fn: Callable, *args, db: str | None = None, **kwargs) -> Any:  # no
 
 
 def clear() -> None:
-    """Forget every cached figure (after an ingestion from the Data page)."""
+    """Forget every figure cached in this server (after an ingestion from the Data page); the
+    store's cache needs no clearing: its entries are keyed by the data version."""
     _cached.clear()
+    with _versions_lock:
+        _versions.clear()

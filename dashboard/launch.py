@@ -115,9 +115,26 @@ def command(db, port: int, headless: bool, engine: str | None = None, host: str 
     ] + (["--engine", engine] if engine else [])
 
 
+def start_warm_up(path: Path, env: dict) -> subprocess.Popen | None:
+    """Start :mod:`hitlgov.dashboard.warmup` in the background (low priority, its own session, no
+    output): it fills the store's result cache with every page's default view and stops when
+    the server (this process, which becomes Streamlit) is gone."""
+    if not path.exists():
+        return None
+    try:
+        return subprocess.Popen([sys.executable, "-m", "hitlgov.dashboard.warmup", "--db", str(path),
+                                 "--parent", str(os.getpid())], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:  # no warm-up: every page is computed on its first visit
+        return None
+
+
 def serve(db=None, port: int = 8501, headless: bool = True, engine: str | None = None, host: str = "127.0.0.1",
-          auth_file=None, no_auth: bool = False) -> int:
+          auth_file=None, no_auth: bool = False, warm_up: bool = True) -> int:
     """Run the app until it is stopped (Ctrl-C / SIGTERM).
+
+    ``warm_up`` (not for an engine, which has no store cache) computes every page's default view
+    once in the background (:func:`start_warm_up`).
 
     On POSIX the process *becomes* Streamlit (``exec``), so signals reach it directly and no
     orphan is left behind; elsewhere Streamlit runs as a child and its exit status is returned.
@@ -146,6 +163,11 @@ def serve(db=None, port: int = 8501, headless: bool = True, engine: str | None =
     shown = f"[{host}]" if ":" in host else host
     print(f"hitlgov dashboard on http://{shown}:{port}  ({where}; {who}; Ctrl-C to stop)", flush=True)
     cmd = command(path, port, headless, engine, host=host, secrets_file=secrets_file)
+    if warm_up and not engine:
+        from hitlgov.dashboard import warmup
+
+        if not warmup.disabled():
+            start_warm_up(path, env)
     if os.name == "posix":
         os.execve(sys.executable, cmd, env)
     proc = subprocess.Popen(cmd, env=env)  # pragma: no cover - non-POSIX

@@ -512,18 +512,23 @@ def serve(
                                  help="Single user on this machine, no sign-in (loopback only)"),
     headless: bool = typer.Option(True, "--headless/--browser", metavar=FLAG, help="Do not open a browser window"),
     engine: Optional[str] = EngineOption,
+    warm_up: bool = typer.Option(True, "--warm-up/--no-warm-up", metavar=FLAG,
+                                 help="Compute every page's default view once in the background, into the store's "
+                                      "result cache"),
 ):
     """Start the dashboard (Streamlit) on the store, opened read-only (or on --engine).
 
     Sign-in: local accounts when the store has any (`hitlgov user add`), OpenID Connect with
-    --auth FILE, or none with --no-auth (one person, 127.0.0.1 only)."""
+    --auth FILE, or none with --no-auth (one person, 127.0.0.1 only). The store is only ever
+    written to cache computed figures (derived data, keyed by the data version)."""
     from hitlgov.dashboard.launch import serve as run_dashboard
 
     if engine:
         from hitlgov.metrics.engines import parse_engine
 
         parse_engine(engine)  # a malformed URL fails here, not in every page of the app
-    run_dashboard(db=db, port=port, headless=headless, engine=engine, host=host, auth_file=auth, no_auth=no_auth)
+    run_dashboard(db=db, port=port, headless=headless, engine=engine, host=host, auth_file=auth, no_auth=no_auth,
+                  warm_up=warm_up)
 
 
 @app.command()

@@ -144,9 +144,9 @@ def lookup(con: duckdb.DuckDBPyConnection, cache_key: str):
         return None
 
 
-def save(db, entries: list[tuple[str, str, str, object]]) -> bool:
+def save(db, entries: list[tuple[str, str, str, object]], *, wait_seconds: float = 0.0) -> bool:
     """Write ``(key, kind, data_version, value)`` entries (``value``: JSON-ready data or its JSON text) with a short write connection that does
-    not wait for a lock; drop entries of other data versions (they can never be served again) and
+    not wait for a lock (or waits ``wait_seconds``: the dashboard's warm-up, which must not lose its work to a reader); drop entries of other data versions (they can never be served again) and
     keep the newest :data:`KEEP_PER_KIND` per kind. Returns whether they were written."""
     if disabled() or not entries:
         return False
@@ -154,7 +154,7 @@ def save(db, entries: list[tuple[str, str, str, object]]) -> bool:
     from hitlgov.errors import HitlgovError
 
     try:
-        with store.connect(db, wait_seconds=0) as con, store.transaction(con):
+        with store.connect(db, wait_seconds=wait_seconds) as con, store.transaction(con):
             # derived data, not schema: created on first use, so it needs no migration
             con.execute(DDL)
             current = data_version(con)

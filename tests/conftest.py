@@ -9,6 +9,9 @@ import pytest
 # The dashboard refuses to run without a sign-in decision (hitlgov serve sets one). The suite's
 # AppTests run in the explicit single-user mode unless a test sets another (tests/dashboard/test_access.py).
 os.environ.setdefault("HITLGOV_AUTH", "none")
+# `hitlgov serve` warms every page in a background process (hitlgov.dashboard.warmup); in the
+# suite it would compete for the 2 cores and write to stores under test. Its own tests turn it on.
+os.environ.setdefault("HITLGOV_NO_WARMUP", "1")
 
 from hitlgov import store
 from hitlgov.ingest.pipeline import ingest_path
