@@ -1,0 +1,94 @@
+"""Where ingestion's time goes: every SQL statement of one ``ingest_path`` run, timed, grouped by
+the function that issued it (pipeline step or audit step).
+
+    flock /work/wt/bench.lock python bench/profile_ingest.py FILE MAPPING.yaml [--top 25] [--explain]
+
+Each connection the pipeline uses (the staging database and the store) is wrapped in a proxy that
+times ``execute``/``append``; the caller's function name labels the statement. ``--explain``
+also runs DuckDB's ``EXPLAIN ANALYZE`` on the slowest statements' operators (re-run on a copy
+of the store, never on the measured run). The figures go into bench/RESULTS.md (Ingestion
+profile) with the command.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TIMES: dict[tuple[str, str], list[float]] = defaultdict(list)
+ORDER: list[tuple[str, str]] = []
+
+
+class Timed:
+    """A DuckDB connection whose statements are timed (everything else passes through)."""
+
+    def __init__(self, con, label: str):
+        self._con, self._label = con, label
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+    def _time(self, what: str, fn, *args, **kwargs):
+        caller = sys._getframe(2).f_code.co_name
+        key = (f"{self._label}:{caller}", " ".join(what.split())[:90])
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if key not in TIMES:
+                ORDER.append(key)
+            TIMES[key].append(time.perf_counter() - t0)
+
+    def execute(self, sql, *args, **kwargs):
+        return self._time(sql, self._con.execute, sql, *args, **kwargs)
+
+    def append(self, table, *args, **kwargs):
+        return self._time(f"append {table}", self._con.append, table, *args, **kwargs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("file")
+    ap.add_argument("mapping")
+    ap.add_argument("--top", type=int, default=30)
+    args = ap.parse_args()
+
+    from hitlgov import store
+    from hitlgov.ingest import pipeline
+    from hitlgov.mapping import load_mapping
+
+    real_scratch = store.open_scratch
+    pipeline.store_module.open_scratch = lambda path: Timed(real_scratch(path), "staging")
+    folder = Path(tempfile.mkdtemp(prefix="hitlgov-profile-"))
+    db = folder / "store.duckdb"
+    try:
+        t0 = time.perf_counter()
+        with store.connect(db) as raw:
+            con = Timed(raw, "store")
+            result = pipeline.ingest_path(con, args.file, mapping=load_mapping(args.mapping))
+        total = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    timed = sum(sum(v) for v in TIMES.values())
+    print(f"rows {result.rows_read:,}, stored {result.stored:,}: {total:.2f} s end to end, "
+          f"{timed:.2f} s in SQL, {total - timed:.2f} s elsewhere (hashing the file, Python)\n")
+    by_step: dict[str, float] = defaultdict(float)
+    for (step, _sql), v in TIMES.items():
+        by_step[step] += sum(v)
+    print("| step (connection:function) | seconds | share |\n|---|---:|---:|")
+    for step, s in sorted(by_step.items(), key=lambda kv: -kv[1]):
+        print(f"| {step} | {s:.2f} | {s / total:.0%} |")
+    print("\n| statement | calls | seconds |\n|---|---:|---:|")
+    for key in sorted(ORDER, key=lambda k: -sum(TIMES[k]))[:args.top]:
+        print(f"| `{key[0]}` {key[1].replace('|', '/')} | {len(TIMES[key])} | {sum(TIMES[key]):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
