@@ -3,8 +3,8 @@ the function that issued it (pipeline step or audit step).
 
     flock /work/wt/bench.lock python bench/profile_ingest.py FILE MAPPING.yaml [--top 25] [--explain]
 
-Each connection the pipeline uses (the staging database and the store) is wrapped in a proxy that
-times ``execute``/``append``; the caller's function name labels the statement. ``--explain``
+The store connection is wrapped in a proxy that times ``execute``/``append`` (the caller's
+function name labels the statement); the staging steps are timed per pipeline function. ``--explain``
 also runs DuckDB's ``EXPLAIN ANALYZE`` on the slowest statements' operators (re-run on a copy
 of the store, never on the measured run). The figures go into bench/RESULTS.md (Ingestion
 profile) with the command.
@@ -53,6 +53,19 @@ class Timed:
         return self._time(f"append {table}", self._con.append, table, *args, **kwargs)
 
 
+def _timed_function(fn, label: str):
+    def timed(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            key = (label, "(whole function)")
+            if key not in TIMES:
+                ORDER.append(key)
+            TIMES[key].append(time.perf_counter() - t0)
+    return timed
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("file")
@@ -64,8 +77,11 @@ def main() -> None:
     from hitlgov.ingest import pipeline
     from hitlgov.mapping import load_mapping
 
-    real_scratch = store.open_scratch
-    pipeline.store_module.open_scratch = lambda path: Timed(real_scratch(path), "staging")
+    # the staging connection is timed per pipeline function (its readers use DuckDB's replacement
+    # scans of Python variables, which look at the caller's frame: a proxy would hide them)
+    for name in ("snapshot", "choose_reader", "read_source", "_materialise_source", "csv_rejects",
+                 "apply_default_ts", "stage"):
+        setattr(pipeline, name, _timed_function(getattr(pipeline, name), f"staging:{name}"))
     folder = Path(tempfile.mkdtemp(prefix="hitlgov-profile-"))
     db = folder / "store.duckdb"
     try:

@@ -47,7 +47,7 @@ LEAF_FORMAT_V1 = "rfc6962-sha256/json-row-1"
 RUN_TABLES: dict[str, tuple[str, ...]] = {
     "cases": ("system", "case_id"),
     "reviews": ("system", "case_id", "reviewer_id"),
-    "case_attributes": ("system", "case_id", "name"),
+    "case_attributes": ("case_key",),  # the integer case key where the store has one (else the text alone)
     "quarantine": ("row_number", "field"),
     "review_events": ("system", "case_id", "reviewer_id", "event_id"),
 }
@@ -149,8 +149,9 @@ def checkpoint_if_pending(con: duckdb.DuckDBPyConnection) -> Path | None:
 # -- row commitments ---------------------------------------------------------------------------------
 #
 # Format 2 (:data:`LEAF_FORMAT`, written since issue 16): a run's rows of one table, each as its
-# canonical JSON text, are sorted (by that text, so the order is a function of the rows alone),
-# cut into buckets of :data:`BUCKET_ROWS` consecutive rows, and each bucket is one Merkle leaf:
+# canonical JSON text, are sorted (by integer columns of the row, :data:`ORDER_COLUMNS`, then by
+# the text's bytes: the order is a function of the rows alone), cut into buckets of
+# :data:`BUCKET_ROWS` consecutive rows, and each bucket is one Merkle leaf:
 # SHA-256(0x00 || the bucket's texts concatenated). A JSON object is self-delimiting, so the
 # concatenation is uniquely decodable: two different multisets of rows never give the same
 # sequence of bucket inputs, and every row is bound by SHA-256 as before. The root over the
@@ -167,11 +168,21 @@ def checkpoint_if_pending(con: duckdb.DuckDBPyConnection) -> Path | None:
 # stored in ``audit_leaves`` in key order, the tree hashed in SQL. Such runs are still verified
 # as they were written.
 
-#: tables whose rows are committed per case (one leaf per case: its rows, sorted): a case has
-#: many attributes, and one unit per attribute would multiply the rows to serialise and sort
+#: format 1 committed these tables' rows per case (one leaf per case: its rows, sorted); format 2
+#: hashes every row but keeps one fingerprint per case (the unit verify names)
 GROUPED_BY_CASE = ("case_attributes",)
 #: rows per bucket (one SHA-256 leaf) in format 2; recorded in each commitment
 BUCKET_ROWS = 4096
+#: format 2's sort order before the text itself breaks ties: integer columns only (sorting
+#: integers is far cheaper than sorting long texts, and no collation applies); recorded in each
+#: commitment, and a column the table lacks is left out
+ORDER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "cases": ("source_row",),
+    "reviews": ("source_row",),
+    "case_attributes": ("case_key",),  # the integer case key where the store has one (else the text alone)
+    "quarantine": ("row_number",),
+    "review_events": ("source_row",),
+}
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -197,35 +208,41 @@ def leaf_sql(columns: list[str]) -> str:
     return "CAST(hash(" + ", ".join(_q(c) for c in columns) + ") AS VARCHAR)"
 
 
-def _units(table: str, columns: list[str]) -> tuple[str, str, str]:
-    """``(text, fingerprint, tail)`` SQL of the unit a table commits: a row, or for a
-    GROUPED_BY_CASE table a case's rows as one sorted list (``tail`` is then its GROUP BY)."""
+def row_hashes_sql(table: str, columns: list[str], where: str) -> str:
+    """Format 1: SQL yielding ``(run_id, k, h)``, each committed unit's key and SHA-256 leaf."""
     if table not in GROUPED_BY_CASE:
-        return _json_sql(columns), leaf_sql(columns), ""
+        return (f"SELECT run_id, {key_sql(table)} AS k, {_sha256_leaf_sql(_json_sql(columns))} AS h "
+                f"FROM {table} WHERE {where}")
     rest = [c for c in columns if c not in ("system", "case_id", "run_id")]
     rows = (f"list(struct_pack({', '.join(f'{_q(c)} := {_q(c)}' for c in rest)}) "
             f"ORDER BY {', '.join(_q(c) for c in rest)})")
     text = f"to_json(struct_pack(system := system, case_id := case_id, run_id := run_id, rows := {rows}))::VARCHAR"
-    return text, f"CAST(hash({rows}) AS VARCHAR)", " GROUP BY run_id, system, case_id"
-
-
-def row_hashes_sql(table: str, columns: list[str], where: str) -> str:
-    """Format 1: SQL yielding ``(run_id, k, h)``, each committed unit's key and SHA-256 leaf."""
-    text, _fingerprint, tail = _units(table, columns)
-    return f"SELECT run_id, {key_sql(table)} AS k, {_sha256_leaf_sql(text)} AS h FROM {table} WHERE {where}{tail}"
+    return (f"SELECT run_id, {key_sql(table)} AS k, {_sha256_leaf_sql(text)} AS h FROM {table} WHERE {where} "
+            "GROUP BY run_id, system, case_id")
 
 
 def fingerprints_sql(table: str, columns: list[str], where: str) -> str:
-    """Format 2: SQL yielding ``(run_id, k, h)``, each committed unit's key and fingerprint."""
-    _text, fingerprint, tail = _units(table, columns)
-    return f"SELECT run_id, {key_sql(table)} AS k, {fingerprint} AS h FROM {table} WHERE {where}{tail}"
+    """Format 2: SQL yielding ``(run_id, k, h)``: each row's key and fingerprint, or for a
+    GROUPED_BY_CASE table each case's (an order-free XOR of its rows' fingerprints)."""
+    if table not in GROUPED_BY_CASE:
+        return f"SELECT run_id, {key_sql(table)} AS k, {leaf_sql(columns)} AS h FROM {table} WHERE {where}"
+    row = "hash(" + ", ".join(_q(c) for c in columns) + ")"
+    return (f"SELECT run_id, {key_sql(table)} AS k, CAST(bit_xor({row}) AS VARCHAR) || '/' || count(*) AS h "
+            f"FROM {table} WHERE {where} GROUP BY run_id, system, case_id")
 
 
-def texts_sql(table: str, columns: list[str], where: str) -> str:
-    """Format 2: SQL yielding each committed unit's canonical text ``t``, in commitment order
-    (binary order of the texts: a function of the rows alone, not of how they are stored)."""
-    text, _fingerprint, tail = _units(table, columns)
-    return f"SELECT t FROM (SELECT {text} AS t FROM {table} WHERE {where}{tail}) ORDER BY t COLLATE \"binary\""
+def order_columns(table: str, columns: list[str]) -> list[str]:
+    return [c for c in ORDER_COLUMNS.get(table, ()) if c in columns]
+
+
+def texts_sql(table: str, columns: list[str], where: str, order: list[str]) -> str:
+    """Format 2: SQL yielding each committed row's canonical text ``t`` in commitment order:
+    by the ``order`` columns, then by the text's bytes -- a function of the rows alone, not of
+    how they happen to be stored (NULLs last and binary collation spelled out, so no setting
+    of the connection can change it)."""
+    keys = "".join(f"{_q(c)} ASC NULLS LAST, " for c in order)
+    return (f"SELECT t FROM (SELECT {', '.join(_q(c) for c in order) + ', ' if order else ''}{_json_sql(columns)} AS t "
+            f"FROM {table} WHERE {where}) ORDER BY {keys}t COLLATE \"binary\" ASC")
 
 
 def key_sql(table: str) -> str:
@@ -351,8 +368,9 @@ def commit_run(con: duckdb.DuckDBPyConnection, run_id: int, *, tables=tuple(RUN_
         where = f"run_id = {int(run_id)}"
         con.execute(f"INSERT INTO audit_leaves SELECT run_id, ?, 0, k, h FROM ({fingerprints_sql(table, cols, where)})",
                     [table])
-        root, rows = bucket_root(con, texts_sql(table, cols, where))
-        merkle[table] = {"root": root, "rows": rows, "columns": cols, "bucket_rows": BUCKET_ROWS}
+        order = order_columns(table, cols)
+        root, rows = bucket_root(con, texts_sql(table, cols, where, order))
+        merkle[table] = {"root": root, "rows": rows, "columns": cols, "order": order, "bucket_rows": BUCKET_ROWS}
     run_row = _rows_digest(con, "ingestion_runs", "WHERE run_id = ?", [run_id])
     return {"leaf_format": LEAF_FORMAT, "merkle": merkle, "run_row": run_row.get(str(run_id)),
             "state": state_commitment(con)}
@@ -450,9 +468,14 @@ def _check_rows(con: duckdb.DuckDBPyConnection, commits: list, limit: int, *, as
             else:
                 usable[run] = (seq, d)
         # counts first: a deleted copy of a row identical to another (quarantine) changes no key
-        rows = "count(DISTINCT (system, case_id))" if table in GROUPED_BY_CASE else "count(*)"
-        have = dict(con.execute(f"SELECT run_id, {rows} FROM {table} WHERE run_id IN ({all_runs}) "
+        # (format 1 counted a GROUPED_BY_CASE table's cases, format 2 counts its rows)
+        have = dict(con.execute(f"SELECT run_id, count(*) FROM {table} WHERE run_id IN ({all_runs}) "
                                 "GROUP BY run_id").fetchall())
+        if table in GROUPED_BY_CASE:
+            cases = dict(con.execute(f"SELECT run_id, count(DISTINCT (system, case_id)) FROM {table} "
+                                     f"WHERE run_id IN ({all_runs}) GROUP BY run_id").fetchall())
+            have.update({run: cases.get(run, 0) for run, (_s, d) in runs.items()
+                         if d.get("leaf_format", LEAF_FORMAT_V1) == LEAF_FORMAT_V1})
         problems += [f"{table}: ingestion run {run} stored {d['merkle'][table]['rows']:,} rows, "
                      f"{have.get(run, 0):,} are left"
                      for run, (_seq, d) in sorted(runs.items()) if have.get(run, 0) < d["merkle"][table]["rows"]]
@@ -493,7 +516,8 @@ def _check_rows_v2(con: duckdb.DuckDBPyConnection, table: str, runs: dict, limit
     for run, (seq, d) in sorted(runs.items()):
         want = d["merkle"][table]
         cols, where = list(want["columns"]), f"run_id = {int(run)}"
-        got = bucket_root(con, texts_sql(table, cols, where), bucket_rows=int(want.get("bucket_rows", BUCKET_ROWS)))
+        order = [c for c in want.get("order", []) if c in cols]
+        got = bucket_root(con, texts_sql(table, cols, where, order), bucket_rows=int(want.get("bucket_rows", BUCKET_ROWS)))
         if got == (want.get("root"), want.get("rows")):
             continue  # the rows are, byte for byte, the ones committed: fingerprints are not needed
         named = _named_differences(con, table, fingerprints_sql(table, cols, where), [run], limit)
