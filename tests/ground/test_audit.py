@@ -489,3 +489,60 @@ def test_new_runs_on_an_old_store_use_the_new_format_and_both_verify(v1_store, t
                      "UPDATE reviews SET rationale = 'x' WHERE case_id = 'b'")
     assert check(v1_store)["problems"] == ["reviews: row default/b/r1 of ingestion run 1 changed after it was stored",
                                            "reviews: row default/e/r1 of ingestion run 3 changed after it was stored"]
+
+
+# -- format 2: buckets of sorted row texts, hashed outside SQL ---------------------------------------
+
+def _rfc6962(leaves):
+    """RFC 6962 §2.1's recursive tree hash (split at the largest power of two below n)."""
+    import hashlib
+
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return hashlib.sha256(b"\x01" + _rfc6962(leaves[:k]) + _rfc6962(leaves[k:])).digest()
+
+
+def test_python_merkle_tree_matches_the_rfc6962_reference_vectors():
+    import hashlib
+
+    leaves = [hashlib.sha256(b"\x00" + bytes.fromhex(d)).digest() for d in RFC6962_LEAVES]
+    assert [audit.mth(leaves[:n]).hex() for n in range(1, 9)] == RFC6962_ROOTS
+    assert audit.mth([]).hex() == audit.EMPTY_ROOT
+
+
+@pytest.mark.parametrize("rows, bucket", [(1, 4096), (4096, 4096), (70_001, 5000)])
+def test_bucket_root_is_the_documented_hash_of_the_texts(rows, bucket):
+    """A second implementation of format 2 in plain Python: buckets of ``bucket`` consecutive
+    texts, each leaf SHA-256(0x00 || the texts' UTF-8 bytes), RFC 6962 over the leaves. 70,001
+    rows cross DuckDB's Arrow batches (65,536 rows) in the middle of a bucket."""
+    import hashlib
+
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS SELECT i, '{{\"v\":\"' || repeat('é', i % 7) || i || '\"}}' AS t FROM range({rows}) r(i)")
+    texts = [t for (t,) in con.execute("SELECT t FROM t ORDER BY i").fetchall()]
+    want = _rfc6962([hashlib.sha256(b"\x00" + "".join(texts[j:j + bucket]).encode()).digest()
+                     for j in range(0, len(texts), bucket)]).hex()
+    assert audit.bucket_root(con, "SELECT t FROM t ORDER BY i", bucket_rows=bucket) == (want, rows)
+
+
+def test_commitment_order_does_not_depend_on_storage_order_or_collation(make_store):
+    """The same rows stored in another order, read under another default collation, give the same root."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE a AS SELECT 1 AS run_id, i AS source_row, 'x' || (i % 3) AS v FROM range(5000) r(i)")
+    con.execute("CREATE TABLE b AS SELECT * FROM a ORDER BY v DESC, source_row DESC")
+    con.execute("INSERT INTO a SELECT 1, 7, 'B'")
+    con.execute("INSERT INTO b SELECT 1, 7, 'b'")  # a differing row differs
+    roots = [audit.bucket_root(con, audit.texts_sql(t, ["run_id", "source_row", "v"], "run_id = 1", ["source_row"]))
+             for t in ("a", "b")]
+    assert roots[0] != roots[1]
+    con.execute("UPDATE b SET v = 'B' WHERE v = 'b'")
+    con.execute("SET default_collation = 'nocase'")
+    assert audit.bucket_root(con, audit.texts_sql("b", ["run_id", "source_row", "v"], "run_id = 1", ["source_row"])) == roots[0]
+
+
+def test_an_inserted_copy_of_a_row_is_found(db):
+    tamper(db, "INSERT INTO cases SELECT * FROM cases WHERE case_id = 'c'")
+    problems = check(db)["problems"]
+    assert "cases: ingestion run 1 stored 3 rows, 4 are there now: a copy of a stored row was inserted" in problems
+    assert "duplicate row in cases (2 copies): default/c" in problems
