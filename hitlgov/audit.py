@@ -7,12 +7,12 @@ It is designed as a transparency log (certificate transparency, Sigstore Rekor):
   own content and the previous event's hash, so changing, deleting or inserting an event breaks
   the chain at that point.
 * **Row commitments.** Each ingestion run's event carries, for every table the run wrote
-  (``cases``, ``reviews``, ``case_attributes``, ``quarantine``, ``review_events``), the RFC 6962 Merkle tree hash
-  over the hashes of its rows, the row count and the columns hashed. The row hashes ("leaves":
-  SHA-256 of ``0x00`` and the row's canonical JSON; a case's attributes share one leaf) are
-  computed in SQL and kept in
-  ``audit_leaves``; the tree is hashed pairwise in SQL too, one query per tree level, so no
-  Python code loops over rows. The event also commits to the run's ``ingestion_runs`` row and
+  (``cases``, ``reviews``, ``case_attributes``, ``quarantine``, ``review_events``), an RFC 6962
+  Merkle root over SHA-256 leaves of buckets of the run's rows (canonical JSON texts, sorted:
+  format 2, see "row commitments" below), the row count and the columns hashed. ``audit_leaves``
+  keeps each row's key and a fingerprint, so ``verify`` names the row that changed. No Python
+  code loops over rows: DuckDB sorts and serialises, OpenSSL hashes slices of its Arrow batches.
+  The event also commits to the run's ``ingestion_runs`` row and
   to the whole of ``systems`` and ``attribute_roles`` (small tables that later runs may change
   legitimately: the last commitment must match them).
 * **Checkpoints** (:mod:`hitlgov.checkpoint`): after every committed write that appended
@@ -20,10 +20,10 @@ It is designed as a transparency log (certificate transparency, Sigstore Rekor):
   written *outside* the DuckDB file. Truncating the chain, or re-chaining any suffix
   consistently after editing a row and its leaf and its root, no longer matches a checkpoint.
 
-:func:`verify_store` walks the chain, checks it against the checkpoints, re-hashes every stored
-row and compares it with its stored leaf (so it names the row that changed), recomputes each
-run's Merkle root from the stored leaves (so re-hashed leaves are caught too) and compares the
-small tables with their last commitment. Events are written inside the caller's transaction:
+:func:`verify_store` walks the chain, checks it against the checkpoints, recomputes each
+run's Merkle root from its rows (format 1: re-hashes every row against its stored leaf, then the
+roots from the leaves), names the rows of a run that no longer matches, and compares the small
+tables with their last commitment. Events are written inside the caller's transaction:
 an ingestion that rolls back leaves none.
 """
 from __future__ import annotations
