@@ -7,12 +7,12 @@ It is designed as a transparency log (certificate transparency, Sigstore Rekor):
   own content and the previous event's hash, so changing, deleting or inserting an event breaks
   the chain at that point.
 * **Row commitments.** Each ingestion run's event carries, for every table the run wrote
-  (``cases``, ``reviews``, ``case_attributes``, ``quarantine``, ``review_events``), the RFC 6962 Merkle tree hash
-  over the hashes of its rows, the row count and the columns hashed. The row hashes ("leaves":
-  SHA-256 of ``0x00`` and the row's canonical JSON; a case's attributes share one leaf) are
-  computed in SQL and kept in
-  ``audit_leaves``; the tree is hashed pairwise in SQL too, one query per tree level, so no
-  Python code loops over rows. The event also commits to the run's ``ingestion_runs`` row and
+  (``cases``, ``reviews``, ``case_attributes``, ``quarantine``, ``review_events``), an RFC 6962
+  Merkle root over SHA-256 leaves of buckets of the run's rows (canonical JSON texts, sorted:
+  format 2, see "row commitments" below), the row count and the columns hashed. ``audit_leaves``
+  keeps each row's key and a fingerprint, so ``verify`` names the row that changed. No Python
+  code loops over rows: DuckDB sorts and serialises, OpenSSL hashes slices of its Arrow batches.
+  The event also commits to the run's ``ingestion_runs`` row and
   to the whole of ``systems`` and ``attribute_roles`` (small tables that later runs may change
   legitimately: the last commitment must match them).
 * **Checkpoints** (:mod:`hitlgov.checkpoint`): after every committed write that appended
@@ -20,10 +20,10 @@ It is designed as a transparency log (certificate transparency, Sigstore Rekor):
   written *outside* the DuckDB file. Truncating the chain, or re-chaining any suffix
   consistently after editing a row and its leaf and its root, no longer matches a checkpoint.
 
-:func:`verify_store` walks the chain, checks it against the checkpoints, re-hashes every stored
-row and compares it with its stored leaf (so it names the row that changed), recomputes each
-run's Merkle root from the stored leaves (so re-hashed leaves are caught too) and compares the
-small tables with their last commitment. Events are written inside the caller's transaction:
+:func:`verify_store` walks the chain, checks it against the checkpoints, recomputes each
+run's Merkle root from its rows (format 1: re-hashes every row against its stored leaf, then the
+roots from the leaves), names the rows of a run that no longer matches, and compares the small
+tables with their last commitment. Events are written inside the caller's transaction:
 an ingestion that rolls back leaves none.
 """
 from __future__ import annotations
@@ -39,13 +39,15 @@ import pandas as pd
 GENESIS = "0" * 64
 #: RFC 6962: the hash of an empty tree is SHA-256 of the empty string
 EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
-LEAF_FORMAT = "rfc6962-sha256/json-row-1"
+#: the commitment format written now (see "row commitments" below); older runs keep theirs
+LEAF_FORMAT = "rfc6962-sha256/sorted-json-buckets-2"
+LEAF_FORMAT_V1 = "rfc6962-sha256/json-row-1"
 
 #: the tables an ingestion run writes, and the columns that identify a row in verify's messages
 RUN_TABLES: dict[str, tuple[str, ...]] = {
     "cases": ("system", "case_id"),
     "reviews": ("system", "case_id", "reviewer_id"),
-    "case_attributes": ("system", "case_id", "name"),
+    "case_attributes": ("case_key",),  # the integer case key where the store has one (else the text alone)
     "quarantine": ("row_number", "field"),
     "review_events": ("system", "case_id", "reviewer_id", "event_id"),
 }
@@ -144,7 +146,44 @@ def checkpoint_if_pending(con: duckdb.DuckDBPyConnection) -> Path | None:
     return checkpoint.write(con)
 
 
-# -- leaves and Merkle roots, in SQL -------------------------------------------------------------------
+# -- row commitments ---------------------------------------------------------------------------------
+#
+# Format 2 (:data:`LEAF_FORMAT`, written since issue 16): a run's rows of one table, each as its
+# canonical JSON text, are sorted (by integer columns of the row, :data:`ORDER_COLUMNS`, then by
+# the text's bytes: the order is a function of the rows alone), cut into buckets of
+# :data:`BUCKET_ROWS` consecutive rows, and each bucket is one Merkle leaf:
+# SHA-256(0x00 || the bucket's texts concatenated). A JSON object is self-delimiting, so the
+# concatenation is uniquely decodable: two different multisets of rows never give the same
+# sequence of bucket inputs, and every row is bound by SHA-256 as before. The root over the
+# bucket leaves is RFC 6962's tree hash. The hashing runs on the texts' bytes as DuckDB hands
+# them over in Arrow batches (OpenSSL's SHA-256 through hashlib: a call per bucket slice, never
+# per row), so its cost is that of hashing the bytes, not of ~2 DuckDB ``sha256`` calls per row.
+#
+# To *name* a changed row, ``audit_leaves`` keeps each row's key and a 64-bit fingerprint
+# (DuckDB ``hash`` of its columns). Fingerprints only locate: whether rows changed is decided by
+# recomputing the SHA-256 root from the rows, and a run whose root matches is intact whatever
+# its fingerprints say (so a DuckDB release that changes ``hash`` cannot raise a false alarm).
+#
+# Format 1 (:data:`LEAF_FORMAT_V1`, stores written before issue 16): a SHA-256 leaf per row,
+# stored in ``audit_leaves`` in key order, the tree hashed in SQL. Such runs are still verified
+# as they were written.
+
+#: format 1 committed these tables' rows per case (one leaf per case: its rows, sorted); format 2
+#: hashes every row but keeps one fingerprint per case (the unit verify names)
+GROUPED_BY_CASE = ("case_attributes",)
+#: rows per bucket (one SHA-256 leaf) in format 2; recorded in each commitment
+BUCKET_ROWS = 4096
+#: format 2's sort order before the text itself breaks ties: integer columns only (sorting
+#: integers is far cheaper than sorting long texts, and no collation applies); recorded in each
+#: commitment, and a column the table lacks is left out
+ORDER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "cases": ("source_row",),
+    "reviews": ("source_row",),
+    "case_attributes": ("case_key",),  # the integer case key where the store has one (else the text alone)
+    "quarantine": ("row_number",),
+    "review_events": ("source_row",),
+}
+
 
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in con.execute(
@@ -152,32 +191,58 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
         "ORDER BY ordinal_position", [table]).fetchall()]
 
 
+def _json_sql(columns: list[str]) -> str:
+    """A row's canonical text: its JSON object (keys in column order). JSON keeps NULL and ''
+    apart and escapes every separator, so two different rows never share a text."""
+    return "to_json(struct_pack(" + ", ".join(f"{_q(c)} := {_q(c)}" for c in columns) + "))::VARCHAR"
+
+
+def _sha256_leaf_sql(text_sql: str) -> str:
+    """Format 1's leaf: SHA-256 of ``0x00`` and the text (RFC 6962 §2.1)."""
+    return f"sha256('\\x00'::BLOB || encode({text_sql}))"
+
+
 def leaf_sql(columns: list[str]) -> str:
-    """SQL for a row's leaf hash: SHA-256 of ``0x00`` and the row's canonical JSON (RFC 6962 §2.1).
-
-    JSON keeps NULL and '' apart and escapes every separator, so two different rows never share
-    a text."""
-    struct = ", ".join(f"{_q(c)} := {_q(c)}" for c in columns)
-    return f"sha256('\\x00'::BLOB || encode(to_json(struct_pack({struct}))::VARCHAR))"
-
-
-#: tables whose rows are committed per case (one leaf per case: its rows, sorted): a case has
-#: many attributes, and DuckDB's SHA-256 (about as costly per call as the rest of a row's
-#: ingestion) makes a leaf per attribute the largest cost of ingestion
-GROUPED_BY_CASE = ("case_attributes",)
+    """SQL for a row's fingerprint in ``audit_leaves`` (format 2): it locates a changed row; the
+    SHA-256 root over the rows' texts is what proves the change."""
+    return "CAST(hash(" + ", ".join(_q(c) for c in columns) + ") AS VARCHAR)"
 
 
 def row_hashes_sql(table: str, columns: list[str], where: str) -> str:
-    """SQL yielding ``(run_id, k, h)``: each committed row's key and leaf hash."""
-    if table in GROUPED_BY_CASE:
-        rest = [c for c in columns if c not in ("system", "case_id", "run_id")]
-        member = f"struct_pack({', '.join(f'{_q(c)} := {_q(c)}' for c in rest)})"
-        order = ", ".join(_q(c) for c in rest)
-        return (f"SELECT run_id, concat_ws('/', system, case_id) AS k, "
-                f"sha256('\\x00'::BLOB || encode(to_json(struct_pack(system := system, case_id := case_id, "
-                f"run_id := run_id, rows := list({member} ORDER BY {order})))::VARCHAR)) AS h "
-                f"FROM {table} WHERE {where} GROUP BY run_id, system, case_id")
-    return f"SELECT run_id, {key_sql(table)} AS k, {leaf_sql(columns)} AS h FROM {table} WHERE {where}"
+    """Format 1: SQL yielding ``(run_id, k, h)``, each committed unit's key and SHA-256 leaf."""
+    if table not in GROUPED_BY_CASE:
+        return (f"SELECT run_id, {key_sql(table)} AS k, {_sha256_leaf_sql(_json_sql(columns))} AS h "
+                f"FROM {table} WHERE {where}")
+    rest = [c for c in columns if c not in ("system", "case_id", "run_id")]
+    rows = (f"list(struct_pack({', '.join(f'{_q(c)} := {_q(c)}' for c in rest)}) "
+            f"ORDER BY {', '.join(_q(c) for c in rest)})")
+    text = f"to_json(struct_pack(system := system, case_id := case_id, run_id := run_id, rows := {rows}))::VARCHAR"
+    return (f"SELECT run_id, {key_sql(table)} AS k, {_sha256_leaf_sql(text)} AS h FROM {table} WHERE {where} "
+            "GROUP BY run_id, system, case_id")
+
+
+def fingerprints_sql(table: str, columns: list[str], where: str) -> str:
+    """Format 2: SQL yielding ``(run_id, k, h)``: each row's key and fingerprint, or for a
+    GROUPED_BY_CASE table each case's (an order-free XOR of its rows' fingerprints)."""
+    if table not in GROUPED_BY_CASE:
+        return f"SELECT run_id, {key_sql(table)} AS k, {leaf_sql(columns)} AS h FROM {table} WHERE {where}"
+    row = "hash(" + ", ".join(_q(c) for c in columns) + ")"
+    return (f"SELECT run_id, {key_sql(table)} AS k, CAST(bit_xor({row}) AS VARCHAR) || '/' || count(*) AS h "
+            f"FROM {table} WHERE {where} GROUP BY run_id, system, case_id")
+
+
+def order_columns(table: str, columns: list[str]) -> list[str]:
+    return [c for c in ORDER_COLUMNS.get(table, ()) if c in columns]
+
+
+def texts_sql(table: str, columns: list[str], where: str, order: list[str]) -> str:
+    """Format 2: SQL yielding each committed row's canonical text ``t`` in commitment order:
+    by the ``order`` columns, then by the text's bytes -- a function of the rows alone, not of
+    how they happen to be stored (NULLs last and binary collation spelled out, so no setting
+    of the connection can change it)."""
+    keys = "".join(f"{_q(c)} ASC NULLS LAST, " for c in order)
+    return (f"SELECT t FROM (SELECT {', '.join(_q(c) for c in order) + ', ' if order else ''}{_json_sql(columns)} AS t "
+            f"FROM {table} WHERE {where}) ORDER BY {keys}t COLLATE \"binary\" ASC")
 
 
 def key_sql(table: str) -> str:
@@ -191,8 +256,67 @@ def key_sql(table: str) -> str:
     return "concat_ws('/', " + ", ".join(f"CAST({_q(c)} AS VARCHAR)" for c in cols) + ")"
 
 
+def mth(leaves: list[bytes]) -> bytes:
+    """RFC 6962 Merkle tree hash of leaf hashes (already ``SHA-256(0x00 || data)``), level by
+    level: pairs ``2k, 2k+1`` into ``SHA-256(0x01 || left || right)``, an odd last node carried
+    up -- the same tree as the RFC's split at the largest power of two below n."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    level = list(leaves)
+    while len(level) > 1:
+        nxt = [hashlib.sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
+
+
+def _string_slices(array):
+    """``(offsets, data)`` of an Arrow string array: its UTF-8 bytes and where each value starts."""
+    import numpy as np
+    import pyarrow as pa
+
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        array = array.cast(pa.large_string())
+    if array.null_count:
+        raise ValueError("a committed row has no canonical text")
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    _validity, offsets, data = array.buffers()
+    offsets = np.frombuffer(offsets, dtype=width)[array.offset:array.offset + len(array) + 1]
+    return offsets, memoryview(data if data is not None else b"")
+
+
+def bucket_root(con: duckdb.DuckDBPyConnection, texts_sql: str, *, bucket_rows: int = BUCKET_ROWS,
+                params: list | None = None) -> tuple[str, int]:
+    """``(root, rows)``: the format-2 commitment to the texts ``texts_sql`` yields (one VARCHAR
+    column, already in commitment order). The texts arrive in Arrow batches; each bucket's bytes
+    are hashed as slices of the batch buffers (a loop over buckets and batches, never over rows)."""
+    import warnings
+
+    leaves: list[bytes] = []
+    bucket = hashlib.sha256(b"\x00")
+    filled = rows = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # DuckDB's note that a DB-API result's Arrow output is a copy
+        reader = con.execute(texts_sql, params or []).to_arrow_reader(1 << 16)
+    for batch in reader:
+        offsets, data = _string_slices(batch.column(0))
+        i, n = 0, batch.num_rows
+        while i < n:
+            take = min(bucket_rows - filled, n - i)
+            bucket.update(data[offsets[i]:offsets[i + take]])
+            i, filled = i + take, filled + take
+            if filled == bucket_rows:
+                leaves.append(bucket.digest())
+                bucket, filled = hashlib.sha256(b"\x00"), 0
+        rows += n
+    if filled:
+        leaves.append(bucket.digest())
+    return mth(leaves).hex(), rows
+
+
 def merkle_roots(con: duckdb.DuckDBPyConnection, leaves_sql: str, params: list | None = None) -> dict[str, tuple[str, int]]:
-    """``{group: (root, leaves)}``: the RFC 6962 Merkle tree hash of each group's leaves.
+    """Format 1: ``{group: (root, leaves)}``, the RFC 6962 Merkle tree hash of each group's leaves.
 
     ``leaves_sql`` yields ``(g, i, h)``: a group, the leaf's position and its hex hash. Each level
     pairs nodes ``2k`` and ``2k+1`` into ``SHA-256(0x01 || left || right)`` and carries an odd last
@@ -219,7 +343,8 @@ def merkle_roots(con: duckdb.DuckDBPyConnection, leaves_sql: str, params: list |
 def _rows_digest(con: duckdb.DuckDBPyConnection, table: str, where: str = "", params: list | None = None) -> dict:
     """``{key: leaf}`` of a small table (for commitments carried inside an event)."""
     cols = table_columns(con, table)
-    rows = con.execute(f"SELECT {key_sql(table)}, {leaf_sql(cols)} FROM {table} {where} ORDER BY 1, 2",
+    # small tables keep format 1's SHA-256 per row: the digests are carried inside the events
+    rows = con.execute(f"SELECT {key_sql(table)}, {_sha256_leaf_sql(_json_sql(cols))} FROM {table} {where} ORDER BY 1, 2",
                        params or []).fetchall()
     out: dict[str, str] = {}
     for key, leaf in rows:
@@ -233,19 +358,19 @@ def state_commitment(con: duckdb.DuckDBPyConnection) -> dict:
 
 
 def commit_run(con: duckdb.DuckDBPyConnection, run_id: int, *, tables=tuple(RUN_TABLES)) -> dict:
-    """Store the leaves of every row run ``run_id`` wrote to ``tables`` and return the commitment
-    that goes into the run's ``ingestion`` event: per table its Merkle root, row count and the
-    columns hashed; the run's ``ingestion_runs`` row; the state of the configuration tables."""
-    columns = {}
+    """Store the fingerprints of every row run ``run_id`` wrote to ``tables`` and return the
+    commitment that goes into the run's ``ingestion`` event: per table its format-2 Merkle root,
+    row count, bucket size and the columns hashed; the run's ``ingestion_runs`` row; the state
+    of the configuration tables."""
+    merkle = {}
     for table in tables:
         cols = table_columns(con, table)
-        columns[table] = cols
-        con.execute(
-            f"INSERT INTO audit_leaves SELECT ?, ?, row_number() OVER (ORDER BY k, h) - 1, k, h FROM "
-            f"({row_hashes_sql(table, cols, f'run_id = {int(run_id)}')})", [run_id, table])
-    roots = merkle_roots(con, "SELECT tbl AS g, idx AS i, leaf AS h FROM audit_leaves WHERE run_id = ?", [run_id])
-    merkle = {t: {"root": roots.get(t, (EMPTY_ROOT, 0))[0], "rows": roots.get(t, (EMPTY_ROOT, 0))[1],
-                  "columns": columns[t]} for t in tables}
+        where = f"run_id = {int(run_id)}"
+        con.execute(f"INSERT INTO audit_leaves SELECT run_id, ?, 0, k, h FROM ({fingerprints_sql(table, cols, where)})",
+                    [table])
+        order = order_columns(table, cols)
+        root, rows = bucket_root(con, texts_sql(table, cols, where, order))
+        merkle[table] = {"root": root, "rows": rows, "columns": cols, "order": order, "bucket_rows": BUCKET_ROWS}
     run_row = _rows_digest(con, "ingestion_runs", "WHERE run_id = ?", [run_id])
     return {"leaf_format": LEAF_FORMAT, "merkle": merkle, "run_row": run_row.get(str(run_id)),
             "state": state_commitment(con)}
@@ -316,24 +441,14 @@ def _commitments(con: duckdb.DuckDBPyConnection, upto: int | None = None) -> lis
 
 
 def _check_rows(con: duckdb.DuckDBPyConnection, commits: list, limit: int, *, as_of: bool = False) -> list[str]:
-    """Re-hash every row of every committed run and compare it with its stored leaf, by key."""
+    """Every committed run's rows against its commitment, table by table: rows no run committed
+    to, rows missing from a run's count, then the rows themselves (format 2: the SHA-256 root
+    recomputed from the rows, the fingerprints naming the rows of a run that no longer matches;
+    format 1: each row re-hashed against its stored leaf, then the roots from the stored leaves)."""
     problems: list[str] = []
-    committed = {(run, t): d["merkle"][t]["columns"] for _s, run, d in commits for t in d.get("merkle", {})}
-    runs_by_cols: dict[tuple[str, tuple], list[int]] = {}
-    for (run, table), cols in committed.items():
-        runs_by_cols.setdefault((table, tuple(cols)), []).append(run)
     for table in RUN_TABLES:
-        groups = [(cols, runs) for (t, cols), runs in runs_by_cols.items() if t == table]
-        present = set(table_columns(con, table))
-        parts = []
-        for cols, runs in groups:
-            gone = [c for c in cols if c not in present]
-            if gone:
-                problems.append(f"{table}: column(s) {', '.join(gone)} hashed at ingestion no longer exist")
-                continue
-            ids = ", ".join(str(int(r)) for r in runs)
-            parts.append(row_hashes_sql(table, list(cols), f"run_id IN ({ids})"))
-        all_runs = ", ".join(str(int(r)) for cols_runs in groups for r in cols_runs[1]) or "NULL"
+        runs = {run: (seq, d) for seq, run, d in commits if table in d.get("merkle", {})}
+        all_runs = ", ".join(str(int(r)) for r in runs) or "NULL"
         # rows of a run with no commitment (inserted behind ingestion's back, or run_id edited)
         # (as of a checkpoint, rows of later runs are legitimate appends: not looked at)
         orphans = [] if as_of else con.execute(
@@ -341,45 +456,99 @@ def _check_rows(con: duckdb.DuckDBPyConnection, commits: list, limit: int, *, as
             f"ORDER BY 1, 2 LIMIT ?", [limit]).fetchall()
         problems += [f"{table}: row {k} (run {r}) was inserted without an ingestion run committing to it"
                      for r, k in orphans]
-        if not parts:
+        if not runs:
             continue
+        present = set(table_columns(con, table))
+        usable = {}
+        for run, (seq, d) in runs.items():
+            cols = d["merkle"][table]["columns"]
+            gone = [c for c in cols if c not in present]
+            if gone:
+                problems.append(f"{table}: column(s) {', '.join(gone)} hashed at ingestion no longer exist")
+            else:
+                usable[run] = (seq, d)
         # counts first: a deleted copy of a row identical to another (quarantine) changes no key
-        want = {run: d["merkle"][table]["rows"] for _s, run, d in commits if table in d.get("merkle", {})}
-        rows = "count(DISTINCT (system, case_id))" if table in GROUPED_BY_CASE else "count(*)"
-        have = dict(con.execute(f"SELECT run_id, {rows} FROM {table} WHERE run_id IN ({all_runs}) "
+        # (format 1 counted a GROUPED_BY_CASE table's cases, format 2 counts its rows)
+        have = dict(con.execute(f"SELECT run_id, count(*) FROM {table} WHERE run_id IN ({all_runs}) "
                                 "GROUP BY run_id").fetchall())
-        problems += [f"{table}: ingestion run {run} stored {n:,} rows, {have.get(run, 0):,} are left"
-                     for run, n in sorted(want.items()) if have.get(run, 0) < n]
-        now_sql = " UNION ALL ".join(parts)
-        found = con.execute(
-            f"""WITH now AS ({now_sql}),
-                 was AS (SELECT run_id, row_key AS k, leaf AS h FROM audit_leaves
-                         WHERE tbl = ? AND run_id IN ({all_runs})),
-                 diff AS (SELECT coalesce(was.run_id, now.run_id) AS run_id, coalesce(was.k, now.k) AS k,
-                                 was.h IS NOT NULL AS before, now.h IS NOT NULL AS after
-                          FROM was FULL OUTER JOIN now ON was.run_id = now.run_id AND was.k = now.k AND was.h = now.h
-                          WHERE was.h IS NULL OR now.h IS NULL)
-            SELECT run_id, k, bool_or(before), bool_or(after) FROM diff GROUP BY ALL ORDER BY 1, 2 LIMIT ?""",
-            [table, limit]).fetchall()
-        for run, key, before, after in found:
-            what = "changed" if before and after else ("deleted" if before else "inserted")
-            problems.append(f"{table}: row {key} of ingestion run {run} {what} after it was stored")
+        if table in GROUPED_BY_CASE:
+            cases = dict(con.execute(f"SELECT run_id, count(DISTINCT (system, case_id)) FROM {table} "
+                                     f"WHERE run_id IN ({all_runs}) GROUP BY run_id").fetchall())
+            have.update({run: cases.get(run, 0) for run, (_s, d) in runs.items()
+                         if d.get("leaf_format", LEAF_FORMAT_V1) == LEAF_FORMAT_V1})
+        problems += [f"{table}: ingestion run {run} stored {d['merkle'][table]['rows']:,} rows, "
+                     f"{have.get(run, 0):,} are left"
+                     for run, (_seq, d) in sorted(runs.items()) if have.get(run, 0) < d["merkle"][table]["rows"]]
+        v1 = {run: sd for run, sd in usable.items() if sd[1].get("leaf_format", LEAF_FORMAT_V1) == LEAF_FORMAT_V1}
+        v2 = {run: sd for run, sd in usable.items() if run not in v1}
+        problems += _check_rows_v1(con, table, v1, limit)
+        problems += _check_rows_v2(con, table, v2, limit)
     return problems
 
 
-def _check_roots(con: duckdb.DuckDBPyConnection, commits: list) -> list[str]:
-    """Recompute every run's Merkle roots from the stored leaves; compare with the chained roots."""
-    if not commits:
-        return []
-    roots = merkle_roots(con, "SELECT CAST(run_id AS VARCHAR) || '/' || tbl AS g, idx AS i, leaf AS h FROM audit_leaves")
+def _named_differences(con: duckdb.DuckDBPyConnection, table: str, now_sql: str, runs: list[int], limit: int) -> list[str]:
+    """Rows whose (key, leaf) is in ``audit_leaves`` but not in the table now, or the reverse."""
+    ids = ", ".join(str(int(r)) for r in runs)
+    found = con.execute(
+        f"""WITH now AS ({now_sql}),
+             was AS (SELECT run_id, row_key AS k, leaf AS h FROM audit_leaves WHERE tbl = ? AND run_id IN ({ids})),
+             diff AS (SELECT coalesce(was.run_id, now.run_id) AS run_id, coalesce(was.k, now.k) AS k,
+                             was.h IS NOT NULL AS before, now.h IS NOT NULL AS after
+                      FROM was FULL OUTER JOIN now ON was.run_id = now.run_id AND was.k = now.k AND was.h = now.h
+                      WHERE was.h IS NULL OR now.h IS NULL)
+        SELECT run_id, k, bool_or(before), bool_or(after) FROM diff GROUP BY ALL ORDER BY 1, 2 LIMIT ?""",
+        [table, limit]).fetchall()
     problems = []
-    for seq, run, detail in commits:
-        for table, want in detail.get("merkle", {}).items():
-            root, n = roots.get(f"{run}/{table}", (EMPTY_ROOT, 0))
-            if (root, n) != (want.get("root"), want.get("rows")):
-                problems.append(f"{table} of ingestion run {run}: the stored row hashes ({n:,}) no longer match the "
-                                f"Merkle root chained in event {seq} ({want.get('rows'):,} rows): rows and their "
-                                "hashes were rewritten")
+    for run, key, before, after in found:
+        what = "changed" if before and after else ("deleted" if before else "inserted")
+        problems.append(f"{table}: row {key} of ingestion run {run} {what} after it was stored")
+    return problems
+
+
+def _rewritten(table: str, run: int, seq: int, want: dict, leaves: int) -> str:
+    return (f"{table} of ingestion run {run}: the stored row hashes ({leaves:,}) no longer match the "
+            f"Merkle root chained in event {seq} ({want.get('rows'):,} rows): rows and their hashes were rewritten")
+
+
+def _check_rows_v2(con: duckdb.DuckDBPyConnection, table: str, runs: dict, limit: int) -> list[str]:
+    """Format 2: recompute each run's root from its rows; name the rows of a run that differs."""
+    problems: list[str] = []
+    for run, (seq, d) in sorted(runs.items()):
+        want = d["merkle"][table]
+        cols, where = list(want["columns"]), f"run_id = {int(run)}"
+        order = [c for c in want.get("order", []) if c in cols]
+        got = bucket_root(con, texts_sql(table, cols, where, order), bucket_rows=int(want.get("bucket_rows", BUCKET_ROWS)))
+        if got == (want.get("root"), want.get("rows")):
+            continue  # the rows are, byte for byte, the ones committed: fingerprints are not needed
+        named = _named_differences(con, table, fingerprints_sql(table, cols, where), [run], limit)
+        if not named and got[1] > want.get("rows", 0):  # an exact copy of a committed row: same key, same fingerprint
+            named = [f"{table}: ingestion run {run} stored {want.get('rows', 0):,} rows, {got[1]:,} are there now: "
+                     "a copy of a stored row was inserted"]
+        if not named:  # the fingerprints were rewritten to match the edited rows: SHA-256 still says no
+            leaves = con.execute("SELECT count(*) FROM audit_leaves WHERE tbl = ? AND run_id = ?", [table, run]).fetchall()[0][0]
+            named = [_rewritten(table, run, seq, want, leaves)]
+        problems += named
+    return problems
+
+
+def _check_rows_v1(con: duckdb.DuckDBPyConnection, table: str, runs: dict, limit: int) -> list[str]:
+    """Format 1: each row re-hashed against its stored leaf, then every root from the stored leaves."""
+    if not runs:
+        return []
+    by_cols: dict[tuple, list[int]] = {}
+    for run, (_seq, d) in runs.items():
+        by_cols.setdefault(tuple(d["merkle"][table]["columns"]), []).append(run)
+    now_sql = " UNION ALL ".join(row_hashes_sql(table, list(cols), f"run_id IN ({', '.join(map(str, rs))})")
+                                 for cols, rs in by_cols.items())
+    problems = _named_differences(con, table, now_sql, list(runs), limit)
+    ids = ", ".join(str(int(r)) for r in runs)
+    roots = merkle_roots(con, f"SELECT CAST(run_id AS VARCHAR) AS g, idx AS i, leaf AS h FROM audit_leaves "
+                              f"WHERE tbl = ? AND run_id IN ({ids})", [table])
+    for run, (seq, d) in sorted(runs.items()):
+        want = d["merkle"][table]
+        root, n = roots.get(str(run), (EMPTY_ROOT, 0))
+        if (root, n) != (want.get("root"), want.get("rows")):
+            problems.append(_rewritten(table, run, seq, want, n))
     return problems
 
 
@@ -468,7 +637,6 @@ def verify_store(con: duckdb.DuckDBPyConnection, *, limit: int = 10, since: list
                      "row commitments: their rows are covered by the chain's older digests only")
     merkled = [c for c in commits if "merkle" in c[2]]
     problems += _check_rows(con, merkled, limit, as_of=upto is not None)
-    problems += _check_roots(con, merkled)
     problems += _check_runs(con, commits, as_of=upto is not None)
     last = _last_state(con)
     if upto is None or last is None or last[0] <= upto:

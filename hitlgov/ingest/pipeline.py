@@ -211,9 +211,9 @@ def prepare(path: str | Path, folder: Path, *, mapping: Mapping, fmt: str = "aut
             rejects = csv_rejects(scratch) if reader.name == "csv" else []
             apply_default_ts(scratch, path, mapping, adapter=reader.annotation_source)
             step("validating")
+            # hitlgov_src and hitlgov_stg are tables of the private database itself (not TEMP):
+            # commit reads them where they are, so no copy of the rows is made between the steps
             attrs = stage(scratch, path, mapping, annotation_only=reader.annotation_source or mapping.annotation_only)
-            scratch.execute("CREATE TABLE staged_src AS FROM hitlgov_src")
-            scratch.execute("CREATE TABLE staged_stg AS FROM hitlgov_stg")
         finally:
             scratch.close()
         if path.is_dir() and file_sha256(path) != digest:
@@ -230,14 +230,12 @@ def commit(con: duckdb.DuckDBPyConnection, staged: Staged, *, mapping: Mapping,
     that needs the write lock. ``seconds`` is the whole run (hashing to audit trail)."""
     step = progress or (lambda _msg: None)
     path = staged.path
+    # the staged rows are read in place from the private database, attached for the commit
     con.execute("ATTACH ? AS hitlgov_staging (READ_ONLY)", [str(staged.database)])
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE hitlgov_src AS FROM hitlgov_staging.staged_src")
-        con.execute("CREATE OR REPLACE TEMP TABLE hitlgov_stg AS FROM hitlgov_staging.staged_stg")
-    finally:
-        con.execute("DETACH hitlgov_staging")
     rejects, attrs = staged.rejects, staged.attrs
     try:
+        con.execute("CREATE OR REPLACE TEMP VIEW hitlgov_src AS FROM hitlgov_staging.main.hitlgov_src")
+        con.execute("CREATE OR REPLACE TEMP VIEW hitlgov_stg AS FROM hitlgov_staging.main.hitlgov_stg")
         with transaction(con):
             step("classifying")
             classify(con, attrs)
@@ -260,8 +258,11 @@ def commit(con: duckdb.DuckDBPyConnection, staged: Staged, *, mapping: Mapping,
             audit.append_event(con, kind="ingestion", subject=str(path),
                                detail={"run_id": run_id, **result.as_json(), **audit.commit_run(con, run_id)})
     finally:
-        for t in ("hitlgov_src", "hitlgov_stg", "hitlgov_cls", "hitlgov_attrs"):
+        for t in ("hitlgov_cls", "hitlgov_attrs"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
+        for v in ("hitlgov_src", "hitlgov_stg"):
+            con.execute(f"DROP VIEW IF EXISTS {v}")
+        con.execute("DETACH DATABASE IF EXISTS hitlgov_staging")
     # `seconds` is the whole run: hashing, reading, storing and the audit trail
     return replace(result, seconds=round(time.perf_counter() - staged.started, 3))
 
@@ -334,7 +335,7 @@ def _materialise_source(con: duckdb.DuckDBPyConnection, source, path: Path) -> N
         f"CAST({q(c)} AS VARCHAR) AS {q(c)}" if c != "_row" else "CAST(_row AS BIGINT) AS _row"
         for c in columns
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE hitlgov_src AS SELECT {cols} FROM hitlgov_input")
+    con.execute(f"CREATE OR REPLACE TABLE hitlgov_src AS SELECT {cols} FROM hitlgov_input")
     try:
         con.execute("DROP VIEW IF EXISTS hitlgov_input")
     except duckdb.Error:
@@ -492,27 +493,24 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping, *, annot
     # an adapter's row that is in the export but is not a review (a skipped annotation, a draft
     # response): quarantined with the adapter's reason, so rows read = stored + duplicates + quarantined
     rejected = "_reject" if "_reject" in present else "NULL::VARCHAR"
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE hitlgov_typed AS SELECT _row, {invalid} AS _invalid, {nul} AS _nul, "
-        f"{rejected} AS _rejected, {select},\n"
-        f"{raw_select}{attr_select} FROM hitlgov_src",
-        params,
-    )
+    typed_sql = (f"SELECT _row, {invalid} AS _invalid, {nul} AS _nul, {rejected} AS _rejected, {select},\n"
+                 f"{raw_select}{attr_select} FROM hitlgov_src")
 
-    # A NUL byte is never part of a label or an id: the row is quarantined, naming the column.
     checks = ([("_invalid IS NOT NULL", "NULL", "'line is not a JSON object: ' || " + _shown("_invalid")),
                ("_nul IS NOT NULL", "_nul", "'NUL byte in the value of ' || _nul"),
                ("_rejected IS NOT NULL", "NULL", "_rejected")]
               + row_checks(mapping, annotation_only=annotation_only))
     field_case = "CASE " + " ".join(f"WHEN {c} THEN {f}" for c, f, _ in checks) + " END"
     reason_case = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, _, r in checks) + " END"
+    # one pass over the source: typing and the checks in one statement (a table of the private
+    # staging database, read in place by commit)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE hitlgov_stg AS SELECT * EXCLUDE (review_seconds_given, _nul), "
+        "CREATE OR REPLACE TABLE hitlgov_stg AS SELECT * EXCLUDE (review_seconds_given, _nul), "
         "coalesce(review_seconds_given, "
         "  epoch(review_completed_at) - epoch(review_started_at)) AS review_seconds, "
-        f"{field_case} AS _field, {reason_case} AS _reason FROM hitlgov_typed"
+        f"{field_case} AS _field, {reason_case} AS _reason FROM ({typed_sql})",
+        params,
     )
-    con.execute("DROP TABLE hitlgov_typed")
     return extra
 
 
@@ -541,32 +539,38 @@ def classify(con: duckdb.DuckDBPyConnection, attrs: list[str]) -> None:
     names = dict(zip(attr_cols, attrs))
 
     # 1. Conflicts inside the file: every valid row against the first valid row of its case
-    #    (case fields + attributes) and of its review (review fields). One struct per window:
-    #    rows that equal their first row (nearly all) are settled by one struct comparison.
-    case_struct = "struct_pack(" + ", ".join(f"{c} := {c}" for c in case_cols + attr_cols) + ")"
-    review_struct = "struct_pack(" + ", ".join(f"{c} := {c}" for c in review_cols) + ")"
+    #    (case fields + attributes) and of its review (review fields). The first rows come from
+    #    two hash aggregates (no sort, no struct carried through a window); only rows that are
+    #    not their case's or review's first row -- few in a real log -- are compared with it,
+    #    through a join on the integer row number.
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE hitlgov_cls AS
-        SELECT * EXCLUDE (_field, _reason), {case_struct} AS _case, {review_struct} AS _review,
-               first_value(_row) OVER wc AS _case_first_row, first_value(_row) OVER wr AS _review_first_row,
-               first_value({case_struct}) OVER wc AS _fc, first_value({review_struct}) OVER wr AS _fr
-        FROM hitlgov_stg WHERE _field IS NULL AND _reason IS NULL
-        WINDOW wc AS (PARTITION BY system, case_id ORDER BY _row),
-               wr AS (PARTITION BY system, case_id, reviewer_id ORDER BY _row)"""
+        """CREATE OR REPLACE TEMP TABLE hitlgov_cls AS
+        WITH v AS (SELECT * EXCLUDE (_field, _reason) FROM hitlgov_stg WHERE _field IS NULL AND _reason IS NULL),
+             fc AS (SELECT system, case_id, min(_row) AS _case_first_row FROM v GROUP BY ALL),
+             fr AS (SELECT system, case_id, reviewer_id, min(_row) AS _review_first_row FROM v GROUP BY ALL)
+        SELECT v.*, fc._case_first_row, fr._review_first_row, NULL::VARCHAR AS _field, NULL::VARCHAR AS _reason
+        FROM v JOIN fc ON fc.system = v.system AND fc.case_id = v.case_id
+        JOIN fr ON fr.system = v.system AND fr.case_id = v.case_id AND fr.reviewer_id IS NOT DISTINCT FROM v.reviewer_id"""
     )
-    case_field, case_detail = _first_difference(case_cols + attr_cols, str, lambda c: f"_fc.{c}")
-    review_field, review_detail = _first_difference(review_cols, str, lambda c: f"_fr.{c}")
+    case_field, case_detail = _first_difference(case_cols + attr_cols, lambda c: f"k.{c}", lambda c: f"f.{c}")
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE hitlgov_cls AS
-        SELECT * EXCLUDE (_case, _review, _fc, _fr),
-          CASE WHEN _case IS DISTINCT FROM _fc THEN ({case_field})
-               WHEN reviewer_id IS NOT NULL AND _review IS DISTINCT FROM _fr THEN ({review_field}) END AS _field,
-          CASE WHEN _case IS DISTINCT FROM _fc THEN
-                 'conflicts with row ' || _case_first_row || ' of this file (same case): ' || ({case_detail})
-               WHEN reviewer_id IS NOT NULL AND _review IS DISTINCT FROM _fr THEN
-                 'conflicts with row ' || _review_first_row || ' of this file (same case and reviewer): ' || ({review_detail})
-          END AS _reason
-        FROM hitlgov_cls"""
+        f"""UPDATE hitlgov_cls t SET _field = x._field, _reason = x._reason FROM (
+            SELECT k._row, {case_field} AS _field,
+                   'conflicts with row ' || k._case_first_row || ' of this file (same case): ' || ({case_detail}) AS _reason
+            FROM hitlgov_cls k JOIN hitlgov_cls f ON f._row = k._case_first_row
+            WHERE k._row <> k._case_first_row AND ({case_field}) IS NOT NULL) x
+        WHERE t._row = x._row"""
+    )
+    review_field, review_detail = _first_difference(review_cols, lambda c: f"k.{c}", lambda c: f"f.{c}")
+    con.execute(
+        f"""UPDATE hitlgov_cls t SET _field = x._field, _reason = x._reason FROM (
+            SELECT k._row, {review_field} AS _field,
+                   'conflicts with row ' || k._review_first_row || ' of this file (same case and reviewer): '
+                     || ({review_detail}) AS _reason
+            FROM hitlgov_cls k JOIN hitlgov_cls f ON f._row = k._review_first_row
+            WHERE k._field IS NULL AND k.reviewer_id IS NOT NULL AND k._row <> k._review_first_row
+              AND ({review_field}) IS NOT NULL) x
+        WHERE t._row = x._row"""
     )
     # 2. Conflicts with the store: case fields, attributes, then the review's fields.
     stored_case_field, stored_case_detail = _first_difference(case_cols, lambda c: f"k.{c}", lambda c: f"c.{c}")

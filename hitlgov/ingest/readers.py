@@ -198,14 +198,22 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path):
     except duckdb.Error as exc:
         raise IngestError(f"{path}: cannot be read as CSV: {str(exc).splitlines()[0]}") from None
     rejects = csv_rejects(con)
-    # True row numbers: a record's data row is 1 + the physical lines taken by every record
-    # before it (a quoted field with a newline takes two; a stray quote that swallowed the next
-    # k lines takes k + 1), so rows after a broken one keep the number an editor shows.
     con.execute("CREATE OR REPLACE TEMP TABLE hitlgov_reject_rows AS SELECT * FROM (VALUES (0::BIGINT, 0::BIGINT, 0::BIGINT)) t(rec, shift, span) WHERE false")
     if rejects:
         # the i-th rejected record comes right after the (rec - i)-th good one
         con.executemany("INSERT INTO hitlgov_reject_rows VALUES (?, ?, ?)",
                         [[r["record"], r["record"] - i, r["lines"]] for i, r in enumerate(rejects)])
+    if _one_line_per_record(con, path, len(rejects)):
+        # Every record took exactly one line: a good record's row is its record number (its
+        # number among the good ones plus the rejected records before it), a rejected one's too.
+        for r in rejects:
+            r["row"] = r["record"]
+        _keep_reject_rows(con, rejects)
+        return con.sql("SELECT c.* EXCLUDE (_k), c._k + (SELECT count(*) FROM hitlgov_reject_rows r "
+                       "WHERE r.shift <= c._k) AS _row FROM hitlgov_csv c")
+    # True row numbers: a record's data row is 1 + the physical lines taken by every record
+    # before it (a quoted field with a newline takes two; a stray quote that swallowed the next
+    # k lines takes k + 1), so rows after a broken one keep the number an editor shows.
     newlines = " + ".join(f"coalesce(length({_quote_ident(n)}) - length(replace({_quote_ident(n)}, chr(10), '')), 0)"
                           for n in names)
     con.execute(
@@ -221,12 +229,37 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path):
     for r in rejects:
         r["row"] = con.execute("SELECT row FROM hitlgov_csv_lines WHERE _k IS NULL AND rec = ?",
                                [r["record"]]).fetchall()[0][0]
-    con.execute("CREATE OR REPLACE TEMP TABLE hitlgov_csv_rejects AS SELECT * FROM (VALUES (0::BIGINT, 0::BIGINT)) t(record, row) WHERE false")
-    if rejects:
-        con.executemany("INSERT INTO hitlgov_csv_rejects VALUES (?, ?)", [[r["record"], r["row"]] for r in rejects])
+    _keep_reject_rows(con, rejects)
     return con.sql(
         "SELECT c.* EXCLUDE (_k), l.row AS _row FROM hitlgov_csv c JOIN hitlgov_csv_lines l ON l._k = c._k ORDER BY c._k"
     )
+
+
+def _keep_reject_rows(con: duckdb.DuckDBPyConnection, rejects: list[dict]) -> None:
+    """Record each rejected record's true row for :func:`csv_rejects`."""
+    con.execute("CREATE OR REPLACE TEMP TABLE hitlgov_csv_rejects AS SELECT * FROM (VALUES (0::BIGINT, 0::BIGINT)) t(record, row) WHERE false")
+    if rejects:
+        con.executemany("INSERT INTO hitlgov_csv_rejects VALUES (?, ?)", [[r["record"], r["row"]] for r in rejects])
+
+
+def _one_line_per_record(con: duckdb.DuckDBPyConnection, path: Path, rejected: int) -> bool:
+    """Whether the file has exactly one line per record (header included), so row numbers need no
+    count of the line breaks inside values: every record takes at least one line and no two share
+    one, so lines == records only when each took exactly one (and no blank line was skipped).
+    One pass over the bytes in C (``bytes.count``), instead of counting line breaks in every value
+    of every row in SQL. Gzip files take the exact path (counting would mean decompressing twice)."""
+    with open(path, "rb") as fh:
+        if fh.read(2) == GZIP_MAGIC:
+            return False
+        fh.seek(0)
+        lines, last = 0, b""
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    if last not in (b"\n", b""):
+        lines += 1  # a last line without a line break
+    good = con.execute("SELECT count(*) FROM hitlgov_csv").fetchall()[0][0]
+    return lines == 1 + good + rejected
 
 
 def _sql_str(value: str) -> str:

@@ -408,3 +408,141 @@ def test_rewrite_of_a_suffix_only_is_caught_at_the_checkpointed_head(db):
     assert unanchored(db)["ok"]
     problems = check(db)["problems"]
     assert len(problems) == 1 and "event 2 is no longer the checkpointed head" in problems[0], problems
+
+
+# -- stores written before the commitment format changed (format 1) still verify ------------------------
+
+FORMAT1 = Path(__file__).parent / "fixtures" / "store_format1"
+
+
+@pytest.fixture
+def v1_store(tmp_path, monkeypatch):
+    """The store in fixtures/store_format1 (written by the code before issue 16), rebuilt from its
+    export and opened once read-write, as an upgrade does (migrations run)."""
+    import shutil
+
+    monkeypatch.delenv("HITLGOV_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("HITLGOV_PUBLIC_KEY", raising=False)
+    monkeypatch.delenv("HITLGOV_CHECKPOINTS", raising=False)
+    db = tmp_path / "v1.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute((FORMAT1 / "schema.sql").read_text())
+        con.execute((FORMAT1 / "load.sql").read_text().replace("{FIXTURE}", str(FORMAT1)))
+    shutil.copytree(FORMAT1 / "checkpoints", str(db) + ".checkpoints")
+    with store.connect(db):
+        pass
+    return db
+
+
+def _formats(db):
+    import json
+
+    with store.connect(db, read_only=True) as con:
+        rows = con.execute("SELECT CAST(detail AS VARCHAR) FROM audit_events WHERE kind = 'ingestion' ORDER BY seq").fetchall()
+    return [json.loads(d)["leaf_format"] for (d,) in rows]
+
+
+def test_a_store_written_by_the_old_code_still_verifies(v1_store):
+    assert _formats(v1_store) == [audit.LEAF_FORMAT_V1, audit.LEAF_FORMAT_V1]
+    result = check(v1_store)
+    assert result["ok"], result
+    assert result["chain"]["events"] == 2 and result["checkpoint"]["tree_size"] == 2
+
+
+@pytest.mark.parametrize("sql, problems", [
+    ("UPDATE reviews SET human_decision = 'approve' WHERE case_id = 'a' AND reviewer_id = 'r2'",
+     ["reviews: row default/a/r2 of ingestion run 1 changed after it was stored"]),
+    ("DELETE FROM reviews WHERE case_id = 'b'", ["reviews: ingestion run 1 stored 3 rows, 2 are left",
+                                                 "reviews: row default/b/r1 of ingestion run 1 deleted after it was stored"]),
+    ("UPDATE case_attributes SET value = 'east' WHERE case_id = 'a' AND name = 'region'",
+     ["case_attributes: row default/a of ingestion run 1 changed after it was stored"]),
+    ("UPDATE cases SET model_decision = 'approve' WHERE case_id = 'd'",
+     ["cases: row default/d of ingestion run 2 changed after it was stored"]),
+])
+def test_a_store_written_by_the_old_code_still_names_a_changed_row(v1_store, sql, problems):
+    tamper(v1_store, sql)
+    assert check(v1_store)["problems"] == problems
+
+
+def test_a_rehashed_format1_leaf_no_longer_matches_its_root(v1_store):
+    tamper(v1_store, "UPDATE reviews SET rationale = 'edited' WHERE case_id = 'a' AND reviewer_id = 'r1'")
+    with duckdb.connect(str(v1_store)) as con:
+        cols = [c for c in audit.table_columns(con, "reviews") if c != "case_key"]  # the columns run 1 hashed
+        leaf = audit.row_hashes_sql("reviews", cols, "case_id = 'a' AND reviewer_id = 'r1'")
+        con.execute(f"UPDATE audit_leaves SET leaf = (SELECT h FROM ({leaf})) "
+                    "WHERE tbl = 'reviews' AND row_key = 'default/a/r1'")
+    problems = check(v1_store)["problems"]
+    assert len(problems) == 1 and problems[0].startswith(
+        "reviews of ingestion run 1: the stored row hashes (3) no longer match the Merkle root chained in event 1"), problems
+
+
+def test_new_runs_on_an_old_store_use_the_new_format_and_both_verify(v1_store, tmp_path):
+    from hitlgov.ingest.pipeline import ingest_path
+
+    (tmp_path / "later.csv").write_text("case_id,ts,model_decision,reviewer_id,human_decision\n"
+                                        "e,2026-01-05,approve,r1,decline\nf,2026-01-06,decline,,\n")
+    with store.connect(v1_store) as con:
+        ingest_path(con, tmp_path / "later.csv")
+    assert _formats(v1_store) == [audit.LEAF_FORMAT_V1, audit.LEAF_FORMAT_V1, audit.LEAF_FORMAT]
+    assert check(v1_store)["ok"]
+    tamper(v1_store, "UPDATE reviews SET human_decision = 'approve' WHERE case_id = 'e'; "
+                     "UPDATE reviews SET rationale = 'x' WHERE case_id = 'b'")
+    assert check(v1_store)["problems"] == ["reviews: row default/b/r1 of ingestion run 1 changed after it was stored",
+                                           "reviews: row default/e/r1 of ingestion run 3 changed after it was stored"]
+
+
+# -- format 2: buckets of sorted row texts, hashed outside SQL ---------------------------------------
+
+def _rfc6962(leaves):
+    """RFC 6962 §2.1's recursive tree hash (split at the largest power of two below n)."""
+    import hashlib
+
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return hashlib.sha256(b"\x01" + _rfc6962(leaves[:k]) + _rfc6962(leaves[k:])).digest()
+
+
+def test_python_merkle_tree_matches_the_rfc6962_reference_vectors():
+    import hashlib
+
+    leaves = [hashlib.sha256(b"\x00" + bytes.fromhex(d)).digest() for d in RFC6962_LEAVES]
+    assert [audit.mth(leaves[:n]).hex() for n in range(1, 9)] == RFC6962_ROOTS
+    assert audit.mth([]).hex() == audit.EMPTY_ROOT
+
+
+@pytest.mark.parametrize("rows, bucket", [(1, 4096), (4096, 4096), (70_001, 5000)])
+def test_bucket_root_is_the_documented_hash_of_the_texts(rows, bucket):
+    """A second implementation of format 2 in plain Python: buckets of ``bucket`` consecutive
+    texts, each leaf SHA-256(0x00 || the texts' UTF-8 bytes), RFC 6962 over the leaves. 70,001
+    rows cross DuckDB's Arrow batches (65,536 rows) in the middle of a bucket."""
+    import hashlib
+
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS SELECT i, '{{\"v\":\"' || repeat('é', i % 7) || i || '\"}}' AS t FROM range({rows}) r(i)")
+    texts = [t for (t,) in con.execute("SELECT t FROM t ORDER BY i").fetchall()]
+    want = _rfc6962([hashlib.sha256(b"\x00" + "".join(texts[j:j + bucket]).encode()).digest()
+                     for j in range(0, len(texts), bucket)]).hex()
+    assert audit.bucket_root(con, "SELECT t FROM t ORDER BY i", bucket_rows=bucket) == (want, rows)
+
+
+def test_commitment_order_does_not_depend_on_storage_order_or_collation(make_store):
+    """The same rows stored in another order, read under another default collation, give the same root."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE a AS SELECT 1 AS run_id, i AS source_row, 'x' || (i % 3) AS v FROM range(5000) r(i)")
+    con.execute("CREATE TABLE b AS SELECT * FROM a ORDER BY v DESC, source_row DESC")
+    con.execute("INSERT INTO a SELECT 1, 7, 'B'")
+    con.execute("INSERT INTO b SELECT 1, 7, 'b'")  # a differing row differs
+    roots = [audit.bucket_root(con, audit.texts_sql(t, ["run_id", "source_row", "v"], "run_id = 1", ["source_row"]))
+             for t in ("a", "b")]
+    assert roots[0] != roots[1]
+    con.execute("UPDATE b SET v = 'B' WHERE v = 'b'")
+    con.execute("SET default_collation = 'nocase'")
+    assert audit.bucket_root(con, audit.texts_sql("b", ["run_id", "source_row", "v"], "run_id = 1", ["source_row"])) == roots[0]
+
+
+def test_an_inserted_copy_of_a_row_is_found(db):
+    tamper(db, "INSERT INTO cases SELECT * FROM cases WHERE case_id = 'c'")
+    problems = check(db)["problems"]
+    assert "cases: ingestion run 1 stored 3 rows, 4 are there now: a copy of a stored row was inserted" in problems
+    assert "duplicate row in cases (2 copies): default/c" in problems
