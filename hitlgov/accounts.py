@@ -76,6 +76,12 @@ def _row(con: duckdb.DuckDBPyConnection, name: str):
     return rows[0] if rows else None
 
 
+def _committed(con, name: str) -> dict:
+    """The account's row as this change left it, for the event (``hitlgov verify`` names a role
+    or a password hash changed behind the CLI's back; the leaf reveals neither)."""
+    return {"rows": audit.record_rows(con, [("users", "name = ?", [name])])}
+
+
 def add_user(db, name: str, role: str, password: str) -> User:
     """Create an account; a one-line error if the name exists (enabled or disabled)."""
     name, role, password = check_name(name), check_role(role), check_password(password)
@@ -85,7 +91,7 @@ def add_user(db, name: str, role: str, password: str) -> User:
             raise HitlgovError(f"user {name!r} already exists (use `hitlgov user passwd` or `user enable`)")
         con.execute("INSERT INTO users VALUES (?, ?, ?, false, now()::TIMESTAMP, now()::TIMESTAMP)",
                     [name, role, digest])
-        audit.append_event(con, kind="user_added", subject=name, detail={"role": role})
+        audit.append_event(con, kind="user_added", subject=name, detail={"role": role, **_committed(con, name)})
     return User(name, role, False)
 
 
@@ -96,7 +102,7 @@ def set_password(db, name: str, password: str) -> None:
         if not _row(con, name):
             raise HitlgovError(f"no user {name!r}")
         con.execute("UPDATE users SET password_hash = ?, updated_at = now()::TIMESTAMP WHERE name = ?", [digest, name])
-        audit.append_event(con, kind="user_password_changed", subject=name, detail={})
+        audit.append_event(con, kind="user_password_changed", subject=name, detail=_committed(con, name))
 
 
 def set_disabled(db, name: str, disabled: bool) -> bool:
@@ -110,7 +116,7 @@ def set_disabled(db, name: str, disabled: bool) -> bool:
             return False
         con.execute("UPDATE users SET disabled = ?, updated_at = now()::TIMESTAMP WHERE name = ?", [disabled, name])
         audit.append_event(con, kind="user_disabled" if disabled else "user_enabled", subject=name,
-                           detail={"role": row[1]})
+                           detail={"role": row[1], **_committed(con, name)})
     return True
 
 
