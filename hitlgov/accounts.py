@@ -27,6 +27,15 @@ from hitlgov import audit, store
 from hitlgov.errors import HitlgovError
 
 ROLES = ("executive", "compliance", "auditor", "data_steward", "admin")
+#: continuous-oversight actions and the roles that may perform them, on the command line and in the
+#: dashboard alike (``docs/security.md``): the compliance function owns the findings -- it assigns,
+#: acknowledges and resolves remediation items and keeps the Art. 73 incident register; auditors
+#: and executives read them, data stewards and administrators do neither
+ACTION_ROLES: dict[str, frozenset[str]] = {
+    "remediate": frozenset({"compliance"}),   # remediation assign / ack / resolve
+    "incident": frozenset({"compliance"}),    # incident add / reported
+}
+ACTION_TITLES = {"remediate": "remediation (assign, acknowledge, resolve)", "incident": "the incident register"}
 MIN_PASSWORD = 12            # NIST SP 800-63B: at least 8; 12 for accounts that read personal data
 MAX_PASSWORD = 1024          # bounds the hashing work an attacker can ask for
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -132,6 +141,41 @@ def lookup(con: duckdb.DuckDBPyConnection, name: str) -> User | None:
         return None
     row = _row(con, name)
     return User(row[0], row[1], bool(row[3])) if row else None
+
+
+def authorise(db, actor: str | None, action: str) -> str | None:
+    """The actor the CLI records for ``action`` when the store has local accounts, else None.
+
+    With accounts in the store (a site that named its people), an oversight action on the command
+    line must say who does it: ``--actor NAME`` (or ``local:NAME``) naming an enabled account whose
+    role may perform ``action`` (:data:`ACTION_ROLES`); it is recorded as ``local:NAME``, as the
+    dashboard records that account. A store without accounts is single-user: None, and the caller
+    records the OS user or ``--actor`` as before. This is attribution and a guard against honest
+    mistakes, not authentication: whoever can run the CLI can write the store file directly --
+    which ``hitlgov verify`` then names."""
+    if action not in ACTION_ROLES:
+        raise ValueError(f"unknown action {action!r}")
+    path = store.resolve_db(db)
+    if not path.exists():
+        return None
+    with store.connect(path, read_only=True) as con:
+        if not con.execute("SELECT count(*) FROM users").fetchall()[0][0]:
+            return None
+        need = " or ".join(sorted(ACTION_ROLES[action]))
+        what = ACTION_TITLES[action]
+        if actor is None or not actor.strip():
+            raise HitlgovError(f"{path} has user accounts: pass --actor NAME (an enabled account with role {need}) "
+                               f"for {what}")
+        name = actor.strip().removeprefix("local:")
+        user = lookup(con, name)
+    if user is None:
+        raise HitlgovError(f"--actor {actor.strip()[:64]!r}: no such account in {path} ({what} needs an account "
+                           f"with role {need})")
+    if user.disabled:
+        raise HitlgovError(f"--actor {name}: the account is disabled")
+    if user.role not in ACTION_ROLES[action]:
+        raise HitlgovError(f"--actor {name} has role {user.role}; {what} needs role {need}")
+    return f"local:{user.name}"
 
 
 def authenticate(con: duckdb.DuckDBPyConnection, name: str, password: str) -> User | None:

@@ -51,6 +51,15 @@ def _actor(name: Optional[str]) -> str:
         fail(str(exc))
 
 
+def _authorised(db, name: Optional[str], action: str) -> str:
+    """The actor of an oversight action: with local accounts in the store, ``--actor`` must name
+    an enabled account whose role may do it (:func:`hitlgov.accounts.authorise`); without
+    accounts, :func:`_actor` (single-user mode)."""
+    from hitlgov import accounts
+
+    return accounts.authorise(db, name, action) or _actor(name)
+
+
 def _acting(name: Optional[str]):
     """Every audit event appended inside the block names :func:`_actor` (see hitlgov.actor)."""
     from hitlgov import actor
@@ -673,7 +682,8 @@ def incident_add(
     from hitlgov.oversight import incidents
 
     i = incidents.record(db, category=category, aware=aware, zone_name=zone_name, title=title,
-                         description=description, system=system, cases=_split(case), actor=_actor(actor))
+                         description=description, system=system, cases=_split(case),
+                         actor=_authorised(db, actor, "incident"))
     if as_json:
         sys.stdout.write(json.dumps(i) + "\n")
         return
@@ -706,7 +716,8 @@ def incident_reported(
     """Mark an incident as reported to the market surveillance authority."""
     from hitlgov.oversight import incidents
 
-    _print_incident(incidents.mark_reported(db, incident_id, reported=at, zone_name=zone_name, actor=_actor(actor)))
+    _print_incident(incidents.mark_reported(db, incident_id, reported=at, zone_name=zone_name,
+                                            actor=_authorised(db, actor, "incident")))
 
 
 @incident_app.command("export")
@@ -756,7 +767,7 @@ def remediation_assign(
     from hitlgov.oversight import remediation
 
     _print_item(remediation.assign(db, system=system, metric=metric, owner=owner, due=_date(due, "--due"),
-                                   note=note, actor=_actor(actor)))
+                                   note=note, actor=_authorised(db, actor, "remediate")))
 
 
 @remediation_app.command("ack")
@@ -766,7 +777,7 @@ def remediation_ack(item_id: str = typer.Argument(...), note: Optional[str] = ty
     """Acknowledge an item (the owner has seen it)."""
     from hitlgov.oversight import remediation
 
-    _print_item(remediation.acknowledge(db, item_id, note=note, actor=_actor(actor)))
+    _print_item(remediation.acknowledge(db, item_id, note=note, actor=_authorised(db, actor, "remediate")))
 
 
 @remediation_app.command("resolve")
@@ -776,7 +787,7 @@ def remediation_resolve(item_id: str = typer.Argument(...), note: str = typer.Op
     """Resolve an item, saying what was done."""
     from hitlgov.oversight import remediation
 
-    _print_item(remediation.resolve(db, item_id, note=note, actor=_actor(actor)))
+    _print_item(remediation.resolve(db, item_id, note=note, actor=_authorised(db, actor, "remediate")))
 
 
 @remediation_app.command("list")
