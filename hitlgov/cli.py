@@ -547,6 +547,9 @@ def report(
     kind: str = typer.Option("compliance", "--kind", help="compliance or executive"),
     out_file: Optional[Path] = typer.Option(None, "--out", help="PDF file to write"),
     verify: Optional[Path] = typer.Option(None, "--verify", help="Re-verify a report PDF against the store"),
+    trust: Optional[List[Path]] = typer.Option(None, "--trust", metavar="CA.pem",
+                                               help="With --verify: PEM root certificate(s) the signer must chain to "
+                                                    "(repeatable); integrity and trust are reported apart"),
     pseudonymise: bool = typer.Option(False, "--pseudonymise", metavar=FLAG, help="Replace reviewer ids by keyed hashes (HITLGOV_PSEUDONYM_KEY)"),
     db: Optional[Path] = DbOption,
     engine: Optional[str] = EngineOption,
@@ -554,18 +557,20 @@ def report(
 ):
     """Generate a PDF compliance/executive report, or --verify one against the store."""
     with _acting(actor):
-        _report(start, end, system, model_version, segment, policy, kind, out_file, verify, pseudonymise, db, engine)
+        _report(start, end, system, model_version, segment, policy, kind, out_file, verify, pseudonymise, db, engine,
+                trust)
 
 
 def _report(start, end, system, model_version, segment, policy, kind, out_file, verify, pseudonymise, db,
-            engine) -> None:
+            engine, trust=None) -> None:
     from hitlgov.metrics.policy import load_policy
     from hitlgov.reports.cli import run_report
 
     flt = _filter(start, end, system, model_version, segment)
     code = run_report(db=db, start=flt.start, end=flt.end, system=flt.system, policy=policy,
                       kind=kind, out_file=out_file, verify=verify, pseudonymise=pseudonymise, console=out,
-                      err_console=err, engine=engine, model_version=flt.model_version, segment=flt.segment)
+                      err_console=err, engine=engine, model_version=flt.model_version, segment=flt.segment,
+                      trust=trust or None)
     if verify is not None and engine is None:
         _print_attestations(db, verify)
     if code == 0 and verify is None:
