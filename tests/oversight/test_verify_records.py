@@ -178,3 +178,21 @@ def _fill(text: str, site, db) -> str:
         sink = con.execute("SELECT any_value(target) FROM alert_deliveries").fetchall()[0][0]
     return text.format(run=run, sink=sink, item=site["item"], incident=site["incident"],
                        attestation=site["attestation"])
+
+
+def test_rows_written_before_row_commitments_are_a_note_not_a_problem(tmp_path):
+    """A store upgraded from a hitlgov that wrote remediation items with events but no ``rows``:
+    its items are listed in a note; a row inserted into a table no event ever wrote is a problem."""
+    from conftest import build_store
+
+    db = build_store(tmp_path, _log(6, 3))
+    with store.connect(db) as con, store.transaction(con):
+        con.execute("INSERT INTO remediation VALUES ('REM-OLD', 's1', 'm', 'o', DATE '2026-12-01', NULL, 'open', "
+                    "'x', TIMESTAMP '2026-11-01', TIMESTAMP '2026-11-01', NULL)")
+        audit.append_event(con, kind="remediation_assigned", subject="REM-OLD", detail={"system": "s1"})
+        con.execute("INSERT INTO attestations (attestation_id, report_file, file_sha256, evidence_digest, name, role, "
+                    "statement, signed_at) VALUES ('ATT-X', 'r.pdf', 'a', 'b', 'n', 'r', 's', TIMESTAMP '2026-11-02')")
+    with store.connect(db, read_only=True) as con:
+        result = audit.verify_store(con)
+    assert result["problems"] == ["attestations: row ATT-X was inserted without an audit event committing to it"]
+    assert any(n.startswith("remediation: 1 row(s) were written by an older hitlgov") for n in result["notes"])
