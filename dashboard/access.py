@@ -59,6 +59,9 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "export": frozenset({"auditor", "data_steward"}),   # CSV downloads (audit trail cases, quarantine)
     "verify": frozenset({"auditor"}),                   # re-hash the store against the chain
     "manage_users": frozenset({"admin"}),
+    # continuous oversight: one table for the CLI and the dashboard (hitlgov.accounts.ACTION_ROLES)
+    "remediate": accounts.ACTION_ROLES["remediate"],    # remediation assign / acknowledge / resolve
+    "incident": accounts.ACTION_ROLES["incident"],      # record an incident, mark it reported
 }
 SESSION_KEY = "hitlgov_identity"      # server-side session state; no widget has this key
 MAX_FAILURES, FAILURE_WINDOW, LOCKOUT_SECONDS = 5, 300.0, 60.0
@@ -117,6 +120,14 @@ def require_action(action: str) -> Identity:
     if who is None or not can(who, action):
         _not_permitted(f"the action '{action.replace('_', ' ')}'")
     return who
+
+
+def perform(action: str, fn, *args, **kwargs):
+    """``fn(*args, actor=<the signed-in user>, **kwargs)`` -- only once the server has checked that
+    the signed-in identity may perform ``action``; otherwise "not permitted" and the run stops
+    before ``fn`` is called. The write is then attributed to that user in the audit trail."""
+    who = require_action(action)
+    return fn(*args, actor=who.actor, **kwargs)
 
 
 def allowed(action: str) -> bool:

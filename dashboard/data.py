@@ -273,9 +273,29 @@ def uncached(fn: Callable, *args, db: str | None = None, **kwargs) -> Any:  # no
         return fn(src, *args, **kwargs)
 
 
+@st.cache_data(show_spinner=False, max_entries=20)
+def _integrity(db: str, token: str) -> list[str]:
+    from hitlgov import audit
+
+    with hstore.connect(db, read_only=True) as con:
+        return audit.quick_check(con)
+
+
+def integrity_problems(db: str | None = None) -> list[str]:
+    """What must hold before any figure is shown (:func:`hitlgov.audit.quick_check`): no
+    duplicated keys in the store, and in place the registered files unchanged -- the same
+    check that makes ``hitlgov metrics`` and the reports refuse. Cached per store version (one
+    aggregation per table). A remote engine has no store to check: nothing to report."""
+    db = db or db_path()
+    if engine_url():
+        return []
+    return _integrity(db, version_token(db))
+
+
 def clear() -> None:
     """Forget every figure cached in this server (after an ingestion from the Data page); the
     store's cache needs no clearing: its entries are keyed by the data version."""
     _cached.clear()
+    _integrity.clear()
     with _versions_lock:
         _versions.clear()

@@ -32,6 +32,8 @@ from hitlgov.errors import HitlgovError
 
 APP = resources.files("hitlgov.dashboard").joinpath("app.py")
 CONFIG = resources.files("hitlgov.dashboard").joinpath("streamlit_config.toml")
+#: an empty secrets file (Streamlit accepts only a ``.toml`` file or a folder; /dev/null is neither)
+NO_SECRETS = resources.files("hitlgov.dashboard").joinpath("no_secrets.toml")
 
 
 def config_options() -> list[str]:
@@ -107,7 +109,7 @@ def command(db, port: int, headless: bool, engine: str | None = None, host: str 
         *config_options(),
         "--server.address", host,
         # one secrets file, ours: never a .streamlit/secrets.toml lying in the user's working directory
-        "--secrets.files", str(secrets_file) if secrets_file else os.devnull,
+        "--secrets.files", str(secrets_file) if secrets_file else str(NO_SECRETS),
         "--server.port", str(port),
         "--server.headless", "true" if headless else "false",
         "--server.fileWatcherType", "none",

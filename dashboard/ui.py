@@ -15,6 +15,7 @@ from hitlgov.dashboard.filters import View
 from hitlgov.metrics import inventory
 
 from hitlgov import formats as fmt
+from hitlgov.errors import HitlgovError
 
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
                 "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -26,8 +27,10 @@ def policy_path() -> str | None:
     return os.environ.get("HITLGOV_POLICY") or None
 
 
-def page(title: str, intro: str, *, needs_data: bool = True) -> View:
-    """Title, one-line purpose and the active filter; stops the page when there is nothing to show."""
+def page(title: str, intro: str, *, needs_data: bool = True, refuse: bool = True) -> View:
+    """Title, one-line purpose and the active filter; stops the page when there is nothing to show,
+    or (unless ``refuse`` is false: the page calls :func:`refuse_untrustworthy` itself) when the
+    store does not hold what was ingested."""
     # server side, again: the page's own file decides (a hidden page opened by URL never gets further)
     caller = sys._getframe(1).f_globals.get("__file__") or ""
     access.require_page(Path(caller).stem)
@@ -47,7 +50,26 @@ def page(title: str, intro: str, *, needs_data: bool = True) -> View:
         st.info("The store holds no decisions yet. Ingest a decision log on the **Data** page or with "
                 "`hitlgov ingest FILE`, then come back here.")
         st.stop()
+    if refuse:
+        refuse_untrustworthy(view)
     return view
+
+
+def refuse_untrustworthy(view: View, *, stop: bool = True) -> None:
+    """No figures from a store that does not hold what was ingested (a duplicated row, an
+    in-place file changed since registration): one line naming the table and key, as the CLI
+    and the reports say it, then the page stops. ``hitlgov verify`` gives the full picture."""
+    try:
+        problems = data.integrity_problems(view.db)
+    except HitlgovError as exc:
+        st.error(str(exc))
+        st.stop()
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        st.error(f"The store does not hold what was ingested: {md(problems[0])}{more}. No figures are shown from "
+                 "it; run `hitlgov verify` for the full list.", icon=":material/gpp_bad:")
+        if stop:
+            st.stop()
 
 
 def require_cases(view: View, what: str = "cases") -> dict:

@@ -27,6 +27,15 @@ from hitlgov import audit, store
 from hitlgov.errors import HitlgovError
 
 ROLES = ("executive", "compliance", "auditor", "data_steward", "admin")
+#: continuous-oversight actions and the roles that may perform them, on the command line and in the
+#: dashboard alike (``docs/security.md``): the compliance function owns the findings -- it assigns,
+#: acknowledges and resolves remediation items and keeps the Art. 73 incident register; auditors
+#: and executives read them, data stewards and administrators do neither
+ACTION_ROLES: dict[str, frozenset[str]] = {
+    "remediate": frozenset({"compliance"}),   # remediation assign / ack / resolve
+    "incident": frozenset({"compliance"}),    # incident add / reported
+}
+ACTION_TITLES = {"remediate": "remediation (assign, acknowledge, resolve)", "incident": "the incident register"}
 MIN_PASSWORD = 12            # NIST SP 800-63B: at least 8; 12 for accounts that read personal data
 MAX_PASSWORD = 1024          # bounds the hashing work an attacker can ask for
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -76,6 +85,12 @@ def _row(con: duckdb.DuckDBPyConnection, name: str):
     return rows[0] if rows else None
 
 
+def _committed(con, name: str) -> dict:
+    """The account's row as this change left it, for the event (``hitlgov verify`` names a role
+    or a password hash changed behind the CLI's back; the leaf reveals neither)."""
+    return {"rows": audit.record_rows(con, [("users", "name = ?", [name])])}
+
+
 def add_user(db, name: str, role: str, password: str) -> User:
     """Create an account; a one-line error if the name exists (enabled or disabled)."""
     name, role, password = check_name(name), check_role(role), check_password(password)
@@ -85,7 +100,7 @@ def add_user(db, name: str, role: str, password: str) -> User:
             raise HitlgovError(f"user {name!r} already exists (use `hitlgov user passwd` or `user enable`)")
         con.execute("INSERT INTO users VALUES (?, ?, ?, false, now()::TIMESTAMP, now()::TIMESTAMP)",
                     [name, role, digest])
-        audit.append_event(con, kind="user_added", subject=name, detail={"role": role})
+        audit.append_event(con, kind="user_added", subject=name, detail={"role": role, **_committed(con, name)})
     return User(name, role, False)
 
 
@@ -96,7 +111,7 @@ def set_password(db, name: str, password: str) -> None:
         if not _row(con, name):
             raise HitlgovError(f"no user {name!r}")
         con.execute("UPDATE users SET password_hash = ?, updated_at = now()::TIMESTAMP WHERE name = ?", [digest, name])
-        audit.append_event(con, kind="user_password_changed", subject=name, detail={})
+        audit.append_event(con, kind="user_password_changed", subject=name, detail=_committed(con, name))
 
 
 def set_disabled(db, name: str, disabled: bool) -> bool:
@@ -110,7 +125,7 @@ def set_disabled(db, name: str, disabled: bool) -> bool:
             return False
         con.execute("UPDATE users SET disabled = ?, updated_at = now()::TIMESTAMP WHERE name = ?", [disabled, name])
         audit.append_event(con, kind="user_disabled" if disabled else "user_enabled", subject=name,
-                           detail={"role": row[1]})
+                           detail={"role": row[1], **_committed(con, name)})
     return True
 
 
@@ -126,6 +141,41 @@ def lookup(con: duckdb.DuckDBPyConnection, name: str) -> User | None:
         return None
     row = _row(con, name)
     return User(row[0], row[1], bool(row[3])) if row else None
+
+
+def authorise(db, actor: str | None, action: str) -> str | None:
+    """The actor the CLI records for ``action`` when the store has local accounts, else None.
+
+    With accounts in the store (a site that named its people), an oversight action on the command
+    line must say who does it: ``--actor NAME`` (or ``local:NAME``) naming an enabled account whose
+    role may perform ``action`` (:data:`ACTION_ROLES`); it is recorded as ``local:NAME``, as the
+    dashboard records that account. A store without accounts is single-user: None, and the caller
+    records the OS user or ``--actor`` as before. This is attribution and a guard against honest
+    mistakes, not authentication: whoever can run the CLI can write the store file directly --
+    which ``hitlgov verify`` then names."""
+    if action not in ACTION_ROLES:
+        raise ValueError(f"unknown action {action!r}")
+    path = store.resolve_db(db)
+    if not path.exists():
+        return None
+    with store.connect(path, read_only=True) as con:
+        if not con.execute("SELECT count(*) FROM users").fetchall()[0][0]:
+            return None
+        need = " or ".join(sorted(ACTION_ROLES[action]))
+        what = ACTION_TITLES[action]
+        if actor is None or not actor.strip():
+            raise HitlgovError(f"{path} has user accounts: pass --actor NAME (an enabled account with role {need}) "
+                               f"for {what}")
+        name = actor.strip().removeprefix("local:")
+        user = lookup(con, name)
+    if user is None:
+        raise HitlgovError(f"--actor {actor.strip()[:64]!r}: no such account in {path} ({what} needs an account "
+                           f"with role {need})")
+    if user.disabled:
+        raise HitlgovError(f"--actor {name}: the account is disabled")
+    if user.role not in ACTION_ROLES[action]:
+        raise HitlgovError(f"--actor {name} has role {user.role}; {what} needs role {need}")
+    return f"local:{user.name}"
 
 
 def authenticate(con: duckdb.DuckDBPyConnection, name: str, password: str) -> User | None:

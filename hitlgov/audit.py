@@ -15,6 +15,11 @@ It is designed as a transparency log (certificate transparency, Sigstore Rekor):
   The event also commits to the run's ``ingestion_runs`` row and
   to the whole of ``systems`` and ``attribute_roles`` (small tables that later runs may change
   legitimately: the last commitment must match them).
+* **Records** written one action at a time (findings history, alert deliveries, remediation,
+  incidents, attestations, the reviewer register and its loads, local accounts:
+  :data:`RECORD_TABLES`): the action's event carries the leaf of every row it wrote or
+  changed (``rows``); ``verify`` replays them in chain order and compares each stored row
+  with the latest commitment for its key.
 * **Checkpoints** (:mod:`hitlgov.checkpoint`): after every committed write that appended
   events, the head (event count, head hash, time) is signed with the site's Ed25519 key and
   written *outside* the DuckDB file. Truncating the chain, or re-chaining any suffix
@@ -55,6 +60,31 @@ RUN_TABLES: dict[str, tuple[str, ...]] = {
 STATE_TABLES: dict[str, tuple[str, ...]] = {
     "systems": ("system",),
     "attribute_roles": ("system", "name", "role"),
+}
+
+#: tables written one record at a time by a named action (continuous oversight, accounts), and
+#: the columns that name a row. The event of each write carries the leaves of the rows it wrote
+#: (``"rows": {table: {"columns": [...], "leaves": {key: [leaf, ...]}}}``, see :func:`record_rows`);
+#: ``verify`` replays those commitments in chain order and compares every stored row with the
+#: latest one for its key, so a direct edit, delete or insert in any of them is named.
+RECORD_TABLES: dict[str, tuple[str, ...]] = {
+    "findings_history": ("monitor_run", "system", "metric"),
+    "alert_deliveries": ("monitor_run", "channel", "target"),
+    "incidents": ("incident_id",),
+    "remediation": ("item_id",),
+    "attestations": ("attestation_id",),
+    "reviewer_register": ("version", "reviewer_id", "source_row"),
+    "reviewer_register_loads": ("version",),
+    "users": ("name",),
+}
+#: the events that wrote each record table before its rows were committed (older stores)
+RECORD_KINDS: dict[str, tuple[str, ...]] = {
+    "findings_history": ("monitor_run",), "alert_deliveries": ("alert_delivery",),
+    "incidents": ("incident_recorded", "incident_reported"),
+    "remediation": ("remediation_assigned", "remediation_acknowledged", "remediation_resolved"),
+    "attestations": ("report_attested",), "reviewer_register": ("reviewer_register_loaded",),
+    "reviewer_register_loads": ("reviewer_register_loaded",),
+    "users": ("user_added", "user_password_changed", "user_disabled", "user_enabled"),
 }
 
 # Module-level encoders: json.dumps(..., separators=...) builds a new encoder per call.
@@ -246,6 +276,9 @@ def texts_sql(table: str, columns: list[str], where: str, order: list[str]) -> s
 
 
 def key_sql(table: str) -> str:
+    if table in RECORD_TABLES:
+        return "concat_ws('/', " + ", ".join(f"coalesce(CAST({_q(c)} AS VARCHAR), '-')"
+                                            for c in RECORD_TABLES[table]) + ")"
     if table == "quarantine":
         return "'row ' || coalesce(CAST(row_number AS VARCHAR), '-') || coalesce(' ' || field, '')"
     if table == "ingestion_runs":
@@ -349,6 +382,31 @@ def _rows_digest(con: duckdb.DuckDBPyConnection, table: str, where: str = "", pa
     out: dict[str, str] = {}
     for key, leaf in rows:
         out[key if key not in out else f"{key}#{len(out)}"] = leaf
+    return out
+
+
+def _record_leaves(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], where: str = "TRUE",
+                   params: list | None = None) -> dict[str, list[str]]:
+    """``{key: [leaf, ...]}`` (sorted; a key held by several rows has several leaves)."""
+    out: dict[str, list[str]] = {}
+    for key, leaf in con.execute(f"SELECT {key_sql(table)}, {leaf_sql(columns)} FROM {table} WHERE {where} "
+                                 "ORDER BY 1, 2", params or []).fetchall():
+        out.setdefault(key, []).append(leaf)
+    return out
+
+
+def record_rows(con: duckdb.DuckDBPyConnection, writes: list[tuple[str, str, list]]) -> dict:
+    """The commitment a record-writing event carries: for each ``(table, where, params)`` the
+    leaves of the rows it selects, *as written by this action* (call it after the INSERT/UPDATE,
+    inside the same transaction, and select only the rows the action wrote: a whole-table
+    snapshot would silently adopt an earlier direct edit). Put it in the event's ``rows``."""
+    out: dict[str, dict] = {}
+    for table, where, params in writes:
+        if table not in RECORD_TABLES:
+            raise ValueError(f"{table} is not a record table")
+        columns = table_columns(con, table)
+        entry = out.setdefault(table, {"columns": columns, "leaves": {}})
+        entry["leaves"].update(_record_leaves(con, table, columns, where, params))
     return out
 
 
@@ -586,10 +644,74 @@ def _check_state(con: duckdb.DuckDBPyConnection) -> list[str]:
     return problems
 
 
+def _check_records(con: duckdb.DuckDBPyConnection, limit: int, *, upto: int | None = None) -> tuple[list[str], list[str]]:
+    """Every record table against the replay of its commitments (``rows`` in the events).
+
+    As of a checkpoint (``upto``) a key committed again later (a remediation item resolved, an
+    incident reported after the report) is not compared: its later state is a legitimate change.
+    Returns ``(problems, notes)``."""
+    have = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+    expected: dict[str, dict[str, tuple[int, list[str], list[str]]]] = {t: {} for t in RECORD_TABLES}
+    for seq, text in con.execute("SELECT seq, CAST(json_extract(detail, '$.rows') AS VARCHAR) FROM audit_events "
+                                 "WHERE json_extract(detail, '$.rows') IS NOT NULL ORDER BY seq").fetchall():
+        try:
+            rows = json.loads(text)
+            for table, entry in rows.items():
+                if table in expected:
+                    for key, leaves in entry["leaves"].items():
+                        expected[table][str(key)] = (seq, list(entry["columns"]), sorted(leaves))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # a malformed detail is the chain's business (its hash no longer matches)
+    problems: list[str] = []
+    notes: list[str] = []
+    for table in RECORD_TABLES:
+        if table not in have:
+            continue
+        want = expected[table]
+        present = set(table_columns(con, table))
+        now_by_cols: dict[tuple, dict[str, list[str]]] = {}
+        for cols in {tuple(c) for _s, c, _l in want.values()}:
+            gone = [c for c in cols if c not in present]
+            if gone:
+                problems.append(f"{table}: column(s) {', '.join(gone)} committed by its events no longer exist")
+                continue
+            now_by_cols[cols] = _record_leaves(con, table, list(cols))
+        found: list[str] = []
+        for key, (seq, cols, leaves) in sorted(want.items()):
+            if upto is not None and seq > upto or tuple(cols) not in now_by_cols:
+                continue
+            now = sorted(now_by_cols[tuple(cols)].get(key, []))
+            if now == leaves:
+                continue
+            if not now:
+                found.append(f"{table}: row {key} deleted since event {seq} recorded it")
+            elif not leaves:
+                found.append(f"{table}: row {key} inserted again after event {seq} removed it")
+            elif len(now) > len(leaves):
+                found.append(f"{table}: row {key} inserted a second time after event {seq} recorded it")
+            else:
+                found.append(f"{table}: row {key} changed since event {seq} recorded it")
+        current = _record_leaves(con, table, table_columns(con, table))
+        orphans = sorted(k for k in current if k not in want)
+        if orphans:
+            kinds = RECORD_KINDS.get(table, ())
+            legacy = kinds and con.execute(
+                f"SELECT count(*) FROM audit_events WHERE kind IN ({', '.join('?' * len(kinds))}) "
+                "AND json_extract(detail, '$.rows') IS NULL", list(kinds)).fetchall()[0][0]
+            if legacy:
+                notes.append(f"{table}: {len(orphans):,} row(s) were written by an older hitlgov without row "
+                             "commitments: only their events' chain covers them")
+            else:
+                found += [f"{table}: row {k} was inserted without an audit event committing to it" for k in orphans]
+        problems += found[:limit]
+    return problems, notes
+
+
 def verify_configuration(con: duckdb.DuckDBPyConnection) -> list[str]:
     """``ingestion_runs``, ``systems`` and ``attribute_roles`` against their commitments (also for
     in-place stores, whose data rows are checked against their files' hashes instead)."""
-    return _check_runs(con, _commitments(con)) + _check_state(con)
+    return _check_runs(con, _commitments(con)) + _check_state(con) + _check_records(con, 10)[0]
 
 
 def _duplicates(con: duckdb.DuckDBPyConnection, limit: int) -> list[str]:
@@ -641,6 +763,9 @@ def verify_store(con: duckdb.DuckDBPyConnection, *, limit: int = 10, since: list
     last = _last_state(con)
     if upto is None or last is None or last[0] <= upto:
         problems += _check_state(con)
+    records, record_notes = _check_records(con, limit, upto=upto)
+    problems += records
+    notes += record_notes
     problems += _duplicates(con, limit)
     return {"ok": not problems, "chain": chain, "problems": problems, "notes": notes,
             "checkpoint": anchor["latest"]}

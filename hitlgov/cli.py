@@ -51,6 +51,15 @@ def _actor(name: Optional[str]) -> str:
         fail(str(exc))
 
 
+def _authorised(db, name: Optional[str], action: str) -> str:
+    """The actor of an oversight action: with local accounts in the store, ``--actor`` must name
+    an enabled account whose role may do it (:func:`hitlgov.accounts.authorise`); without
+    accounts, :func:`_actor` (single-user mode)."""
+    from hitlgov import accounts
+
+    return accounts.authorise(db, name, action) or _actor(name)
+
+
 def _acting(name: Optional[str]):
     """Every audit event appended inside the block names :func:`_actor` (see hitlgov.actor)."""
     from hitlgov import actor
@@ -543,6 +552,9 @@ def report(
     kind: str = typer.Option("compliance", "--kind", help="compliance or executive"),
     out_file: Optional[Path] = typer.Option(None, "--out", help="PDF file to write"),
     verify: Optional[Path] = typer.Option(None, "--verify", help="Re-verify a report PDF against the store"),
+    trust: Optional[List[Path]] = typer.Option(None, "--trust", metavar="CA.pem",
+                                               help="With --verify: PEM root certificate(s) the signer must chain to "
+                                                    "(repeatable); integrity and trust are reported apart"),
     pseudonymise: bool = typer.Option(False, "--pseudonymise", metavar=FLAG, help="Replace reviewer ids by keyed hashes (HITLGOV_PSEUDONYM_KEY)"),
     db: Optional[Path] = DbOption,
     engine: Optional[str] = EngineOption,
@@ -550,18 +562,20 @@ def report(
 ):
     """Generate a PDF compliance/executive report, or --verify one against the store."""
     with _acting(actor):
-        _report(start, end, system, model_version, segment, policy, kind, out_file, verify, pseudonymise, db, engine)
+        _report(start, end, system, model_version, segment, policy, kind, out_file, verify, pseudonymise, db, engine,
+                trust)
 
 
 def _report(start, end, system, model_version, segment, policy, kind, out_file, verify, pseudonymise, db,
-            engine) -> None:
+            engine, trust=None) -> None:
     from hitlgov.metrics.policy import load_policy
     from hitlgov.reports.cli import run_report
 
     flt = _filter(start, end, system, model_version, segment)
     code = run_report(db=db, start=flt.start, end=flt.end, system=flt.system, policy=policy,
                       kind=kind, out_file=out_file, verify=verify, pseudonymise=pseudonymise, console=out,
-                      err_console=err, engine=engine, model_version=flt.model_version, segment=flt.segment)
+                      err_console=err, engine=engine, model_version=flt.model_version, segment=flt.segment,
+                      trust=trust or None)
     if verify is not None and engine is None:
         _print_attestations(db, verify)
     if code == 0 and verify is None:
@@ -678,7 +692,8 @@ def incident_add(
     from hitlgov.oversight import incidents
 
     i = incidents.record(db, category=category, aware=aware, zone_name=zone_name, title=title,
-                         description=description, system=system, cases=_split(case), actor=_actor(actor))
+                         description=description, system=system, cases=_split(case),
+                         actor=_authorised(db, actor, "incident"))
     if as_json:
         sys.stdout.write(json.dumps(i) + "\n")
         return
@@ -711,7 +726,8 @@ def incident_reported(
     """Mark an incident as reported to the market surveillance authority."""
     from hitlgov.oversight import incidents
 
-    _print_incident(incidents.mark_reported(db, incident_id, reported=at, zone_name=zone_name, actor=_actor(actor)))
+    _print_incident(incidents.mark_reported(db, incident_id, reported=at, zone_name=zone_name,
+                                            actor=_authorised(db, actor, "incident")))
 
 
 @incident_app.command("export")
@@ -761,7 +777,7 @@ def remediation_assign(
     from hitlgov.oversight import remediation
 
     _print_item(remediation.assign(db, system=system, metric=metric, owner=owner, due=_date(due, "--due"),
-                                   note=note, actor=_actor(actor)))
+                                   note=note, actor=_authorised(db, actor, "remediate")))
 
 
 @remediation_app.command("ack")
@@ -771,7 +787,7 @@ def remediation_ack(item_id: str = typer.Argument(...), note: Optional[str] = ty
     """Acknowledge an item (the owner has seen it)."""
     from hitlgov.oversight import remediation
 
-    _print_item(remediation.acknowledge(db, item_id, note=note, actor=_actor(actor)))
+    _print_item(remediation.acknowledge(db, item_id, note=note, actor=_authorised(db, actor, "remediate")))
 
 
 @remediation_app.command("resolve")
@@ -781,7 +797,7 @@ def remediation_resolve(item_id: str = typer.Argument(...), note: str = typer.Op
     """Resolve an item, saying what was done."""
     from hitlgov.oversight import remediation
 
-    _print_item(remediation.resolve(db, item_id, note=note, actor=_actor(actor)))
+    _print_item(remediation.resolve(db, item_id, note=note, actor=_authorised(db, actor, "remediate")))
 
 
 @remediation_app.command("list")

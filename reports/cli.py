@@ -53,12 +53,23 @@ def _progress(err: Console):
 def run_report(*, db=None, start: dt.date | None = None, end: dt.date | None = None, system: str | None = None,
                policy=None, kind: str = "compliance", out_file=None, verify=None, pseudonymise: bool = False,
                console: Console | None = None, err_console: Console | None = None, engine: str | None = None,
-               model_version: str | None = None, segment: tuple[str, str] | None = None) -> int:
+               model_version: str | None = None, segment: tuple[str, str] | None = None,
+               trust: list | None = None) -> int:
     """The ``report`` command; returns the exit status."""
     out = console or Console()
     err = err_console or Console(stderr=True)
+    if trust and verify is None:
+        return _error(err, "--trust CA.pem checks a report's signer: use it with --verify FILE.pdf", USAGE)
     if verify is not None:
-        return _verify(Path(verify), db=db, engine=engine, out=out, err=err)
+        roots = None
+        if trust:
+            from hitlgov.reports.signature import load_certificates
+
+            try:
+                roots = [c for path in trust for c in load_certificates(path, "trust root file")]
+            except HitlgovError as exc:
+                return _error(err, str(exc), USAGE)
+        return _verify(Path(verify), db=db, engine=engine, out=out, err=err, trust=roots)
     if kind not in KINDS:
         return _error(err, f"--kind {kind!r}: expected one of {', '.join(KINDS)}", USAGE)
     if out_file is None:
@@ -93,7 +104,7 @@ def run_report(*, db=None, start: dt.date | None = None, end: dt.date | None = N
     return 0
 
 
-def _verify(pdf: Path, *, db, engine, out: Console, err: Console) -> int:
+def _verify(pdf: Path, *, db, engine, out: Console, err: Console, trust: list | None = None) -> int:
     from hitlgov.reports.verify import (
         MAX_DIFFERENCES,
         describe,
@@ -109,7 +120,7 @@ def _verify(pdf: Path, *, db, engine, out: Console, err: Console) -> int:
     try:
         if bar is not None:
             bar.start()
-        result = verify_report(pdf, db=db, engine=engine, progress=step)
+        result = verify_report(pdf, db=db, engine=engine, progress=step, trust=trust)
     except HitlgovError as exc:
         return _error(err, str(exc), 1)
     finally:
@@ -117,6 +128,14 @@ def _verify(pdf: Path, *, db, engine, out: Console, err: Console) -> int:
             bar.stop()
     f = result.parameters.get("filter", {})
     scope = scope_text(f)
+    sig = result.signature
+    if sig:  # integrity and trust, reported apart (a self-signed site certificate is intact, not trusted)
+        line = "signature: integrity " + ("OK" if sig.get("integrity") else "FAILED")
+        if "trusted" in sig:
+            line += (", signer trusted: " if sig["trusted"] else ", signer not trusted: ") + sig["trust"]
+        else:
+            line += f" (signer {sig.get('signer')}; --trust CA.pem checks it against your roots)"
+        out.print(line, highlight=False, soft_wrap=True, markup=False)
     if result.ok:
         out.print(f"matches: {pdf} ({scope}): the values recomputed from the store match the report "
                   f"(digest sha256:{result.digest_recorded})", highlight=False, soft_wrap=True, markup=False)
@@ -133,4 +152,5 @@ def _verify(pdf: Path, *, db, engine, out: Console, err: Console) -> int:
                 out.print(f"  … and {len(result.differences) - MAX_DIFFERENCES} more", highlight=False, markup=False)
     for n in result.notes:
         out.print(f"  note: {n}", highlight=False, soft_wrap=True, markup=False)
-    return 0 if result.ok else 1
+    untrusted = trust is not None and not sig.get("trusted")
+    return 0 if result.ok and not untrusted else 1

@@ -51,6 +51,9 @@ class VerifyResult:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     parameters: dict = field(default_factory=dict)
+    #: the PDF signature apart from the figures: ``integrity``, ``signer`` and, with trust roots,
+    #: ``trusted`` and ``trust`` (:func:`hitlgov.reports.signature.check_pdf`)
+    signature: dict = field(default_factory=dict)
 
 
 def read_evidence(pdf_path: str | Path) -> tuple[dict, dict]:
@@ -240,7 +243,7 @@ def _last_run(con, upto: int) -> int:
 
 
 def verify_report(pdf_path: str | Path, *, db: str | Path | None = None, engine: str | None = None,
-                  progress=None) -> VerifyResult:
+                  progress=None, trust: list | None = None) -> VerifyResult:
     """Check the PDF's signature and evidence, then the store *as of* the report's checkpoint:
     its chain still extends the checkpoint, every row committed by then is unchanged, and the
     values recomputed from those rows are the report's. See the module docstring."""
@@ -251,7 +254,7 @@ def verify_report(pdf_path: str | Path, *, db: str | Path | None = None, engine:
     doc, meta = read_evidence_or_say_why(pdf_path)
     params, recorded_digest = doc["parameters"], doc["digest"]["value"]
     result = VerifyResult(ok=False, pdf=str(pdf_path), digest_recorded=recorded_digest, parameters=params)
-    result.problems += signature.check_pdf(pdf_path, result.notes)
+    result.problems += signature.check_pdf(pdf_path, result.notes, trust=trust, verdict=result.signature)
     if evidence.digest_of(params, doc["values"]) != recorded_digest:
         result.problems.append("the evidence attached to the PDF was altered: its digest does not match its values")
     keywords = meta.get("Keywords", "")

@@ -76,7 +76,7 @@ def test_wheel_holds_one_namespace_and_every_runtime_file(installed):
     assert zipfile.ZipFile(installed["wheel"]).read(top_level).decode().split() == ["hitlgov"]
     assert {n.split("/")[0] for n in names if not n.startswith("hitlgov-")} == {"hitlgov"}
     for needed in ("hitlgov/dashboard/assets/logo.svg", "hitlgov/dashboard/assets/icon.svg",
-                   "hitlgov/dashboard/streamlit_config.toml", "hitlgov/dashboard/app.py",
+                   "hitlgov/dashboard/streamlit_config.toml", "hitlgov/dashboard/no_secrets.toml", "hitlgov/dashboard/app.py",
                    "hitlgov/dashboard/views/overview.py", "hitlgov/metrics/default_policy.yaml",
                    "hitlgov/reports/templates/print.css", "hitlgov/reports/templates/compliance.html.j2"):
         assert needed in names, needed

@@ -10,7 +10,7 @@ from hitlgov.metrics import audit_trail, oversight
 from hitlgov import formats as fmt
 
 view = ui.page("Audit trail", "Every case with its reviews and the audit events that recorded them. Search, open a "
-               "case's full history, and export the filtered view (EU AI Act Art. 12 record-keeping).")
+               "case's full history, and export the filtered view (EU AI Act Art. 12 record-keeping).", refuse=False)
 
 # -- chain status -----------------------------------------------------------------------------
 chain = data.call(audit_trail.chain_status)
@@ -36,6 +36,7 @@ with st.expander("Verify the stored data against the chain"):
             for p in v["problems"]:
                 st.markdown(f"- {ui.md(p)}")
 
+ui.refuse_untrustworthy(view)  # after the chain status and verification: they are how to investigate it
 flt = view.filter
 
 # -- search -----------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ if view.status == "unavailable":
 elif view.status == "empty":
     st.info("The store is empty: upload a decision log below, or run `hitlgov ingest FILE`.")
 else:
+    ui.refuse_untrustworthy(view, stop=False)  # runs, quarantine and uploads stay usable: a warning, no stop
     counts = data.call(inventory.counts, Filter())
     quarantine = data.call(inventory.quarantine_summary)
     cols = st.columns(4)

@@ -62,7 +62,8 @@ def attest(db, *, report_file: str | Path, evidence_digest: str, parameters: dic
                      f.get("to"), name, role, statement, at, actor])
         audit.append_event(con, kind="report_attested", subject=Path(report_file).name, actor=actor, detail={
             "attestation_id": attestation_id, "file_sha256": sha, "evidence_digest": evidence_digest,
-            "name": name, "role": role, "statement": statement, "signed_at": at.isoformat() + "Z"})
+            "name": name, "role": role, "statement": statement, "signed_at": at.isoformat() + "Z",
+            "rows": audit.record_rows(con, [("attestations", "attestation_id = ?", [attestation_id])])})
     return {"attestation_id": attestation_id, "report_file": Path(report_file).name, "file_sha256": sha,
             "evidence_digest": evidence_digest, "name": name, "role": role, "statement": statement,
             "signed_at": at.isoformat(timespec="seconds") + "Z", "actor": actor}

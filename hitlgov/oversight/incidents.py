@@ -127,7 +127,8 @@ def record(db, *, category: str, aware: str, zone_name: str, title: str, descrip
                      actor, utc(now)])
         audit.append_event(con, kind="incident_recorded", subject=incident_id, actor=actor, detail={
             "category": category, "aware_at": when.isoformat(), "zone": tz.key, "deadline_at": due.isoformat(),
-            "system": system, "linked_cases": len(cases), "title": title})
+            "system": system, "linked_cases": len(cases), "title": title,
+            "rows": audit.record_rows(con, [("incidents", "incident_id = ?", [incident_id])])})
     return get(db, incident_id, now=now)
 
 
@@ -144,7 +145,8 @@ def mark_reported(db, incident_id: str, *, reported: str | None = None, zone_nam
         con.execute("UPDATE incidents SET reported_at = ? WHERE incident_id = ?",
                     [when.astimezone(dt.timezone.utc).replace(tzinfo=None), incident_id])
         audit.append_event(con, kind="incident_reported", subject=incident_id, actor=actor,
-                           detail={"reported_at": when.isoformat()})
+                           detail={"reported_at": when.isoformat(),
+                                   "rows": audit.record_rows(con, [("incidents", "incident_id = ?", [incident_id])])})
     return get(db, incident_id, now=now)
 
 

@@ -207,7 +207,9 @@ def run_monitor(db, *, policy: Policy, window_days: int = DEFAULT_WINDOW_DAYS, s
             counts = {k: sum(1 for row in r.rows if row["status"] == k) for k in ("pass", "warn", "fail", "not_evaluated")}
             audit.append_event(con, kind="monitor_run", subject=r.system, actor=actor, detail={
                 "monitor_run": run_id, "window": r.window, "statuses": counts, "changes": len(r.changes),
-                "findings_sha256": digest, "policy_sha256": policy.sha256})
+                "findings_sha256": digest, "policy_sha256": policy.sha256,
+                "rows": audit.record_rows(con, [("findings_history", "monitor_run = ? AND system = ?",
+                                                 [run_id, r.system])])})
     stamp = evaluated_at.isoformat(timespec="seconds") + "Z"
     for r in results:
         payload = alerts.body(run_id=run_id, evaluated_at=stamp, system=r.system, window=r.window, changes=r.changes)
@@ -227,9 +229,13 @@ def _record_deliveries(db, run_id: str, results: list[SystemResult], actor: str 
             con.execute("INSERT INTO alert_deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [run_id, d.channel.kind, d.channel.target, d.attempts, d.delivered, d.error,
                          len(r.changes), finished])
-        audit.append_events(con, [("alert_delivery", r.system, {
+        events = [("alert_delivery", r.system, {
             "monitor_run": run_id, "channel": d.channel.kind, "target": d.channel.target, "attempts": d.attempts,
-            "delivered": d.delivered, "error": d.error, "changes": len(r.changes)}) for r, d in done], actor=actor)
+            "delivered": d.delivered, "error": d.error, "changes": len(r.changes)}) for r, d in done]
+        # the first event commits to every delivery row of the run (two systems alerting the same
+        # target share a key: the commitment holds both rows under it)
+        events[0][2]["rows"] = audit.record_rows(con, [("alert_deliveries", "monitor_run = ?", [run_id])])
+        audit.append_events(con, events, actor=actor)
 
 
 def history(db, *, system: str | None = None, metric: str | None = None) -> list[dict]:

@@ -195,5 +195,7 @@ def load_register(db, path: str | Path, *, actor: str | None = None) -> LoadResu
                     [version, str(path), sha, len(records), reviewers, actor])
         audit.append_event(con, kind="reviewer_register_loaded", subject=str(path), actor=actor, detail={
             "version": version, "sha256": sha, "rows_read": len(records), "records": len(rows),
-            "reviewers": reviewers})
+            "reviewers": reviewers,
+            "rows": audit.record_rows(con, [("reviewer_register", "version = ?", [version]),
+                                            ("reviewer_register_loads", "version = ?", [version])])})
     return LoadResult(str(path), sha, version, len(records), reviewers, len(records) - len(rows))

@@ -52,7 +52,8 @@ def assign(db, *, system: str, metric: str, owner: str, due: dt.date, note: str 
                     [item_id, system, metric, owner, due, note, actor, at, at])
         audit.append_event(con, kind="remediation_assigned", subject=item_id, actor=actor, detail={
             "system": system, "metric": metric, "owner": owner, "due": due.isoformat(), "note": note,
-            "finding_status": seen[0][0]})
+            "finding_status": seen[0][0],
+            "rows": audit.record_rows(con, [("remediation", "item_id = ?", [item_id])])})
     return get(db, item_id, now=now)
 
 
@@ -71,7 +72,8 @@ def _move(db, item_id: str, *, to: str, allowed_from: tuple[str, ...], kind: str
                         [to, at, note, item_id])
         else:
             con.execute("UPDATE remediation SET state = ?, updated_at = ? WHERE item_id = ?", [to, at, item_id])
-        audit.append_event(con, kind=kind, subject=item_id, actor=actor, detail={"from": row[0][0], "note": note})
+        audit.append_event(con, kind=kind, subject=item_id, actor=actor, detail={
+            "from": row[0][0], "note": note, "rows": audit.record_rows(con, [("remediation", "item_id = ?", [item_id])])})
     return get(db, item_id, now=now)
 
 

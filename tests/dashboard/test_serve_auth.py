@@ -90,7 +90,12 @@ def test_launch_command_binds_loopback_and_uses_only_our_secrets(tmp_path):
     cmd = launch.command(tmp_path / "x.duckdb", 8765, True)
     joined = " ".join(cmd)
     assert "--server.address 127.0.0.1" in joined
-    assert f"--secrets.files {os.devnull}" in joined   # never a secrets.toml from the working directory
+    # one secrets file, ours: a real, empty TOML file shipped in the package (never /dev/null, which
+    # Streamlit refuses with "Failed to load secrets"; never a secrets.toml from the working directory)
+    assert f"--secrets.files {launch.NO_SECRETS}" in joined and os.devnull not in joined
+    import tomllib
+
+    assert Path(str(launch.NO_SECRETS)).is_file() and tomllib.loads(launch.NO_SECRETS.read_text()) == {}
     config = authconfig.load(oidc_file(tmp_path))
     path = launch._secrets_file(config)
     assert (path.stat().st_mode & 0o777) == 0o600 and (path.parent.stat().st_mode & 0o777) == 0o700
@@ -190,3 +195,25 @@ def test_served_dashboard_listens_on_loopback_only(tmp_path):
             pass
         with pytest.raises(OSError):
             socket.create_connection((outside, port), timeout=2).close()
+
+
+def test_served_dashboard_loads_only_its_own_empty_secrets(tmp_path):
+    """The serve log has no "Failed to load secrets", and a ``.streamlit/secrets.toml`` in the
+    working directory is never read: this one is not even valid TOML, so reading it would log
+    Streamlit's "Error parsing secrets file"."""
+    db = tmp_path / "s.duckdb"
+    with store.connect(db):
+        pass
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text("[auth\nclient_secret = 'from-the-working-directory'\n")
+    port = bh.free_port()
+    log = tmp_path / "serve.log"
+    cmd = [str(HITLGOV) if HITLGOV.exists() else "hitlgov", "serve", "--no-auth", "--db", str(db), "--port", str(port)]
+    with bh.served(cmd, port, log, cwd=tmp_path):
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:  # the app page is served
+            assert r.status == 200
+    text = log.read_text()
+    assert "hitlgov dashboard on http://127.0.0.1" in text  # the log is the server's (it did start)
+    assert "secrets" not in text.lower(), text[-2000:]

@@ -45,7 +45,10 @@ def test_user_add_stores_an_argon2id_hash_never_the_password(tmp_path):
     assert PASSWORD not in everything and PASSWORD not in r.output
     assert open(db, "rb").read().find(PASSWORD.encode()) == -1  # not in the file's bytes either
     [(kind, who, subject, detail)] = events(db)
-    assert (kind, subject, json.loads(detail)) == ("user_added", "alice", {"role": "auditor"})
+    detail = json.loads(detail)
+    assert (kind, subject, detail["role"]) == ("user_added", "alice", "auditor")
+    assert list(detail["rows"]["users"]["leaves"]) == ["alice"]   # the row is committed (a leaf, not the hash)
+    assert digest not in json.dumps(detail)
     assert who == getpass.getuser()                              # the CLI's actor is the OS user
 
 

@@ -76,3 +76,84 @@ def test_cli_flow_and_errors(db):
     assert bad.exit_code == 1 and "--due 'soon'" in bad.output and "Traceback" not in bad.output
     missing = CliRunner().invoke(app, ["remediation", "ack", "REM-NOPE", "--db", str(db)])
     assert missing.exit_code == 1 and "no such remediation item" in missing.output
+
+
+# -- roles on the command line (issue 18): with accounts in the store, --actor names one --------------
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def with_accounts(db):
+    from hitlgov import accounts
+
+    accounts.add_user(db, "carla", "compliance", PASSWORD)
+    accounts.add_user(db, "aude", "auditor", PASSWORD)
+    accounts.add_user(db, "gone", "compliance", PASSWORD)
+    accounts.set_disabled(db, "gone", True)
+    return db
+
+
+def _cli(*args, env=None):
+    return CliRunner().invoke(app, list(args), env={"HITLGOV_ACTOR": None, **(env or {})})
+
+
+def _events(db, kinds):
+    with store.connect(db, read_only=True) as con:
+        return con.execute(f"SELECT kind, actor FROM audit_events WHERE kind IN ({', '.join('?' * len(kinds))}) "
+                           "ORDER BY seq", list(kinds)).fetchall()
+
+
+ASSIGN = ["remediation", "assign", "--system", "s1", "--metric", "oversight.override_rate", "--owner", "frank",
+          "--due", "2026-12-20"]
+INCIDENT = ["incident", "add", "--aware", "2026-11-20T09:00", "--title", "wrong denials"]
+
+
+@pytest.mark.parametrize("command", [ASSIGN, INCIDENT])
+@pytest.mark.parametrize("actor, message", [
+    (None, "has user accounts: pass --actor NAME (an enabled account with role compliance)"),
+    ("mallory", "--actor 'mallory': no such account"),
+    ("aude", "--actor aude has role auditor;"),
+    ("gone", "--actor gone: the account is disabled"),
+])
+def test_cli_refuses_an_actor_without_the_role_and_writes_nothing(with_accounts, command, actor, message):
+    db = with_accounts
+    before = _events(db, ["remediation_assigned", "incident_recorded"])
+    r = _cli(*command, "--db", str(db), *(["--actor", actor] if actor else []))
+    assert r.exit_code == 1 and message in r.output and "Traceback" not in r.output, r.output
+    assert len(r.output.strip().splitlines()) <= 2
+    assert _events(db, ["remediation_assigned", "incident_recorded"]) == before
+    with store.connect(db, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM remediation").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*) FROM incidents").fetchall() == [(0,)]
+
+
+def test_cli_actions_by_a_compliance_account_are_attributed_to_it(with_accounts):
+    db = with_accounts
+    r = _cli(*ASSIGN, "--db", str(db), "--actor", "carla")
+    assert r.exit_code == 0, r.output
+    item = r.output.split()[0]
+    assert _cli("remediation", "ack", item, "--db", str(db), "--actor", "local:carla").exit_code == 0
+    denied = _cli("remediation", "resolve", item, "--note", "x", "--db", str(db), "--actor", "aude")
+    assert denied.exit_code == 1 and "needs role compliance" in denied.output
+    assert _cli("remediation", "resolve", item, "--note", "retrained", "--db", str(db),
+                env={"HITLGOV_ACTOR": "carla"}).exit_code == 0
+    r = _cli(*INCIDENT, "--db", str(db), "--actor", "carla")
+    assert r.exit_code == 0, r.output
+    incident = r.output.split()[0]
+    denied = _cli("incident", "reported", incident, "--db", str(db), "--actor", "aude")
+    assert denied.exit_code == 1 and "needs role compliance" in denied.output
+    assert _cli("incident", "reported", incident, "--db", str(db), "--actor", "carla").exit_code == 0
+    assert _events(db, ["remediation_assigned", "remediation_acknowledged", "remediation_resolved",
+                        "incident_recorded", "incident_reported"]) == [
+        ("remediation_assigned", "local:carla"), ("remediation_acknowledged", "local:carla"),
+        ("remediation_resolved", "local:carla"), ("incident_recorded", "local:carla"),
+        ("incident_reported", "local:carla")]
+
+
+def test_cli_without_accounts_stays_single_user(db):
+    import getpass
+
+    r = _cli(*ASSIGN, "--db", str(db))
+    assert r.exit_code == 0, r.output
+    assert _events(db, ["remediation_assigned"]) == [("remediation_assigned", getpass.getuser())]
