@@ -41,6 +41,8 @@ def page(title: str, intro: str, *, needs_data: bool = True, refuse: bool = True
     if view.ok:
         st.caption(f"Showing {md(view.describe())}")
     busy = ingestion_banner(view)
+    if view.status == "ok":
+        read_window_banner()
     if not needs_data:
         return view
     if view.status == "unavailable" and busy:
@@ -99,6 +101,17 @@ def ingestion_banner(view: View) -> bool:
         st.info(f"{what[0].upper()}{what[1:]}; {as_of}. The figures change when it is committed.",
                 icon=":material/sync:")
     return True
+
+
+def read_window_banner() -> None:
+    """Stored rows every figure leaves out (timestamps outside 1970-2262, from an older version's
+    ingestion) are counted and named, never silently omitted (:func:`inventory.outside_read_window`)."""
+    try:
+        notice = inventory.read_window_notice(data.try_call(inventory.outside_read_window))
+    except Exception:  # noqa: BLE001 - the notice must not break the page it qualifies
+        return
+    if notice:
+        st.warning(md(notice[0].upper() + notice[1:]) + ".", icon=":material/visibility_off:")
 
 
 def require_cases(view: View, what: str = "cases") -> dict:

@@ -228,6 +228,7 @@ def status(as_json: bool = typer.Option(False, "--json", metavar=FLAG), db: Opti
                 "retention": inventory.retention(src),
                 "ingestion_runs": inventory.ingestion_runs(src, limit=5),
                 "quarantine": inventory.quarantine_summary(src, top=5),
+                "outside_read_window": inventory.outside_read_window(src),
             }, default=str)
             src.pending_cache.append((key, "status", version, text))
         info = json.loads(text)
@@ -261,6 +262,11 @@ def status(as_json: bool = typer.Option(False, "--json", metavar=FLAG), db: Opti
     out.print(runs)
     for r in info["ingestion_runs"]:
         say(f"  run {r['run_id']}: {r['file']}")
+    from hitlgov.metrics.inventory import read_window_notice
+
+    hidden = read_window_notice(info.get("outside_read_window"))
+    if hidden:
+        say(f"not shown: {hidden}")
     q = info["quarantine"]
     say(f"quarantine: {q['quarantined_rows']:,} rows")
     for r in q["top_reasons"]:
