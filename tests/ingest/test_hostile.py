@@ -219,6 +219,17 @@ def test_review_times_and_seconds_must_be_plausible(tmp_path, db):
     assert "'1e308'" in query(db, "SELECT reason FROM quarantine WHERE row_number = 2")[0][0]
 
 
+def test_jsonl_empty_key_is_kept_as_an_attribute_not_a_sql_error(tmp_path, db):
+    # found by the JSON Lines fuzz strategy: {"": ...} reached DuckDB as a zero-length identifier
+    f = tmp_path / "log.jsonl"
+    f.write_text('{"case_id": "c1", "ts": "2026-01-01", "model_decision": "a", "": "x", "unnamed": "y"}\n'
+                 '{"case_id": "c2", "ts": "2026-01-01", "model_decision": "a"}\n')
+    r = ingest(db, f)
+    assert (r.rows_read, r.stored) == (2, 2)
+    assert query(db, "SELECT name, value FROM case_attributes WHERE case_id = 'c1' ORDER BY 1") == [
+        ("unnamed", "y"), ("unnamed_2", "x")]
+
+
 def test_review_time_derived_from_timestamps_is_bounded_like_review_seconds(tmp_path, db):
     # each timestamp is plausible on its own; the derived duration is not (366 days = 31,622,400 s
     # is the bound, so 366 days + 1 s is out and exactly 366 days is in)
