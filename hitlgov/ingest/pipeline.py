@@ -335,7 +335,13 @@ def _materialise_source(con: duckdb.DuckDBPyConnection, source, path: Path) -> N
         f"CAST({q(c)} AS VARCHAR) AS {q(c)}" if c != "_row" else "CAST(_row AS BIGINT) AS _row"
         for c in columns
     )
-    con.execute(f"CREATE OR REPLACE TABLE hitlgov_src AS SELECT {cols} FROM hitlgov_input")
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE hitlgov_src AS SELECT {cols} FROM hitlgov_input")
+    except duckdb.Error as exc:
+        # found by fuzzing: a Parquet timestamp[ms] of year 146,000,000 cannot even be scanned
+        # (DuckDB's timestamps end in year 294,247); one line, nothing stored
+        raise IngestError(f"{path}: a value cannot be read ({str(exc).splitlines()[0]}); "
+                          "nothing stored from this file") from None
     try:
         con.execute("DROP VIEW IF EXISTS hitlgov_input")
     except duckdb.Error:

@@ -17,7 +17,7 @@ import zipfile
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from fuzz.test_fuzz_ingest import (EDGE_TIMESTAMPS, EXAMPLES, HEADER, NUMBERS, check_ingest, hostile_csv,
@@ -239,7 +239,10 @@ def hostile_parquet(draw) -> bytes:
         else:
             cols["_row"] = pa.array(list(range(n)), pa.int64())
     buf = io.BytesIO()
-    pq.write_table(pa.table(cols), buf)
+    try:
+        pq.write_table(pa.table(cols), buf)
+    except pa.ArrowInvalid:  # Parquet stores seconds as ms: pyarrow cannot write a timestamp[s] near int64's edge
+        assume(False)
     data = buf.getvalue()
     if draw(st.integers(0, 9)) == 0:  # a cut file
         data = data[:draw(st.integers(4, len(data) - 1))]

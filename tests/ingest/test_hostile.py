@@ -219,6 +219,21 @@ def test_review_times_and_seconds_must_be_plausible(tmp_path, db):
     assert "'1e308'" in query(db, "SELECT reason FROM quarantine WHERE row_number = 2")[0][0]
 
 
+def test_parquet_timestamp_beyond_duckdbs_range_is_a_one_line_refusal(tmp_path, db):
+    # found by the Parquet fuzz strategy: timestamp[ms] = 2**62 failed inside DuckDB's scan (traceback)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    f = tmp_path / "log.parquet"
+    pq.write_table(pa.table({"case_id": ["c1", "c2"], "model_decision": ["a", "a"],
+                             "ts": pa.array([2**62, 1767225600000], pa.int64()).cast(pa.timestamp("ms"))}), f)
+    before = snapshot(db)
+    with pytest.raises(HitlgovError) as err:
+        ingest(db, f)
+    assert str(err.value).startswith(f"{f}: a value cannot be read (Conversion Error: Could not convert Timestamp(MS)")
+    assert "\n" not in str(err.value) and snapshot(db) == before
+
+
 def test_jsonl_empty_key_is_kept_as_an_attribute_not_a_sql_error(tmp_path, db):
     # found by the JSON Lines fuzz strategy: {"": ...} reached DuckDB as a zero-length identifier
     f = tmp_path / "log.jsonl"
