@@ -88,16 +88,37 @@ def read(db: str | os.PathLike, job_id: str) -> dict | None:
     if not isinstance(record, dict):
         return None
     if record.get("state") == "running" and not _alive(folder / f"{job_id}.lock"):
-        record.update(state="failed", finished_at=_now(),
-                      error="the ingestion stopped unexpectedly (the server restarted or its process was ended); "
-                            "nothing was stored from this file: upload it again")
-        if record.get("path"):
-            Path(record["path"]).unlink(missing_ok=True)
+        committed = _committed_run(record)
+        if committed is not None:  # it died after its commit, before recording the result
+            record.update(state="done", stage="done", finished_at=_now(), result={
+                "file": record.get("path"), "sha256": committed[1], "rows_read": committed[2], "stored": committed[3],
+                "duplicates": committed[4], "quarantined": committed[5], "seconds": 0.0})
+        else:
+            record.update(state="failed", finished_at=_now(),
+                          error="the ingestion stopped unexpectedly (the server restarted or its process was ended); "
+                                "nothing was stored from this file: upload it again")
+            if record.get("path"):
+                Path(record["path"]).unlink(missing_ok=True)
         try:
             _write(folder / f"{job_id}.json", record)
         except OSError:
             pass
     return record
+
+
+def _committed_run(record: dict) -> tuple | None:
+    """The store's ingestion run of this job's upload, if its worker committed before it died."""
+    from hitlgov import store
+
+    if not record.get("db") or not record.get("path"):
+        return None
+    try:
+        with store.connect(record["db"], read_only=True, wait_seconds=2) as con:
+            rows = con.execute("SELECT run_id, sha256, rows_read, stored, duplicates, quarantined FROM ingestion_runs "
+                               "WHERE file = ? ORDER BY run_id DESC LIMIT 1", [record["path"]]).fetchall()
+    except Exception:  # noqa: BLE001 - cannot tell (store locked or gone): treated as not committed
+        return None
+    return rows[0] if rows else None
 
 
 def latest(db: str | os.PathLike) -> dict | None:

@@ -85,3 +85,20 @@ def test_one_upload_at_a_time_and_a_dead_worker_reads_as_failed(db, tmp_path):
 @pytest.mark.parametrize("job_id", ["../../etc/passwd", "", "a/b", "x.json"])
 def test_job_ids_from_outside_cannot_name_other_files(db, job_id):
     assert jobs.read(db, job_id) is None
+
+
+def test_a_worker_that_died_after_its_commit_reads_as_done_and_keeps_the_upload(db, tmp_path):
+    upload = tmp_path / "log.csv"
+    upload.write_text("case_id,ts,model_decision\nc1,2026-01-01,a\n")
+    from hitlgov.ingest.pipeline import ingest_path
+
+    with store.connect(db) as con:                      # what the worker committed before it was killed
+        ingest_path(con, upload)
+    folder = jobs.jobs_dir(db)
+    folder.mkdir(parents=True)
+    (folder / "20260101T000000000000-beef.json").write_text(json.dumps(
+        {"id": "20260101T000000000000-beef", "state": "running", "name": "log.csv", "path": str(upload),
+         "db": str(db), "started_at": "2026-01-01T00:00:00"}))
+    record = jobs.latest(db)
+    assert record["state"] == "done" and (record["result"]["rows_read"], record["result"]["stored"]) == (1, 1)
+    assert upload.exists()
