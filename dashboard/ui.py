@@ -12,6 +12,7 @@ import streamlit as st
 from hitlgov.dashboard import access, data, filters
 from hitlgov.dashboard.literal import md  # noqa: F401 - re-exported for the pages
 from hitlgov.dashboard.filters import View
+from hitlgov.ingest import running
 from hitlgov.metrics import inventory
 
 from hitlgov import formats as fmt
@@ -39,8 +40,13 @@ def page(title: str, intro: str, *, needs_data: bool = True, refuse: bool = True
     st.markdown(f"<p style='color:#475569;margin-top:-0.6rem'>{intro}</p>", unsafe_allow_html=True)
     if view.ok:
         st.caption(f"Showing {md(view.describe())}")
+    busy = ingestion_banner(view)
+    if view.status == "ok":
+        read_window_banner()
     if not needs_data:
         return view
+    if view.status == "unavailable" and busy:
+        st.stop()  # the banner said why (the commit holds the store for a moment): no misleading advice
     if view.status == "unavailable":
         st.error(view.message or "The store cannot be opened.")
         st.info("Start the dashboard on an existing store (`hitlgov serve --db FILE`), or create one with "
@@ -70,6 +76,42 @@ def refuse_untrustworthy(view: View, *, stop: bool = True) -> None:
                  "it; run `hitlgov verify` for the full list.", icon=":material/gpp_bad:")
         if stop:
             st.stop()
+
+
+def ingestion_banner(view: View) -> bool:
+    """While an ingestion runs on this store, say so and give the time of the data shown.
+
+    Staging happens outside the store, so every page keeps reading the last committed data; a
+    reader must know that it is not the newest (:mod:`hitlgov.ingest.running`). Only while the
+    run commits is the store briefly locked; the page then says that instead of an error."""
+    busy = running.in_progress(view.db)
+    if not busy:
+        return False
+    try:
+        runs = data.try_call(inventory.ingestion_runs, limit=1) if view.status != "unavailable" else []
+    except Exception:  # noqa: BLE001 - the banner must not break the page it explains
+        runs = []
+    as_of = (f"showing data as of {fmt.when(runs[0]['finished_at'])} UTC (run {runs[0]['run_id']}, the last "
+             "committed ingestion)") if runs else "no ingestion has been committed yet"
+    what = md(running.describe(busy))
+    if view.status == "unavailable":
+        st.info(f"{what[0].upper()}{what[1:]}: the store is being committed to and is locked for a moment; "
+                "reload this page in a few seconds.", icon=":material/sync:")
+    else:
+        st.info(f"{what[0].upper()}{what[1:]}; {as_of}. The figures change when it is committed.",
+                icon=":material/sync:")
+    return True
+
+
+def read_window_banner() -> None:
+    """Stored rows every figure leaves out (timestamps outside 1970-2262, from an older version's
+    ingestion) are counted and named, never silently omitted (:func:`inventory.outside_read_window`)."""
+    try:
+        notice = inventory.read_window_notice(data.try_call(inventory.outside_read_window))
+    except Exception:  # noqa: BLE001 - the notice must not break the page it qualifies
+        return
+    if notice:
+        st.warning(md(notice[0].upper() + notice[1:]) + ".", icon=":material/visibility_off:")
 
 
 def require_cases(view: View, what: str = "cases") -> dict:

@@ -186,7 +186,7 @@ def _with_progress(run, path: Path):
         return run(None)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    stages = ["hashing", "reading", "validating", "classifying", "storing"]
+    stages = ["hashing", "reading", "validating", "committing", "classifying", "storing"]
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err,
                   transient=True) as progress:
         task = progress.add_task(f"{path.name}: starting", total=len(stages))
@@ -228,10 +228,16 @@ def status(as_json: bool = typer.Option(False, "--json", metavar=FLAG), db: Opti
                 "retention": inventory.retention(src),
                 "ingestion_runs": inventory.ingestion_runs(src, limit=5),
                 "quarantine": inventory.quarantine_summary(src, top=5),
+                "outside_read_window": inventory.outside_read_window(src),
             }, default=str)
             src.pending_cache.append((key, "status", version, text))
         info = json.loads(text)
-    info = {"store": where, **info}
+    from hitlgov.ingest import running
+
+    # live, never cached: the ingestions staging a file now, and the time of the data shown
+    busy = running.in_progress(where)
+    info = {"store": where, **info, "ingestion_in_progress": busy,
+            "data_as_of": info["ingestion_runs"][0]["finished_at"] if info["ingestion_runs"] else None}
     if as_json:
         sys.stdout.write(json.dumps(info, default=str) + "\n")
         return
@@ -240,6 +246,9 @@ def status(as_json: bool = typer.Option(False, "--json", metavar=FLAG), db: Opti
     say = lambda text: out.print(text, highlight=False, soft_wrap=True, markup=False)  # noqa: E731
     c = info["counts"]
     say(f"store: {info['store']}")
+    if busy:
+        shown = str(info["data_as_of"])[:16].replace("T", " ") if info["data_as_of"] else "(no run committed yet)"
+        say(f"{running.describe(busy)}; showing data as of {shown} UTC (the last committed run)")
     say(f"{c['cases']:,} cases, {c['reviews']:,} reviews ({c['reviewed_cases']:,} reviewed cases); "
         f"decisions {str(c['first_decision'])[:10]} .. {str(c['last_decision'])[:10]}")
     for s in info["systems"]:
@@ -253,6 +262,11 @@ def status(as_json: bool = typer.Option(False, "--json", metavar=FLAG), db: Opti
     out.print(runs)
     for r in info["ingestion_runs"]:
         say(f"  run {r['run_id']}: {r['file']}")
+    from hitlgov.metrics.inventory import read_window_notice
+
+    hidden = read_window_notice(info.get("outside_read_window"))
+    if hidden:
+        say(f"not shown: {hidden}")
     q = info["quarantine"]
     say(f"quarantine: {q['quarantined_rows']:,} rows")
     for r in q["top_reasons"]:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import ibis
 import pandas as pd
 from hitlgov.metrics._values import plain, records
-from hitlgov.metrics.source import Filter, Source
+from hitlgov.metrics.source import READABLE_FROM, READABLE_UNTIL, Filter, Source
+
+from hitlgov.limits import MAX_REVIEW_SECONDS
 
 DEFAULT_RETENTION_MONTHS = 6
 DEFAULT_MAX_GAP_DAYS = 7
@@ -36,6 +39,63 @@ def counts(source: Source, flt: Filter = Filter()) -> dict:
         "first_decision": plain(row["first"]),
         "last_decision": plain(row["last"]),
     }
+
+
+def outside_read_window(source: Source, *, system: str | None = None) -> dict:
+    """Stored rows the read window leaves out, so no figure silently omits them.
+
+    Every read goes through :meth:`Source.table`'s window (``ts`` in 1970-01-01 .. 2262-01-01;
+    review times outside it and review seconds above one year read as missing): ingestion
+    quarantines such values, but a store written by an older version may hold them. This counts,
+    on the stored tables themselves, what the window hides:
+
+    * ``cases``: cases whose ``ts`` lies outside (left out, with their reviews);
+    * ``rows``: the stored rows those cases are (their reviews, plus each unreviewed one once --
+      the unit of ``counts.rows_stored``);
+    * ``review_times``: reviews of shown cases with a start or completion time outside (read as missing);
+    * ``review_seconds``: reviews of shown cases with review seconds above one year (read as missing).
+    """
+    lo, hi = ibis.timestamp(READABLE_FROM), ibis.timestamp(READABLE_UNTIL)
+    c, r = source.backend.table("cases"), source.backend.table("reviews")
+    if system is not None:
+        c, r = c.filter(c.system == system), r.filter(r.system == system)
+    inside = (c.ts >= lo) & (c.ts < hi)
+    hidden = c.filter(~inside).select("system", "case_id")
+    shown = c.filter(inside).select("system", "case_id")
+    hidden_cases = int(hidden.count().to_pandas())
+    hidden_reviews = int(r.semi_join(hidden, ["system", "case_id"]).count().to_pandas()) if hidden_cases else 0
+    unreviewed = int(hidden.anti_join(r, ["system", "case_id"]).count().to_pandas()) if hidden_cases else 0
+    rs = r.semi_join(shown, ["system", "case_id"])
+
+    def outside(col):
+        return col.notnull() & ((col < lo) | (col >= hi))
+
+    row = rs.aggregate(
+        times=(outside(rs.review_started_at) | outside(rs.review_completed_at)).cast("int64").sum(),
+        seconds=(rs.review_seconds > MAX_REVIEW_SECONDS).cast("int64").sum(),
+    ).to_pandas().iloc[0]
+    return {"rows": hidden_reviews + unreviewed, "cases": hidden_cases,
+            "review_times": int(row["times"] or 0), "review_seconds": int(row["seconds"] or 0),
+            "window": {"from": READABLE_FROM[:10], "until": READABLE_UNTIL[:10]}}
+
+
+def read_window_notice(hidden: dict | None) -> str | None:
+    """One line for people about :func:`outside_read_window`'s counts, or None when nothing is hidden."""
+    if not hidden:
+        return None
+    parts = []
+    if hidden["rows"]:
+        parts.append(f"{hidden['rows']:,} stored row{'s' if hidden['rows'] != 1 else ''} "
+                     f"({hidden['cases']:,} case{'s' if hidden['cases'] != 1 else ''}) "
+                     f"{'have' if hidden['rows'] != 1 else 'has'} timestamps outside 1970-2262 and "
+                     f"{'are' if hidden['rows'] != 1 else 'is'} not shown")
+    missing = hidden["review_times"] + hidden["review_seconds"]
+    if missing:
+        parts.append(f"{hidden['review_times']:,} review time(s) outside 1970-2262 and {hidden['review_seconds']:,} "
+                     "review duration(s) over one year are read as missing")
+    if not parts:
+        return None
+    return "; ".join(parts) + " (written by an older version; today's ingestion quarantines such values)"
 
 
 def systems_overview(source: Source) -> list[dict]:

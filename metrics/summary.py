@@ -115,6 +115,8 @@ def _compute(source: Source, flt: Filter, *, policy: Policy, include_drift: bool
             "rationale_completeness": complete["rationale"],
             "confusable_reviewer_ids": lookalikes,
             "confusable_reviewer_groups": len(lookalikes),
+            # stored rows the read window (1970 .. 2262) leaves out of every figure (issue 14)
+            "outside_read_window": inventory.outside_read_window(source, system=flt.system),
         },
     }
     out["reviewer_competence"] = competence.untrained_review_share(source, flt)

@@ -67,3 +67,18 @@ def empty_store(base: Path) -> Path:
         with store.connect(db):
             pass
     return db
+
+
+def finished_upload(db: Path, timeout: float = 120) -> dict:
+    """Wait for the store's latest upload job to end (the Data page ingests in a worker process)."""
+    import time
+
+    from hitlgov.ingest import jobs
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = jobs.latest(db)
+        if job and job["state"] != "running":
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"the upload job did not finish: {jobs.latest(db)}")

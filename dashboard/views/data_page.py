@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 import streamlit as st
@@ -12,10 +11,13 @@ from hitlgov.dashboard import access, charts, data, exports, ui
 from hitlgov.metrics import inventory
 from hitlgov.metrics.source import Filter
 
+from hitlgov import actor
 from hitlgov import formats as fmt
 from hitlgov.errors import HitlgovError
+from hitlgov.ingest import jobs
+from hitlgov.mapping import load_mapping
 
-STAGES = ["hashing", "reading", "validating", "classifying", "storing"]
+STAGES = ["hashing", "reading", "validating", "committing", "classifying", "storing"]
 view = ui.page("Data", "What the store holds, every ingestion run with its counts, the rows that were quarantined "
                "and why, and uploading a new decision log.", needs_data=False)
 
@@ -96,13 +98,40 @@ if not access.allowed("ingest"):
     st.stop()
 ui.section("Upload a decision log", "CSV, JSON Lines or Parquet in the canonical columns (see the README), or any "
            "columns with a mapping file. The file is kept next to the store, in `uploads/`, as evidence.")
-last = st.session_state.pop("data_last_ingest", None)
-if last:
-    st.success(f"Ingested **{ui.md(last['name'])}**: {fmt.count(last['rows_read'])} rows read in {last['seconds']:.1f} s.")
+
+
+@st.fragment(run_every=1.0)
+def _job_status() -> None:
+    """The latest upload job of this store, read from disk on every run (so a reloaded page or
+    another session sees it too); re-polled every second while it runs."""
+    job = jobs.latest(view.db)
+    if job is None:
+        return
+    if job["state"] == "running":
+        stage = job.get("stage") or "starting"
+        i = STAGES.index(stage) if stage in STAGES else 0
+        st.progress((i + 1) / (len(STAGES) + 1),
+                    text=f"Ingesting {ui.md(job['name'])} in the background: {ui.md(stage)}… (started "
+                         f"{fmt.when(job['started_at'])} UTC; you may leave this page)")
+        st.session_state["data_job_running"] = job["id"]
+        return
+    if st.session_state.pop("data_job_running", None) == job["id"]:
+        st.rerun()  # it just finished: redraw the whole page (counts, runs, quarantine)
+    if job["state"] == "failed":
+        st.error(f"Nothing was ingested from {ui.md(job['name'])} (upload of {fmt.when(job['started_at'])} UTC): "
+                 f"{ui.md(job.get('error') or 'unknown error')}")
+        return
+    r = job.get("result") or {}
+    st.success(f"Ingested **{ui.md(job['name'])}** (upload of {fmt.when(job['started_at'])} UTC): "
+               f"{fmt.count(r.get('rows_read', 0))} rows read in {float(r.get('seconds') or 0):.1f} s.")
     cols = st.columns(3)
-    ui.kpi(cols[0], "Stored", fmt.count(last["stored"]), help="New cases or reviews.")
-    ui.kpi(cols[1], "Duplicates", fmt.count(last["duplicates"]), help="Identical to rows already stored: skipped.")
-    ui.kpi(cols[2], "Quarantined", fmt.count(last["quarantined"]), help="Bad or conflicting rows, with the reason.")
+    ui.kpi(cols[0], "Stored", fmt.count(r.get("stored", 0)), help="New cases or reviews.")
+    ui.kpi(cols[1], "Duplicates", fmt.count(r.get("duplicates", 0)), help="Identical to rows already stored: skipped.")
+    ui.kpi(cols[2], "Quarantined", fmt.count(r.get("quarantined", 0)),
+           help="Bad or conflicting rows, with the reason: see Quarantine above.")
+
+
+_job_status()
 
 with st.form("upload", clear_on_submit=False):
     log = st.file_uploader("Decision log", type=["csv", "jsonl", "ndjson", "json", "parquet", "gz"], key="up_log")
@@ -128,18 +157,30 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name) or "upload"
 
 
-def _ingest(log, mapping_file) -> None:
+def _start(log, mapping_file) -> str:
+    """Keep the upload (and its mapping) next to the store, then ingest it in the background."""
     db = Path(view.db)
     uploads = db.resolve().parent / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     path = uploads / f"{stamp}-{_safe_name(log.name)}"
-    _keep(log, path)  # "x" mode: never overwrites an earlier upload
+    mapping_path = None
     try:
-        _ingest_kept(db, path, log, mapping_file)
+        if mapping_file is not None:
+            mapping_path = jobs.jobs_dir(db) / f".{stamp}-mapping.yaml"
+            mapping_path.parent.mkdir(parents=True, exist_ok=True)
+            mapping_path.write_bytes(mapping_file.getvalue())
+            load_mapping(mapping_path)  # a broken mapping is refused now, before the upload is kept
+        jobs.check_idle(db)  # before keeping the file; checked again, under a lock, by jobs.start
+        _keep(log, path)  # "x" mode: never overwrites an earlier upload
+        return jobs.start(db, path, name=log.name, mapping_file=mapping_path, actor=actor.current(),
+                          overrides={"system": system.strip() or None, "sensitive": _split(sensitive),
+                                     "features": _split(features), "positive_label": positive.strip() or None})
     except BaseException:
-        # a failed or aborted upload leaves nothing behind: `uploads/` holds evidence of ingested files only
+        # a refused or failed start leaves nothing behind: `uploads/` holds evidence of ingested files only
         path.unlink(missing_ok=True)
+        if mapping_path is not None:
+            mapping_path.unlink(missing_ok=True)
         raise
 
 
@@ -155,39 +196,15 @@ def _keep(upload, path: Path) -> None:
         raise
 
 
-def _ingest_kept(db: Path, path: Path, log, mapping_file) -> None:
-    from hitlgov.ingest.service import ingest_files
-    from hitlgov.mapping import load_mapping
-
-    with tempfile.TemporaryDirectory() as tmp:
-        mapping_path = None
-        if mapping_file is not None:
-            mapping_path = Path(tmp) / "mapping.yaml"
-            mapping_path.write_bytes(mapping_file.getvalue())
-        mapping = load_mapping(mapping_path).with_overrides(
-            system=system.strip() or None, sensitive=_split(sensitive), features=_split(features),
-            positive_label=positive.strip() or None)
-    bar = st.progress(0.0, text="Waiting for write access to the store…")
-
-    def step(_path, stage: str) -> None:
-        i = STAGES.index(stage) if stage in STAGES else 0
-        bar.progress((i + 1) / (len(STAGES) + 1), text=f"{stage.capitalize()}…")
-
-    # The only write connection the app opens: no read connection is held by this run meanwhile.
-    # The same entry point as `hitlgov ingest`, with the same guards (e.g. an in-place store).
-    [result] = ingest_files(db, [path], mapping=mapping, progress=step)
-    bar.progress(1.0, text="Done")
-    data.clear()
-    st.session_state["data_last_ingest"] = {"name": log.name, **result.as_json()}
-
-
 if submitted:
     access.require_action("ingest")  # server side, at the moment of acting
     if log is None:
         st.warning("Choose a decision log file first.")
     else:
         try:
-            _ingest(log, mapping_file)
+            _start(log, mapping_file)
+        except jobs.UploadBusy as exc:
+            st.warning(f"Not started: {ui.md(exc)}.")
         except HitlgovError as exc:
             st.error(f"Nothing was ingested: {ui.md(exc)}")
         except OSError as exc:  # e.g. the store's folder is read-only: no place to keep the upload

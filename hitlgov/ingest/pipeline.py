@@ -335,7 +335,13 @@ def _materialise_source(con: duckdb.DuckDBPyConnection, source, path: Path) -> N
         f"CAST({q(c)} AS VARCHAR) AS {q(c)}" if c != "_row" else "CAST(_row AS BIGINT) AS _row"
         for c in columns
     )
-    con.execute(f"CREATE OR REPLACE TABLE hitlgov_src AS SELECT {cols} FROM hitlgov_input")
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE hitlgov_src AS SELECT {cols} FROM hitlgov_input")
+    except duckdb.Error as exc:
+        # found by fuzzing: a Parquet timestamp[ms] of year 146,000,000 cannot even be scanned
+        # (DuckDB's timestamps end in year 294,247); one line, nothing stored
+        raise IngestError(f"{path}: a value cannot be read ({str(exc).splitlines()[0]}); "
+                          "nothing stored from this file") from None
     try:
         con.execute("DROP VIEW IF EXISTS hitlgov_input")
     except duckdb.Error:
@@ -404,6 +410,13 @@ def row_checks(mapping: Mapping | None = None, *, annotation_only: bool = False)
          "'not a non-negative number: ' || " + _shown("_raw_review_seconds")),
         ("review_completed_at < review_started_at", "'review_completed_at'",
          "'review completed before it started'"),
+        # the same bound when the review time is derived from the two timestamps (no review_seconds
+        # given): each may be plausible on its own while the review "took" 57 years
+        (f"review_seconds_given IS NULL AND epoch(review_completed_at) - epoch(review_started_at) > {MAX_REVIEW_SECONDS}",
+         "'review_completed_at'",
+         f"'review time derived from review_started_at .. review_completed_at outside the plausible range "
+         f"0 .. {MAX_REVIEW_SECONDS:,} seconds (one year): ' || " + _shown("_raw_review_started_at")
+         + " || ' .. ' || " + _shown("_raw_review_completed_at")),
         ("_raw_escalated IS NOT NULL AND escalated IS NULL", "'escalated'",
          "'not a boolean: ' || " + _shown("_raw_escalated") + " || ' (expected true/false, 1/0, yes/no)'"),
         ("reviewer_id IS NULL AND escalated", "'escalated'",

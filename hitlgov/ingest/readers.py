@@ -320,10 +320,16 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, path: Path):
         ).fetchall()]
     except duckdb.Error as exc:
         raise IngestError(f"{path}: cannot be read as JSON Lines: {str(exc).splitlines()[0]}") from None
-    check_columns(path, keys)
+    # an empty key ("": 1) cannot be a column name: kept as the attribute 'unnamed' (as a CSV
+    # header's empty name is kept as 'columnN'), never dropped and never a SQL error
+    unnamed, k = "unnamed", 2
+    while unnamed in keys:
+        unnamed, k = f"unnamed_{k}", k + 1
+    names = [key if key != "" else unnamed for key in keys]
+    check_columns(path, names)
     columns = ", ".join(
-        f"json_extract_string(obj, ${i + 1}) AS {_quote_ident(k)}"
-        for i, k in enumerate(keys)
+        f"json_extract_string(obj, ${i + 1}) AS {_quote_ident(name)}"
+        for i, name in enumerate(names)
     )
     # A line that is not a JSON object keeps its text in _invalid_json and is quarantined.
     select = (
@@ -333,7 +339,8 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, path: Path):
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE hitlgov_jsonl AS {select}",
-        ['$."' + k.replace('"', '\\"') + '"' for k in keys],
+        # JSON Pointer paths (RFC 6901): every key, the empty one and keys holding '"', '.', '/' included
+        ["/" + k.replace("~", "~0").replace("/", "~1") for k in keys],
     )
     return con.table("hitlgov_jsonl")
 

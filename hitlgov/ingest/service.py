@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 
 from hitlgov import store
 from hitlgov.errors import HitlgovError, IngestError
-from hitlgov.ingest import inplace
+from hitlgov.ingest import inplace, running
 from hitlgov.ingest.inplace import InPlaceResult
 from hitlgov.ingest.pipeline import IngestResult, commit, prepare
 from hitlgov.mapping import Mapping
@@ -42,7 +42,7 @@ def ingest_files(db: str | os.PathLike | None, paths: Iterable[str | os.PathLike
                  fmt: str = "auto", progress: Progress | None = None,
                  on_error: Callable[[Path, HitlgovError], None] | None = None,
                  question: str | None = None, default_ts: str | None = None,
-                 adapter_options: dict[str, str] | None = None) -> list[IngestResult]:
+                 adapter_options: dict[str, str] | None = None, job: str | None = None) -> list[IngestResult]:
     """Ingest ``paths`` into the store ``db``, one transaction per file, and return their results.
 
     A file that cannot be ingested raises its one-line :class:`HitlgovError` -- or, when
@@ -50,7 +50,8 @@ def ingest_files(db: str | os.PathLike | None, paths: Iterable[str | os.PathLike
 
     ``question``, ``default_ts`` and ``adapter_options`` (``--question``, ``--default-ts``,
     ``--adapter-option``) win over the mapping's ``question:``, ``default_ts:`` and
-    ``adapter_options:`` (options merged key by key).
+    ``adapter_options:`` (options merged key by key). ``job`` names the upload job
+    (:mod:`hitlgov.ingest.jobs`) in the running-ingestion marker readers see.
     """
     mapping = (mapping or Mapping()).with_overrides(
         question=question, default_ts=default_ts,
@@ -62,12 +63,19 @@ def ingest_files(db: str | os.PathLike | None, paths: Iterable[str | os.PathLike
         check_can_copy(con, db)
     for raw in paths:
         path = Path(raw)
-        step = (lambda stage, _p=path: progress(_p, stage)) if progress else None
         try:
             # Read and validate outside the store; take its write lock only to commit, so
-            # `status` and the dashboard keep reading while a large file is being staged.
-            with tempfile.TemporaryDirectory(prefix="hitlgov-ingest-") as folder:
+            # `status` and the dashboard keep reading while a large file is being staged --
+            # and say so: the marker tells them an ingestion is running (hitlgov.ingest.running).
+            with running.running(store.resolve_db(db), file=path, job=job) as marker, \
+                    tempfile.TemporaryDirectory(prefix="hitlgov-ingest-") as folder:
+                def step(stage: str, _p=path) -> None:
+                    marker.stage(stage)
+                    if progress:
+                        progress(_p, stage)
+
                 staged = prepare(path, Path(folder), mapping=mapping, fmt=fmt, progress=step)
+                step("committing")
                 with store.connect(db) as con:
                     check_can_copy(con, db)
                     results.append(commit(con, staged, mapping=mapping, progress=step))

@@ -15,6 +15,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -357,14 +358,20 @@ def test_data_page_upload_ingests_and_shows_counts(tmp_path, monkeypatch):
     at.text_input(key="up_positive").input("approve")
     next(b for b in at.form_submit_button if b.label == "Ingest").click()
     at.run()
+    assert helpers.finished_upload(db)["state"] == "done"  # ingested in a worker process (issue 14)
+    at.run()
     assert_clean(at)
-    assert "Ingested **decisions.csv**: 4 rows read" in texts(at.success)  # the name is escaped Markdown (see test_upload_hostile)
+    assert "Ingested **decisions.csv** (upload of " in texts(at.success) and "): 4 rows read" in texts(at.success)  # the name is escaped Markdown (see test_upload_hostile)
     assert {k: tiles(at)[k] for k in ("Stored", "Duplicates", "Quarantined")} == \
         {"Stored": "2", "Duplicates": "1", "Quarantined": "1"}
     # the cache was cleared: the sidebar and the page see the new system
     assert at.sidebar.selectbox(key="f_system").value == "upload-test"
     assert tiles(at)["Cases"] == "2"
     assert list((db.parent / "uploads").glob("*-decisions.csv"))
+    with duckdb.connect(str(db), read_only=True) as con:  # the form's overrides reached the worker
+        assert con.execute("SELECT DISTINCT system FROM cases").fetchall() == [("upload-test",)]
+        assert con.execute("SELECT system, name, role FROM attribute_roles").fetchall() == [("upload-test", "region", "sensitive")]
+        assert con.execute("SELECT positive_label FROM systems").fetchall() == [("approve",)]
 
 
 def test_reports_page_generates_a_real_pdf_that_verifies(demo_db, tmp_path, monkeypatch):

@@ -219,6 +219,52 @@ def test_review_times_and_seconds_must_be_plausible(tmp_path, db):
     assert "'1e308'" in query(db, "SELECT reason FROM quarantine WHERE row_number = 2")[0][0]
 
 
+def test_parquet_timestamp_beyond_duckdbs_range_is_a_one_line_refusal(tmp_path, db):
+    # found by the Parquet fuzz strategy: timestamp[ms] = 2**62 failed inside DuckDB's scan (traceback)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    f = tmp_path / "log.parquet"
+    pq.write_table(pa.table({"case_id": ["c1", "c2"], "model_decision": ["a", "a"],
+                             "ts": pa.array([2**62, 1767225600000], pa.int64()).cast(pa.timestamp("ms"))}), f)
+    before = snapshot(db)
+    with pytest.raises(HitlgovError) as err:
+        ingest(db, f)
+    assert str(err.value).startswith(f"{f}: a value cannot be read (Conversion Error: Could not convert Timestamp(MS)")
+    assert "\n" not in str(err.value) and snapshot(db) == before
+
+
+def test_jsonl_empty_key_is_kept_as_an_attribute_not_a_sql_error(tmp_path, db):
+    # found by the JSON Lines fuzz strategy: {"": ...} reached DuckDB as a zero-length identifier
+    f = tmp_path / "log.jsonl"
+    f.write_text('{"case_id": "c1", "ts": "2026-01-01", "model_decision": "a", "": "x", "unnamed": "y"}\n'
+                 '{"case_id": "c2", "ts": "2026-01-01", "model_decision": "a"}\n')
+    r = ingest(db, f)
+    assert (r.rows_read, r.stored) == (2, 2)
+    assert query(db, "SELECT name, value FROM case_attributes WHERE case_id = 'c1' ORDER BY 1") == [
+        ("unnamed", "y"), ("unnamed_2", "x")]
+
+
+def test_review_time_derived_from_timestamps_is_bounded_like_review_seconds(tmp_path, db):
+    # each timestamp is plausible on its own; the derived duration is not (366 days = 31,622,400 s
+    # is the bound, so 366 days + 1 s is out and exactly 366 days is in)
+    f = tmp_path / "log.csv"
+    f.write_text("case_id,ts,model_decision,reviewer_id,human_decision,review_started_at,review_completed_at,"
+                 "review_seconds\n"
+                 "c1,2026-01-01,a,r1,a,1970-01-01T00:00:00,2026-01-01T00:00:00,\n"
+                 "c2,2026-01-01,a,r1,a,2025-01-01T00:00:00,2026-01-02T00:00:01,\n"
+                 "c3,2026-01-01,a,r1,a,2025-01-01T00:00:00,2026-01-02T00:00:00,\n"
+                 "c4,2026-01-01,a,r1,a,1970-01-01T00:00:00,2026-01-01T00:00:00,30\n")
+    r = ingest(db, f)
+    assert (r.stored, r.quarantined) == (2, 2)
+    rows = query(db, "SELECT row_number, field, reason FROM quarantine ORDER BY 1")
+    assert [(n, fld) for n, fld, _ in rows] == [(1, "review_completed_at"), (2, "review_completed_at")]
+    assert rows[0][2] == ("review time derived from review_started_at .. review_completed_at outside the plausible "
+                          "range 0 .. 31,622,400 seconds (one year): '1970-01-01T00:00:00' .. '2026-01-01T00:00:00'")
+    # the boundary row stores its derived 31,622,400 s; the row with a given review_seconds keeps it
+    assert query(db, "SELECT case_id, review_seconds FROM reviews ORDER BY 1") == [("c3", 31622400.0), ("c4", 30.0)]
+
+
 def test_score_range_declared_in_the_mapping(tmp_path, db):
     m = tmp_path / "m.yaml"
     m.write_text("score_range: [0, 1]\n")
