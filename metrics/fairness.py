@@ -26,10 +26,13 @@ INTERSECTION = " × "
 
 
 def group_counts(source: Source, flt: Filter, *, attributes: tuple[str, ...], positive_label: str,
+                 favourable_label: str | None = None,
                  decisions: tuple[str, ...] = tuple(DECISIONS)) -> tuple[dict[str, pd.DataFrame], int]:
-    """Confusion counts per group (``fairness_stats.COUNT_COLUMNS``) for each decision, and the
-    number of cases without a group. One grouped aggregate serves every decision, so the cases
-    are joined to their attributes once."""
+    """Confusion counts per group (``fairness_stats.COUNT_COLUMNS`` and ``fav``, the decisions with
+    the favourable label, default the positive one) for each decision, and the number of cases
+    without a group. One grouped aggregate serves every decision, so the cases are joined to their
+    attributes once."""
+    favourable_label = positive_label if favourable_label is None else favourable_label
     unknown = [d for d in decisions if d not in DECISIONS]
     if unknown:
         raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {unknown[0]!r}")
@@ -54,15 +57,17 @@ def group_counts(source: Source, flt: Filter, *, attributes: tuple[str, ...], po
             f"{d}:fp": as_int(t._known & ~t._actual & pred),
             f"{d}:fn": as_int(t._known & t._actual & ~pred),
             f"{d}:tn": as_int(t._known & ~t._actual & ~pred),
+            f"{d}:fav": as_int(t[DECISIONS[d]] == favourable_label),
         })
     df = t.group_by("_group").aggregate(**aggs).to_pandas()
     missing = int(df.loc[df["_group"].isna(), "n"].sum())
     df = df[df["_group"].notna()].rename(columns={"_group": "group"}).fillna(0).sort_values("group")
     out = {}
     for d in decisions:
-        one = df.rename(columns={f"{d}:{k}": k for k in ("pred_pos", "tp", "fp", "fn", "tn")})
-        one = one.astype({k: "int64" for k in fairness_stats.COUNT_COLUMNS[1:]})
-        out[d] = one[list(fairness_stats.COUNT_COLUMNS)].reset_index(drop=True)
+        one = df.rename(columns={f"{d}:{k}": k for k in ("pred_pos", "tp", "fp", "fn", "tn", "fav")})
+        columns = [*fairness_stats.COUNT_COLUMNS, "fav"]
+        one = one.astype({k: "int64" for k in columns[1:]})
+        out[d] = one[columns].reset_index(drop=True)
     return out, missing
 
 
@@ -73,23 +78,36 @@ def fairness_block(counts: pd.DataFrame) -> dict:
 
 
 def fairness_by_attribute(source: Source, flt: Filter = Filter(), *, attributes: tuple[str, ...] | str,
-                          positive_label: str | None = None) -> dict:
-    """Model vs final decision fairness for one attribute (or an intersection of several)."""
+                          positive_label: str | None = None, favourable_label: str | None = None) -> dict:
+    """Model vs final decision fairness for one attribute (or an intersection of several).
+
+    ``favourable_label`` (default: the system's, else the positive label) is the decision the
+    four-fifths rule counts; ``positive_label`` the one selection rate and FPR/FNR count."""
     attributes = (attributes,) if isinstance(attributes, str) else tuple(attributes)
-    label = positive_label or source.config(flt.system).positive_label
+    cfg = source.config(flt.system)
+    label = positive_label or cfg.positive_label
     if label is None:
         raise ValueError("fairness needs the positive label: declare it at ingestion (--positive-label) "
                          "or choose one system")
-    counts, missing = group_counts(source, flt, attributes=attributes, positive_label=label)
+    if favourable_label is None:
+        # the system's favourable label goes with the system's positive label, not with an override
+        favourable_label = cfg.favourable_label if positive_label in (None, cfg.positive_label) else label
+    favourable_label = favourable_label or label
+    counts, missing = group_counts(source, flt, attributes=attributes, positive_label=label,
+                                   favourable_label=favourable_label)
     c = source.cases(flt)
     undecided = int(c.model_decision.isnull().cast("int64").sum().to_pandas() or 0)  # left out by group_counts
     if counts["model_decision"].empty:
-        return {"positive_label": label, "cases_without_group": missing, "cases_without_model_decision": undecided,
+        return {"positive_label": label, "favourable_label": favourable_label, "cases_without_group": missing,
+                "cases_without_model_decision": undecided,
                 "model_decision": None, "final_decision": None, "review_effect": None}
     out: dict = {decision: fairness_block(counts[decision]) for decision in DECISIONS}
     out["cases_without_group"] = missing
     out["cases_without_model_decision"] = undecided
     out["positive_label"] = label
+    out["favourable_label"] = favourable_label
+    for decision in DECISIONS:
+        out[decision]["four_fifths_rule"]["favourable_label"] = favourable_label
     out["review_effect"] = plain(fairness_stats.review_effect(out["model_decision"], out["final_decision"]))
     return out
 

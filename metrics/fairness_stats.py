@@ -18,7 +18,15 @@ the columns
 ``fp``       known outcome negative, decision positive
 ``fn``       known outcome positive, decision negative
 ``tn``       known outcome negative, decision negative (``tp + fp + fn + tn == n_known``)
+``fav``      (optional) rows whose decision is the *favourable* label; absent = ``pred_pos``
 =========== ===================================================================================
+
+**Positive vs favourable label.** The positive label is what the selection rate (Fairlearn's
+"share predicted positive") and the error rates are defined on; the favourable label is the
+outcome that benefits the person decided about. They are the same in lending (positive
+``approve``), opposite in risk scoring (COMPAS: positive ``high`` = predicted to reoffend,
+favourable ``low``). The four-fifths rule compares *favourable* rates: on COMPAS the group most
+often scored high risk is the disadvantaged one, not the one "selected" least.
 
 Missing (NaN/NULL) values in the five outcome columns are read as 0 - what a SQL ``SUM`` over no
 rows returns. Missing ``n``/``pred_pos``, negative or fractional counts, inconsistent totals,
@@ -73,6 +81,7 @@ _RATE_KEYS = (
     "true_positive_rate",
     "accuracy",
     "outcome_known",
+    "favourable_rate",
 )
 
 
@@ -122,7 +131,10 @@ def group_rates(counts: pd.DataFrame) -> dict[str, dict[str, float | int | None]
     - **false negative rate** = :math:`P(\hat y = 0 \mid y = 1, g)` = ``fn / (fn + tp)``;
     - **true positive rate** = :math:`P(\hat y = 1 \mid y = 1, g)` = ``tp / (tp + fn)``;
     - **accuracy** = ``(tp + tn) / n_known``;
-    - **outcome_known** = ``n_known``, how many decisions the four outcome-based rates rest on.
+    - **outcome_known** = ``n_known``, how many decisions the four outcome-based rates rest on;
+    - **favourable rate** = ``fav / n``, the share receiving the favourable decision (only with a
+      ``fav`` column; without one the favourable label is the positive one and this is the
+      selection rate).
 
     The outcome-based rates use only decisions whose outcome is known (outcomes typically arrive
     late, or only for some cases); they are ``None`` when their denominator is 0 - e.g. a group
@@ -153,12 +165,15 @@ def group_rates(counts: pd.DataFrame) -> dict[str, dict[str, float | int | None]
     pred_pos = _as_counts(counts["pred_pos"], "pred_pos")
     known = {c: _as_counts(counts[c].fillna(0), c) for c in _OUTCOME_COLUMNS}
     tp, fp, fn, tn, n_known = known["tp"], known["fp"], known["fn"], known["tn"], known["n_known"]
+    has_fav = "fav" in counts.columns
+    fav = _as_counts(counts["fav"], "fav") if has_fav else pred_pos
     checks = {
         "tp + fp + fn + tn == n_known": tp + fp + fn + tn == n_known,
         "pred_pos <= n": pred_pos <= n,
         "n_known <= n": n_known <= n,
         # positives among known outcomes (tp + fp) and among unknown ones fit in pred_pos
         "tp + fp <= pred_pos <= tp + fp + (n - n_known)": (tp + fp <= pred_pos) & (pred_pos <= tp + fp + n - n_known),
+        "fav <= n": fav <= n,
     }
     for rule, ok in checks.items():
         if not ok.all():
@@ -176,6 +191,8 @@ def group_rates(counts: pd.DataFrame) -> dict[str, dict[str, float | int | None]
             "accuracy": _ratio(t_p + t_n, int(n_known[i])),
             "outcome_known": int(n_known[i]),
         }
+        if has_fav:
+            out[keys[i]]["favourable_rate"] = _ratio(int(fav[i]), int(n[i]))
     return out
 
 
@@ -199,10 +216,12 @@ def disparities(rates: dict[str, dict[str, Any]]) -> dict[str, Any]:
       ``agg="worst_case"``). 0 means the decisions are equally accurate for every group, on
       both the deserving (TPR) and the undeserving (FPR). ``None`` unless both ranges are
       defined.
-    - **four-fifths rule** (EEOC adverse-impact rule of thumb): ``ratio`` = DPR; ``passes`` when
-      the ratio is at least 0.8; ``disadvantaged_groups`` = groups whose selection rate is below
-      0.8 x the highest selection rate, sorted. A compliance screen, not a statistical test: on
-      small groups it flags noise.
+    - **favourable rate ratio** = min / max of the groups' *favourable* rates (the impact ratio);
+      equal to DPR when the favourable label is the positive one.
+    - **four-fifths rule** (EEOC adverse-impact rule of thumb, 29 CFR 1607.4(D)): ``ratio`` = the
+      favourable rate ratio; ``passes`` when it is at least 0.8; ``disadvantaged_groups`` = groups
+      whose favourable rate is below 0.8 x the highest, sorted. A compliance screen, not a
+      statistical test: on small groups it flags noise.
 
     Groups where a rate is undefined (``None``) are left out of that rate's range - a group with
     no known outcome cannot be judged on error rates. (Fairlearn would count an undefined TPR or
@@ -214,7 +233,7 @@ def disparities(rates: dict[str, dict[str, Any]]) -> dict[str, Any]:
     -------
     dict
         ``{"demographic_parity_difference": float | None, "demographic_parity_ratio": float | None,
-        "equalized_odds_difference": float | None, "true_positive_rate_difference": float | None,
+        "favourable_rate_ratio": float | None, "equalized_odds_difference": float | None, "true_positive_rate_difference": float | None,
         "false_positive_rate_difference": float | None,
         "four_fifths_rule": {"ratio": float | None, "passes": bool | None, "threshold": 0.8,
         "disadvantaged_groups": [str, ...]}}``
@@ -227,18 +246,23 @@ def disparities(rates: dict[str, dict[str, Any]]) -> dict[str, Any]:
     if not rates:
         raise ValueError("rates is empty: no group to compare")
     selection = _defined(rates, "selection_rate")
+    favourable = {g: r.get("favourable_rate", r.get("selection_rate")) for g, r in rates.items()}
+    favourable = {g: v for g, v in favourable.items() if v is not None}
     tpr_diff = _range(_defined(rates, "true_positive_rate"))
     fpr_diff = _range(_defined(rates, "false_positive_rate"))
     top = max(selection.values()) if selection else None
-    ratio = (min(selection.values()) / top) if top else None
-    if top:
-        cutoff = FOUR_FIFTHS_THRESHOLD * top
-        disadvantaged = sorted(g for g, s in selection.items() if s < cutoff * (1 - _RATIO_EPS))
+    dpr = (min(selection.values()) / top) if top else None
+    top_fav = max(favourable.values()) if favourable else None
+    ratio = (min(favourable.values()) / top_fav) if top_fav else None
+    if top_fav:
+        cutoff = FOUR_FIFTHS_THRESHOLD * top_fav
+        disadvantaged = sorted(g for g, s in favourable.items() if s < cutoff * (1 - _RATIO_EPS))
     else:
         disadvantaged = []
     return {
         "demographic_parity_difference": _range(selection),
-        "demographic_parity_ratio": ratio,
+        "demographic_parity_ratio": dpr,
+        "favourable_rate_ratio": ratio,
         "equalized_odds_difference": (
             max(tpr_diff, fpr_diff) if tpr_diff is not None and fpr_diff is not None else None
         ),

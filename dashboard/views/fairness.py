@@ -50,10 +50,11 @@ ui.kpi(cols[0], "Demographic parity difference", fmt.ratio(final["demographic_pa
        delta_description="final vs model decision",
        help=f"Largest minus smallest selection rate across groups, final decisions (model: "
             f"{fmt.ratio(model['demographic_parity_difference'])}). 0 = every group selected equally often.")
-ui.kpi(cols[1], "Selection-rate ratio", fmt.ratio(final["demographic_parity_ratio"]),
+ui.kpi(cols[1], "Favourable-rate ratio", fmt.ratio(final["favourable_rate_ratio"]),
        delta=("passes four-fifths" if ff_final["passes"] else "fails four-fifths") if ff_final["passes"] is not None
        else None, delta_color="normal" if ff_final["passes"] else "inverse", delta_arrow="off",
-       help="Smallest / largest selection rate across groups (final decisions). The four-fifths rule asks ≥ 0.8.")
+       help=f"Smallest / largest share of cases decided '{f['favourable_label']}' (the favourable outcome) across "
+            f"groups, final decisions. The four-fifths rule asks ≥ 0.8.")
 ui.kpi(cols[2], "Equalized odds difference", fmt.ratio(final["equalized_odds_difference"]),
        delta=fmt.pp(effect["eod_change"]) if reviewed and effect["eod_change"] is not None else None,
        delta_color="inverse", delta_description="final vs model decision",
@@ -72,10 +73,12 @@ if not reviewed:
 
 if ff_final["passes"] is False:
     st.error(f"**Four-fifths rule fails** on final decisions for {ui.md(attr)}: "
-             f"{', '.join(ff_final['disadvantaged_groups'])} selected at less than 80% of the rate of the most "
-             f"selected group (ratio {fmt.ratio(ff_final['ratio'])}; model decisions: {fmt.ratio(ff_model['ratio'])}).")
+             f"{ui.md(', '.join(ff_final['disadvantaged_groups']))} decided '{ui.md(f['favourable_label'])}' (the "
+             f"favourable outcome) at less than 80% of the rate of the most favoured group "
+             f"(ratio {fmt.ratio(ff_final['ratio'])}; model decisions: {fmt.ratio(ff_model['ratio'])}).")
 elif ff_final["passes"]:
-    st.success(f"Four-fifths rule passes on final decisions for {ui.md(attr)} (ratio {fmt.ratio(ff_final['ratio'])}).")
+    st.success(f"Four-fifths rule passes on final decisions for {ui.md(attr)} (ratio of the rates decided "
+               f"'{ui.md(f['favourable_label'])}': {fmt.ratio(ff_final['ratio'])}).")
 
 groups = list(model["by_group"])
 colours = charts.color_map(groups if len(attrs) > 1 else ctx["segments"].get(attr, groups))
@@ -105,8 +108,8 @@ panels = [
     {"title": "Demographic parity difference", "model": model["demographic_parity_difference"],
      "final": final["demographic_parity_difference"], "lines": _lines("demographic_parity_difference"),
      "fmt": fmt.ratio, "y": "Difference (0 = parity)"},
-    {"title": "Selection-rate ratio (four-fifths)", "model": model["demographic_parity_ratio"],
-     "final": final["demographic_parity_ratio"], "lines": _lines("demographic_parity_ratio"),
+    {"title": "Favourable-rate ratio (four-fifths)", "model": model["favourable_rate_ratio"],
+     "final": final["favourable_rate_ratio"], "lines": _lines("favourable_rate_ratio"),
      "fmt": fmt.ratio, "y": "Ratio (1 = parity)"},
     {"title": "Equalized odds difference", "model": model["equalized_odds_difference"],
      "final": final["equalized_odds_difference"], "lines": _lines("equalized_odds_difference"),
@@ -126,5 +129,6 @@ for g in groups:
 pct_cols = [c for c in rows[0] if c not in ("Group", "Cases", "Outcome known")]
 ui.table(ui.as_percent(rows, pct_cols), column_config={c: ui.pct_column(c) for c in pct_cols})
 missing = f.get("cases_without_group") or 0
-st.caption(f"Positive label: '{ui.md(f['positive_label'])}'."
+st.caption(f"Positive label: '{ui.md(f['positive_label'])}' (selection rate, FPR, FNR); favourable outcome: "
+           f"'{ui.md(f['favourable_label'])}' (four-fifths rule)."
            + (f" {fmt.count(missing)} cases have no value for {attr} and are left out." if missing else ""))

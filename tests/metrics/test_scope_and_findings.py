@@ -142,11 +142,11 @@ def test_automation_bias_without_reviews_is_not_evaluated_never_pass(two_systems
 
 def test_finding_titles_state_what_was_found():
     findings, _ = evaluate(load_policy(), {"automation_bias": {"flagged_reviewers": 1},
-                                           "fairness": {"race": {"final_decision": {"demographic_parity_ratio": 0.7}}}})
+                                           "fairness": {"race": {"final_decision": {"favourable_rate_ratio": 0.7}}}})
     bias = next(f for f in findings if f["metric"] == "automation_bias.flagged_reviewers")
     assert bias["status"] == "warn" and bias["title"] == "Reviewers flagged for automation bias: 1"
     assert bias["check"] == "No reviewer shows signs of automation bias"
-    ratio = next(f for f in findings if f["metric"].endswith("demographic_parity_ratio"))
+    ratio = next(f for f in findings if f["metric"].endswith("favourable_rate_ratio"))
     assert ratio["status"] == "fail" and "race" in ratio["title"] and ratio["title"].endswith("0.700")
     # a user's rule without a `found` template, or with a broken one, still says what was found
     assert headline({"title": "Alpha ok"}, "agreement.krippendorff_alpha_nominal", 0.5) == "Alpha ok: found 0.500"
