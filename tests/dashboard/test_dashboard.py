@@ -291,6 +291,21 @@ def test_fairness_page_numbers_and_attribute_switch(demo_db, monkeypatch, period
     assert tiles(at)["Demographic parity difference"] == fmt.ratio(gender["final_decision"]["demographic_parity_difference"])
 
 
+def test_fairness_page_names_the_favourable_outcome_on_compas(demo_db, monkeypatch):
+    """COMPAS: positive `high`, favourable `low`: the four-fifths tile and message use the share
+    scored low risk, and say so."""
+    at = open_app(demo_db, monkeypatch, page="fairness.py", query={"system": "compas-recidivism"})
+    assert_clean(at)
+    with Source.open(demo_db) as src:  # the first sensitive attribute, over the system's whole period
+        age = fairness.fairness_by_attribute(src, Filter(system="compas-recidivism"), attributes=("age_cat",))
+    # hand count (score_text == Low): >45 1182/1576, 25-45 2185/4109, <25 530/1529; cutoff 0.8 x 0.75
+    assert age["final_decision"]["four_fifths_rule"]["disadvantaged_groups"] == ["25 - 45", "Less than 25"]
+    assert tiles(at)["Favourable-rate ratio"] == fmt.ratio(age["final_decision"]["favourable_rate_ratio"])
+    assert "Favourable-rate ratio" in tiles(at) and "Selection-rate ratio" not in tiles(at)
+    assert "favourable outcome: 'low'" in texts(at.caption)
+    assert "decided 'low' (the favourable outcome)" in texts(at.error)
+
+
 def test_drift_page_numbers(demo_db, monkeypatch, period):
     at = open_app(demo_db, monkeypatch, page="drift.py")
     assert_clean(at)
