@@ -71,14 +71,30 @@ def group_counts(source: Source, flt: Filter, *, attributes: tuple[str, ...], po
     return out, missing
 
 
-def fairness_block(counts: pd.DataFrame) -> dict:
-    """SCHEMA §3 ``FAIR``: per-group rates plus the disparities, from group confusion counts."""
+def fairness_block(counts: pd.DataFrame, *, n_boot: int = fairness_stats.N_BOOT, seed: int = 0,
+                   min_group_size: int = fairness_stats.MIN_GROUP_SIZE) -> dict:
+    """SCHEMA §3 ``FAIR``: per-group rates plus the disparities, from group confusion counts.
+
+    Every group is listed; the disparities (what the policy judges) rest only on the groups with
+    at least ``min_group_size`` decisions (``fairness_stats.with_sufficient_evidence``), the
+    others are named in ``insufficient_evidence_groups``. Each rate and disparity carries its
+    seeded percentile bootstrap interval (``ci``; ``bootstrap`` says how it was drawn)."""
     rates = fairness_stats.group_rates(counts)
-    return plain({"by_group": rates, **fairness_stats.disparities(rates)})
+    kept, small = fairness_stats.with_sufficient_evidence(counts, min_size=min_group_size)
+    disparities = fairness_stats.disparities(kept) if kept else fairness_stats.no_disparities()
+    boot = fairness_stats.bootstrap_intervals(counts, n_boot=n_boot, seed=seed, min_size=min_group_size)
+    for g, r in rates.items():
+        r["insufficient_evidence"] = g in small
+        r["ci"] = boot["by_group"].get(g, {})
+    return plain({"by_group": rates, **disparities, "ci": boot["disparities"],
+                  "bootstrap": {"n_boot": boot["n_boot"], "seed": boot["seed"], "quantiles": boot["quantiles"]},
+                  "min_group_size": min_group_size, "insufficient_evidence_groups": small})
 
 
 def fairness_by_attribute(source: Source, flt: Filter = Filter(), *, attributes: tuple[str, ...] | str,
-                          positive_label: str | None = None, favourable_label: str | None = None) -> dict:
+                          positive_label: str | None = None, favourable_label: str | None = None,
+                          n_boot: int = fairness_stats.N_BOOT, seed: int = 0,
+                          min_group_size: int = fairness_stats.MIN_GROUP_SIZE) -> dict:
     """Model vs final decision fairness for one attribute (or an intersection of several).
 
     ``favourable_label`` (default: the system's, else the positive label) is the decision the
@@ -101,7 +117,8 @@ def fairness_by_attribute(source: Source, flt: Filter = Filter(), *, attributes:
         return {"positive_label": label, "favourable_label": favourable_label, "cases_without_group": missing,
                 "cases_without_model_decision": undecided,
                 "model_decision": None, "final_decision": None, "review_effect": None}
-    out: dict = {decision: fairness_block(counts[decision]) for decision in DECISIONS}
+    out: dict = {decision: fairness_block(counts[decision], n_boot=n_boot, seed=seed, min_group_size=min_group_size)
+                 for decision in DECISIONS}
     out["cases_without_group"] = missing
     out["cases_without_model_decision"] = undecided
     out["positive_label"] = label
@@ -113,7 +130,8 @@ def fairness_by_attribute(source: Source, flt: Filter = Filter(), *, attributes:
 
 
 def fairness_summary(source: Source, flt: Filter = Filter(), *, positive_label: str | None = None,
-                     intersections: list[tuple[str, ...]] | None = None) -> dict:
+                     intersections: list[tuple[str, ...]] | None = None,
+                     n_boot: int = fairness_stats.N_BOOT, seed: int = 0) -> dict:
     """Fairness for every declared sensitive attribute (SCHEMA §3 ``fairness``).
 
     Returns ``{}`` when no sensitive attribute is declared, and an ``{"error": ...}`` entry per
@@ -128,7 +146,7 @@ def fairness_summary(source: Source, flt: Filter = Filter(), *, positive_label: 
         if label is None:
             out[key] = {"error": "positive label unknown: declare it (--positive-label) or filter to one system"}
             continue
-        out[key] = fairness_by_attribute(source, flt, attributes=attrs, positive_label=label)
+        out[key] = fairness_by_attribute(source, flt, attributes=attrs, positive_label=label, n_boot=n_boot, seed=seed)
     return out
 
 

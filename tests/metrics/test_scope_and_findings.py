@@ -202,3 +202,21 @@ def test_status_fits_80_columns_keeps_paths_whole_and_judges_retention_per_syste
     # each system's retention on its own log: credit covers 47 days, screening 122 days; both < 6 months
     assert "system credit: 3 cases, 2026-01-05 .. 2026-02-20; retention FAIL" in out
     assert "system screening: 3 cases, 2013-02-01 .. 2013-06-02; retention FAIL" in out
+
+
+def test_review_effect_says_whether_the_final_decisions_still_fail_the_policy():
+    from hitlgov.metrics.summary import review_effect_against_policy
+
+    fair = {"age": {"review_effect": {"verdict": "reduced"}}, "sex": {"review_effect": {"verdict": "unchanged"}},
+            "race": {"error": "positive label unknown"}}
+    findings = [
+        {"metric": "fairness.age.final_decision.favourable_rate_ratio", "status": "fail"},
+        {"metric": "fairness.age.final_decision.demographic_parity_difference", "status": "warn"},
+        {"metric": "fairness.age_band.final_decision.equalized_odds_difference", "status": "fail"},  # another attribute
+        {"metric": "fairness.sex.final_decision.demographic_parity_difference", "status": "pass"},
+    ]
+    review_effect_against_policy(fair, findings)
+    assert fair["age"]["review_effect"] == {"verdict": "reduced", "final_status": "fail",
+                                           "final_failing": ["favourable_rate_ratio"]}
+    assert fair["sex"]["review_effect"]["final_status"] == "pass" and fair["sex"]["review_effect"]["final_failing"] == []
+    assert "review_effect" not in fair["race"]
