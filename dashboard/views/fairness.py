@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 from hitlgov.dashboard import charts, data, ui
 from hitlgov.metrics import fairness
-from hitlgov.metrics.policy import load_policy
+from hitlgov.metrics.policy import evaluate, load_policy
+from hitlgov.metrics.summary import review_effect_against_policy
 
 from hitlgov import formats as fmt
 
@@ -43,23 +44,31 @@ if f["model_decision"] is None:
 model, final, effect = f["model_decision"], f["final_decision"], f["review_effect"]
 reviewed = counts["reviewed_cases"] > 0
 ff_model, ff_final = model["four_fifths_rule"], final["four_fifths_rule"]
+policy = load_policy(ui.policy_path())
+# the same findings the Overview, the PDF and `metrics --json` judge this attribute by
+findings, _ = evaluate(policy, {"fairness": {attr: f}})
+review_effect_against_policy({attr: f}, findings)
+ci = final.get("ci") or {}
 
 cols = st.columns(4)
 ui.kpi(cols[0], "Demographic parity difference", fmt.ratio(final["demographic_parity_difference"]),
        delta=fmt.pp(effect["dpd_change"]) if reviewed else None, delta_color="inverse",
        delta_description="final vs model decision",
        help=f"Largest minus smallest selection rate across groups, final decisions (model: "
-            f"{fmt.ratio(model['demographic_parity_difference'])}). 0 = every group selected equally often.")
+            f"{fmt.ratio(model['demographic_parity_difference'])}; 95% bootstrap interval "
+            f"{fmt.interval(ci.get('demographic_parity_difference'), fmt.ratio)}). 0 = every group selected equally often.")
 ui.kpi(cols[1], "Favourable-rate ratio", fmt.ratio(final["favourable_rate_ratio"]),
        delta=("passes four-fifths" if ff_final["passes"] else "fails four-fifths") if ff_final["passes"] is not None
        else None, delta_color="normal" if ff_final["passes"] else "inverse", delta_arrow="off",
        help=f"Smallest / largest share of cases decided '{f['favourable_label']}' (the favourable outcome) across "
-            f"groups, final decisions. The four-fifths rule asks ≥ 0.8.")
+            f"groups, final decisions (95% bootstrap interval {fmt.interval(ci.get('favourable_rate_ratio'), fmt.ratio)}). "
+            f"The four-fifths rule asks ≥ 0.8.")
 ui.kpi(cols[2], "Equalized odds difference", fmt.ratio(final["equalized_odds_difference"]),
        delta=fmt.pp(effect["eod_change"]) if reviewed and effect["eod_change"] is not None else None,
        delta_color="inverse", delta_description="final vs model decision",
-       help="The larger of the true- and false-positive-rate gaps across groups, final decisions "
-            "(cases with a known outcome).")
+       help=f"The larger of the true- and false-positive-rate gaps across groups, final decisions "
+            f"(cases with a known outcome; 95% bootstrap interval "
+            f"{fmt.interval(ci.get('equalized_odds_difference'), fmt.ratio)}).")
 verdict = {"reduced": "Yes", "increased": "No", "unchanged": "Unchanged", "mixed": "Mixed",
            None: "n/a"}[effect["verdict"] if reviewed else None]
 ui.kpi(cols[3], "Did review reduce disparity?", verdict,
@@ -70,6 +79,24 @@ ui.kpi(cols[3], "Did review reduce disparity?", verdict,
 if not reviewed:
     st.info("No case in this selection was reviewed, so the final decision is the model's: the two sides below are "
             "the same and review cannot have changed the disparity.")
+else:
+    after = {"fail": "still **fail** the policy", "warn": "are still within the policy's **warning** band",
+             "pass": "pass the policy", None: "are not judged by the policy"}[effect.get("final_status")]
+    failing = ", ".join(k.replace("_", " ") for k in effect.get("final_failing") or [])
+    text = f"After review, the final decisions for {ui.md(attr)} {after}" + (f" ({failing})." if failing else ".")
+    worse = effect.get("worsened") or []
+    if worse:
+        text += " Review made these error rates worse: " + "; ".join(
+            f"{ui.md(w['group'])} {'false positive' if w['rate'] == 'false_positive_rate' else 'false negative'} "
+            f"rate {fmt.pct(w['model'])} → {fmt.pct(w['final'])}" for w in worse[:3]) + \
+            (f" (and {len(worse) - 3} more)." if len(worse) > 3 else ".")
+    (st.error if effect.get("final_status") == "fail" else st.warning if effect.get("final_status") == "warn" or worse
+     else st.info)(text)
+small = final.get("insufficient_evidence_groups") or []
+if small:
+    st.warning(f"Insufficient evidence for {ui.md(', '.join(small))}: fewer than {final['min_group_size']} cases in "
+               f"this selection. Their rates are shown below but left out of the disparities, so they never make a "
+               f"finding pass or fail on their own.")
 
 if ff_final["passes"] is False:
     st.error(f"**Four-fifths rule fails** on final decisions for {ui.md(attr)}: "
@@ -90,7 +117,7 @@ ui.chart(charts.fairness_side_by_side(model, final, colours))
 
 ui.section("Disparities against the policy", "Bars: model and final decisions; dashed lines: the policy's warn "
            "(amber) and fail (red) bounds for final decisions.")
-rules = {r["metric"].rsplit(".", 1)[-1]: r for r in load_policy(ui.policy_path()).rules
+rules = {r["metric"].rsplit(".", 1)[-1]: r for r in policy.rules
          if r["metric"].startswith("fairness.*.final_decision.")}
 
 
@@ -121,12 +148,17 @@ ui.section("Group details")
 rows = []
 for g in groups:
     m, fi = model["by_group"][g], final["by_group"].get(g, {})
-    rows.append({"Group": g, "Cases": m["count"], "Outcome known": m.get("outcome_known"),
+    fci = fi.get("ci") or {}
+    rows.append({"Group": g, "Cases": m["count"], "Evidence": "insufficient" if fi.get("insufficient_evidence") else "",
+                 "Outcome known": m.get("outcome_known"),
                  "Selection rate (model)": m["selection_rate"], "Selection rate (final)": fi.get("selection_rate"),
+                 "Selection rate 95% CI (final)": fmt.interval(fci.get("selection_rate")),
                  "FPR (model)": m.get("false_positive_rate"), "FPR (final)": fi.get("false_positive_rate"),
+                 "FPR 95% CI (final)": fmt.interval(fci.get("false_positive_rate")),
                  "FNR (model)": m.get("false_negative_rate"), "FNR (final)": fi.get("false_negative_rate"),
+                 "FNR 95% CI (final)": fmt.interval(fci.get("false_negative_rate")),
                  "Accuracy (final)": fi.get("accuracy")})
-pct_cols = [c for c in rows[0] if c not in ("Group", "Cases", "Outcome known")]
+pct_cols = [c for c in rows[0] if c not in ("Group", "Cases", "Evidence", "Outcome known") and "CI" not in c]
 ui.table(ui.as_percent(rows, pct_cols), column_config={c: ui.pct_column(c) for c in pct_cols})
 missing = f.get("cases_without_group") or 0
 st.caption(f"Positive label: '{ui.md(f['positive_label'])}' (selection rate, FPR, FNR); favourable outcome: "

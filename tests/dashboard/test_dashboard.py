@@ -286,6 +286,8 @@ def test_fairness_page_numbers_and_attribute_switch(demo_db, monkeypatch, period
     assert deltas(at)["Demographic parity difference"] == fmt.pp(age["review_effect"]["dpd_change"])
     assert tiles(at)["Did review reduce disparity?"] == "Yes"  # planted: reviewers narrow the age gap
     assert "Four-fifths rule fails" in texts(at.error) and "18-24" in texts(at.error)
+    # ... and yet the final decisions still fail the policy: said beside the verdict
+    assert "After review, the final decisions for age\\_band still **fail** the policy" in texts(at.error)
     at.segmented_control(key="fair_attr").set_value("gender").run()
     assert_clean(at)
     assert tiles(at)["Demographic parity difference"] == fmt.ratio(gender["final_decision"]["demographic_parity_difference"])
@@ -304,6 +306,16 @@ def test_fairness_page_names_the_favourable_outcome_on_compas(demo_db, monkeypat
     assert "Favourable-rate ratio" in tiles(at) and "Selection-rate ratio" not in tiles(at)
     assert "favourable outcome: 'low'" in texts(at.caption)
     assert "decided 'low' (the favourable outcome)" in texts(at.error)
+    # race: Native American (18 cases) is named as insufficient evidence; intervals in the table
+    at.segmented_control(key="fair_attr").set_value("race").run()
+    assert_clean(at)
+    assert "Insufficient evidence for Native American: fewer than 30 cases" in texts(at.warning)
+    table = at.dataframe[0].value.set_index("Group")
+    assert table.loc["Native American", "Evidence"] == "insufficient" and table.loc["Caucasian", "Evidence"] == ""
+    with Source.open(demo_db) as src:
+        race = fairness.fairness_by_attribute(src, Filter(system="compas-recidivism"), attributes=("race",))
+    assert table.loc["Caucasian", "FPR 95% CI (final)"] == fmt.interval(
+        race["final_decision"]["by_group"]["Caucasian"]["ci"]["false_positive_rate"])
 
 
 def test_drift_page_numbers(demo_db, monkeypatch, period):
