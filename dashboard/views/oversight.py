@@ -140,13 +140,13 @@ with right:
     else:
         st.success("No reviewer shows signs of automation bias in this selection.")
     rows = [{"Reviewer": b["reviewer_id"], "Reviews": b["reviews"], "Override ratio": b["override_ratio"],
-             "Time ratio": b["time_ratio"], "p-value": b["p_value"], "Flagged": b["flagged"]}
+             "Time ratio": b["time_ratio"], "p-value": fmt.p_value(b["p_value"]), "Flagged": b["flagged"]}
             for b in sorted(bias["reviewers"], key=lambda b: (not b["flagged"], b["override_ratio"] or 0))]
     ui.table(rows, height=330, column_config={
         "Override ratio": st.column_config.NumberColumn(format="%.2f", help="Observed / expected overrides"),
         "Time ratio": st.column_config.NumberColumn(format="%.2f", help="Review time relative to peers"),
-        "p-value": st.column_config.NumberColumn(format="%.1e", help="One-sided Poisson test: fewer overrides "
-                                                 "than expected"),
+        "p-value": st.column_config.TextColumn(help="One-sided Poisson test: fewer overrides than expected "
+                                               "(< 1e-6: below one in a million)"),
         "Flagged": st.column_config.CheckboxColumn("Flagged")})
     st.caption(f"Only reviewers with at least {t['min_reviews']} reviews can be flagged. "
                "Override ratio 1.0 = overrides as often as peers on the same cases.")
