@@ -200,6 +200,9 @@ def build_context(doc: dict, *, kind: str, policy: Policy | None) -> dict:
     drift = m.get("drift") or {}
     if series.get("score_by_month"):
         c["score"] = data_uri(charts.score_band(series["score_by_month"], windows=_windows(drift)))
+    out["drift_distributions"] = [
+        {"column": dd.get("column"), "drifted": dd.get("drifted"), "chart": data_uri(charts.distribution(dd))}
+        for dd in series.get("drift_distributions") or [] if dd.get("kind")]
     out["fairness"] = _fairness(m, ctx.get("segments") or {}, rules)
     out["reviewers"] = _reviewers(m)
     out["regulatory"] = regulatory.mapping(findings)
