@@ -525,9 +525,15 @@ def test_catalog_trend_distribution_kpis(small):
 def test_chart_builders_use_fixed_colours():
     colours = charts.color_map(["b", "a", "c"])
     assert colours == charts.color_map(["c", "b", "a"])  # by sorted value, not by order seen
-    pairs = [{"a": "r1", "b": "r2", "shared_cases": 30, "kappa": 0.7}]
+    pairs = [{"a": "r1", "b": "r2", "shared_cases": 30, "kappa": 0.7}, {"a": "r3", "b": "r1", "shared_cases": 22,
+                                                                          "kappa": 0.456}]
     fig = charts.kappa_heatmap(pairs, ["r1", "r2", "r3"])
-    assert fig.data[0].z[0][1] == fig.data[0].z[1][0] == 0.7 and fig.data[0].z[0][2] is None
+    z = fig.data[0].z
+    # one cell per pair, in the lower triangle, the value written in it
+    assert z[1][0] == 0.7 and z[0][1] is None and z[2][0] == 0.456 and z[0][2] is None and z[2][1] is None
+    assert sum(v is not None for row in z for v in row) == len(pairs)
+    assert fig.data[0].text[1][0] == "0.70" and fig.data[0].text[2][0] == "0.46" and fig.data[0].texttemplate
+    assert fig.data[0].customdata[2][0] == 22
     assert fig.layout.xaxis.title.text == "Reviewer"
 
 
