@@ -10,6 +10,8 @@ from hitlgov.metrics.summary import review_effect_against_policy
 
 from hitlgov import formats as fmt
 
+URL_KEY = "attr"
+
 view = ui.page("Fairness", "Whether decisions favour one group over another, for the model's decision and for the "
                "decision that took effect after human review (Fairlearn MetricFrame definitions).")
 counts = ui.require_cases(view)
@@ -27,11 +29,25 @@ if not ctx.get("positive_label"):
 options = list(ctx["sensitive"])
 if len(options) > 1:
     options.append(fairness.INTERSECTION.join(options[:2]))
+# the chosen attribute is in the URL (?attr=gender), so a shared link opens the same groups; a
+# session starts from the link once, afterwards the control's own state wins and is written back
+wanted = st.query_params.get(URL_KEY)
+if not st.session_state.get("_fair_attr_from_url"):  # the page's first run in this session
+    st.session_state["_fair_attr_from_url"] = True
+    if wanted is None:
+        pass
+    elif wanted in options:
+        st.session_state["fair_attr"] = wanted
+    else:
+        st.warning(f"The attribute in the link, {ui.md(wanted)}, is not a sensitive attribute of "
+                   f"{ui.md(flt.system)}; showing {ui.md(options[0])}.")
 if st.session_state.get("fair_attr") not in options:
     st.session_state["fair_attr"] = options[0]
 attr = st.segmented_control("Sensitive attribute", options, key="fair_attr",
                             help="Groups are the values of this attribute (or of the intersection of two).")
 attr = attr or options[0]
+if st.query_params.get(URL_KEY) != attr:
+    st.query_params[URL_KEY] = attr
 attrs = tuple(attr.split(fairness.INTERSECTION))
 if flt.segment and flt.segment[0] in attrs:
     st.warning(f"The segment filter keeps only {ui.md(flt.segment[0])} = {ui.md(flt.segment[1])}, so there is a single group of "

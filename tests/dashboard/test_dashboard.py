@@ -318,6 +318,31 @@ def test_fairness_page_names_the_favourable_outcome_on_compas(demo_db, monkeypat
         race["final_decision"]["by_group"]["Caucasian"]["ci"]["false_positive_rate"])
 
 
+def test_fairness_attribute_is_in_the_url(demo_db, monkeypatch):
+    at = open_app(demo_db, monkeypatch, page="fairness.py")
+    assert_clean(at)
+    assert at.query_params["attr"] == "age_band"  # the default, written so the link can be shared
+    at.segmented_control(key="fair_attr").set_value("gender").run()
+    assert at.query_params["attr"] == "gender"
+    # a link with the attribute opens it; one with an unknown attribute says so and shows the first
+
+    def follow(link: dict) -> AppTest:  # a fresh session opening /fairness?<link>
+        fresh = AppTest.from_file(str(APP), default_timeout=90)
+        fresh.query_params = dict(link)
+        fresh.switch_page("views/fairness.py")
+        return fresh.run()
+
+    shared = follow({"system": SYSTEM, "attr": "gender"})
+    assert_clean(shared)
+    assert shared.segmented_control(key="fair_attr").value == "gender"
+    odd = follow({"system": SYSTEM, "attr": "<b>x</b>"})
+    assert_clean(odd)
+    from hitlgov.dashboard.literal import md
+
+    assert f"The attribute in the link, {md('<b>x</b>')}, is not a sensitive attribute" in texts(odd.warning)
+    assert odd.segmented_control(key="fair_attr").value == "age_band"
+
+
 def test_drift_page_numbers(demo_db, monkeypatch, period):
     at = open_app(demo_db, monkeypatch, page="drift.py")
     assert_clean(at)
