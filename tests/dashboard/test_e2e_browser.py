@@ -55,6 +55,22 @@ def test_every_page_in_a_real_browser(server, browser):
     print("page load timings (s):", timings)
 
 
+def test_overview_has_its_own_address(server, browser):
+    """/overview (a typed or bookmarked link) opens the Overview with the link's filters, not
+    "page not found"; the default page stays at /."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1200})
+    try:
+        page.goto(f"{server}/overview?system=compas-recidivism", wait_until="domcontentloaded")
+        page.wait_for_selector("h1:has-text('Overview')", timeout=60_000)
+        _settle(page)
+        text = page.inner_text("[data-testid=stMain]")
+        assert "compas-recidivism" in text, text[:300]
+        assert "not found" not in page.inner_text("body").lower()
+        assert page.locator("[data-testid=stException]").count() == 0
+    finally:
+        page.close()
+
+
 def test_filters_survive_navigation_in_the_url(server, browser):
     page = browser.new_page(viewport={"width": 1440, "height": 1200})
     try:
