@@ -235,7 +235,7 @@ def bias_scatter(points: list[dict], *, height: int = 380) -> go.Figure:
                           "override rate %{y:.1%}<extra></extra>"))
     ticks = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
     fig.update_xaxes(type="log", tickvals=ticks, ticktext=[f"{t:,}" for t in ticks])
-    return _layout(fig, x="Median review time (seconds, log scale)", y="Override rate (% of reviews)",
+    return _layout(fig, x="Median review time (s, log scale)", y="Override rate (% of reviews)",
                    percent_y=True, height=height)
 
 

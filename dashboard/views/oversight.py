@@ -102,10 +102,11 @@ with left:
     if hist:
         marks = [(s["review_seconds_median"], f"median {fmt.seconds(s['review_seconds_median'])}"),
                  (s["review_seconds_p90"], f"p90 {fmt.seconds(s['review_seconds_p90'])}")]
-        ui.chart(charts.histogram(hist, x="Review time (seconds; last bar: 99th percentile and above)",
+        ui.chart(charts.histogram(hist, x="Review time (s)",
                                   y="Reviews (count)", lo_key="from_seconds", hi_key="to_seconds",
                                   count_key="reviews", markers=[m for m in marks if m[0] is not None]))
-        st.caption("Distribution of time spent per review. A spike near zero is a warning sign of rubber-stamping.")
+        st.caption("Distribution of time spent per review (the last bar: the 99th percentile and above). A spike near "
+                   "zero is a warning sign of rubber-stamping.")
     else:
         st.info("The log records no review times for this selection.")
 with right:
