@@ -50,12 +50,24 @@ def _navigation(identity: access.Identity) -> st.Page:
     groups: dict[str, list[st.Page]] = {}
     for group, file, title, icon, url in PAGES:
         visible = access.can_view(identity, Path(file).stem)
-        groups.setdefault(group if visible else "", []).append(
-            _page(file, title, icon, url, default=file == default, visibility="visible" if visible else "hidden"))
+        is_default = file == default
+        # the default page is served at "/"; its own name (/overview) stays a working address
+        # through a hidden alias that opens it with the link's filters
+        page = _page(file, title, icon, f"{url}-home" if is_default else url, default=is_default,
+                     visibility="visible" if visible else "hidden")
+        groups.setdefault(group if visible else "", []).append(page)
+        if is_default:
+            groups.setdefault("", []).append(st.Page(_alias(page), title=title, url_path=url, visibility="hidden"))
     hidden = groups.pop("", [])
     if hidden:
         groups.setdefault(next(iter(groups), "Pages"), []).extend(hidden)
     return st.navigation(groups)
+
+
+def _alias(target: st.Page):
+    def open_target() -> None:
+        st.switch_page(target, query_params=dict(st.query_params))
+    return open_target
 
 
 try:

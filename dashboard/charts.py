@@ -235,7 +235,7 @@ def bias_scatter(points: list[dict], *, height: int = 380) -> go.Figure:
                           "override rate %{y:.1%}<extra></extra>"))
     ticks = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
     fig.update_xaxes(type="log", tickvals=ticks, ticktext=[f"{t:,}" for t in ticks])
-    return _layout(fig, x="Median review time (seconds, log scale)", y="Override rate (% of reviews)",
+    return _layout(fig, x="Median review time (s, log scale)", y="Override rate (% of reviews)",
                    percent_y=True, height=height)
 
 
@@ -264,21 +264,25 @@ def ci_forest(rows: list[tuple[str, float | None, list | None]], *, x: str, heig
 
 
 def kappa_heatmap(pairs: list[dict], reviewers: list[str], *, height: int = 520) -> go.Figure:
-    """Symmetric matrix of pairwise Cohen's kappa; blank where a pair shares too few cases."""
+    """Pairwise Cohen's kappa, one cell per pair: the lower triangle (row after column), the value
+    and the shared cases written in the cell; blank where a pair shares too few cases."""
     idx = {r: i for i, r in enumerate(reviewers)}
     z = [[None] * len(reviewers) for _ in reviewers]
     n = [[None] * len(reviewers) for _ in reviewers]
+    text = [[""] * len(reviewers) for _ in reviewers]
     for p in pairs:
         i, j = idx.get(p["a"]), idx.get(p["b"])
-        if i is None or j is None:
+        if i is None or j is None or i == j:
             continue
-        z[i][j] = z[j][i] = p["kappa"]
-        n[i][j] = n[j][i] = p["shared_cases"]
+        row, col = max(i, j), min(i, j)
+        z[row][col], n[row][col] = p["kappa"], p["shared_cases"]
+        text[row][col] = "" if p["kappa"] is None else f"{p['kappa']:.2f}"
     shown = _texts(reviewers)
     fig = go.Figure(go.Heatmap(
-        z=z, x=shown, y=shown, customdata=n, zmin=-0.2, zmax=1.0, hoverongaps=False,
+        z=z, x=shown, y=shown, customdata=n, text=text, texttemplate="%{text}",
+        textfont=dict(size=10 if len(reviewers) <= 15 else 8), zmin=-0.2, zmax=1.0, hoverongaps=False,
         colorscale=[[0, "#B91C1C"], [0.25, "#FDE68A"], [0.6, "#A7F3D0"], [1, "#047857"]],
-        colorbar=dict(title=dict(text="κ"), thickness=12),
+        colorbar=dict(title=dict(text="κ"), thickness=12), xgap=1, ygap=1,
         hovertemplate="%{y} × %{x}<br>κ = %{z:.2f}<br>%{customdata} shared cases<extra></extra>"))
     fig.update_xaxes(type="category", tickangle=-45)
     fig.update_yaxes(type="category", autorange="reversed")

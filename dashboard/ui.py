@@ -28,10 +28,14 @@ def policy_path() -> str | None:
     return os.environ.get("HITLGOV_POLICY") or None
 
 
+LAYOUT_CSS = (Path(__file__).resolve().parent / "assets" / "layout.css").read_text(encoding="utf-8")
+
+
 def page(title: str, intro: str, *, needs_data: bool = True, refuse: bool = True) -> View:
     """Title, one-line purpose and the active filter; stops the page when there is nothing to show,
     or (unless ``refuse`` is false: the page calls :func:`refuse_untrustworthy` itself) when the
     store does not hold what was ingested."""
+    st.html(f"<style>{LAYOUT_CSS}</style>")  # the shipped stylesheet only (static, no data)
     # server side, again: the page's own file decides (a hidden page opened by URL never gets further)
     caller = sys._getframe(1).f_globals.get("__file__") or ""
     access.require_page(Path(caller).stem)

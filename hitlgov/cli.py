@@ -116,7 +116,10 @@ def ingest(
     fmt: str = typer.Option("auto", "--format", "-f", help="auto, csv, jsonl, parquet, or an adapter (labelstudio, argilla, a2i, langfuse)"),
     sensitive: Optional[List[str]] = typer.Option(None, "--sensitive", help="Sensitive attribute columns (comma-separated)"),
     features: Optional[List[str]] = typer.Option(None, "--features", help="Feature columns for drift (comma-separated)"),
-    positive_label: Optional[str] = typer.Option(None, "--positive-label", help="The favourable/positive label"),
+    positive_label: Optional[str] = typer.Option(None, "--positive-label", help="The positive label: what selection "
+                                                 "rate and FPR/FNR count (e.g. approve; COMPAS: high)"),
+    favourable_label: Optional[str] = typer.Option(None, "--favourable-label", help="The outcome that benefits the person "
+                                                   "decided about, for the four-fifths rule [default: the positive label]"),
     system: Optional[str] = typer.Option(None, "--system", help="System for rows that name none [default: 'default']"),
     as_json: bool = typer.Option(False, "--json", metavar=FLAG, help="One JSON object per file on stdout, nothing else"),
     in_place: bool = typer.Option(False, "--in-place", metavar=FLAG, help="Serve Parquet files where they lie (PATH may be a glob "
@@ -133,16 +136,17 @@ def ingest(
     """Ingest decision logs: every row is stored, skipped as a duplicate, or quarantined."""
     with _acting(actor):
         _ingest(paths, mapping, fmt, sensitive, features, positive_label, system, as_json, in_place, question,
-                default_ts, adapter_option, db)
+                default_ts, adapter_option, db, favourable_label)
 
 
 def _ingest(paths, mapping, fmt, sensitive, features, positive_label, system, as_json, in_place, question,
-            default_ts, adapter_option, db) -> None:
+            default_ts, adapter_option, db, favourable_label=None) -> None:
     from hitlgov.ingest import service
     from hitlgov.mapping import load_mapping, parse_options
 
     m = load_mapping(mapping).with_overrides(
-        sensitive=_split(sensitive), features=_split(features), positive_label=positive_label, system=system)
+        sensitive=_split(sensitive), features=_split(features), positive_label=positive_label,
+        favourable_label=favourable_label, system=system)
     options = parse_options(adapter_option)
     if in_place:
         result = service.register_in_place(db, [str(p) for p in paths], mapping=m, fmt=fmt)

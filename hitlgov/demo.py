@@ -60,8 +60,9 @@ LARGE_LOAN = 50_000  # loans at least this large always go to a human
 AUDIT_SHARE = 0.03  # random audit sample of the remaining cases
 CANARY_SHARE = 0.03  # reviewed cases whose model output shown is a planted wrong one
 INITIAL_REVIEWERS = 5  # rev-01 .. rev-05 record their first judgement before seeing the model
-MULTI_REVIEW_SHARE = 0.015  # reviewed cases given to 2-3 independent reviewers
+MULTI_REVIEW_SHARE = 0.03  # reviewed cases given to 2-3 independent reviewers
 REVIEWERS = np.array([f"rev-{i:02d}" for i in range(1, 26)])
+TEAM_SIZE = 5  # a multi-reviewed case's co-reviewers come from its first reviewer's team (rev-01..05, ...)
 RUBBER_STAMPER = 6  # index of "rev-07"
 
 # The simulation's knobs, in log-odds of repaying unless stated (tuned so that at 200k cases:
@@ -272,11 +273,15 @@ def _reviews(rng, c: dict) -> dict:
     workload = rng.lognormal(0, 0.6, len(REVIEWERS))
     workload[RUBBER_STAMPER] = 1.3 * workload.mean()  # a busy rubber-stamper
     first = rng.choice(len(REVIEWERS), n, p=workload / workload.sum())
-    d1 = rng.integers(1, len(REVIEWERS), n)  # distinct co-reviewers: shifted ids
-    d2 = rng.integers(1, len(REVIEWERS) - 1, n)
+    # Co-reviewers are distinct members of the first reviewer's team (calibration pairs, as review
+    # teams run them): 5 teams x 10 pairs, so each pair builds up enough shared cases for a
+    # pairwise Cohen's kappa (>= 20 at the default size; data/README.md).
+    d1 = rng.integers(1, TEAM_SIZE, n)  # distinct co-reviewers: shifted ids within the team
+    d2 = rng.integers(1, TEAM_SIZE - 1, n)
     d2 = d2 + (d2 >= d1)
     offset = np.stack([np.zeros(n, np.int64), d1, d2])[k, case]
-    reviewer = np.where(is_review, (first[case] + offset) % len(REVIEWERS), -1)
+    team = first[case] // TEAM_SIZE * TEAM_SIZE
+    reviewer = np.where(is_review, team + (first[case] % TEAM_SIZE + offset) % TEAM_SIZE, -1)
     rubber = reviewer == RUBBER_STAMPER
 
     leniency = rng.normal(0, LENIENCY, len(REVIEWERS))
@@ -514,6 +519,23 @@ def _rate(x) -> float | None:
     return round(float(np.mean(x)), 4) if len(x) else None
 
 
+def _pair_overlap(cases: np.ndarray, reviewers: np.ndarray, *, min_shared: int = 20) -> dict:
+    """Shared cases per reviewer pair among the multi-reviewed cases (what pairwise Cohen's kappa
+    needs: SCHEMA.md asks for at least 20 per pair)."""
+    shared: dict[tuple[int, int], int] = {}
+    order = np.argsort(cases, kind="stable")
+    cases, reviewers = cases[order], reviewers[order]
+    bounds = np.flatnonzero(np.diff(cases)) + 1
+    for group in np.split(reviewers, bounds):
+        g = sorted(set(int(x) for x in group))
+        for i, a in enumerate(g):
+            for b in g[i + 1:]:
+                shared[(a, b)] = shared.get((a, b), 0) + 1
+    counts = sorted(shared.values())
+    return {"reviewer_pairs": len(counts), "pairs_with_min_shared": sum(n >= min_shared for n in counts),
+            "min_shared": min_shared, "median_shared_cases_per_pair": float(np.median(counts)) if counts else 0.0}
+
+
 def _planted(c: dict, r: dict) -> dict:
     """Key numbers of the planted effects, measured on the generated data (rounded to 4 places)."""
     review = r["is_review"]
@@ -588,7 +610,8 @@ def _planted(c: dict, r: dict) -> dict:
             "peers_rationale_missing_share": _rate(r["rationale"][review][~rubber] < 0),
         },
         "agreement": {"cases_with_multiple_reviews": int(multi.sum()),
-                      "krippendorff_alpha_nominal": round(float(alpha), 4)},
+                      "krippendorff_alpha_nominal": round(float(alpha), 4),
+                      **_pair_overlap(rc[multi[rc]], rev[multi[rc]])},
         "accuracy_on_overrides": {
             "reviews": int(overrode.sum()),
             "reviewer_accuracy": _rate(r["human"][review][overrode] == truth[overrode]),

@@ -25,6 +25,27 @@ def count(x: int | None) -> str:
     return NA if x is None else f"{int(x):,}"
 
 
+def interval(ci, write=None) -> str:
+    """A confidence interval ``[low, high]`` written with ``write`` (default :func:`pct`):
+    '41.2% – 48.9%'; 'n/a' when there is none."""
+    write = write or pct
+    if not ci or ci[0] is None or ci[1] is None:
+        return NA
+    return f"{write(ci[0])} – {write(ci[1])}"
+
+
+def p_value(x: float | None) -> str:
+    """A p-value as a reader can take it in: '0.032', '< 1e-6' below one in a million (a
+    float's last digits there are noise from the test's approximation, not information)."""
+    if x is None:
+        return NA
+    if x < 1e-6:
+        return "< 1e-6"
+    if x < 0.001:
+        return f"{x:.1e}"
+    return f"{x:.3f}"
+
+
 def ratio(x: float | None, digits: int = 3) -> str:
     """A statistic in [-1, 1] or a ratio: 0.77769 -> '0.778'."""
     return NA if x is None else f"{x:.{digits}f}"

@@ -15,7 +15,8 @@ A mapping file is YAML (every key optional)::
     attributes: [race, sex, age]      # extra columns to keep (default: all of them)
     sensitive: [race, sex]            # attributes for fairness
     features: [age]                   # attributes for drift
-    positive_label: high              # the favourable/positive label for binary metrics
+    positive_label: high              # the label selection rate and FPR/FNR are defined on
+    favourable_label: low             # the outcome that benefits the person (default: positive_label)
     label_order: [low, high]          # declares labels ordered (ordinal agreement)
     annotation_only: true             # the system's log has no model decision (labelling only)
     question: sentiment               # tool exports: the question / control that is the decision
@@ -29,7 +30,7 @@ One source column feeds one canonical field: a mapping that puts two fields in t
 zero overrides -- so it is refused, here and again once the file's columns are known
 (:func:`check_one_column_per_field`).
 
-CLI flags (``--system``, ``--sensitive``, ``--features``, ``--positive-label``, ``--question``,
+CLI flags (``--system``, ``--sensitive``, ``--features``, ``--positive-label``, ``--favourable-label``, ``--question``,
 ``--default-ts``, ``--adapter-option``) override the file. Canonical files need no mapping at all.
 """
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Mapping:
     sensitive: list[str] = field(default_factory=list)
     features: list[str] = field(default_factory=list)
     positive_label: str | None = None
+    favourable_label: str | None = None
     label_order: list[str] | None = None
     annotation_only: bool = False
     question: str | None = None
@@ -81,7 +83,7 @@ def load_mapping(path: str | Path | None) -> Mapping:
     where = str(path)
     doc = read_yaml_mapping(path, kind="mapping", error=MappingError)
     known = {"system", "columns", "labels", "timestamp_format", "attributes", "sensitive",
-             "features", "positive_label", "label_order", "annotation_only", "question", "default_ts",
+             "features", "positive_label", "favourable_label", "label_order", "annotation_only", "question", "default_ts",
              "adapter_options", "score_range"}
     unknown = sorted(set(doc) - known)
     if unknown:
@@ -123,7 +125,8 @@ def load_mapping(path: str | Path | None) -> Mapping:
         attributes=None if attributes is None else _str_list(attributes, "attributes", where),
         sensitive=_str_list(doc.get("sensitive"), "sensitive", where),
         features=_str_list(doc.get("features"), "features", where),
-        positive_label=None if doc.get("positive_label") is None else str(doc["positive_label"]),
+        positive_label=_one_label(doc.get("positive_label"), "positive_label", where),
+        favourable_label=_one_label(doc.get("favourable_label"), "favourable_label", where),
         label_order=_str_list(doc.get("label_order"), "label_order", where) or None,
         annotation_only=annotation_only,
         question=None if doc.get("question") is None else str(doc["question"]),
@@ -145,6 +148,14 @@ def parse_options(pairs: list[str] | None, *, flag: str = "--adapter-option") ->
             raise MappingError(f"{flag} {pair!r}: expected KEY=VALUE (e.g. model_decision=inputContent.prediction)")
         options[key.strip()] = value.strip()
     return options
+
+
+def _one_label(value, key: str, where: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (list, dict)):
+        raise MappingError(f"{where}: '{key}' must be one label (e.g. {key}: approve)")
+    return _label_key(value)
 
 
 def _iso(value) -> str:

@@ -84,7 +84,8 @@ TIMESTAMP_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.type == "t
 DEFAULT_SYSTEM = "default"
 #: optional fields added after the first release: a lake table or an older Parquet export without
 #: them is read with the column empty, not refused
-ADDED_OPTIONAL: tuple[str, ...] = ("canary", "audit_sample", "audit_probability", "human_initial_decision")
+ADDED_OPTIONAL: tuple[str, ...] = ("canary", "audit_sample", "audit_probability", "human_initial_decision",
+                                   "favourable_label")
 
 #: the canonical relations every source provides (the store's tables, a lake's views) and their
 #: Ibis types; the store adds bookkeeping columns (run_id, source_row) the metrics never read
@@ -94,7 +95,8 @@ TABLES: dict[str, dict[str, str]] = {
     "reviews": {"system": "string", "case_id": "string",
                 **{n: BY_NAME[n].type for n in REVIEW_COLUMNS}},
     "case_attributes": {"system": "string", "case_id": "string", "name": "string", "value": "string"},
-    "systems": {"system": "string", "positive_label": "string", "label_order": "array<string>"},
+    "systems": {"system": "string", "positive_label": "string", "label_order": "array<string>",
+                "favourable_label": "string"},
     "attribute_roles": {"system": "string", "name": "string", "role": "string"},
     # review-stage verdicts (issue 12): a second person accepting or rejecting a stored review
     # (Label Studio Enterprise reviews[]); reviewer_id is the reviewed annotator

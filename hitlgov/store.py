@@ -250,6 +250,14 @@ MIGRATIONS: list[str] = [
         leaf    VARCHAR NOT NULL
     );
     """,
+    # 8 (issue 15): the favourable label, apart from the positive one. The positive label is what
+    # selection rate and FPR/FNR are defined on; the favourable label is the outcome that benefits
+    # the person decided about, and the four-fifths rule and impact ratios use its rate. They
+    # differ in risk scoring (COMPAS: positive `high`, favourable `low`). NULL = the positive
+    # label is the favourable one (credit: `approve`), so stores upgraded from 7 keep their numbers.
+    """
+    ALTER TABLE systems ADD COLUMN favourable_label VARCHAR;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -372,9 +380,32 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         )
     for number in range(version + 1, SCHEMA_VERSION + 1):
         with transaction(con):
+            recommit = number in STATE_COLUMNS_ADDED and _state_matches_its_commitment(con)
             con.execute(MIGRATIONS[number - 1])
             con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number])
+            if recommit:
+                from hitlgov import audit
+
+                audit.commit_state(con, reason=f"schema migration {number}", actor="hitlgov migrate")
     return SCHEMA_VERSION
+
+
+#: migrations that add a column to a configuration table the audit trail commits to as a whole
+#: (``systems``): every row's leaf hash then includes the new, empty column, so the state is
+#: committed again -- but only when it matched its last commitment before the migration, so a
+#: migration never launders a change made behind the audit trail's back.
+STATE_COLUMNS_ADDED = {8}
+
+
+def _state_matches_its_commitment(con: duckdb.DuckDBPyConnection) -> bool:
+    from hitlgov import audit
+
+    has_events = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'audit_events'"
+                             ).fetchall()[0][0]
+    if not has_events:
+        return False
+    last = audit._last_state(con)
+    return last is not None and last[1] == audit.state_commitment(con)
 
 
 def _check_version(con: duckdb.DuckDBPyConnection, db: Path) -> None:

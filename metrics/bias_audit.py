@@ -86,7 +86,7 @@ def bias_audit_table(source: Source, flt: Filter = Filter(), *, sex_attribute: s
     for given in (sex_attribute, race_attribute):
         if given is not None and given not in names:
             raise ValueError(f"no case attribute named {given!r} (attributes: {', '.join(sorted(names)) or 'none'})")
-    label = favourable_label or source.config(flt.system).positive_label
+    label = favourable_label or source.config(flt.system).favourable_label
     out = {"available": False, "reason": None, "sex_attribute": sex, "race_attribute": race,
            "favourable_label": label, "individuals": 0, "small_share_threshold": SMALL_SHARE,
            "exclude_small": exclude_small, "sex": [], "race_ethnicity": [], "intersectional": [],

@@ -26,10 +26,13 @@ INTERSECTION = " × "
 
 
 def group_counts(source: Source, flt: Filter, *, attributes: tuple[str, ...], positive_label: str,
+                 favourable_label: str | None = None,
                  decisions: tuple[str, ...] = tuple(DECISIONS)) -> tuple[dict[str, pd.DataFrame], int]:
-    """Confusion counts per group (``fairness_stats.COUNT_COLUMNS``) for each decision, and the
-    number of cases without a group. One grouped aggregate serves every decision, so the cases
-    are joined to their attributes once."""
+    """Confusion counts per group (``fairness_stats.COUNT_COLUMNS`` and ``fav``, the decisions with
+    the favourable label, default the positive one) for each decision, and the number of cases
+    without a group. One grouped aggregate serves every decision, so the cases are joined to their
+    attributes once."""
+    favourable_label = positive_label if favourable_label is None else favourable_label
     unknown = [d for d in decisions if d not in DECISIONS]
     if unknown:
         raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {unknown[0]!r}")
@@ -54,48 +57,81 @@ def group_counts(source: Source, flt: Filter, *, attributes: tuple[str, ...], po
             f"{d}:fp": as_int(t._known & ~t._actual & pred),
             f"{d}:fn": as_int(t._known & t._actual & ~pred),
             f"{d}:tn": as_int(t._known & ~t._actual & ~pred),
+            f"{d}:fav": as_int(t[DECISIONS[d]] == favourable_label),
         })
     df = t.group_by("_group").aggregate(**aggs).to_pandas()
     missing = int(df.loc[df["_group"].isna(), "n"].sum())
     df = df[df["_group"].notna()].rename(columns={"_group": "group"}).fillna(0).sort_values("group")
     out = {}
     for d in decisions:
-        one = df.rename(columns={f"{d}:{k}": k for k in ("pred_pos", "tp", "fp", "fn", "tn")})
-        one = one.astype({k: "int64" for k in fairness_stats.COUNT_COLUMNS[1:]})
-        out[d] = one[list(fairness_stats.COUNT_COLUMNS)].reset_index(drop=True)
+        one = df.rename(columns={f"{d}:{k}": k for k in ("pred_pos", "tp", "fp", "fn", "tn", "fav")})
+        columns = [*fairness_stats.COUNT_COLUMNS, "fav"]
+        one = one.astype({k: "int64" for k in columns[1:]})
+        out[d] = one[columns].reset_index(drop=True)
     return out, missing
 
 
-def fairness_block(counts: pd.DataFrame) -> dict:
-    """SCHEMA §3 ``FAIR``: per-group rates plus the disparities, from group confusion counts."""
+def fairness_block(counts: pd.DataFrame, *, n_boot: int = fairness_stats.N_BOOT, seed: int = 0,
+                   min_group_size: int = fairness_stats.MIN_GROUP_SIZE) -> dict:
+    """SCHEMA §3 ``FAIR``: per-group rates plus the disparities, from group confusion counts.
+
+    Every group is listed; the disparities (what the policy judges) rest only on the groups with
+    at least ``min_group_size`` decisions (``fairness_stats.with_sufficient_evidence``), the
+    others are named in ``insufficient_evidence_groups``. Each rate and disparity carries its
+    seeded percentile bootstrap interval (``ci``; ``bootstrap`` says how it was drawn)."""
     rates = fairness_stats.group_rates(counts)
-    return plain({"by_group": rates, **fairness_stats.disparities(rates)})
+    kept, small = fairness_stats.with_sufficient_evidence(counts, min_size=min_group_size)
+    disparities = fairness_stats.disparities(kept) if kept else fairness_stats.no_disparities()
+    boot = fairness_stats.bootstrap_intervals(counts, n_boot=n_boot, seed=seed, min_size=min_group_size)
+    for g, r in rates.items():
+        r["insufficient_evidence"] = g in small
+        r["ci"] = boot["by_group"].get(g, {})
+    return plain({"by_group": rates, **disparities, "ci": boot["disparities"],
+                  "bootstrap": {"n_boot": boot["n_boot"], "seed": boot["seed"], "quantiles": boot["quantiles"]},
+                  "min_group_size": min_group_size, "insufficient_evidence_groups": small})
 
 
 def fairness_by_attribute(source: Source, flt: Filter = Filter(), *, attributes: tuple[str, ...] | str,
-                          positive_label: str | None = None) -> dict:
-    """Model vs final decision fairness for one attribute (or an intersection of several)."""
+                          positive_label: str | None = None, favourable_label: str | None = None,
+                          n_boot: int = fairness_stats.N_BOOT, seed: int = 0,
+                          min_group_size: int = fairness_stats.MIN_GROUP_SIZE) -> dict:
+    """Model vs final decision fairness for one attribute (or an intersection of several).
+
+    ``favourable_label`` (default: the system's, else the positive label) is the decision the
+    four-fifths rule counts; ``positive_label`` the one selection rate and FPR/FNR count."""
     attributes = (attributes,) if isinstance(attributes, str) else tuple(attributes)
-    label = positive_label or source.config(flt.system).positive_label
+    cfg = source.config(flt.system)
+    label = positive_label or cfg.positive_label
     if label is None:
         raise ValueError("fairness needs the positive label: declare it at ingestion (--positive-label) "
                          "or choose one system")
-    counts, missing = group_counts(source, flt, attributes=attributes, positive_label=label)
+    if favourable_label is None:
+        # the system's favourable label goes with the system's positive label, not with an override
+        favourable_label = cfg.favourable_label if positive_label in (None, cfg.positive_label) else label
+    favourable_label = favourable_label or label
+    counts, missing = group_counts(source, flt, attributes=attributes, positive_label=label,
+                                   favourable_label=favourable_label)
     c = source.cases(flt)
     undecided = int(c.model_decision.isnull().cast("int64").sum().to_pandas() or 0)  # left out by group_counts
     if counts["model_decision"].empty:
-        return {"positive_label": label, "cases_without_group": missing, "cases_without_model_decision": undecided,
+        return {"positive_label": label, "favourable_label": favourable_label, "cases_without_group": missing,
+                "cases_without_model_decision": undecided,
                 "model_decision": None, "final_decision": None, "review_effect": None}
-    out: dict = {decision: fairness_block(counts[decision]) for decision in DECISIONS}
+    out: dict = {decision: fairness_block(counts[decision], n_boot=n_boot, seed=seed, min_group_size=min_group_size)
+                 for decision in DECISIONS}
     out["cases_without_group"] = missing
     out["cases_without_model_decision"] = undecided
     out["positive_label"] = label
+    out["favourable_label"] = favourable_label
+    for decision in DECISIONS:
+        out[decision]["four_fifths_rule"]["favourable_label"] = favourable_label
     out["review_effect"] = plain(fairness_stats.review_effect(out["model_decision"], out["final_decision"]))
     return out
 
 
 def fairness_summary(source: Source, flt: Filter = Filter(), *, positive_label: str | None = None,
-                     intersections: list[tuple[str, ...]] | None = None) -> dict:
+                     intersections: list[tuple[str, ...]] | None = None,
+                     n_boot: int = fairness_stats.N_BOOT, seed: int = 0) -> dict:
     """Fairness for every declared sensitive attribute (SCHEMA §3 ``fairness``).
 
     Returns ``{}`` when no sensitive attribute is declared, and an ``{"error": ...}`` entry per
@@ -110,7 +146,7 @@ def fairness_summary(source: Source, flt: Filter = Filter(), *, positive_label: 
         if label is None:
             out[key] = {"error": "positive label unknown: declare it (--positive-label) or filter to one system"}
             continue
-        out[key] = fairness_by_attribute(source, flt, attributes=attrs, positive_label=label)
+        out[key] = fairness_by_attribute(source, flt, attributes=attrs, positive_label=label, n_boot=n_boot, seed=seed)
     return out
 
 

@@ -18,7 +18,15 @@ the columns
 ``fp``       known outcome negative, decision positive
 ``fn``       known outcome positive, decision negative
 ``tn``       known outcome negative, decision negative (``tp + fp + fn + tn == n_known``)
+``fav``      (optional) rows whose decision is the *favourable* label; absent = ``pred_pos``
 =========== ===================================================================================
+
+**Positive vs favourable label.** The positive label is what the selection rate (Fairlearn's
+"share predicted positive") and the error rates are defined on; the favourable label is the
+outcome that benefits the person decided about. They are the same in lending (positive
+``approve``), opposite in risk scoring (COMPAS: positive ``high`` = predicted to reoffend,
+favourable ``low``). The four-fifths rule compares *favourable* rates: on COMPAS the group most
+often scored high risk is the disadvantaged one, not the one "selected" least.
 
 Missing (NaN/NULL) values in the five outcome columns are read as 0 - what a SQL ``SUM`` over no
 rows returns. Missing ``n``/``pred_pos``, negative or fractional counts, inconsistent totals,
@@ -40,7 +48,13 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "CI_QUANTILES",
     "COUNT_COLUMNS",
+    "MIN_GROUP_SIZE",
+    "N_BOOT",
+    "bootstrap_intervals",
+    "no_disparities",
+    "with_sufficient_evidence",
     "FOUR_FIFTHS_THRESHOLD",
     "REVIEW_EFFECT_TOLERANCE",
     "counts_from_rows",
@@ -73,6 +87,7 @@ _RATE_KEYS = (
     "true_positive_rate",
     "accuracy",
     "outcome_known",
+    "favourable_rate",
 )
 
 
@@ -122,7 +137,10 @@ def group_rates(counts: pd.DataFrame) -> dict[str, dict[str, float | int | None]
     - **false negative rate** = :math:`P(\hat y = 0 \mid y = 1, g)` = ``fn / (fn + tp)``;
     - **true positive rate** = :math:`P(\hat y = 1 \mid y = 1, g)` = ``tp / (tp + fn)``;
     - **accuracy** = ``(tp + tn) / n_known``;
-    - **outcome_known** = ``n_known``, how many decisions the four outcome-based rates rest on.
+    - **outcome_known** = ``n_known``, how many decisions the four outcome-based rates rest on;
+    - **favourable rate** = ``fav / n``, the share receiving the favourable decision (only with a
+      ``fav`` column; without one the favourable label is the positive one and this is the
+      selection rate).
 
     The outcome-based rates use only decisions whose outcome is known (outcomes typically arrive
     late, or only for some cases); they are ``None`` when their denominator is 0 - e.g. a group
@@ -153,12 +171,15 @@ def group_rates(counts: pd.DataFrame) -> dict[str, dict[str, float | int | None]
     pred_pos = _as_counts(counts["pred_pos"], "pred_pos")
     known = {c: _as_counts(counts[c].fillna(0), c) for c in _OUTCOME_COLUMNS}
     tp, fp, fn, tn, n_known = known["tp"], known["fp"], known["fn"], known["tn"], known["n_known"]
+    has_fav = "fav" in counts.columns
+    fav = _as_counts(counts["fav"], "fav") if has_fav else pred_pos
     checks = {
         "tp + fp + fn + tn == n_known": tp + fp + fn + tn == n_known,
         "pred_pos <= n": pred_pos <= n,
         "n_known <= n": n_known <= n,
         # positives among known outcomes (tp + fp) and among unknown ones fit in pred_pos
         "tp + fp <= pred_pos <= tp + fp + (n - n_known)": (tp + fp <= pred_pos) & (pred_pos <= tp + fp + n - n_known),
+        "fav <= n": fav <= n,
     }
     for rule, ok in checks.items():
         if not ok.all():
@@ -176,6 +197,8 @@ def group_rates(counts: pd.DataFrame) -> dict[str, dict[str, float | int | None]
             "accuracy": _ratio(t_p + t_n, int(n_known[i])),
             "outcome_known": int(n_known[i]),
         }
+        if has_fav:
+            out[keys[i]]["favourable_rate"] = _ratio(int(fav[i]), int(n[i]))
     return out
 
 
@@ -199,10 +222,12 @@ def disparities(rates: dict[str, dict[str, Any]]) -> dict[str, Any]:
       ``agg="worst_case"``). 0 means the decisions are equally accurate for every group, on
       both the deserving (TPR) and the undeserving (FPR). ``None`` unless both ranges are
       defined.
-    - **four-fifths rule** (EEOC adverse-impact rule of thumb): ``ratio`` = DPR; ``passes`` when
-      the ratio is at least 0.8; ``disadvantaged_groups`` = groups whose selection rate is below
-      0.8 x the highest selection rate, sorted. A compliance screen, not a statistical test: on
-      small groups it flags noise.
+    - **favourable rate ratio** = min / max of the groups' *favourable* rates (the impact ratio);
+      equal to DPR when the favourable label is the positive one.
+    - **four-fifths rule** (EEOC adverse-impact rule of thumb, 29 CFR 1607.4(D)): ``ratio`` = the
+      favourable rate ratio; ``passes`` when it is at least 0.8; ``disadvantaged_groups`` = groups
+      whose favourable rate is below 0.8 x the highest, sorted. A compliance screen, not a
+      statistical test: on small groups it flags noise.
 
     Groups where a rate is undefined (``None``) are left out of that rate's range - a group with
     no known outcome cannot be judged on error rates. (Fairlearn would count an undefined TPR or
@@ -214,7 +239,7 @@ def disparities(rates: dict[str, dict[str, Any]]) -> dict[str, Any]:
     -------
     dict
         ``{"demographic_parity_difference": float | None, "demographic_parity_ratio": float | None,
-        "equalized_odds_difference": float | None, "true_positive_rate_difference": float | None,
+        "favourable_rate_ratio": float | None, "equalized_odds_difference": float | None, "true_positive_rate_difference": float | None,
         "false_positive_rate_difference": float | None,
         "four_fifths_rule": {"ratio": float | None, "passes": bool | None, "threshold": 0.8,
         "disadvantaged_groups": [str, ...]}}``
@@ -227,18 +252,23 @@ def disparities(rates: dict[str, dict[str, Any]]) -> dict[str, Any]:
     if not rates:
         raise ValueError("rates is empty: no group to compare")
     selection = _defined(rates, "selection_rate")
+    favourable = {g: r.get("favourable_rate", r.get("selection_rate")) for g, r in rates.items()}
+    favourable = {g: v for g, v in favourable.items() if v is not None}
     tpr_diff = _range(_defined(rates, "true_positive_rate"))
     fpr_diff = _range(_defined(rates, "false_positive_rate"))
     top = max(selection.values()) if selection else None
-    ratio = (min(selection.values()) / top) if top else None
-    if top:
-        cutoff = FOUR_FIFTHS_THRESHOLD * top
-        disadvantaged = sorted(g for g, s in selection.items() if s < cutoff * (1 - _RATIO_EPS))
+    dpr = (min(selection.values()) / top) if top else None
+    top_fav = max(favourable.values()) if favourable else None
+    ratio = (min(favourable.values()) / top_fav) if top_fav else None
+    if top_fav:
+        cutoff = FOUR_FIFTHS_THRESHOLD * top_fav
+        disadvantaged = sorted(g for g, s in favourable.items() if s < cutoff * (1 - _RATIO_EPS))
     else:
         disadvantaged = []
     return {
         "demographic_parity_difference": _range(selection),
-        "demographic_parity_ratio": ratio,
+        "demographic_parity_ratio": dpr,
+        "favourable_rate_ratio": ratio,
         "equalized_odds_difference": (
             max(tpr_diff, fpr_diff) if tpr_diff is not None and fpr_diff is not None else None
         ),
@@ -329,6 +359,8 @@ def _worsened(model: dict[str, dict], final: dict[str, dict], tolerance: float) 
     rows = []
     for group, m in model.items():
         f = final.get(group) or {}
+        if m.get("insufficient_evidence") or f.get("insufficient_evidence"):
+            continue  # too few cases: a change in its error rate is noise, not evidence
         for rate in ("false_positive_rate", "false_negative_rate"):
             before, after = _none_if_nan(m.get(rate)), _none_if_nan(f.get(rate))
             if before is not None and after is not None and after - before > tolerance:
@@ -507,3 +539,149 @@ def metricframe_reference(
         )
     result["by_group"] = dict(sorted(rows, key=lambda kv: kv[0]))
     return result
+
+
+# --------------------------------------------------------------------------------------------
+# evidence: small groups and bootstrap intervals
+# --------------------------------------------------------------------------------------------
+
+#: A group's rate rests on too little evidence below this many decisions (for the selection and
+#: favourable rates) or this many known outcomes of the relevant kind (negatives for the FPR,
+#: positives for the FNR/TPR). At 30 a 95% interval on a rate near 0.5 is still about ±18
+#: percentage points wide, so one such group can make or break a four-fifths ratio by chance. Its
+#: rates are shown, flagged as insufficient evidence, and left out of the disparities the policy
+#: judges: a small group never turns a finding into FAIL or PASS on its own.
+MIN_GROUP_SIZE = 30
+
+#: Percentile bootstrap defaults (Fairlearn's ``MetricFrame(n_boot=..., ci_quantiles=...)``).
+N_BOOT = 1000
+CI_QUANTILES = (0.025, 0.975)
+
+_DISPARITY_KEYS = ("demographic_parity_difference", "favourable_rate_ratio", "equalized_odds_difference")
+
+
+def with_sufficient_evidence(counts: pd.DataFrame, *, min_size: int = MIN_GROUP_SIZE
+                             ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The groups' rates (:func:`group_rates`) the disparities may rest on, and the groups left out.
+
+    A group with fewer than ``min_size`` decisions is left out entirely; in a group large enough,
+    an error rate whose denominator (known negatives for the FPR, known positives for the
+    FNR/TPR) is below ``min_size`` is set to ``None``, so it drops out of the equalized odds range
+    the way an undefined rate does. Returns ``(rates, small_groups)``, ``small_groups`` sorted."""
+    if min_size < 0:
+        raise ValueError(f"min_size must be non-negative, got {min_size!r}")
+    rates = group_rates(counts)
+    denominators = {}
+    for row in counts.itertuples(index=False):
+        neg, pos = int(row.fp or 0) + int(row.tn or 0), int(row.fn or 0) + int(row.tp or 0)
+        denominators[str(row.group)] = {"false_positive_rate": neg, "false_negative_rate": pos,
+                                        "true_positive_rate": pos}
+    kept, small = {}, []
+    for g, r in rates.items():
+        if r["count"] < min_size:
+            small.append(g)
+            continue
+        r = dict(r)
+        for key, den in denominators[g].items():
+            if den < min_size:
+                r[key] = None
+        kept[g] = r
+    return kept, sorted(small)
+
+
+def no_disparities() -> dict[str, Any]:
+    """:func:`disparities`' keys with no value: fewer than one group with enough evidence."""
+    return {"demographic_parity_difference": None, "demographic_parity_ratio": None, "favourable_rate_ratio": None,
+            "equalized_odds_difference": None, "true_positive_rate_difference": None,
+            "false_positive_rate_difference": None,
+            "four_fifths_rule": {"ratio": None, "passes": None, "threshold": FOUR_FIFTHS_THRESHOLD,
+                                 "disadvantaged_groups": []}}
+
+
+def bootstrap_intervals(counts: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0,
+                        quantiles: tuple[float, float] = CI_QUANTILES,
+                        min_size: int = MIN_GROUP_SIZE) -> dict[str, Any]:
+    """Percentile bootstrap intervals of the group rates and of the disparities, from counts.
+
+    Fairlearn's ``MetricFrame(n_boot=, ci_quantiles=, random_state=)`` resamples the *rows* with
+    replacement. A row's contribution to selection rate, FPR, FNR and TPR is fixed by its group and
+    its cell (known outcome x actual x predicted: tp, fp, fn, tn; unknown outcome x predicted), so
+    resampling N rows is one multinomial draw of N over the groups' cells: the same distribution,
+    drawn from the counts in microseconds instead of from the rows. The favourable rate, which may
+    count another label, is drawn the same way over (group x favourable or not) with the same
+    generator. Each resample's disparities are computed as :func:`disparities` does, over the groups
+    :func:`with_sufficient_evidence` keeps in *that* resample. A statistic undefined in a resample
+    (a denominator of 0) is left out of its quantiles; it is ``None`` when undefined in every one.
+
+    Returns ``{"n_boot", "seed", "quantiles", "by_group": {group: {rate: [low, high]}},
+    "disparities": {key: [low, high]}}``; ``n_boot=0`` returns the keys with no interval.
+    """
+    if n_boot < 0:
+        raise ValueError(f"n_boot must be a non-negative whole number, got {n_boot!r}")
+    rates = group_rates(counts)  # validates
+    lo_q, hi_q = quantiles
+    if not 0 <= lo_q < hi_q <= 1:
+        raise ValueError(f"quantiles must be (low, high) in [0, 1] with low < high, got {quantiles!r}")
+    out: dict[str, Any] = {"n_boot": int(n_boot), "seed": int(seed), "quantiles": [lo_q, hi_q],
+                           "by_group": {g: {} for g in rates}, "disparities": {k: None for k in _DISPARITY_KEYS}}
+    if n_boot == 0:
+        return out
+    c = counts.copy()
+    c["group"] = c["group"].astype(str)
+    c = c.sort_values("group").reset_index(drop=True)
+    groups = list(c["group"])
+    tp, fp, fn, tn = (c[k].fillna(0).to_numpy(dtype=np.int64) for k in ("tp", "fp", "fn", "tn"))
+    n, pred_pos = c["n"].to_numpy(dtype=np.int64), c["pred_pos"].to_numpy(dtype=np.int64)
+    known = tp + fp + fn + tn
+    pos_unknown = pred_pos - tp - fp
+    neg_unknown = n - known - pos_unknown
+    cells = np.stack([tp, fp, fn, tn, pos_unknown, neg_unknown], axis=1)  # (G, 6)
+    total = int(n.sum())
+    rng = np.random.default_rng(seed)
+    draw = rng.multinomial(total, (cells / total).ravel(), size=n_boot).reshape(n_boot, len(groups), 6)
+    b_tp, b_fp, b_fn, b_tn, b_pu, b_nu = (draw[:, :, i] for i in range(6))
+    b_n = draw.sum(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sel = (b_tp + b_fp + b_pu) / b_n
+        fpr = b_fp / (b_fp + b_tn)
+        fnr = b_fn / (b_fn + b_tp)
+        tpr = b_tp / (b_tp + b_fn)
+    if "fav" in c.columns:
+        fav = c["fav"].to_numpy(dtype=np.int64)
+        fav_cells = np.stack([fav, n - fav], axis=1)
+        fdraw = rng.multinomial(total, (fav_cells / total).ravel(), size=n_boot).reshape(n_boot, len(groups), 2)
+        f_n = fdraw.sum(axis=2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            favr = fdraw[:, :, 0] / f_n
+    else:
+        f_n, favr = b_n, sel
+
+    def interval(x: np.ndarray) -> list[float] | None:
+        x = x[np.isfinite(x)]
+        if x.size == 0:
+            return None
+        return [float(np.quantile(x, lo_q)), float(np.quantile(x, hi_q))]
+
+    for j, g in enumerate(groups):
+        out["by_group"][g] = {"selection_rate": interval(sel[:, j]), "false_positive_rate": interval(fpr[:, j]),
+                              "false_negative_rate": interval(fnr[:, j]), "favourable_rate": interval(favr[:, j])}
+
+    def masked_range(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        hi = np.where(ok, x, -np.inf).max(axis=1)
+        lo = np.where(ok, x, np.inf).min(axis=1)
+        return np.where(ok.any(axis=1), hi - lo, np.nan)
+
+    big = b_n >= min_size
+    big_fav = f_n >= min_size
+    dpd = masked_range(sel, big & np.isfinite(sel))
+    fpr_d = masked_range(fpr, big & np.isfinite(fpr) & (b_fp + b_tn >= min_size))
+    tpr_d = masked_range(tpr, big & np.isfinite(tpr) & (b_tp + b_fn >= min_size))
+    eod = np.maximum(fpr_d, tpr_d)  # NaN if either is undefined, as in disparities()
+    ok = big_fav & np.isfinite(favr)
+    top = np.where(ok, favr, -np.inf).max(axis=1)
+    low = np.where(ok, favr, np.inf).min(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(ok.any(axis=1) & (top > 0), low / top, np.nan)
+    out["disparities"] = {"demographic_parity_difference": interval(dpd), "favourable_rate_ratio": interval(ratio),
+                          "equalized_odds_difference": interval(eod)}
+    return out

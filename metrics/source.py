@@ -75,6 +75,9 @@ class SystemConfig:
     label_order: list[str] | None
     sensitive: list[str]
     features: list[str]
+    #: the outcome that benefits the person decided about (four-fifths rule, impact ratios); the
+    #: positive label unless the mapping declared another (COMPAS: positive ``high``, favourable ``low``)
+    favourable_label: str | None = None
 
 
 class Source:
@@ -299,8 +302,12 @@ class Source:
         rdf = roles.to_pandas()
         labels = sorted(set(sdf["positive_label"].dropna()))
         orders = [list(o) for o in sdf["label_order"].dropna()]
+        # NULL favourable label = the positive label is the favourable one (stores before migration 8)
+        declared = sdf["favourable_label"] if "favourable_label" in sdf.columns else sdf["positive_label"].where(False)
+        favourable = sorted(set(declared.where(declared.notna(), sdf["positive_label"]).dropna()))
         return SystemConfig(
             positive_label=labels[0] if len(labels) == 1 else None,
+            favourable_label=favourable[0] if len(favourable) == 1 else None,
             label_order=orders[0] if orders and all(o == orders[0] for o in orders) else None,
             sensitive=sorted(set(rdf.loc[rdf.role == "sensitive", "name"])),
             features=sorted(set(rdf.loc[rdf.role == "feature", "name"])),

@@ -105,7 +105,7 @@ def _compute(source: Source, flt: Filter, *, policy: Policy, include_drift: bool
         "automation_bias": _bias_block(bias),
         "reviewer_accuracy": oversight.reviewer_accuracy(source, flt),
         "agreement": agreement.agreement_summary(source, flt, n_boot=n_boot, seed=seed),
-        "fairness": fairness.fairness_summary(source, flt),
+        "fairness": fairness.fairness_summary(source, flt, n_boot=n_boot, seed=seed),
         "drift": {},
         "roi": roi.roi_summary(source, flt, **roi.costs_from(policy)),
         "data_quality": {
@@ -133,6 +133,7 @@ def _compute(source: Source, flt: Filter, *, policy: Policy, include_drift: bool
             max_rows=drift_sample_rows(policy))
     out = plain(out)
     findings, not_evaluated = evaluate(policy, out)
+    review_effect_against_policy(out.get("fairness") or {}, findings)
     out["findings"] = findings
     out["findings_not_evaluated"] = not_evaluated
     out["policy"] = {"name": policy.name, "source": policy.source, "sha256": policy.sha256}
@@ -235,3 +236,19 @@ def findings(source: Source, flt: Filter, *, policy_path: str | None = None, inc
     m = compute_metrics(source, flt, policy=load_policy(policy_path), include_drift=include_drift, n_boot=n_boot)
     return {"period": m["period"], "findings": m["findings"], "not_evaluated": m["findings_not_evaluated"],
             "policy": m["policy"]}
+
+
+def review_effect_against_policy(fair: dict, findings: list[dict]) -> None:
+    """"Did review reduce the disparity?" also answers "and does the result still fail the policy?":
+    each attribute's ``review_effect`` gets ``final_status`` (the worst status of the policy's
+    fairness findings on its final decisions, ``None`` when none was evaluated) and
+    ``final_failing`` (those findings' metric names that fail)."""
+    rank = {"fail": 2, "warn": 1, "pass": 0}
+    for attr, block in fair.items():
+        effect = block.get("review_effect") if isinstance(block, dict) else None
+        if not isinstance(effect, dict):
+            continue
+        prefix = f"fairness.{attr}.final_decision."
+        mine = [f for f in findings if f["metric"].startswith(prefix) and f["status"] in rank]
+        effect["final_status"] = max((f["status"] for f in mine), key=rank.__getitem__) if mine else None
+        effect["final_failing"] = [f["metric"][len(prefix):] for f in mine if f["status"] == "fail"]

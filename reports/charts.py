@@ -58,8 +58,8 @@ _RC = {
     "legend.fontsize": 7,
 }
 
-__all__ = ["agreement_forest", "automation_bias", "cases_stack", "color_map", "disparities", "effort_and_errors",
-           "fairness_rates", "lines", "score_band", "GROUP_PALETTE"]
+__all__ = ["agreement_forest", "automation_bias", "cases_stack", "color_map", "disparities", "distribution",
+           "effort_and_errors", "fairness_rates", "lines", "score_band", "GROUP_PALETTE"]
 
 
 def _rc(fn):
@@ -341,3 +341,39 @@ def disparities(panels: list[dict], *, height_mm: float = 48) -> str:
 
 
 __all__ += ["AUTOMATED", "CURRENT", "FINAL", "MODEL", "PRIMARY", "REFERENCE", "STATUS"]
+
+
+# -- drift distributions ------------------------------------------------------------------------
+
+@_rc
+def distribution(dist: dict, *, height_mm: float = 46, width_mm: float = WIDTH_MM / 2 - 3) -> str:
+    """One column's share of cases per bin (numbers) or category, reference (grey) beside current
+    (orange): the dashboard's overlay, on paper."""
+    bins = dist.get("bins") or []
+    numeric = dist.get("kind") == "numeric"
+    labels = [b["label"] for b in bins]
+    rotated = not numeric and (len(labels) > 4 or max((len(x) for x in labels), default=0) > 8)
+    fig, ax = _figure(height_mm, width_mm, margins=(13, 3, 7, 16 if rotated else 10))
+    x = list(range(len(bins)))
+    ref = [b.get("reference_share") or 0.0 for b in bins]
+    cur = [b.get("current_share") or 0.0 for b in bins]
+    if numeric:
+        ax.step(x, ref, where="mid", color=REFERENCE, linewidth=1.4, label="Reference")
+        ax.step(x, cur, where="mid", color=CURRENT, linewidth=1.4, label="Current")
+        ax.fill_between(x, ref, step="mid", color=REFERENCE, alpha=0.18, linewidth=0)
+        ticks = sorted({0, len(bins) // 2, len(bins) - 1}) if bins else []
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{bins[i]['from']:.3g}" if i < len(bins) - 1 else f"{bins[i]['to']:.3g}" for i in ticks])
+    else:
+        w = 0.4
+        ax.bar([i - w / 2 for i in x], ref, width=w, color=REFERENCE, label="Reference")
+        ax.bar([i + w / 2 for i in x], cur, width=w, color=CURRENT, label="Current")
+        ax.set_xticks(x)
+        ax.set_xticklabels([lbl if len(lbl) <= 14 else lbl[:13] + "…" for lbl in labels],
+                           rotation=35 if rotated else 0, ha="right" if rotated else "center")
+    state = {True: " (drifted)", False: " (stable)"}.get(dist.get("drifted"), "")
+    ax.set_title(f"{dist.get('column')}{state}")
+    ax.set_ylabel("Share of cases")
+    ax.legend(loc="upper right", fontsize=6)
+    _style(ax, percent=True)
+    return _svg(fig)

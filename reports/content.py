@@ -62,6 +62,7 @@ def _fairness(metrics: dict, segments: dict, policy_rules: list[dict]) -> list[d
     for attr, block in metrics.get("fairness", {}).items():
         item: dict[str, Any] = {"attribute": attr, "error": block.get("error"),
                                 "positive_label": block.get("positive_label"),
+                                "favourable_label": block.get("favourable_label") or block.get("positive_label"),
                                 "cases_without_group": block.get("cases_without_group") or 0}
         model, final = block.get("model_decision"), block.get("final_decision")
         if item["error"] or not model or not final:
@@ -75,12 +76,14 @@ def _fairness(metrics: dict, segments: dict, policy_rules: list[dict]) -> list[d
             rows.append({"group": g, "colour": colours.get(g, charts.MUTED), "count": mg.get("count"),
                          "outcome_known": mg.get("outcome_known"),
                          "sel_model": mg.get("selection_rate"), "sel_final": fg.get("selection_rate"),
+                         "fav_model": mg.get("favourable_rate", mg.get("selection_rate")),
+                         "fav_final": fg.get("favourable_rate", fg.get("selection_rate")),
                          "fpr_model": mg.get("false_positive_rate"), "fpr_final": fg.get("false_positive_rate"),
                          "fnr_model": mg.get("false_negative_rate"), "fnr_final": fg.get("false_negative_rate"),
                          "acc_model": mg.get("accuracy"), "acc_final": fg.get("accuracy")})
         panels = []
         for key, title in (("demographic_parity_difference", "Demographic parity difference"),
-                           ("demographic_parity_ratio", "Selection-rate ratio (four-fifths)"),
+                           ("favourable_rate_ratio", "Favourable-rate ratio (four-fifths)"),
                            ("equalized_odds_difference", "Equalized odds difference")):
             rule = lines.get(key, {})
             marks = [(value, f"{b.split('_')[0]} {value:g}", b.split("_")[0])
@@ -197,6 +200,9 @@ def build_context(doc: dict, *, kind: str, policy: Policy | None) -> dict:
     drift = m.get("drift") or {}
     if series.get("score_by_month"):
         c["score"] = data_uri(charts.score_band(series["score_by_month"], windows=_windows(drift)))
+    out["drift_distributions"] = [
+        {"column": dd.get("column"), "drifted": dd.get("drifted"), "chart": data_uri(charts.distribution(dd))}
+        for dd in series.get("drift_distributions") or [] if dd.get("kind")]
     out["fairness"] = _fairness(m, ctx.get("segments") or {}, rules)
     out["reviewers"] = _reviewers(m)
     out["regulatory"] = regulatory.mapping(findings)

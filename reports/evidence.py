@@ -180,12 +180,33 @@ def _collect(source: Source, flt: Filter, policy: Policy, *, n_boot: int, seed: 
             "roi_by_month": roi.roi_trend(source, flt, **roi.costs_from(policy)),
             "score_by_month": drift.score_trend(source, flt, period="month"),
         }
+    series["drift_distributions"] = _drift_distributions(source, flt, metrics.get("drift") or {})
     runs = inventory.runs_in_scope(source, flt)
     inputs = {
         "ingestion_runs": runs,
         "quarantine": inventory.quarantine_summary(source, top=10, run_ids=[r["run_id"] for r in runs]),
     }
     return flt, canonical({"metrics": metrics, "series": series, "inputs": inputs})
+
+
+def _drift_distributions(source: Source, flt: Filter, result: dict) -> list[dict]:
+    """Reference vs current distribution of every column the drift tests covered (except the
+    derived 0/1 columns), from :func:`hitlgov.metrics.drift.distribution` -- the overlays the
+    dashboard's Drift page draws, over all cases of the same two windows."""
+    w = result.get("windows") or {}
+    if not (w.get("reference") and w.get("current") and result.get("columns")):
+        return []
+    window = {k: (dt.date.fromisoformat(w[k]["from"][:10]), dt.date.fromisoformat(w[k]["to"][:10]))
+              for k in ("reference", "current")}
+    out = []
+    for c in result["columns"]:
+        name = c.get("column")
+        if name in ("model_positive", "overridden"):  # 0/1 columns whose shares the table already gives
+            continue
+        dist = drift.distribution(source, flt, column=name, reference=window["reference"], current=window["current"])
+        dist["drifted"] = c.get("drifted")
+        out.append(dist)
+    return out
 
 
 def context_for(source: Source, flt: Filter, policy: Policy, *, kind: str, store: str | None,

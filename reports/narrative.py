@@ -105,13 +105,15 @@ def sentence(f: dict, metrics: dict) -> str:
                          + (f" (and {len(worse) - 1} more group error rate{'s' if len(worse) > 2 else ''})"
                             if len(worse) > 1 else ""))
             return text + "."
-        if name == "demographic_parity_ratio":
+        if name in ("favourable_rate_ratio", "demographic_parity_ratio"):
             groups = ((block.get("final_decision") or {}).get("four_fifths_rule") or {}).get("disadvantaged_groups") or []
+            fav = block.get("favourable_label") or block.get("positive_label")
             if status == "pass":
-                return f"The four-fifths rule holds for {attr} (selection-rate ratio {val})."
+                return f"The four-fifths rule holds for {attr} (ratio of the rates decided '{fav}': {val})."
             return (f"The four-fifths rule {'fails' if status == 'fail' else 'is nearly breached'} for {attr}: "
-                    f"{_join(groups) or 'the least selected group'} {'is' if len(groups) <= 1 else 'are'} selected at "
-                    f"{val} times the rate of the most selected group (policy minimum {bound}).")
+                    f"{_join(groups) or 'the least favoured group'} {'is' if len(groups) <= 1 else 'are'} decided "
+                    f"'{fav}' (the favourable outcome) at {val} times the rate of the most favoured group "
+                    f"(policy minimum {bound}).")
         if name == "equalized_odds_difference":
             return (f"Error rates {'differ' if status != 'pass' else 'are similar'} across {attr} groups: equalized "
                     f"odds difference {val} (policy {'limit' if status != 'pass' else 'bound'} {bound}).")

@@ -29,9 +29,7 @@ PDF_VARIANT = "pdf/a-3b"
 
 
 def _pvalue(x) -> str:
-    if x is None:
-        return fmt.NA
-    return "< 0.0001" if x < 0.0001 else f"{x:.4f}"
+    return fmt.p_value(x)  # the dashboard's format: '< 1e-6' below one in a million
 
 
 def _signed(x, digits: int = 3) -> str:
@@ -49,6 +47,7 @@ def environment() -> jinja2.Environment:
         "pct": fmt.pct, "ratio": fmt.ratio, "count": fmt.count, "num": fmt.num, "seconds": fmt.seconds,
         "hours": fmt.hours, "money": fmt.money, "money_short": fmt.money_short, "pp": lambda x, d=1: fmt.pp(x, d) or fmt.NA,
         "day": fmt.day, "when": fmt.when, "pvalue": _pvalue, "signed": _signed,
+        "interval": lambda ci: fmt.interval(ci, fmt.ratio),
     }
     env.filters.update({name: _tolerant(f) for name, f in filters.items()})
     return env

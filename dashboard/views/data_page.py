@@ -66,9 +66,9 @@ else:
         st.success("No row has been quarantined.")
     else:
         top = quarantine["top_reasons"]
-        labels = [f"{r['field'] or '—'}: {r['reason'][:90]}" for r in top]
+        labels = [f"{r['field'] or '—'}: {r['reason'][:60]}" for r in top]
         ui.chart(charts.colored_bars(labels, [r["rows"] for r in top], [charts.STATUS["warn"]] * len(top),
-                                     x="Quarantined rows (count)", y="", horizontal=True,
+                                     x="Rows", y="", horizontal=True,
                                      height=max(220, 30 * len(top) + 80), text=[fmt.count(r["rows"]) for r in top]))
         st.caption("Most common reasons, as field: reason (quoted values and numbers folded together).")
         sample = data.call(inventory.quarantine_rows, limit=500)

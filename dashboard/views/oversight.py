@@ -102,10 +102,11 @@ with left:
     if hist:
         marks = [(s["review_seconds_median"], f"median {fmt.seconds(s['review_seconds_median'])}"),
                  (s["review_seconds_p90"], f"p90 {fmt.seconds(s['review_seconds_p90'])}")]
-        ui.chart(charts.histogram(hist, x="Review time (seconds; last bar: 99th percentile and above)",
+        ui.chart(charts.histogram(hist, x="Review time (s)",
                                   y="Reviews (count)", lo_key="from_seconds", hi_key="to_seconds",
                                   count_key="reviews", markers=[m for m in marks if m[0] is not None]))
-        st.caption("Distribution of time spent per review. A spike near zero is a warning sign of rubber-stamping.")
+        st.caption("Distribution of time spent per review (the last bar: the 99th percentile and above). A spike near "
+                   "zero is a warning sign of rubber-stamping.")
     else:
         st.info("The log records no review times for this selection.")
 with right:
@@ -140,13 +141,13 @@ with right:
     else:
         st.success("No reviewer shows signs of automation bias in this selection.")
     rows = [{"Reviewer": b["reviewer_id"], "Reviews": b["reviews"], "Override ratio": b["override_ratio"],
-             "Time ratio": b["time_ratio"], "p-value": b["p_value"], "Flagged": b["flagged"]}
+             "Time ratio": b["time_ratio"], "p-value": fmt.p_value(b["p_value"]), "Flagged": b["flagged"]}
             for b in sorted(bias["reviewers"], key=lambda b: (not b["flagged"], b["override_ratio"] or 0))]
     ui.table(rows, height=330, column_config={
         "Override ratio": st.column_config.NumberColumn(format="%.2f", help="Observed / expected overrides"),
         "Time ratio": st.column_config.NumberColumn(format="%.2f", help="Review time relative to peers"),
-        "p-value": st.column_config.NumberColumn(format="%.1e", help="One-sided Poisson test: fewer overrides "
-                                                 "than expected"),
+        "p-value": st.column_config.TextColumn(help="One-sided Poisson test: fewer overrides than expected "
+                                               "(< 1e-6: below one in a million)"),
         "Flagged": st.column_config.CheckboxColumn("Flagged")})
     st.caption(f"Only reviewers with at least {t['min_reviews']} reviews can be flagged. "
                "Override ratio 1.0 = overrides as often as peers on the same cases.")

@@ -58,7 +58,7 @@ rows = [(label, rel[key]["rate"], rel[key]["ci"]) for label, key in (
     ("Relative AI reliance", "relative_ai_reliance"), ("Relative self-reliance", "relative_self_reliance"),
     ("Canary catch rate", "canary_catch_rate"))]
 if any(r[1] is not None for r in rows):
-    ui.chart(charts.ci_forest(rows, x="Share of the reviews in each denominator (Wilson 95% interval)", height=300))
+    ui.chart(charts.ci_forest(rows, x="Share of reviews (Wilson 95% interval)", height=300))
     st.caption("Relative AI / self-reliance (Schemmer et al., IUI 2023) need the reviewer's first judgement: of "
                "the reviews where it was wrong and the model right, the share that switched to the model; of "
                "those where it was right and the model wrong, the share that kept it.")
@@ -119,7 +119,7 @@ else:
                                ("Gwet's AC2 (quadratic)", a["gwet_ac2"], a["gwet_ac2_ci"]),
                                ("Fleiss' κ", a["fleiss_kappa"], a["fleiss_kappa_ci"]),
                                ("Krippendorff's α", a["krippendorff_alpha_nominal"], a["krippendorff_alpha_nominal_ci"])],
-                              x="Agreement (1 = perfect, 0 = chance level)"), key="gwet_chart")
+                              x="Agreement (1 = perfect, 0 = chance)"), key="gwet_chart")
 
 ui.section("Reviewer quality without ground truth", "Dawid–Skene estimates each reviewer's confusion matrix from "
            "the cases several people reviewed (crowd-kit), beside the accuracy against known outcomes.")

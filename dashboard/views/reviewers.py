@@ -44,7 +44,7 @@ else:
         stats = [("Krippendorff's α (nominal)", a["krippendorff_alpha_nominal"], a["krippendorff_alpha_nominal_ci"]),
                  ("Krippendorff's α (ordinal)", a["krippendorff_alpha_ordinal"], a["krippendorff_alpha_ordinal_ci"]),
                  ("Fleiss' κ", a["fleiss_kappa"], a["fleiss_kappa_ci"])]
-        ui.chart(charts.ci_forest(stats, x="Agreement (1 = perfect, 0 = chance level)", bands=bands))
+        ui.chart(charts.ci_forest(stats, x="Agreement (1 = perfect, 0 = chance)", bands=bands))
         st.caption(f"Points are estimates, bars 95% bootstrap intervals ({a['n_boot']:,} resamples of cases). "
                    "α ≥ 0.8 is usually read as reliable, 0.667–0.8 as tentative.")
     with right:
@@ -77,7 +77,7 @@ with left:
         ui.chart(charts.colored_bars([c["reviewer_id"] for c in cons], [c["agreement"] for c in cons],
                                      [charts.FLAGGED if c["agreement"] < (a["percent_agreement"] or 0) - 0.1
                                       else charts.PRIMARY for c in cons],
-                                     x="Agreement with the other reviewers' majority (%)", y="Reviewer",
+                                     x="Agreement with majority (%)", y="Reviewer",
                                      percent=True, horizontal=True, height=max(320, 18 * len(cons) + 80),
                                      reference=(a["percent_agreement"], "overall") if a["percent_agreement"] else None))
         st.caption("Each reviewer's decisions against the majority of the *other* reviewers on the same case; "

@@ -242,8 +242,9 @@ def register(con: duckdb.DuckDBPyConnection, patterns: list[str | Path] | str, *
             # 6. the canonical relations become views over the files minus the index
             _create_views(con, base, source, attrs, run_id)
             for system in systems:
-                con.execute("INSERT INTO systems VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                            [system, mapping.positive_label, mapping.label_order])
+                con.execute("INSERT INTO systems (system, positive_label, label_order, favourable_label) "
+                            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                            [system, mapping.positive_label, mapping.label_order, mapping.favourable_label])
                 for role, names in (("sensitive", mapping.sensitive), ("feature", mapping.features)):
                     for name in names:
                         con.execute("INSERT INTO attribute_roles VALUES (?, ?, ?) ON CONFLICT DO NOTHING",

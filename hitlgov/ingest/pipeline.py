@@ -751,29 +751,35 @@ def _malformed(reject: dict) -> str:
 
 
 def _record_system_config(con: duckdb.DuckDBPyConnection, mapping: Mapping) -> None:
-    """Declared positive label, label order and attribute roles apply to the file's systems.
+    """Declared positive and favourable labels, label order and attribute roles apply to the file's systems.
 
-    Changing a system's positive label or label order changes what the metrics mean, so it is
-    recorded as a ``config_changed`` audit event.
+    Changing a system's positive or favourable label or its label order changes what the metrics
+    mean, so it is recorded as a ``config_changed`` audit event.
     """
     systems = [s for (s,) in con.execute(
         "SELECT DISTINCT system FROM hitlgov_cls WHERE _status <> 'quarantined' ORDER BY system").fetchall()]
     for system in systems:
-        rows = con.execute("SELECT positive_label, label_order FROM systems WHERE system = ?", [system]).fetchall()
+        rows = con.execute("SELECT positive_label, label_order, favourable_label FROM systems WHERE system = ?",
+                           [system]).fetchall()
         known = rows[0] if rows else None
         if known is None:
-            con.execute("INSERT INTO systems VALUES (?, ?, ?)", [system, mapping.positive_label, mapping.label_order])
+            con.execute("INSERT INTO systems (system, positive_label, label_order, favourable_label) "
+                        "VALUES (?, ?, ?, ?)",
+                        [system, mapping.positive_label, mapping.label_order, mapping.favourable_label])
         else:
             changes = {}
             if mapping.positive_label is not None and mapping.positive_label != known[0]:
                 changes["positive_label"] = [known[0], mapping.positive_label]
             if mapping.label_order is not None and list(mapping.label_order) != list(known[1] or []):
                 changes["label_order"] = [known[1], mapping.label_order]
+            if mapping.favourable_label is not None and mapping.favourable_label != known[2]:
+                changes["favourable_label"] = [known[2], mapping.favourable_label]
             if changes:
                 con.execute(
                     "UPDATE systems SET positive_label = coalesce(?, positive_label), "
-                    "label_order = coalesce(?, label_order) WHERE system = ?",
-                    [mapping.positive_label, mapping.label_order, system])
+                    "label_order = coalesce(?, label_order), favourable_label = coalesce(?, favourable_label) "
+                    "WHERE system = ?",
+                    [mapping.positive_label, mapping.label_order, mapping.favourable_label, system])
                 audit.append_event(con, kind="config_changed", subject=system, detail=changes)
         for role, names in (("sensitive", mapping.sensitive), ("feature", mapping.features)):
             for name in names:

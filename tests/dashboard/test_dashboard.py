@@ -287,9 +287,61 @@ def test_fairness_page_numbers_and_attribute_switch(demo_db, monkeypatch, period
     assert deltas(at)["Demographic parity difference"] == fmt.pp(age["review_effect"]["dpd_change"])
     assert tiles(at)["Did review reduce disparity?"] == "Yes"  # planted: reviewers narrow the age gap
     assert "Four-fifths rule fails" in texts(at.error) and "18-24" in texts(at.error)
+    # ... and yet the final decisions still fail the policy: said beside the verdict
+    assert "After review, the final decisions for age\\_band still **fail** the policy" in texts(at.error)
     at.segmented_control(key="fair_attr").set_value("gender").run()
     assert_clean(at)
     assert tiles(at)["Demographic parity difference"] == fmt.ratio(gender["final_decision"]["demographic_parity_difference"])
+
+
+def test_fairness_page_names_the_favourable_outcome_on_compas(demo_db, monkeypatch):
+    """COMPAS: positive `high`, favourable `low`: the four-fifths tile and message use the share
+    scored low risk, and say so."""
+    at = open_app(demo_db, monkeypatch, page="fairness.py", query={"system": "compas-recidivism"})
+    assert_clean(at)
+    with Source.open(demo_db) as src:  # the first sensitive attribute, over the system's whole period
+        age = fairness.fairness_by_attribute(src, Filter(system="compas-recidivism"), attributes=("age_cat",))
+    # hand count (score_text == Low): >45 1182/1576, 25-45 2185/4109, <25 530/1529; cutoff 0.8 x 0.75
+    assert age["final_decision"]["four_fifths_rule"]["disadvantaged_groups"] == ["25 - 45", "Less than 25"]
+    assert tiles(at)["Favourable-rate ratio"] == fmt.ratio(age["final_decision"]["favourable_rate_ratio"])
+    assert "Favourable-rate ratio" in tiles(at) and "Selection-rate ratio" not in tiles(at)
+    assert "favourable outcome: 'low'" in texts(at.caption)
+    assert "decided 'low' (the favourable outcome)" in texts(at.error)
+    # race: Native American (18 cases) is named as insufficient evidence; intervals in the table
+    at.segmented_control(key="fair_attr").set_value("race").run()
+    assert_clean(at)
+    assert "Insufficient evidence for Native American: fewer than 30 cases" in texts(at.warning)
+    table = at.dataframe[0].value.set_index("Group")
+    assert table.loc["Native American", "Evidence"] == "insufficient" and table.loc["Caucasian", "Evidence"] == ""
+    with Source.open(demo_db) as src:
+        race = fairness.fairness_by_attribute(src, Filter(system="compas-recidivism"), attributes=("race",))
+    assert table.loc["Caucasian", "FPR 95% CI (final)"] == fmt.interval(
+        race["final_decision"]["by_group"]["Caucasian"]["ci"]["false_positive_rate"])
+
+
+def test_fairness_attribute_is_in_the_url(demo_db, monkeypatch):
+    at = open_app(demo_db, monkeypatch, page="fairness.py")
+    assert_clean(at)
+    assert at.query_params["attr"] == "age_band"  # the default, written so the link can be shared
+    at.segmented_control(key="fair_attr").set_value("gender").run()
+    assert at.query_params["attr"] == "gender"
+    # a link with the attribute opens it; one with an unknown attribute says so and shows the first
+
+    def follow(link: dict) -> AppTest:  # a fresh session opening /fairness?<link>
+        fresh = AppTest.from_file(str(APP), default_timeout=90)
+        fresh.query_params = dict(link)
+        fresh.switch_page("views/fairness.py")
+        return fresh.run()
+
+    shared = follow({"system": SYSTEM, "attr": "gender"})
+    assert_clean(shared)
+    assert shared.segmented_control(key="fair_attr").value == "gender"
+    odd = follow({"system": SYSTEM, "attr": "<b>x</b>"})
+    assert_clean(odd)
+    from hitlgov.dashboard.literal import md
+
+    assert f"The attribute in the link, {md('<b>x</b>')}, is not a sensitive attribute" in texts(odd.warning)
+    assert odd.segmented_control(key="fair_attr").value == "age_band"
 
 
 def test_drift_page_numbers(demo_db, monkeypatch, period):
@@ -505,9 +557,15 @@ def test_catalog_trend_distribution_kpis(small):
 def test_chart_builders_use_fixed_colours():
     colours = charts.color_map(["b", "a", "c"])
     assert colours == charts.color_map(["c", "b", "a"])  # by sorted value, not by order seen
-    pairs = [{"a": "r1", "b": "r2", "shared_cases": 30, "kappa": 0.7}]
+    pairs = [{"a": "r1", "b": "r2", "shared_cases": 30, "kappa": 0.7}, {"a": "r3", "b": "r1", "shared_cases": 22,
+                                                                          "kappa": 0.456}]
     fig = charts.kappa_heatmap(pairs, ["r1", "r2", "r3"])
-    assert fig.data[0].z[0][1] == fig.data[0].z[1][0] == 0.7 and fig.data[0].z[0][2] is None
+    z = fig.data[0].z
+    # one cell per pair, in the lower triangle, the value written in it
+    assert z[1][0] == 0.7 and z[0][1] is None and z[2][0] == 0.456 and z[0][2] is None and z[2][1] is None
+    assert sum(v is not None for row in z for v in row) == len(pairs)
+    assert fig.data[0].text[1][0] == "0.70" and fig.data[0].text[2][0] == "0.46" and fig.data[0].texttemplate
+    assert fig.data[0].customdata[2][0] == 22
     assert fig.layout.xaxis.title.text == "Reviewer"
 
 

@@ -55,6 +55,22 @@ def test_every_page_in_a_real_browser(server, browser):
     print("page load timings (s):", timings)
 
 
+def test_overview_has_its_own_address(server, browser):
+    """/overview (a typed or bookmarked link) opens the Overview with the link's filters, not
+    "page not found"; the default page stays at /."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1200})
+    try:
+        page.goto(f"{server}/overview?system=compas-recidivism", wait_until="domcontentloaded")
+        page.wait_for_selector("h1:has-text('Overview')", timeout=60_000)
+        _settle(page)
+        text = page.inner_text("[data-testid=stMain]")
+        assert "compas-recidivism" in text, text[:300]
+        assert "not found" not in page.inner_text("body").lower()
+        assert page.locator("[data-testid=stException]").count() == 0
+    finally:
+        page.close()
+
+
 def test_filters_survive_navigation_in_the_url(server, browser):
     page = browser.new_page(viewport={"width": 1440, "height": 1200})
     try:
@@ -102,3 +118,57 @@ def test_report_generated_and_downloaded_in_the_browser(server, browser, tmp_pat
     text = reader.pages[0].extract_text()
     assert "consumer-credit" in text and "2026-09-01" in text, text[:500]
     assert "hitlgov-evidence.json" in reader.attachments
+
+
+# What overflows its box, measured in the DOM: a KPI tile's label, value or delta (Streamlit
+# truncates them with an ellipsis: scrollWidth > clientWidth), a caption, a Plotly axis title
+# outside its chart. Table columns are drawn on a canvas (glide-data-grid) and cannot be measured
+# here; their headers are checked by the AppTest column configs instead.
+_OVERFLOW_JS = """
+() => {
+  const out = [];
+  const clipped = (el) => el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 2;
+  const name = (el) => (el.innerText || el.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 60);
+  for (const tile of document.querySelectorAll('[data-testid=stMetric]')) {
+    for (const part of tile.querySelectorAll('[data-testid=stMetricLabel], [data-testid=stMetricValue], '
+                                             + '[data-testid=stMetricDelta]')) {
+      for (const el of [part, ...part.querySelectorAll('div, p, span')]) {
+        if (el.clientWidth > 0 && clipped(el)) { out.push('tile ' + name(part)); break; }
+      }
+    }
+  }
+  for (const el of document.querySelectorAll('[data-testid=stCaptionContainer]')) {
+    if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1) out.push('caption ' + name(el));
+  }
+  for (const plot of document.querySelectorAll('.js-plotly-plot')) {
+    const box = plot.getBoundingClientRect();
+    for (const t of plot.querySelectorAll('.xtitle, .ytitle, .gtitle')) {
+      const r = t.getBoundingClientRect();
+      if (r.width === 0) continue;
+      if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1)
+        out.push('axis title ' + name(t));
+    }
+  }
+  return out;
+}
+"""
+
+
+@pytest.mark.parametrize("width", [1024, 1280, 1440])
+def test_nothing_is_truncated_at_common_widths(server, browser, width):
+    """Issue 15: at 1024, 1280 and 1440 px no KPI tile, caption or axis title overflows its box on
+    any page; a screenshot of each page at each width goes to tests/artifacts/layout/."""
+    folder = ARTIFACTS / "layout"
+    folder.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": width, "height": 1400})
+    problems = {}
+    try:
+        for view, url_path, title, has_chart in helpers.PAGES:
+            bh.open_page(page, f"{server}/{url_path}", title, has_chart=has_chart)
+            page.screenshot(path=str(folder / f"{view.removesuffix('.py')}-{width}.png"), full_page=True)
+            found = page.evaluate(_OVERFLOW_JS)
+            if found:
+                problems[title] = found
+    finally:
+        page.close()
+    assert not problems, problems

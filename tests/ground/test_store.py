@@ -79,9 +79,9 @@ def test_transaction_rolls_back_on_error(tmp_path):
     with store.connect(tmp_path / "t.duckdb") as con:
         with pytest.raises(RuntimeError):
             with store.transaction(con):
-                con.execute("INSERT INTO systems VALUES ('s', NULL, NULL)")
+                con.execute("INSERT INTO systems (system) VALUES ('s')")
                 raise RuntimeError("boom")
         assert con.execute("SELECT count(*) FROM systems").fetchall()[0][0] == 0
         with store.transaction(con):
-            con.execute("INSERT INTO systems VALUES ('s', NULL, NULL)")
+            con.execute("INSERT INTO systems (system) VALUES ('s')")
         assert con.execute("SELECT count(*) FROM systems").fetchall()[0][0] == 1

@@ -49,3 +49,34 @@ def test_mapping_applied(compas_store):
         labels = set(src.cases().select("model_decision").distinct().to_pandas()["model_decision"])
     assert cfg.positive_label == "high" and cfg.sensitive == ["age_cat", "race", "sex"]
     assert labels == {"high", "low"}
+
+
+def test_four_fifths_rule_compares_the_favourable_low_risk_rate(compas_store):
+    """COMPAS's positive label `high` (predicted to reoffend) is not the outcome that benefits
+    the person: the mapping declares `favourable_label: low`, so the four-fifths rule compares
+    the share scored low risk. Hand count from the CSV (score_text == Low / rows, by race):
+    African-American 1522/3696, Asian 24/32, Caucasian 1600/2454, Hispanic 447/637,
+    Native American 6/18, Other 298/377. Native American (18 < 30 cases) is insufficient
+    evidence and left out of the disparities, so the ratio is (1522/3696) / (298/377) and only
+    African-American is below 0.8 x 298/377. (Treating `high` as favourable would call Asian,
+    Caucasian, Hispanic and Other disadvantaged - the groups least often scored high risk.)"""
+    with Source.open(compas_store) as src:
+        assert src.config("compas-recidivism").favourable_label == "low"
+        f = fairness.fairness_by_attribute(src, Filter(system="compas-recidivism"), attributes="race")
+    final = f["final_decision"]
+    assert f["positive_label"] == "high" and f["favourable_label"] == "low"
+    assert final["by_group"]["African-American"]["favourable_rate"] == 1522 / 3696
+    assert final["by_group"]["African-American"]["selection_rate"] == 2174 / 3696  # still share `high`
+    assert final["by_group"]["Native American"]["favourable_rate"] == 6 / 18  # shown, flagged
+    assert final["by_group"]["Native American"]["insufficient_evidence"] is True
+    assert final["insufficient_evidence_groups"] == ["Native American"] and final["min_group_size"] == 30
+    assert final["favourable_rate_ratio"] == pytest.approx((1522 / 3696) / (298 / 377), abs=1e-12)
+    rule = final["four_fifths_rule"]
+    assert rule["ratio"] == final["favourable_rate_ratio"] and rule["passes"] is False
+    assert rule["disadvantaged_groups"] == ["African-American"]
+    assert rule["favourable_label"] == "low"
+    # Fairlearn's demographic parity ratio stays defined on the positive label (share `high`)
+    assert final["demographic_parity_ratio"] == pytest.approx((79 / 377) / (2174 / 3696), abs=1e-12)
+    # the interval of the ratio brackets it and excludes 0.8: the failure is not sampling noise
+    low, high = final["ci"]["favourable_rate_ratio"]
+    assert low < final["favourable_rate_ratio"] < high < 0.8

@@ -252,6 +252,26 @@ def test_agreement_is_high_but_not_perfect(out, valid):
     assert alpha == pytest.approx(m["planted"]["agreement"]["krippendorff_alpha_nominal"], abs=1e-3)
 
 
+def test_multi_reviewed_cases_stay_within_a_team_so_pairs_build_up_overlap(out, valid):
+    """Planted overlap for pairwise Cohen's kappa: co-reviewers come from the first reviewer's team of
+    five, so only the 50 within-team pairs ever share cases (200k cases: all 50 share >= 20,
+    data/README.md). Counted here from the CSV, independently of the generator's own tally."""
+    _, m = out
+    multi = valid[valid.groupby("case_id").case_id.transform("size") >= 2]
+    team = multi.reviewer_id.str[4:].astype(int).sub(1) // demo.TEAM_SIZE
+    assert (team.groupby(multi.case_id).nunique() == 1).all()
+    pairs = {}
+    for _, ids in multi.groupby("case_id").reviewer_id:
+        ids = sorted(set(ids))
+        for i, a in enumerate(ids):
+            for b in ids[i + 1:]:
+                pairs[(a, b)] = pairs.get((a, b), 0) + 1
+    planted = m["planted"]["agreement"]
+    assert len(pairs) == planted["reviewer_pairs"] <= 50
+    assert sum(n >= 20 for n in pairs.values()) == planted["pairs_with_min_shared"]
+    assert planted["median_shared_cases_per_pair"] == pytest.approx(float(np.median(list(pairs.values()))))
+
+
 def test_too_few_cases_refused(tmp_path):
     with pytest.raises(ValueError):
         demo.generate(tmp_path, cases=10)

@@ -142,11 +142,11 @@ def test_automation_bias_without_reviews_is_not_evaluated_never_pass(two_systems
 
 def test_finding_titles_state_what_was_found():
     findings, _ = evaluate(load_policy(), {"automation_bias": {"flagged_reviewers": 1},
-                                           "fairness": {"race": {"final_decision": {"demographic_parity_ratio": 0.7}}}})
+                                           "fairness": {"race": {"final_decision": {"favourable_rate_ratio": 0.7}}}})
     bias = next(f for f in findings if f["metric"] == "automation_bias.flagged_reviewers")
     assert bias["status"] == "warn" and bias["title"] == "Reviewers flagged for automation bias: 1"
     assert bias["check"] == "No reviewer shows signs of automation bias"
-    ratio = next(f for f in findings if f["metric"].endswith("demographic_parity_ratio"))
+    ratio = next(f for f in findings if f["metric"].endswith("favourable_rate_ratio"))
     assert ratio["status"] == "fail" and "race" in ratio["title"] and ratio["title"].endswith("0.700")
     # a user's rule without a `found` template, or with a broken one, still says what was found
     assert headline({"title": "Alpha ok"}, "agreement.krippendorff_alpha_nominal", 0.5) == "Alpha ok: found 0.500"
@@ -202,3 +202,21 @@ def test_status_fits_80_columns_keeps_paths_whole_and_judges_retention_per_syste
     # each system's retention on its own log: credit covers 47 days, screening 122 days; both < 6 months
     assert "system credit: 3 cases, 2026-01-05 .. 2026-02-20; retention FAIL" in out
     assert "system screening: 3 cases, 2013-02-01 .. 2013-06-02; retention FAIL" in out
+
+
+def test_review_effect_says_whether_the_final_decisions_still_fail_the_policy():
+    from hitlgov.metrics.summary import review_effect_against_policy
+
+    fair = {"age": {"review_effect": {"verdict": "reduced"}}, "sex": {"review_effect": {"verdict": "unchanged"}},
+            "race": {"error": "positive label unknown"}}
+    findings = [
+        {"metric": "fairness.age.final_decision.favourable_rate_ratio", "status": "fail"},
+        {"metric": "fairness.age.final_decision.demographic_parity_difference", "status": "warn"},
+        {"metric": "fairness.age_band.final_decision.equalized_odds_difference", "status": "fail"},  # another attribute
+        {"metric": "fairness.sex.final_decision.demographic_parity_difference", "status": "pass"},
+    ]
+    review_effect_against_policy(fair, findings)
+    assert fair["age"]["review_effect"] == {"verdict": "reduced", "final_status": "fail",
+                                           "final_failing": ["favourable_rate_ratio"]}
+    assert fair["sex"]["review_effect"]["final_status"] == "pass" and fair["sex"]["review_effect"]["final_failing"] == []
+    assert "review_effect" not in fair["race"]

@@ -196,8 +196,9 @@ def test_views_file_maps_lake_tables(spark, lake, tmp_path):
     with engines.open_source(None, f"pyspark://local[2]?views={views}&{SPARK_CONF}") as src:
         on_spark = run(src)
     # the views file declares fewer roles than the store: compare what both declare
+    # a views file without favourable_label (it predates migration 8): the positive label is the favourable one
     assert on_spark["config"] == {"positive_label": "approve", "label_order": None,
-                                  "sensitive": ["age_band"], "features": ["income"]}
+                                  "sensitive": ["age_band"], "features": ["income"], "favourable_label": "approve"}
     assert differences(on_duckdb["oversight"], on_spark["oversight"]) == []
     assert differences(on_duckdb["fairness"]["age_band"], on_spark["fairness"]["age_band"]) == []
     assert set(on_spark["fairness"]) == {"age_band"}
