@@ -86,14 +86,21 @@ DEFAULT_SYSTEM = "default"
 #: them is read with the column empty, not refused
 ADDED_OPTIONAL: tuple[str, ...] = ("canary", "audit_sample", "audit_probability", "human_initial_decision")
 
+#: the integer surrogate key of a case (store migration 9, :mod:`hitlgov.case_keys`): not a field
+#: of the log (SCHEMA.md's identity stays ``system, case_id``) but a column of the relations that
+#: join on a case. Optional for another engine: a lake without it is joined on the string key.
+CASE_KEY = "case_key"
+KEYED_TABLES: tuple[str, ...] = ("cases", "reviews", "case_attributes")
+
 #: the canonical relations every source provides (the store's tables, a lake's views) and their
 #: Ibis types; the store adds bookkeeping columns (run_id, source_row) the metrics never read
 TABLES: dict[str, dict[str, str]] = {
     "cases": {"system": "string", "case_id": "string",
-              **{n: BY_NAME[n].type for n in CASE_FIELDS}},
+              **{n: BY_NAME[n].type for n in CASE_FIELDS}, CASE_KEY: "int64"},
     "reviews": {"system": "string", "case_id": "string",
-                **{n: BY_NAME[n].type for n in REVIEW_COLUMNS}},
-    "case_attributes": {"system": "string", "case_id": "string", "name": "string", "value": "string"},
+                **{n: BY_NAME[n].type for n in REVIEW_COLUMNS}, CASE_KEY: "int64"},
+    "case_attributes": {"system": "string", "case_id": "string", "name": "string", "value": "string",
+                        CASE_KEY: "int64"},
     "systems": {"system": "string", "positive_label": "string", "label_order": "array<string>"},
     "attribute_roles": {"system": "string", "name": "string", "role": "string"},
     # review-stage verdicts (issue 12): a second person accepting or rejecting a stored review
