@@ -162,6 +162,33 @@ def _shift_params(where: str, by: int) -> str:
     return "".join(out)
 
 
+def key_problems(con: duckdb.DuckDBPyConnection, *, limit: int = 10) -> list[str]:
+    """Keys that do not identify one case: a key shared by two cases, a case without one, or a
+    review, attribute or review event whose key is not its case's. (A run ingested after
+    migration 9 commits to its rows' keys in the audit leaves; this also covers the keys migration
+    9 gave to rows committed before it.)"""
+    kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables "
+                             "WHERE table_schema = 'main'").fetchall())
+    if kinds.get("cases") != "BASE TABLE":  # in place: keys are computed from the file rows, not stored
+        return []
+    if "case_key" not in {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                                      "WHERE table_name = 'cases'").fetchall()}:
+        return []
+    problems = [f"cases: case key {k} is held by {n} cases" for k, n in con.execute(
+        "SELECT case_key, count(*) FROM cases WHERE case_key IS NOT NULL GROUP BY 1 HAVING count(*) > 1 "
+        "ORDER BY 1 LIMIT ?", [limit]).fetchall()]
+    problems += [f"cases: case {s}/{c} has no case key" for s, c in con.execute(
+        "SELECT system, case_id FROM cases WHERE case_key IS NULL ORDER BY 1, 2 LIMIT ?", [limit]).fetchall()]
+    for table in ("reviews", "case_attributes", "review_events"):
+        rows = con.execute(
+            f"""SELECT t.system, t.case_id, t.case_key, c.case_key FROM {table} t
+                LEFT JOIN cases c ON c.system = t.system AND c.case_id = t.case_id
+                WHERE t.case_key IS DISTINCT FROM c.case_key ORDER BY 1, 2 LIMIT ?""", [limit]).fetchall()
+        problems += [f"{table}: a row of case {s}/{c} carries case key {k}, the case's key is {want}"
+                     for s, c, k, want in rows]
+    return problems
+
+
 def wide_problems(con: duckdb.DuckDBPyConnection, *, limit: int = 10) -> list[str]:
     """Where the wide table does not say what the long ``case_attributes`` (the committed record)
     says: a value changed, added or missing. Empty when they agree."""
