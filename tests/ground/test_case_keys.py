@@ -122,8 +122,13 @@ def test_verify_names_a_tampered_key_or_wide_value(tmp_path):
         assert any("case key 1 attribute 'region' differs" in p for p in problems), problems
         con.execute("UPDATE case_attributes_wide SET a1 = 'north' WHERE case_key = 1")
         con.execute("UPDATE cases SET case_key = 1 WHERE case_id = 'c3'")
+        # a run ingested since migration 9 commits to its keys: the changed row is the finding
         problems = audit.verify_store(con, checkpoints=False)["problems"]
-        assert any("case key 1 is held by 2 cases" in p for p in problems), problems
+        assert any(p.startswith("cases: row default/c3 of ingestion run 1 changed") for p in problems), problems
+        # (keys migration 9 gave to rows committed before it are covered by the consistency check)
+        assert "cases: case key 1 is held by 2 cases" in case_keys.key_problems(con)
+        assert any("reviews: a row of case default/c3 carries case key 3, the case's key is 1" in p
+                   for p in case_keys.key_problems(con))
 
 
 def _wide_by_name(con) -> dict:
