@@ -81,6 +81,8 @@ def upgrade(con: duckdb.DuckDBPyConnection) -> None:
     kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables "
                              "WHERE table_schema = 'main'").fetchall())
     if kinds.get("cases") == "VIEW":
+        if kinds.get("review_events") == "BASE TABLE":  # a table (empty) in an in-place store too
+            con.execute("ALTER TABLE review_events ADD COLUMN case_key BIGINT")
         upgrade_inplace(con)
         return
     con.execute("ALTER TABLE cases ADD COLUMN case_key BIGINT")

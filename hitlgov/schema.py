@@ -106,7 +106,7 @@ TABLES: dict[str, dict[str, str]] = {
     # review-stage verdicts (issue 12): a second person accepting or rejecting a stored review
     # (Label Studio Enterprise reviews[]); reviewer_id is the reviewed annotator
     "review_events": {"system": "string", "case_id": "string", "reviewer_id": "string", "reviewed_by": "string",
-                      "accepted": "boolean", "reviewed_at": "timestamp", "event_id": "string"},
+                      "accepted": "boolean", "reviewed_at": "timestamp", "event_id": "string", CASE_KEY: "int64"},
 }
 #: canonical relations added after the first release: a lake (Parquet export, views file,
 #: catalog) that predates one has no rows of it (no review stage), rather than being refused
