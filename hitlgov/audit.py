@@ -767,6 +767,11 @@ def verify_store(con: duckdb.DuckDBPyConnection, *, limit: int = 10, since: list
     problems += records
     notes += record_notes
     problems += _duplicates(con, limit)
+    from hitlgov import case_keys  # derived data (issue 16): keys and wide attributes agree with the record
+
+    # (a changed record is the finding; the derived data then differs from it as a consequence)
+    if not any(p.startswith(("cases:", "reviews:", "case_attributes:", "review_events:")) for p in problems):
+        problems += case_keys.key_problems(con, limit=limit) + case_keys.wide_problems(con, limit=limit)
     return {"ok": not problems, "chain": chain, "problems": problems, "notes": notes,
             "checkpoint": anchor["latest"]}
 

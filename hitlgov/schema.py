@@ -87,21 +87,28 @@ DEFAULT_SYSTEM = "default"
 ADDED_OPTIONAL: tuple[str, ...] = ("canary", "audit_sample", "audit_probability", "human_initial_decision",
                                    "favourable_label")
 
+#: the integer surrogate key of a case (store migration 9, :mod:`hitlgov.case_keys`): not a field
+#: of the log (SCHEMA.md's identity stays ``system, case_id``) but a column of the relations that
+#: join on a case. Optional for another engine: a lake without it is joined on the string key.
+CASE_KEY = "case_key"
+KEYED_TABLES: tuple[str, ...] = ("cases", "reviews", "case_attributes")
+
 #: the canonical relations every source provides (the store's tables, a lake's views) and their
 #: Ibis types; the store adds bookkeeping columns (run_id, source_row) the metrics never read
 TABLES: dict[str, dict[str, str]] = {
     "cases": {"system": "string", "case_id": "string",
-              **{n: BY_NAME[n].type for n in CASE_FIELDS}},
+              **{n: BY_NAME[n].type for n in CASE_FIELDS}, CASE_KEY: "int64"},
     "reviews": {"system": "string", "case_id": "string",
-                **{n: BY_NAME[n].type for n in REVIEW_COLUMNS}},
-    "case_attributes": {"system": "string", "case_id": "string", "name": "string", "value": "string"},
+                **{n: BY_NAME[n].type for n in REVIEW_COLUMNS}, CASE_KEY: "int64"},
+    "case_attributes": {"system": "string", "case_id": "string", "name": "string", "value": "string",
+                        CASE_KEY: "int64"},
     "systems": {"system": "string", "positive_label": "string", "label_order": "array<string>",
                 "favourable_label": "string"},
     "attribute_roles": {"system": "string", "name": "string", "role": "string"},
     # review-stage verdicts (issue 12): a second person accepting or rejecting a stored review
     # (Label Studio Enterprise reviews[]); reviewer_id is the reviewed annotator
     "review_events": {"system": "string", "case_id": "string", "reviewer_id": "string", "reviewed_by": "string",
-                      "accepted": "boolean", "reviewed_at": "timestamp", "event_id": "string"},
+                      "accepted": "boolean", "reviewed_at": "timestamp", "event_id": "string", CASE_KEY: "int64"},
 }
 #: canonical relations added after the first release: a lake (Parquet export, views file,
 #: catalog) that predates one has no rows of it (no review stage), rather than being refused

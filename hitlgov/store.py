@@ -19,7 +19,7 @@ import re
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import duckdb
 
@@ -29,7 +29,9 @@ DEFAULT_DB = "hitlgov.duckdb"
 ENV_DB = "HITLGOV_DB"
 
 # Each entry upgrades the schema from version i to i+1. Never edit a released entry: append.
-MIGRATIONS: list[str] = [
+# An entry is SQL, or a function of the connection for a step whose SQL depends on the data (the
+# wide attribute table of migration 9 has one column per attribute the store already holds).
+MIGRATIONS: list[str | Callable[[duckdb.DuckDBPyConnection], None]] = [
     # 1: the canonical store
     """
     CREATE TABLE ingestion_runs (
@@ -260,6 +262,16 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+
+def _migration_9(con: duckdb.DuckDBPyConnection) -> None:
+    """9 (issue 16): integer case keys and attributes served wide (:mod:`hitlgov.case_keys`)."""
+    from hitlgov import case_keys
+
+    case_keys.upgrade(con)
+
+
+MIGRATIONS.append(_migration_9)
+
 SCHEMA_VERSION = len(MIGRATIONS)
 _LOCK_PATTERN = re.compile(r"(Could not set lock|Conflicting lock|different configuration)", re.I)
 
@@ -368,8 +380,11 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Apply the migrations this store has not seen yet, each in its own transaction."""
+def migrate(con: duckdb.DuckDBPyConnection, *, to: int | None = None) -> int:
+    """Apply the migrations this store has not seen yet, each in its own transaction.
+
+    ``to`` stops at that version: a store as an older release left it (the upgrade tests build
+    the demo store at version 7 this way, then open it with this release)."""
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL)"
     )
@@ -378,16 +393,21 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         raise HitlgovError(
             f"store schema version {version} is newer than this hitlgov ({SCHEMA_VERSION}): upgrade hitlgov"
         )
-    for number in range(version + 1, SCHEMA_VERSION + 1):
+    last = SCHEMA_VERSION if to is None else min(int(to), SCHEMA_VERSION)
+    for number in range(version + 1, last + 1):
         with transaction(con):
             recommit = number in STATE_COLUMNS_ADDED and _state_matches_its_commitment(con)
-            con.execute(MIGRATIONS[number - 1])
+            step = MIGRATIONS[number - 1]
+            if callable(step):
+                step(con)
+            else:
+                con.execute(step)
             con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number])
             if recommit:
                 from hitlgov import audit
 
                 audit.commit_state(con, reason=f"schema migration {number}", actor="hitlgov migrate")
-    return SCHEMA_VERSION
+    return max(version, last)
 
 
 #: migrations that add a column to a configuration table the audit trail commits to as a whole

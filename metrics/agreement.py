@@ -20,7 +20,8 @@ def multi_review_ratings(source: Source, flt: Filter = Filter(), *, max_cases: i
                          seed: int = 0):
     """``(ratings, cases_total)``: long ``case_id, reviewer_id, label`` of multi-reviewed cases."""
     c = source.cases(flt)
-    multi = c.filter(c.n_reviews >= 2).select("system", "case_id")
+    key = list(dict.fromkeys(["system", "case_id", *source.key]))
+    multi = c.filter(c.n_reviews >= 2).select(*key)
     total = int(multi.count().to_pandas())
     if total > max_cases:
         # A stable pseudo-random subset of cases: the order of a seeded MD5 of the case key
@@ -28,7 +29,7 @@ def multi_review_ratings(source: Source, flt: Filter = Filter(), *, max_cases: i
         key = (multi.system + "|" + multi.case_id + "|" + ibis.literal(str(seed))).hexdigest("md5")
         multi = multi.order_by([key, "system", "case_id"]).limit(max_cases)
     r = source.table("reviews")
-    r = r.semi_join(multi, ["system", "case_id"])
+    r = r.semi_join(multi.select(*source.key), list(source.key))
     # Ordered, so that the bootstrap (which resamples cases in order of first appearance) draws
     # the same resamples whatever order an engine returns rows in.
     df = (r.select(case_id=r.system + "|" + r.case_id, reviewer_id=r.reviewer_id, label=r.human_decision)

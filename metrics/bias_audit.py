@@ -97,13 +97,11 @@ def bias_audit_table(source: Source, flt: Filter = Filter(), *, sex_attribute: s
     if label is None:
         out["reason"] = "no favourable label is known for the system (--positive-label or the mapping file)"
         return out
-    c = source.cases(flt).select("system", "case_id", "final")
-    for key, name in (("sex", sex), ("race", race)):
-        if name is None:
-            c = c.mutate(**{key: ibis.null("string")})
-        else:
-            a = source.attribute(name)
-            c = c.left_join(a, ["system", "case_id"]).select(c, **{key: a.value})
+    c = source.cases(flt).select(*source.key, "final")
+    named = [n for n in (sex, race) if n is not None]
+    w, col = source.attributes(named)
+    c = c.left_join(w, list(source.key)).select(
+        c, sex=w[col[sex]] if sex else ibis.null("string"), race=w[col[race]] if race else ibis.null("string"))
     df = c.group_by(["sex", "race"]).aggregate(
         individuals=c.count(), selected=(c.final == label).cast("int64").sum()).to_pandas()
     total = int(df["individuals"].sum()) if len(df) else 0

@@ -65,17 +65,18 @@ def window_sample(source: Source, flt: Filter, *, features: list[str], positive_
     """A seeded sample (at most ``max_rows`` cases) of one window, features pivoted to columns."""
     c, total = source.sample_cases(flt, max_rows=max_rows, seed=seed)
     cols = {"system": c.system, "case_id": c.case_id, "model_score": c.model_score,
-            "overridden": c.overridden.cast("int8")}
+            "overridden": c.overridden.cast("int8"), **{k: c[k] for k in source.key if k not in ("system", "case_id")}}
     if positive_label is not None:
         cols["model_positive"] = (c.model_decision == positive_label).cast("int8")
     sample = c.select(**cols)
     df = sample.order_by(["system", "case_id"]).to_pandas()  # same row order on every engine
     if features and not df.empty:
-        a = source.table("case_attributes")
-        a = a.filter(a.name.isin(features)).semi_join(sample, ["system", "case_id"])
-        wide = a.to_pandas().pivot_table(index=["system", "case_id"], columns="name", values="value",
-                                         aggfunc="first")
-        df = df.merge(wide.reset_index(), on=["system", "case_id"], how="left")
+        key = list(source.key)
+        w, col = source.attributes(features)
+        w = w.semi_join(sample.select(*key), key)
+        wide = w.to_pandas().rename(columns={col[f]: f for f in features})
+        df = df.merge(wide, on=key, how="left")
+    df = df.drop(columns=[k for k in source.key if k not in ("system", "case_id")])
     for f in features:
         if f not in df:
             df[f] = None
@@ -181,7 +182,7 @@ def _column_values(source: Source, flt: Filter, column: str) -> ir.Table:
     if column == "model_score":
         return c.select(value=c.model_score.cast("string"))
     a = source.attribute(column)
-    j = c.select("system", "case_id").left_join(a, ["system", "case_id"])
+    j = c.select(*source.key).left_join(a, list(source.key))
     return j.select(value=j.value)
 
 

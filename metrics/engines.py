@@ -47,7 +47,7 @@ import ibis.expr.types as ir
 from hitlgov.metrics.source import Source
 
 from hitlgov.errors import HitlgovError
-from hitlgov.schema import ADDED_OPTIONAL, OPTIONAL_TABLES, TABLES
+from hitlgov.schema import ADDED_OPTIONAL, CASE_KEY, OPTIONAL_TABLES, TABLES
 from hitlgov.yamlfile import read_yaml_mapping
 
 # The canonical relations and the Ibis types the metric code relies on (source.py docstring).
@@ -441,13 +441,15 @@ def _conform(t: ir.Table, name: str, where: str, spec: EngineSpec) -> ir.Table:
     key are dropped; a missing one is an error naming the table and the column)."""
     schema = CANONICAL_SCHEMA[name]
     have = t.schema()
-    missing = [c for c in schema if c not in have and c not in ADDED_OPTIONAL]
+    missing = [c for c in schema if c not in have and c not in ADDED_OPTIONAL and c != CASE_KEY]
     if missing:
         raise HitlgovError(f"--engine {spec.url}: {where} lacks column(s) {', '.join(missing)} "
                            f"(has {', '.join(have.names)})")
     cols = {}
     for c, typ in schema.items():
         want = ibis.dtype(typ)
+        if c == CASE_KEY and c not in have:  # a lake without the integer key joins on (system, case_id)
+            continue
         if c not in have:  # an optional field the lake table predates
             cols[c] = ibis.null(want)
             continue

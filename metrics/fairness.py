@@ -31,7 +31,7 @@ def group_counts(source: Source, flt: Filter, *, attributes: tuple[str, ...], po
     """Confusion counts per group (``fairness_stats.COUNT_COLUMNS`` and ``fav``, the decisions with
     the favourable label, default the positive one) for each decision, and the number of cases
     without a group. One grouped aggregate serves every decision, so the cases are joined to their
-    attributes once."""
+    attributes once (one join on the case key for all of them)."""
     favourable_label = positive_label if favourable_label is None else favourable_label
     unknown = [d for d in decisions if d not in DECISIONS]
     if unknown:
@@ -39,10 +39,10 @@ def group_counts(source: Source, flt: Filter, *, attributes: tuple[str, ...], po
     c = source.cases(flt)
     # model and final decision are compared on the same cases: those with a model decision
     c = c.filter(c.model_decision.notnull())
-    for name in attributes:
-        a = source.attribute(name).rename(value_a="value")
-        c = c.left_join(a, ["system", "case_id"]).select(c, **{f"_g_{name}": a.value_a})
-    parts = [c[f"_g_{name}"] for name in attributes]
+    # every attribute of the intersection in one join on the case key (the wide attributes)
+    w, col = source.attributes(attributes)
+    c = c.left_join(w, list(source.key)).select(c, **{f"_g{i}": w[col[name]] for i, name in enumerate(attributes)})
+    parts = [c[f"_g{i}"] for i in range(len(attributes))]
     group = parts[0]
     for p in parts[1:]:
         group = group + INTERSECTION + p  # NULL if any part is missing

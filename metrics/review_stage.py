@@ -38,8 +38,8 @@ def rejection_rate(source: Source, flt: Filter = Filter()) -> dict:
     e = _events(source)
     if e is None:
         return {"verdicts": 0, "accepted": 0, "rejected": 0, "rejection_rate": None, "by_annotator": []}
-    c = source.cases(flt).select("system", "case_id")
-    e = e.semi_join(c, ["system", "case_id"])
+    key = list(source.key) if "case_key" in e.columns else ["system", "case_id"]
+    e = e.semi_join(source.cases(flt).select(*key), key)
     judged = e.filter(e.accepted.notnull())
     df = judged.group_by("reviewer_id").aggregate(
         verdicts=judged.count(),

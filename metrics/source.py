@@ -14,6 +14,13 @@ The canonical relations an engine must provide:
                review_completed_at, review_seconds, escalated, rationale) -- one row per review
 * ``case_attributes`` (system, case_id, name, value)          -- long form
 * ``systems`` (system, positive_label, label_order), ``attribute_roles`` (system, name, role)
+
+and, optionally, ``case_key`` (BIGINT) on ``cases``, ``reviews`` and ``case_attributes``: the
+integer surrogate key the store assigns (:mod:`hitlgov.case_keys`). Where all three carry it the
+relations join on it (:attr:`Source.key`); a lake without it is joined on ``(system, case_id)``.
+The store also serves the attributes wide (``case_attributes_wide``, one column per attribute,
+keyed by ``case_key``), read by :meth:`Source.attributes`; elsewhere the same wide relation is
+one pivot of the long table.
 """
 from __future__ import annotations
 
@@ -94,6 +101,7 @@ class Source:
         # (key, kind, data version, value) results to write to the store's result cache on close
         # (hitlgov.result_cache); only a store source (Source.open) writes them.
         self.pending_cache: list[tuple[str, str, str, object]] = []
+        self._key: tuple[str, ...] | None = None
 
     def __enter__(self) -> "Source":
         return self
@@ -164,6 +172,45 @@ class Source:
                                                        ibis.null().cast("float64")))
         return t
 
+    # -- keys and attributes -------------------------------------------------------------
+    @property
+    def key(self) -> tuple[str, ...]:
+        """The columns a case is joined on: ``("case_key",)`` where cases, reviews and attributes
+        all carry the integer key, else ``("system", "case_id")``."""
+        if self._key is None:
+            have = all("case_key" in self.table(t).columns for t in ("cases", "reviews", "case_attributes"))
+            self._key = ("case_key",) if have else ("system", "case_id")
+        return self._key
+
+    def _wide_catalogue(self) -> dict[str, str] | None:
+        """``{attribute: column}`` of the store's wide table, or None where there is none."""
+        if self.raw is None:
+            return None
+        try:
+            rows = self.raw.execute("SELECT name, col FROM attribute_columns").fetchall()
+        except Exception:  # noqa: BLE001 - a store before migration 9
+            return None
+        return dict(rows)
+
+    def attributes(self, names: tuple[str, ...] | list[str]) -> tuple[ir.Table, dict[str, str]]:
+        """``(table, columns)``: one row per case with any of the attributes ``names``, keyed by
+        :attr:`key`, one column per attribute (``columns`` maps each name to its column; a name
+        is data and never a column name). Joined once, however many attributes a metric needs.
+
+        On the store this is its wide table (a name it does not hold reads as all missing); on
+        another engine, one pivot of the long ``case_attributes``."""
+        names = list(dict.fromkeys(names))
+        out = {n: f"attr_{i}" for i, n in enumerate(names)}
+        cat = self._wide_catalogue() if self.key == ("case_key",) else None
+        if cat is not None:
+            w = self.backend.table("case_attributes_wide")
+            cols = {out[n]: (w[cat[n]] if n in cat else ibis.null("string")) for n in names}
+            return w.select("case_key", **cols), out
+        a = self.table("case_attributes")
+        a = a.filter(a.name.isin(names))
+        return a.group_by(list(self.key)).aggregate(
+            **{out[n]: a.value.max(where=a.name == n) for n in names}), out
+
     # -- the canonical relations, filtered ----------------------------------------------
     def _case_filter(self, t: ir.Table, flt: Filter) -> ir.Table:
         preds = []
@@ -179,9 +226,8 @@ class Source:
             t = t.filter(*preds)
         if flt.segment is not None:
             name, value = flt.segment
-            a = self.table("case_attributes")
-            a = a.filter(a.name == name, a.value == value).select("system", "case_id")
-            t = t.semi_join(a, ["system", "case_id"])
+            w, col = self.attributes([name])
+            t = t.semi_join(w.filter(w[col[name]] == value).select(*self.key), list(self.key))
         return t
 
     def review_stats(self, within: ir.Table | None = None) -> ir.Table:
@@ -198,13 +244,14 @@ class Source:
         the text form of a timestamp does not (``10:00:00|`` sorts after ``10:00:00.5|``).
         """
         r = self.table("reviews")
+        key = list(self.key)
         if within is not None:  # only the reviews of these cases (a sample): far less to aggregate
-            r = r.semi_join(within.select("system", "case_id"), ["system", "case_id"])
+            r = r.semi_join(within.select(*key), key)
         at = r.review_completed_at.coalesce(r.review_started_at)
         micros = at.delta(ibis.timestamp("1970-01-01 00:00:00"), unit="microsecond")
         time_key = micros.cast("string").lpad(18, "0").fill_null("0" * 18)
         last = (time_key + "|" + r.reviewer_id + "\x1f" + r.human_decision).max()
-        return r.group_by(["system", "case_id"]).aggregate(
+        return r.group_by(key).aggregate(
             n_reviews=r.count(),
             escalated_any=r.escalated.cast("int8").max(),
             last_human_decision=last.re_extract("\x1f([^\x1f]*)$", 1),
@@ -250,7 +297,7 @@ class Source:
         return self._with_review_summary(self._case_filter(self.table("cases"), flt), self.review_stats())
 
     def _with_review_summary(self, c: ir.Table, s: ir.Table) -> ir.Table:
-        j = c.left_join(s, ["system", "case_id"]).select(
+        j = c.left_join(s, list(self.key)).select(
             c, s.n_reviews, s.escalated_any, s.last_human_decision
         )
         n = j.n_reviews.fill_null(0)
@@ -269,17 +316,22 @@ class Source:
         return self._reused(("reviews", flt), lambda: self._reviews(flt))
 
     def _reviews(self, flt: Filter) -> ir.Table:
+        key = list(self.key)
+        extra = [k for k in key if k not in ("system", "case_id")]
         c = self._case_filter(self.table("cases"), flt).select(
-            "system", "case_id", "ts", "model_version", "model_decision", "model_score", "outcome", "canary"
+            "system", "case_id", *extra, "ts", "model_version", "model_decision", "model_score", "outcome", "canary"
         )
         r = self.table("reviews")
-        return r.inner_join(c, ["system", "case_id"]).mutate(
-            overrode=r.human_decision != c.model_decision
-        )
+        j = r.inner_join(c, key)
+        if extra:  # joined on the integer key: the case's own system and case_id, once
+            j = j.drop(*[f"{col}_right" for col in ("system", "case_id") if f"{col}_right" in j.columns])
+        return j.mutate(overrode=j.human_decision != j.model_decision)
 
     def attribute(self, name: str) -> ir.Table:
-        a = self.table("case_attributes")
-        return a.filter(a.name == name).select("system", "case_id", value=a.value)
+        """``(key..., value)`` of one attribute, for the cases that have it."""
+        w, col = self.attributes([name])
+        w = w.filter(w[col[name]].notnull())
+        return w.select(*self.key, value=w[col[name]])
 
     # -- configuration ------------------------------------------------------------------
     def systems(self) -> list[str]:

@@ -29,6 +29,27 @@ def build_store(tmp_path: Path, text: str, *, name: str = "log.csv", mapping: Ma
 
 
 @pytest.fixture
+def copy_into_version(fresh: Path, old: Path, version: int) -> None:
+    """A store at schema ``version`` holding the rows ``fresh`` holds, in the columns that version
+    has: what an older release left after ingesting the same files (for upgrade tests)."""
+    import duckdb
+
+    con = duckdb.connect(str(old))
+    store.migrate(con, to=version)
+    assert store.current_version(con) == version
+    con.execute(f"ATTACH '{fresh}' AS f (READ_ONLY)")
+    tables = [t for (t,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_catalog = "
+                                        "current_database() AND table_schema = 'main' AND table_name <> 'schema_version'"
+                                        ).fetchall()]
+    for table in tables:
+        cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+        have = {r[0] for r in con.execute(f"DESCRIBE f.{table}").fetchall()}
+        shared = ", ".join(c for c in cols if c in have)
+        con.execute(f"INSERT INTO {table} ({shared}) SELECT {shared} FROM f.{table}")
+    con.execute("DETACH f")
+    con.close()
+
+
 def make_store(tmp_path):
     def make(text: str, **kwargs) -> Path:
         return build_store(tmp_path, text, **kwargs)

@@ -23,7 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"hitlgov": "hitlgov", "metrics": "hitlgov.metrics", "dashboard": "hitlgov.dashboard",
            "reports": "hitlgov.reports"}
-GROUND = {"errors", "store", "schema", "audit", "checkpoint", "yamlfile", "limits", "pseudonym", "palette", "formats",
+GROUND = {"errors", "store", "case_keys", "schema", "audit", "checkpoint", "yamlfile", "limits", "pseudonym", "palette", "formats",
           "hookspecs", "result_cache", "__init__", "actor", "accounts", "authconfig"}
 INGEST = {"ingest", "adapters", "mapping", "export", "demo"}
 ALLOWED = {

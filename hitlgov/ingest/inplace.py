@@ -43,7 +43,7 @@ from pathlib import Path
 
 import duckdb
 
-from hitlgov import audit
+from hitlgov import audit, case_keys
 from hitlgov.errors import IngestError
 from hitlgov.ingest.casting import FieldSQL, lit, q
 from hitlgov.ingest.pipeline import attribute_columns, classify, file_sha256, row_checks
@@ -156,7 +156,7 @@ def register(con: duckdb.DuckDBPyConnection, patterns: list[str | Path] | str, *
     select = ",\n  ".join(f"{expr} AS {name}" for name, expr in cols.items())
     attr_select = "".join(f",\n  NULLIF(trim(CAST({q(c)} AS VARCHAR)), '') AS _a{i}" for i, c in enumerate(attrs))
     raw_select = "".join(f",\n  {expr} AS _raw_{name}" for name, expr in typed.raw().items())
-    base = f"SELECT filename AS _file, file_row_number AS _frow,\n  {select}{attr_select}"
+    base = f"SELECT filename AS _file, file_index AS _fidx, file_row_number AS _frow,\n  {select}{attr_select}"
 
     try:
         with transaction(con):
@@ -311,37 +311,14 @@ def _quarantine(con: duckdb.DuckDBPyConnection, run_id: int, source: str, column
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, base: str, source: str, attrs: list[str], run_id: int) -> None:
+    """The canonical relations as views over the files minus the index, with the integer case key
+    (the case's first row's position) and the attributes wide from the same row
+    (:func:`hitlgov.case_keys.inplace_views`)."""
     con.execute(f"CREATE VIEW inplace_log AS {base}\nFROM {source}")
     for table in ("case_attributes", "reviews", "cases"):
         con.execute(f"DROP TABLE {table}")
-    con.execute(
-        """CREATE VIEW inplace_case_rows AS
-        SELECT l.* FROM inplace_log l
-        ANTI JOIN (SELECT file, row FROM inplace_skip WHERE skip_case) s ON s.file = l._file AND s.row = l._frow""")
-    con.execute(
-        f"""CREATE VIEW cases AS
-        SELECT system, case_id, ts, model_version, model_decision, model_score, final_decision, outcome,
-               CAST({int(run_id)} AS BIGINT) AS run_id, _frow + 1 AS source_row,
-               canary, audit_sample, audit_probability
-        FROM inplace_case_rows""")
-    con.execute(
-        f"""CREATE VIEW reviews AS
-        SELECT l.system, l.case_id, l.reviewer_id, l.human_decision, l.review_started_at, l.review_completed_at,
-               coalesce(l.review_seconds_given, epoch(l.review_completed_at) - epoch(l.review_started_at))
-                 AS review_seconds,
-               l.escalated, l.rationale, CAST({int(run_id)} AS BIGINT) AS run_id, l._frow + 1 AS source_row,
-               l.human_initial_decision
-        FROM inplace_log l
-        ANTI JOIN (SELECT file, row FROM inplace_skip WHERE skip_review) s ON s.file = l._file AND s.row = l._frow
-        WHERE l.reviewer_id IS NOT NULL""")
-    if attrs:
-        parts = [f"SELECT system, case_id, {lit(name)} AS name, _a{i} AS value, CAST({int(run_id)} AS BIGINT) AS run_id "
-                 f"FROM inplace_case_rows WHERE _a{i} IS NOT NULL" for i, name in enumerate(attrs)]
-        body = "\nUNION ALL\n".join(parts)
-    else:
-        body = ("SELECT NULL::VARCHAR AS system, NULL::VARCHAR AS case_id, NULL::VARCHAR AS name, "
-                "NULL::VARCHAR AS value, NULL::BIGINT AS run_id WHERE false")
-    con.execute(f"CREATE VIEW case_attributes AS {body}")
+    case_keys.build_inplace_keys(con)
+    case_keys.inplace_views(con, attrs, run_id)
 
 
 def verify(con: duckdb.DuckDBPyConnection, *, since: list | None = None) -> dict:

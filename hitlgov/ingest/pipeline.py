@@ -30,7 +30,7 @@ from typing import Callable
 
 import duckdb
 
-from hitlgov import audit
+from hitlgov import audit, case_keys
 from hitlgov import store as store_module
 from hitlgov.errors import HitlgovError, IngestError
 from hitlgov.ingest.casting import FieldSQL, q
@@ -258,7 +258,7 @@ def commit(con: duckdb.DuckDBPyConnection, staged: Staged, *, mapping: Mapping,
             audit.append_event(con, kind="ingestion", subject=str(path),
                                detail={"run_id": run_id, **result.as_json(), **audit.commit_run(con, run_id)})
     finally:
-        for t in ("hitlgov_cls", "hitlgov_attrs"):
+        for t in ("hitlgov_cls", "hitlgov_attrs", "hitlgov_new_cases", "hitlgov_keys"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
         for v in ("hitlgov_src", "hitlgov_stg"):
             con.execute(f"DROP VIEW IF EXISTS {v}")
@@ -660,29 +660,44 @@ def forget_requarantined(con: duckdb.DuckDBPyConnection, *, run_id: int, sha256:
 def store(con: duckdb.DuckDBPyConnection, *, run_id: int, path: Path, attrs: list[str],
           rejects: list[dict], mapping: Mapping) -> dict:
     """Insert what is new, quarantine what is not valid, and return the counts."""
+    # New cases get the next integer keys (hitlgov.case_keys), in row order; every other row of
+    # the file joins on the key of its case, new or stored.
     con.execute(
-        f"""INSERT INTO cases (system, case_id, {', '.join(CASE_FIELDS)}, run_id, source_row)
-        SELECT system, case_id, {', '.join(CASE_FIELDS)}, ?, _row
-        FROM hitlgov_cls k
+        """CREATE OR REPLACE TEMP TABLE hitlgov_new_cases AS
+        SELECT _row, row_number() OVER (ORDER BY _row) AS _n FROM hitlgov_cls k
         WHERE _status <> 'quarantined' AND _row = _case_first_row
-          AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.system = k.system AND c.case_id = k.case_id)""",
+          AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.system = k.system AND c.case_id = k.case_id)""")
+    new = con.execute("SELECT count(*) FROM hitlgov_new_cases").fetchall()[0][0]
+    first_key = case_keys.reserve(con, new)
+    con.execute(
+        f"""INSERT INTO cases (system, case_id, {', '.join(CASE_FIELDS)}, run_id, source_row, case_key)
+        SELECT k.system, k.case_id, {', '.join(f'k.{c}' for c in CASE_FIELDS)}, ?, k._row, n._n + ? - 1
+        FROM hitlgov_cls k JOIN hitlgov_new_cases n ON n._row = k._row""",
+        [run_id, first_key],
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE hitlgov_keys AS
+        SELECT c.system, c.case_id, c.case_key FROM cases c
+        SEMI JOIN (SELECT system, case_id FROM hitlgov_cls WHERE _status <> 'quarantined') k
+          ON k.system = c.system AND k.case_id = c.case_id""")
+    con.execute(
+        f"""INSERT INTO reviews (system, case_id, reviewer_id, {', '.join(REVIEW_FIELDS)}, run_id, source_row, case_key)
+        SELECT k.system, k.case_id, k.reviewer_id, {', '.join(f'k.{c}' for c in REVIEW_FIELDS)}, ?, k._row, x.case_key
+        FROM hitlgov_cls k JOIN hitlgov_keys x ON x.system = k.system AND x.case_id = k.case_id
+        WHERE k._status = 'stored' AND k.reviewer_id IS NOT NULL""",
         [run_id],
     )
     con.execute(
-        f"""INSERT INTO reviews (system, case_id, reviewer_id, {', '.join(REVIEW_FIELDS)}, run_id, source_row)
-        SELECT system, case_id, reviewer_id, {', '.join(REVIEW_FIELDS)}, ?, _row
-        FROM hitlgov_cls WHERE _status = 'stored' AND reviewer_id IS NOT NULL""",
-        [run_id],
-    )
-    con.execute(
-        """INSERT INTO case_attributes
-        SELECT n.system, n.case_id, n.name, n.value, ? FROM hitlgov_attrs n
+        """INSERT INTO case_attributes (system, case_id, name, value, run_id, case_key)
+        SELECT n.system, n.case_id, n.name, n.value, ?, x.case_key FROM hitlgov_attrs n
+        JOIN hitlgov_keys x ON x.system = n.system AND x.case_id = n.case_id
         SEMI JOIN (SELECT system, case_id FROM hitlgov_cls
                    WHERE _row = _case_first_row AND _status <> 'quarantined') k
           ON k.system = n.system AND k.case_id = n.case_id
         ANTI JOIN case_attributes a ON a.system = n.system AND a.case_id = n.case_id AND a.name = n.name""",
         [run_id],
     )
+    _store_wide_attributes(con, run_id, attrs, first_key)
     if "_review_events" in _source_columns(con):
         _store_review_events(con, run_id)
     # Quarantine: invalid rows (stage), conflicting rows (classify), unparsable CSV lines.
@@ -730,10 +745,12 @@ def _store_review_events(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
     """Review-stage events an adapter put in ``_review_events`` (JSON list per review row):
     kept for every stored or already-known review, each event once (re-ingesting adds none)."""
     con.execute(
-        f"""INSERT INTO review_events
+        f"""INSERT INTO review_events (system, case_id, reviewer_id, reviewed_by, accepted, reviewed_at, event_id,
+                                   run_id, source_row, case_key)
         SELECT DISTINCT k.system, k.case_id, k.reviewer_id, e.reviewed_by, e.accepted,
-               timezone('UTC', TRY_CAST(e.reviewed_at AS TIMESTAMPTZ)), e.review_id, $1, k._row
-        FROM hitlgov_cls k JOIN hitlgov_src s ON s._row = k._row,
+               timezone('UTC', TRY_CAST(e.reviewed_at AS TIMESTAMPTZ)), e.review_id, $1, k._row, x.case_key
+        FROM hitlgov_cls k JOIN hitlgov_src s ON s._row = k._row
+             JOIN hitlgov_keys x ON x.system = k.system AND x.case_id = k.case_id,
              unnest(from_json(s._review_events, '{REVIEW_EVENT_JSON}')) AS u(e)
         WHERE k._status <> 'quarantined' AND k.reviewer_id IS NOT NULL AND s._review_events IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM review_events x WHERE x.system = k.system AND x.case_id = k.case_id
@@ -741,6 +758,23 @@ def _store_review_events(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
                           AND x.reviewed_by IS NOT DISTINCT FROM e.reviewed_by
                           AND x.reviewed_at IS NOT DISTINCT FROM timezone('UTC', TRY_CAST(e.reviewed_at AS TIMESTAMPTZ)))""",
         [run_id])
+
+
+def _store_wide_attributes(con: duckdb.DuckDBPyConnection, run_id: int, attrs: list[str], first_key: int) -> None:
+    """The run's attributes in the wide table (hitlgov.case_keys): a new case's straight from its
+    first row (already one column per attribute here), and the attributes this run adds to a
+    case stored before from the long rows just inserted."""
+    if not attrs:
+        return
+    cat = case_keys.add_columns(con, list(attrs))
+    cols = ", ".join(q(cat[a]) for a in attrs)
+    values = ", ".join(f"k._a{i}" for i in range(len(attrs)))
+    con.execute(
+        f"""INSERT INTO {case_keys.WIDE} (case_key, {cols})
+        SELECT n._n + ? - 1, {values} FROM hitlgov_cls k JOIN hitlgov_new_cases n ON n._row = k._row
+        WHERE {' OR '.join(f'k._a{i} IS NOT NULL' for i in range(len(attrs)))}""",
+        [first_key])
+    case_keys.fill_wide(con, "run_id = ? AND case_key < ?", [run_id, first_key])
 
 
 def _malformed(reject: dict) -> str:

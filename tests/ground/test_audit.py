@@ -175,6 +175,9 @@ def unanchored(db):
 @pytest.mark.parametrize("sql", [
     "UPDATE reviews SET human_decision = 'approve' WHERE case_id = 'a' AND reviewer_id = 'r2'",
     "DELETE FROM reviews WHERE case_id = 'b'",
+    # (a complete forgery also deletes the case's row of the wide attributes, which verify checks
+    # against case_attributes)
+    "DELETE FROM case_attributes_wide WHERE case_key = (SELECT case_key FROM cases WHERE case_id = 'c'); "
     "DELETE FROM cases WHERE case_id = 'c'; DELETE FROM case_attributes WHERE case_id = 'c'",
 ])
 def test_consistent_rewrite_of_rows_and_chain_is_caught_by_the_checkpoint(db, sql):

@@ -7,7 +7,7 @@ import json
 import duckdb
 import pytest
 
-from conftest import build_store
+from conftest import build_store, copy_into_version
 from hitlgov import audit, store
 from hitlgov.errors import MappingError
 from hitlgov.ingest.pipeline import ingest_path
@@ -30,23 +30,24 @@ def _numbers(db) -> dict:
     return {"fairness": fair, "findings": [(f["metric"], f["value"], f["status"]) for f in findings]}
 
 
-def _as_of_migration_7(db) -> None:
-    """Turn a fresh store into the store migration 7 left: no favourable_label column, version 7,
-    the configuration committed as it then was."""
-    con = duckdb.connect(str(db))
+def _as_of_migration_7(db):
+    """The store migration 7 left holding the rows of the fresh store ``db`` (no favourable_label
+    column, no case keys), its configuration committed as it then was; returns its path."""
+    old = db.with_name("at7.duckdb")
+    copy_into_version(db, old, 7)
+    con = duckdb.connect(str(old))
     try:
-        con.execute("ALTER TABLE systems DROP COLUMN favourable_label")
-        con.execute("DELETE FROM schema_version WHERE version = 8")
         with store.transaction(con):
             audit.commit_state(con, reason="as of migration 7")
     finally:
         con.close()
+    return old
 
 
 def test_store_at_migration_7_upgrades_with_unchanged_numbers_and_a_valid_trail(tmp_path):
     db = build_store(tmp_path, LOG, mapping=Mapping(sensitive=["grp"], positive_label="approve"))
     before = _numbers(db)
-    _as_of_migration_7(db)
+    db = _as_of_migration_7(db)
     with duckdb.connect(str(db)) as con:
         assert store.current_version(con) == 7
         assert "favourable_label" not in audit.table_columns(con, "systems")
@@ -67,7 +68,7 @@ def test_store_at_migration_7_upgrades_with_unchanged_numbers_and_a_valid_trail(
 
 def test_migration_never_launders_a_change_made_behind_the_trail(tmp_path):
     db = build_store(tmp_path, LOG, mapping=Mapping(sensitive=["grp"], positive_label="approve"))
-    _as_of_migration_7(db)
+    db = _as_of_migration_7(db)
     with duckdb.connect(str(db)) as con:  # tampered while at 7: the positive label flipped
         con.execute("UPDATE systems SET positive_label = 'deny'")
     with store.connect(db) as con:

@@ -6,7 +6,7 @@ import duckdb
 from hitlgov import schema, store
 
 DUCKDB_TO_IBIS = {"VARCHAR": "string", "TIMESTAMP": "timestamp", "DOUBLE": "float64", "BOOLEAN": "boolean",
-                  "VARCHAR[]": "array<string>"}
+                  "VARCHAR[]": "array<string>", "BIGINT": "int64"}
 BOOKKEEPING = {"run_id", "source_row"}
 
 

@@ -259,3 +259,35 @@ def test_register_error_names_the_missing_column(tmp_path):
     pq.write_table(pa.table({"case_id": ["x"], "ts": ["2026-01-01"]}), tmp_path / "f.parquet")
     with store.connect(tmp_path / "s.duckdb") as con, pytest.raises(IngestError, match="required field model_decision"):
         inplace.register(con, [str(tmp_path / "f.parquet")])
+
+
+def test_in_place_keys_are_the_first_rows_position_and_attributes_come_from_that_row(dataset):
+    """A case's key in place is ``file_index * 2**40 + row + 1`` of the row that created it (files in
+    path order); the second review of a case, possibly in another file, carries the same key; the wide
+    attributes are that row's own columns and agree with the long view; the copied twin has the same
+    cases, reviews and attributes under its own keys."""
+    files = [str(f) for f in dataset["files"]]
+    with duckdb.connect(str(dataset["served"]), read_only=True) as con:
+        cases = con.execute("SELECT system, case_id, case_key, source_row FROM cases").fetchall()
+        keys = {(s, c): k for s, c, k, _r in cases}
+        assert len(set(keys.values())) == len(cases)  # one key per case
+        first = con.execute("SELECT file, row FROM inplace_skip").fetchall()
+        for s, c, k, row in cases:  # the key encodes the position of the row the case came from
+            assert (k - 1) % (1 << 40) == row - 1
+            assert 0 <= (k - 1) >> 40 < len(files)
+        reviews = con.execute("SELECT system, case_id, case_key FROM reviews").fetchall()
+        assert reviews and all(keys[(s, c)] == k for s, c, k in reviews)
+        multi = con.execute("SELECT count(*) FROM inplace_keys").fetchall()[0][0]
+        assert multi > 0  # second reviews on their own rows point to their case's first row
+        cat = dict(con.execute("SELECT name, col FROM attribute_columns").fetchall())
+        assert set(cat) == {"gender", "age_band", "income"}
+        long = sorted(con.execute("SELECT case_key, name, value FROM case_attributes").fetchall())
+        wide = con.execute(f"SELECT case_key, {', '.join(cat.values())} FROM case_attributes_wide").fetchall()
+        unpivoted = sorted((row[0], name, row[1 + i]) for row in wide for i, name in enumerate(cat) if row[1 + i] is not None)
+        assert unpivoted == long
+    assert first  # (the index is not empty: bad rows and second reviews)
+    with duckdb.connect(str(dataset["copied"]), read_only=True) as con:
+        copied = sorted(con.execute("SELECT system, case_id, name, value FROM case_attributes").fetchall())
+    with duckdb.connect(str(dataset["served"]), read_only=True) as con:
+        served = sorted(con.execute("SELECT system, case_id, name, value FROM case_attributes").fetchall())
+    assert served == copied

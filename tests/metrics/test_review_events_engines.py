@@ -70,7 +70,7 @@ def test_parquet_export_carries_review_events_partitioned_by_month(lake):
 
     cols = duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{lake_dir}/review_events/**/*.parquet')").fetchall()
     assert [c[0] for c in cols] == ["system", "case_id", "reviewer_id", "reviewed_by", "accepted", "reviewed_at",
-                                    "event_id", "month"]
+                                    "event_id", "case_key", "month"]  # the integer key (issue 16) travels with it
 
 
 def test_duckdb_engine_over_the_export_equals_the_store(lake):
