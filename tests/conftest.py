@@ -28,7 +28,6 @@ def build_store(tmp_path: Path, text: str, *, name: str = "log.csv", mapping: Ma
     return db
 
 
-@pytest.fixture
 def copy_into_version(fresh: Path, old: Path, version: int) -> None:
     """A store at schema ``version`` holding the rows ``fresh`` holds, in the columns that version
     has: what an older release left after ingesting the same files (for upgrade tests)."""
@@ -50,6 +49,7 @@ def copy_into_version(fresh: Path, old: Path, version: int) -> None:
     con.close()
 
 
+@pytest.fixture
 def make_store(tmp_path):
     def make(text: str, **kwargs) -> Path:
         return build_store(tmp_path, text, **kwargs)

@@ -11,6 +11,7 @@ import json
 import duckdb
 import pytest
 
+from conftest import copy_into_version
 from hitlgov import audit, case_keys, demo, store
 from hitlgov.ingest.pipeline import ingest_path
 from hitlgov.mapping import Mapping, load_mapping
