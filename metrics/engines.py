@@ -238,6 +238,8 @@ _TABLE_NAME = re.compile(r"[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*){0,2}|`[^`]+`")
 class EngineSource(Source):
     """A :class:`Source` whose canonical tables live on another engine."""
 
+    read_window = False
+
     def __init__(self, backend, *, tables: dict[str, ir.Table], spec: EngineSpec):
         super().__init__(backend, raw=None)
         self.tables = tables

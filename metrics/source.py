@@ -149,6 +149,10 @@ class Source:
 
             result_cache.save(db, pending)
 
+    #: whether :meth:`table` applies the readable window to the stored tables (the store: yes;
+    #: :class:`~hitlgov.metrics.engines.EngineSource` reads another engine's relations as they are)
+    read_window = True
+
     def table(self, name: str) -> ir.Table:
         """A canonical relation as the metrics may read it.
 

@@ -44,8 +44,8 @@ else:
         stats = [("Krippendorff's α (nominal)", a["krippendorff_alpha_nominal"], a["krippendorff_alpha_nominal_ci"]),
                  ("Krippendorff's α (ordinal)", a["krippendorff_alpha_ordinal"], a["krippendorff_alpha_ordinal_ci"]),
                  ("Fleiss' κ", a["fleiss_kappa"], a["fleiss_kappa_ci"])]
-        ui.chart(charts.ci_forest(stats, x="Agreement (1 = perfect, 0 = chance)", bands=bands))
-        st.caption(f"Points are estimates, bars 95% bootstrap intervals ({a['n_boot']:,} resamples of cases). "
+        ui.chart(charts.ci_forest(stats, x="Agreement", bands=bands))
+        st.caption(f"Agreement: 1 = perfect, 0 = chance level. Points are estimates, bars 95% bootstrap intervals ({a['n_boot']:,} resamples of cases). "
                    "α ≥ 0.8 is usually read as reliable, 0.667–0.8 as tentative.")
     with right:
         st.markdown(f"""

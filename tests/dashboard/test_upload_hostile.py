@@ -46,8 +46,11 @@ def shown(markdown: str) -> str:
 
 
 def tables(db: Path) -> dict:
+    """Every stored table's rows -- but the result cache, which holds derived figures only (the
+    pages the test opens may cache what they computed; dropping it loses nothing)."""
     with duckdb.connect(str(db), read_only=True) as con:
-        names = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
+        names = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name <> 'result_cache' "
+                                           "ORDER BY 1").fetchall()]
         return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in names}
 
 

@@ -1,7 +1,8 @@
 """Every read path survives whatever a store already holds (issue 14: "one accepted date bricks
 the store"). A store written before the plausible-range check may hold year 10000, BC dates,
 0001-01-01 and review seconds of 1e308; they are inserted here directly, as such a store would
-hold them, and every read path must still answer -- with the implausible rows left out."""
+hold them (with the integer case keys migration 9 gives every stored row), and every read path
+must still answer -- with the implausible rows left out."""
 from __future__ import annotations
 
 import json
@@ -28,7 +29,7 @@ BAD_TS = ["10000-01-01", "294246-12-31", "0044-03-15 (BC)", "0001-01-01", "2262-
 HIDDEN = {"rows": 5, "cases": 5, "review_times": 1, "review_seconds": 1, "window": {"from": "1970-01-01", "until": "2262-01-01"}}
 
 REVIEW_COLUMNS = ("system, case_id, reviewer_id, human_decision, review_started_at, review_completed_at, "
-                  "review_seconds, escalated, rationale, run_id, source_row")
+                  "review_seconds, escalated, rationale, run_id, source_row, case_key")
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +41,15 @@ def bad_db(tmp_path_factory) -> Path:
         ingest_path(con, folder / "log.csv")
         for i, ts in enumerate(BAD_TS):
             con.execute("INSERT INTO cases (system, case_id, ts, model_version, model_decision, model_score, "
-                        "final_decision, outcome, run_id, source_row) "
-                        "VALUES ('default', ?, ?::TIMESTAMP, NULL, 'approve', 0.5, NULL, NULL, 1, ?)",
-                        [f"bad{i}", ts, 100 + i])
+                        "final_decision, outcome, run_id, source_row, case_key) "
+                        "VALUES ('default', ?, ?::TIMESTAMP, NULL, 'approve', 0.5, NULL, NULL, 1, ?, ?)",
+                        [f"bad{i}", ts, 100 + i, 1000 + i])
             con.execute(f"INSERT INTO reviews ({REVIEW_COLUMNS}) VALUES ('default', ?, 'r2', 'decline', ?::TIMESTAMP, ?::TIMESTAMP, "
-                        "1e308, false, NULL, 1, ?)", [f"bad{i}", ts, ts, 100 + i])
+                        "1e308, false, NULL, 1, ?, ?)", [f"bad{i}", ts, ts, 100 + i, 1000 + i])
         # a plausible case whose review times are not
         con.execute(f"INSERT INTO reviews ({REVIEW_COLUMNS}) VALUES ('default', 'c3', 'r3', 'decline', TIMESTAMP '10000-01-01', "
-                    "TIMESTAMP '10000-01-02', 1e308, false, NULL, 1, 3)")
+                    "TIMESTAMP '10000-01-02', 1e308, false, NULL, 1, 3, "
+                    "(SELECT case_key FROM cases WHERE case_id = 'c3'))")
     return db
 
 

@@ -449,7 +449,12 @@ def test_a_store_written_by_the_old_code_still_verifies(v1_store):
     assert _formats(v1_store) == [audit.LEAF_FORMAT_V1, audit.LEAF_FORMAT_V1]
     result = check(v1_store)
     assert result["ok"], result
-    assert result["chain"]["events"] == 2 and result["checkpoint"]["tree_size"] == 2
+    # the two ingestion events it was written with, plus the configuration re-committed by
+    # migration 8 on opening (systems gained favourable_label), which signs a checkpoint of its own
+    assert result["chain"]["events"] == 3 and result["checkpoint"]["tree_size"] == 3
+    with store.connect(v1_store, read_only=True) as con:
+        kinds = [k for (k,) in con.execute("SELECT kind FROM audit_events ORDER BY seq").fetchall()]
+    assert kinds == ["ingestion", "ingestion", "config_committed"]
 
 
 @pytest.mark.parametrize("sql, problems", [
