@@ -28,6 +28,28 @@ def build_store(tmp_path: Path, text: str, *, name: str = "log.csv", mapping: Ma
     return db
 
 
+#: a hand-computed log for the result-cache tests (store and dashboard): 4 cases, 3 reviewed, 2 overridden
+CACHE_LOG = """case_id,ts,model_decision,model_score,reviewer_id,human_decision,review_seconds,outcome
+c1,2026-01-05T09:00:00,approve,0.9,,,,approve
+c2,2026-01-10T09:00:00,decline,0.3,r1,approve,120,approve
+c3,2026-02-20T09:00:00,decline,0.4,r1,decline,60,decline
+c4,2026-03-03T09:00:00,approve,0.6,r2,decline,30,approve
+"""
+# two more cases, one overridden: 6 cases, 3 of 4 reviewed cases overridden (c2, c4, c6)
+CACHE_MORE = """case_id,ts,model_decision,model_score,reviewer_id,human_decision,review_seconds,outcome
+c5,2026-03-10T09:00:00,approve,0.8,,,,approve
+c6,2026-03-12T09:00:00,approve,0.7,r2,decline,20,decline
+"""
+
+
+def ingest_text(db, tmp_path: Path, name: str, text: str) -> None:
+    """Write ``text`` to ``tmp_path/name`` and ingest it into ``db``."""
+    path = tmp_path / name
+    path.write_text(text)
+    with store.connect(db) as con:
+        ingest_path(con, path)
+
+
 def copy_into_version(fresh: Path, old: Path, version: int) -> None:
     """A store at schema ``version`` holding the rows ``fresh`` holds, in the columns that version
     has: what an older release left after ingesting the same files (for upgrade tests)."""

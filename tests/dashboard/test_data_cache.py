@@ -20,28 +20,10 @@ from streamlit.testing.v1 import AppTest
 from dashboard_helpers import APP_FILE
 from hitlgov import result_cache, store
 from hitlgov.dashboard import data, warmup
-from hitlgov.ingest.pipeline import ingest_path
 from hitlgov.metrics import inventory, oversight
 from hitlgov.metrics.source import Filter
+from conftest import CACHE_LOG as LOG, CACHE_MORE as MORE, ingest_text as ingest
 
-LOG = """case_id,ts,model_decision,model_score,reviewer_id,human_decision,review_seconds,outcome
-c1,2026-01-05T09:00:00,approve,0.9,,,,approve
-c2,2026-01-10T09:00:00,decline,0.3,r1,approve,120,approve
-c3,2026-02-20T09:00:00,decline,0.4,r1,decline,60,decline
-c4,2026-03-03T09:00:00,approve,0.6,r2,decline,30,approve
-"""
-# two more cases, one of them reviewed and overridden: 6 cases, 3 reviewed cases of 4 overridden
-MORE = """case_id,ts,model_decision,model_score,reviewer_id,human_decision,review_seconds,outcome
-c5,2026-03-10T09:00:00,approve,0.8,,,,approve
-c6,2026-03-12T09:00:00,approve,0.7,r2,decline,20,decline
-"""
-
-
-def ingest(db, tmp_path, name, text):
-    path = tmp_path / name
-    path.write_text(text)
-    with store.connect(db) as con:
-        ingest_path(con, path)
 
 
 def forbid(monkeypatch, module, name):

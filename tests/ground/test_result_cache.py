@@ -8,29 +8,11 @@ import sys
 import pytest
 
 from hitlgov import result_cache, store
-from hitlgov.ingest.pipeline import ingest_path
 from hitlgov.metrics.policy import Policy, load_policy
 from hitlgov.metrics.source import Filter, Source
 from hitlgov.metrics.summary import compute_metrics
+from conftest import CACHE_LOG as LOG, CACHE_MORE as MORE, ingest_text as ingest
 
-LOG = """case_id,ts,model_decision,model_score,reviewer_id,human_decision,review_seconds,outcome
-c1,2026-01-05T09:00:00,approve,0.9,,,,approve
-c2,2026-01-10T09:00:00,decline,0.3,r1,approve,120,approve
-c3,2026-02-20T09:00:00,decline,0.4,r1,decline,60,decline
-c4,2026-03-03T09:00:00,approve,0.6,r2,decline,30,approve
-"""
-# two more cases, one overridden: 6 cases, 3 of 4 reviewed cases overridden (c2, c4, c6)
-MORE = """case_id,ts,model_decision,model_score,reviewer_id,human_decision,review_seconds,outcome
-c5,2026-03-10T09:00:00,approve,0.8,,,,approve
-c6,2026-03-12T09:00:00,approve,0.7,r2,decline,20,decline
-"""
-
-
-def ingest(db, tmp_path, name, text):
-    path = tmp_path / name
-    path.write_text(text)
-    with store.connect(db) as con:
-        ingest_path(con, path)
 
 
 def metrics(db, **kwargs):
