@@ -298,10 +298,36 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     return con
 
 
+#: DuckDB's memory cap while ingesting, when $HITLGOV_MEMORY_LIMIT is not set. DuckDB's own
+#: default (80% of RAM) let a 10M-row ingestion grow to 20 GB: every step of ingestion is a join,
+#: aggregate or sort that DuckDB spills to disk beyond its limit, so a cap costs some speed and
+#: no failure (bench/RESULTS.md, "Ingestion memory"). Metrics and the dashboard keep DuckDB's
+#: default: their working sets are small aggregates.
+INGEST_MEMORY_LIMIT = "1GB"
+
+
 def open_scratch(path: Path) -> duckdb.DuckDBPyConnection:
     """A private working database (ingestion's staging area): the store's settings (UTC, memory
-    limit), none of its schema, and no lock on the store."""
-    return _open(Path(path), read_only=False)
+    limit -- ingestion's cap unless $HITLGOV_MEMORY_LIMIT says otherwise), none of its schema,
+    and no lock on the store."""
+    con = _open(Path(path), read_only=False)
+    if not os.environ.get("HITLGOV_MEMORY_LIMIT", "").strip():
+        con.execute("SET memory_limit = ?", [INGEST_MEMORY_LIMIT])
+    return con
+
+
+@contextmanager
+def ingestion_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Ingestion's memory cap on the store's connection for the duration of a commit (see
+    :data:`INGEST_MEMORY_LIMIT`); DuckDB's default again afterwards."""
+    if os.environ.get("HITLGOV_MEMORY_LIMIT", "").strip():
+        yield
+        return
+    con.execute("SET memory_limit = ?", [INGEST_MEMORY_LIMIT])
+    try:
+        yield
+    finally:
+        con.execute("RESET memory_limit")
 
 
 @contextmanager

@@ -233,36 +233,37 @@ def commit(con: duckdb.DuckDBPyConnection, staged: Staged, *, mapping: Mapping,
     # the staged rows are read in place from the private database, attached for the commit
     con.execute("ATTACH ? AS hitlgov_staging (READ_ONLY)", [str(staged.database)])
     rejects, attrs = staged.rejects, staged.attrs
-    try:
-        con.execute("CREATE OR REPLACE TEMP VIEW hitlgov_src AS FROM hitlgov_staging.main.hitlgov_src")
-        con.execute("CREATE OR REPLACE TEMP VIEW hitlgov_stg AS FROM hitlgov_staging.main.hitlgov_stg")
-        with transaction(con):
-            step("classifying")
-            classify(con, attrs)
-            step("storing")
-            run_id = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM ingestion_runs").fetchall()[0][0]
-            counts = store(con, run_id=run_id, path=path, attrs=attrs, rejects=rejects, mapping=mapping)
-            # before the run's Merkle roots are committed (audit.commit_run): the roots cover what is kept
-            forget_requarantined(con, run_id=run_id, sha256=staged.digest)
-            seconds = round(time.perf_counter() - staged.started, 3)
-            result = IngestResult(str(path), staged.digest, counts["rows_read"], counts["stored"],
-                                  counts["duplicates"], counts["quarantined"], seconds, staged.reader, run_id,
-                                  staged.notices)
-            options = {"format": staged.reader, "mapping": asdict(mapping)}
-            con.execute(
-                "INSERT INTO ingestion_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "now()::TIMESTAMP - to_microseconds(?::BIGINT), now()::TIMESTAMP)",
-                [run_id, str(path), staged.digest, staged.reader, json.dumps(options), result.rows_read,
-                 result.stored, result.duplicates, result.quarantined, int(seconds * 1e6)],
-            )
-            audit.append_event(con, kind="ingestion", subject=str(path),
-                               detail={"run_id": run_id, **result.as_json(), **audit.commit_run(con, run_id)})
-    finally:
-        for t in ("hitlgov_cls", "hitlgov_attrs", "hitlgov_new_cases", "hitlgov_keys"):
-            con.execute(f"DROP TABLE IF EXISTS {t}")
-        for v in ("hitlgov_src", "hitlgov_stg"):
-            con.execute(f"DROP VIEW IF EXISTS {v}")
-        con.execute("DETACH DATABASE IF EXISTS hitlgov_staging")
+    with store_module.ingestion_memory(con):
+        try:
+            con.execute("CREATE OR REPLACE TEMP VIEW hitlgov_src AS FROM hitlgov_staging.main.hitlgov_src")
+            con.execute("CREATE OR REPLACE TEMP VIEW hitlgov_stg AS FROM hitlgov_staging.main.hitlgov_stg")
+            with transaction(con):
+                step("classifying")
+                classify(con, attrs)
+                step("storing")
+                run_id = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM ingestion_runs").fetchall()[0][0]
+                counts = store(con, run_id=run_id, path=path, attrs=attrs, rejects=rejects, mapping=mapping)
+                # before the run's Merkle roots are committed (audit.commit_run): the roots cover what is kept
+                forget_requarantined(con, run_id=run_id, sha256=staged.digest)
+                seconds = round(time.perf_counter() - staged.started, 3)
+                result = IngestResult(str(path), staged.digest, counts["rows_read"], counts["stored"],
+                                      counts["duplicates"], counts["quarantined"], seconds, staged.reader, run_id,
+                                      staged.notices)
+                options = {"format": staged.reader, "mapping": asdict(mapping)}
+                con.execute(
+                    "INSERT INTO ingestion_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "now()::TIMESTAMP - to_microseconds(?::BIGINT), now()::TIMESTAMP)",
+                    [run_id, str(path), staged.digest, staged.reader, json.dumps(options), result.rows_read,
+                     result.stored, result.duplicates, result.quarantined, int(seconds * 1e6)],
+                )
+                audit.append_event(con, kind="ingestion", subject=str(path),
+                                   detail={"run_id": run_id, **result.as_json(), **audit.commit_run(con, run_id)})
+        finally:
+            for t in ("hitlgov_cls", "hitlgov_attrs", "hitlgov_new_cases", "hitlgov_keys"):
+                con.execute(f"DROP TABLE IF EXISTS {t}")
+            for v in ("hitlgov_src", "hitlgov_stg"):
+                con.execute(f"DROP VIEW IF EXISTS {v}")
+            con.execute("DETACH DATABASE IF EXISTS hitlgov_staging")
     # `seconds` is the whole run: hashing, reading, storing and the audit trail
     return replace(result, seconds=round(time.perf_counter() - staged.started, 3))
 
@@ -601,12 +602,13 @@ def classify(con: duckdb.DuckDBPyConnection, attrs: list[str]) -> None:
         pairs = ", ".join(f"{c} AS {q(names[c])}" for c in attr_cols)
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE hitlgov_attrs AS
-            UNPIVOT (SELECT system, case_id, {pairs} FROM hitlgov_cls
+            UNPIVOT (SELECT _row, system, case_id, {pairs} FROM hitlgov_cls
                      WHERE _field IS NULL AND _row = _case_first_row)
-            ON COLUMNS(* EXCLUDE (system, case_id)) INTO NAME name VALUE value"""
+            ON COLUMNS(* EXCLUDE (_row, system, case_id)) INTO NAME name VALUE value"""
         )
     else:
-        con.execute("CREATE OR REPLACE TEMP TABLE hitlgov_attrs (system VARCHAR, case_id VARCHAR, name VARCHAR, value VARCHAR)")
+        con.execute("CREATE OR REPLACE TEMP TABLE hitlgov_attrs "
+                    "(_row BIGINT, system VARCHAR, case_id VARCHAR, name VARCHAR, value VARCHAR)")
     con.execute(
         """UPDATE hitlgov_cls k SET _field = d.name,
               _reason = 'conflicts with the stored case: attribute ' || d.name || ' ''' || left(d.stored, 60)
@@ -687,13 +689,22 @@ def store(con: duckdb.DuckDBPyConnection, *, run_id: int, path: Path, attrs: lis
         WHERE k._status = 'stored' AND k.reviewer_id IS NOT NULL""",
         [run_id],
     )
+    # Attributes (long form; hitlgov_attrs holds each case's first valid row). A new case's are all
+    # new: they join on the integer row number, no string key and no look-up in the stored
+    # attributes (the bulk of a first ingestion). A case stored before gets the attributes it lacks.
+    con.execute(
+        """INSERT INTO case_attributes (system, case_id, name, value, run_id, case_key)
+        SELECT n.system, n.case_id, n.name, n.value, ?, c._n + ? - 1
+        FROM hitlgov_attrs n JOIN hitlgov_new_cases c ON c._row = n._row""",
+        [run_id, first_key],
+    )
     con.execute(
         """INSERT INTO case_attributes (system, case_id, name, value, run_id, case_key)
         SELECT n.system, n.case_id, n.name, n.value, ?, x.case_key FROM hitlgov_attrs n
-        JOIN hitlgov_keys x ON x.system = n.system AND x.case_id = n.case_id
-        SEMI JOIN (SELECT system, case_id FROM hitlgov_cls
-                   WHERE _row = _case_first_row AND _status <> 'quarantined') k
-          ON k.system = n.system AND k.case_id = n.case_id
+        SEMI JOIN (SELECT _row FROM hitlgov_cls WHERE _row = _case_first_row AND _status <> 'quarantined') k
+          ON k._row = n._row
+        ANTI JOIN hitlgov_new_cases c ON c._row = n._row
+        JOIN cases x ON x.system = n.system AND x.case_id = n.case_id
         ANTI JOIN case_attributes a ON a.system = n.system AND a.case_id = n.case_id AND a.name = n.name""",
         [run_id],
     )
