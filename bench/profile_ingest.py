@@ -34,6 +34,14 @@ def _cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 ORDER: list[tuple[str, str]] = []
+#: how much the process's peak RSS (MB) grew during each step: where the memory peak is reached
+GROWTH: dict[tuple[str, str], float] = defaultdict(float)
+
+
+def _maxrss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class Timed:
@@ -48,7 +56,7 @@ class Timed:
     def _time(self, what: str, fn, *args, **kwargs):
         caller = sys._getframe(2).f_code.co_name
         key = (f"{self._label}:{caller}", " ".join(what.split())[:90])
-        t0, c0 = time.perf_counter(), _cpu()
+        t0, c0, m0 = time.perf_counter(), _cpu(), _maxrss_mb()
         try:
             return fn(*args, **kwargs)
         finally:
@@ -56,6 +64,7 @@ class Timed:
                 ORDER.append(key)
             TIMES[key].append(time.perf_counter() - t0)
             CPU[key] += _cpu() - c0
+            GROWTH[key] += _maxrss_mb() - m0
 
     def execute(self, sql, *args, **kwargs):
         return self._time(sql, self._con.execute, sql, *args, **kwargs)
@@ -66,7 +75,7 @@ class Timed:
 
 def _timed_function(fn, label: str):
     def timed(*args, **kwargs):
-        t0, c0 = time.perf_counter(), _cpu()
+        t0, c0, m0 = time.perf_counter(), _cpu(), _maxrss_mb()
         try:
             return fn(*args, **kwargs)
         finally:
@@ -75,6 +84,7 @@ def _timed_function(fn, label: str):
                 ORDER.append(key)
             TIMES[key].append(time.perf_counter() - t0)
             CPU[key] += _cpu() - c0
+            GROWTH[key] += _maxrss_mb() - m0
     return timed
 
 
@@ -115,9 +125,14 @@ def main() -> None:
     print("| step (connection:function) | seconds | CPU seconds | CPU share |\n|---|---:|---:|---:|")
     for step, (s, c) in sorted(by_step.items(), key=lambda kv: -kv[1][1]):
         print(f"| {step} | {s:.2f} | {c:.2f} | {c / cpu_total:.0%} |")
-    print("\n| statement | calls | seconds | CPU seconds |\n|---|---:|---:|---:|")
+    print("\n| statement | calls | seconds | CPU seconds | peak RSS growth (MB) |\n|---|---:|---:|---:|---:|")
     for key in sorted(ORDER, key=lambda k: -CPU[k])[:args.top]:
-        print(f"| `{key[0]}` {key[1].replace('|', '/')} | {len(TIMES[key])} | {sum(TIMES[key]):.2f} | {CPU[key]:.2f} |")
+        print(f"| `{key[0]}` {key[1].replace('|', '/')} | {len(TIMES[key])} | {sum(TIMES[key]):.2f} | {CPU[key]:.2f} "
+              f"| {GROWTH[key]:.0f} |")
+    print(f"\npeak RSS {_maxrss_mb():.0f} MB; the steps that raised it:")
+    for key in sorted(GROWTH, key=lambda k: -GROWTH[k])[:8]:
+        if GROWTH[key] >= 1:
+            print(f"  +{GROWTH[key]:.0f} MB  {key[0]} {key[1][:70]}")
 
 
 if __name__ == "__main__":

@@ -698,16 +698,21 @@ def store(con: duckdb.DuckDBPyConnection, *, run_id: int, path: Path, attrs: lis
         FROM hitlgov_attrs n JOIN hitlgov_new_cases c ON c._row = n._row""",
         [run_id, first_key],
     )
-    con.execute(
-        """INSERT INTO case_attributes (system, case_id, name, value, run_id, case_key)
-        SELECT n.system, n.case_id, n.name, n.value, ?, x.case_key FROM hitlgov_attrs n
-        SEMI JOIN (SELECT _row FROM hitlgov_cls WHERE _row = _case_first_row AND _status <> 'quarantined') k
-          ON k._row = n._row
-        ANTI JOIN hitlgov_new_cases c ON c._row = n._row
-        JOIN cases x ON x.system = n.system AND x.case_id = n.case_id
-        ANTI JOIN case_attributes a ON a.system = n.system AND a.case_id = n.case_id AND a.name = n.name""",
-        [run_id],
-    )
+    known = con.execute("SELECT count(*) FROM hitlgov_cls WHERE _row = _case_first_row AND _status <> 'quarantined'"
+                        ).fetchall()[0][0] - new
+    if known:
+        con.execute(
+            """INSERT INTO case_attributes (system, case_id, name, value, run_id, case_key)
+            WITH old AS MATERIALIZED (
+                SELECT n.* FROM hitlgov_attrs n
+                SEMI JOIN (SELECT _row FROM hitlgov_cls WHERE _row = _case_first_row AND _status <> 'quarantined') k
+                  ON k._row = n._row
+                ANTI JOIN hitlgov_new_cases c ON c._row = n._row)
+            SELECT n.system, n.case_id, n.name, n.value, ?, x.case_key FROM old n
+            JOIN hitlgov_keys x ON x.system = n.system AND x.case_id = n.case_id
+            ANTI JOIN case_attributes a ON a.system = n.system AND a.case_id = n.case_id AND a.name = n.name""",
+            [run_id],
+        )
     _store_wide_attributes(con, run_id, attrs, first_key)
     if "_review_events" in _source_columns(con):
         _store_review_events(con, run_id)
