@@ -324,14 +324,12 @@ def bucket_root(con: duckdb.DuckDBPyConnection, texts_sql: str, *, bucket_rows: 
     """``(root, rows)``: the format-2 commitment to the texts ``texts_sql`` yields (one VARCHAR
     column, already in commitment order). The texts arrive in Arrow batches; each bucket's bytes
     are hashed as slices of the batch buffers (a loop over buckets and batches, never over rows)."""
-    import warnings
-
     leaves: list[bytes] = []
     bucket = hashlib.sha256(b"\x00")
     filled = rows = 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # DuckDB's note that a DB-API result's Arrow output is a copy
-        reader = con.execute(texts_sql, params or []).to_arrow_reader(1 << 16)
+    # a relation streams its result batch by batch; ``con.execute`` would first materialise every
+    # text (10M cases: 10 GB of JSON in memory, outside DuckDB's memory limit)
+    reader = con.sql(texts_sql, params=params or None).to_arrow_reader(1 << 16)
     for batch in reader:
         offsets, data = _string_slices(batch.column(0))
         i, n = 0, batch.num_rows
