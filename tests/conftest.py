@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,42 @@ def copy_into_version(fresh: Path, old: Path, version: int) -> None:
         con.execute(f"INSERT INTO {table} ({shared}) SELECT {shared} FROM f.{table}")
     con.execute("DETACH f")
     con.close()
+
+
+def _scan_component_manifests_once() -> None:
+    """Streamlit's AppTest scans every installed distribution's metadata for v2 components on
+    each new ``AppTest`` (``BidiComponentManager.discover_and_register_components``): ~1 s per
+    AppTest with this environment's 167 packages, a third of a cached page render, and it grows
+    with every test dependency added. A server does it once at start-up; the installed packages
+    cannot change during a test run, so the suite does it once per process too. Each AppTest
+    still registers what the (one) scan found in its own component manager."""
+    import functools
+
+    if "streamlit.testing.v1" not in sys.modules:  # no AppTest in this process yet: nothing to patch
+        return
+    try:
+        from streamlit.components.v2 import manifest_scanner as scanner
+    except ImportError:  # a Streamlit without v2 components scans nothing
+        return
+    if getattr(scanner.scan_component_manifests, "_once_per_process", False):
+        return
+    original = scanner.scan_component_manifests
+    found: list = []
+
+    @functools.wraps(original)
+    def once(max_workers=None):
+        if not found:
+            found.append(original(max_workers))
+        return list(found[0])
+
+    once._once_per_process = True
+    scanner.scan_component_manifests = once
+
+
+def pytest_runtest_setup(item) -> None:
+    # AppTest modules import streamlit.testing at collection, or inside a test: patch before the
+    # first test that follows (a dict lookup per test otherwise; streamlit is never imported here).
+    _scan_component_manifests_once()
 
 
 @pytest.fixture

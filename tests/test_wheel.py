@@ -25,7 +25,8 @@ import browser_helpers as bh
 import dashboard_helpers as helpers
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("wheel")]
+# `long`: run by `make test-slow` (CI runs it after `make test`), not by the default suite
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.long, pytest.mark.xdist_group("wheel")]
 ROOT = Path(__file__).resolve().parents[1]
 
 

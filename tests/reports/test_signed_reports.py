@@ -201,6 +201,7 @@ def test_self_signed_site_report_is_intact_but_not_trusted_by_an_organisation_ro
     assert plain.returncode == 0 and "signature: integrity OK (signer O=hitlgov,CN=hitlgov site key" in plain.stdout
 
 
+@pytest.mark.long  # a report and four full `report --verify` runs: `make test-slow` (CI runs it), not `make test`
 def test_report_signed_with_an_organisation_certificate_chains_to_its_root(site, tmp_path, monkeypatch):
     pki, other = _pki(tmp_path / "pki"), _pki(tmp_path / "other", "Some Other Root")
     db = copy_store(site, tmp_path)
