@@ -1,7 +1,8 @@
 """The global sidebar filters, kept in the URL so a view can be shared.
 
-Query string keys: ``system``, ``from`` and ``to`` (ISO dates; absent = the system's whole
-period), ``version`` (model version) and ``segment`` (``attribute=value``). A session starts
+Query string keys: ``system``, ``from`` and ``to`` (ISO dates; absent = the default period: the
+last full calendar quarter of the system's log, else its whole log -- :mod:`hitlgov.metrics.periods`,
+the same default as ``hitlgov report``), ``version`` (model version) and ``segment`` (``attribute=value``). A session starts
 from the URL; afterwards the widgets (whose state lives in the session, so it survives page
 switches, which clear the URL) write the URL back on every run. Pages may add their own keys;
 only the filter keys are touched here.
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 from hitlgov.dashboard import data
-from hitlgov.metrics import inventory
+from hitlgov.metrics import inventory, periods
 from hitlgov.metrics.source import Filter
 
 from hitlgov import formats as fmt
@@ -39,6 +40,8 @@ class View:
     context: dict = field(default_factory=dict)  # inventory.system_context
     period: tuple[dt.date, dt.date] | None = None  # the system's whole period
     notes: list[str] = field(default_factory=list)
+    #: the default period of the system (last full quarter, else the whole log)
+    default_period: periods.PeriodChoice | None = None
 
     @property
     def ok(self) -> bool:
@@ -48,10 +51,19 @@ class View:
         f = self.filter
         if f is None:
             return ""
-        parts = [f.system or "all systems", f"{fmt.day(f.start)} – {fmt.day(f.end)}",
+        label = periods.quarter_label(f.start, f.end) if f.start and f.end else None
+        parts = [f.system or "all systems", (f"{label}, " if label else "") + f"{fmt.day(f.start)} – {fmt.day(f.end)}",
                  f.model_version or ALL_VERSIONS.lower(),
                  f"{f.segment[0]} = {f.segment[1]}" if f.segment else EVERYONE.lower()]
         return " · ".join(parts)
+
+    def period_notice(self) -> str | None:
+        """What every page says about the period when it is the default one (the last full
+        quarter, or the whole log when the log covers no whole quarter); None for a chosen period."""
+        choice, f = self.default_period, self.filter
+        if choice is None or f is None or (f.start, f.end) != (choice.start, choice.end):
+            return None
+        return choice.notice
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -79,7 +91,7 @@ def _from_url(catalog: list[dict]) -> list[str]:
     ss[W_SYSTEM] = wanted if wanted in names else default_system(catalog)
     start, end = _date(qp.get("from")), _date(qp.get("to"))
     if (qp.get("from") and not start) or (qp.get("to") and not end):
-        notes.append("The period in the link is not a valid date range; showing the whole period.")
+        notes.append("The period in the link is not a valid date range; showing the default period.")
     if start or end:
         ss["_url_period"] = (start, end)
     if qp.get("version"):
@@ -157,22 +169,32 @@ def sidebar() -> View:
     lo, hi = _system_period(system)
     context = data.call(inventory.system_context, system=name)
 
-    # period
+    # period: the last full quarter by default (else the whole log), widened in the control
+    default = periods.default_period(lo, hi)
     if W_PERIOD not in ss:
         start, end = ss.pop("_url_period", (None, None))
-        ss[W_PERIOD] = (start or lo, end or hi)
+        ss[W_PERIOD] = (start or lo, end or hi) if (start or end) else (default.start, default.end)
     period = tuple(ss[W_PERIOD]) if isinstance(ss[W_PERIOD], (tuple, list)) else (ss[W_PERIOD],)
     clamped = tuple(min(max(d, lo), hi) for d in period)
     if clamped != period:
         ss[W_PERIOD] = clamped
         notes.append("The period was limited to the decisions the system has.")
     picked = sb.date_input("Period", min_value=lo, max_value=hi, key=W_PERIOD, format="YYYY-MM-DD",
-                           help="Model decision dates, inclusive. Defaults to the whole period of the system.")
+                           help="Model decision dates, inclusive. Defaults to the last full calendar quarter of the "
+                                f"system's log (else its whole log); the log covers {lo} to {hi}.")
     picked = tuple(picked) if isinstance(picked, (tuple, list)) else (picked,)
     start = picked[0] if picked else lo
     end = picked[1] if len(picked) > 1 else hi
     if start > end:
         start, end = end, start
+    label = periods.quarter_label(start, end)
+    if (start, end) == (default.start, default.end) and default.how == periods.LAST_FULL_QUARTER:
+        sb.caption(f"{label}: the last full quarter (default).")
+    elif label:
+        sb.caption(f"{label}.")
+    if (start, end) != (lo, hi):
+        sb.button(f"Whole log ({lo} – {hi})", on_click=_set_period, args=((lo, hi),), width="stretch",
+                  help="Widen the period to every decision of the system.")
 
     # model version
     versions = [ALL_VERSIONS] + context["versions"]
@@ -192,9 +214,9 @@ def sidebar() -> View:
     flt = Filter(start=start, end=end, system=name,
                  model_version=None if version == ALL_VERSIONS else version,
                  segment=tuple(segment.split("=", 1)) if segment != EVERYONE else None)
-    _to_url(flt, (lo, hi))
+    _to_url(flt, (default.start, default.end))
     view = View(db=db, status="ok", filter=flt, system=system, catalog=catalog, context=context,
-                period=(lo, hi), notes=notes)
+                period=(lo, hi), notes=notes, default_period=default)
     for note in notes:
         sb.warning(note)
     _store_footer(view)
@@ -202,9 +224,14 @@ def sidebar() -> View:
     return view
 
 
-def _to_url(flt: Filter, whole: tuple[dt.date, dt.date]) -> None:
+def _set_period(period: tuple[dt.date, dt.date]) -> None:
+    st.session_state[W_PERIOD] = period
+
+
+def _to_url(flt: Filter, default: tuple[dt.date, dt.date]) -> None:
+    """The filter in the query string; ``from``/``to`` only when the period is not the default."""
     wanted = {"system": flt.system}
-    if (flt.start, flt.end) != whole:
+    if (flt.start, flt.end) != default:
         wanted["from"], wanted["to"] = flt.start.isoformat(), flt.end.isoformat()
     if flt.model_version:
         wanted["version"] = flt.model_version

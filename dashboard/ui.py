@@ -44,6 +44,11 @@ def page(title: str, intro: str, *, needs_data: bool = True, refuse: bool = True
     st.markdown(f"<p style='color:#475569;margin-top:-0.6rem'>{intro}</p>", unsafe_allow_html=True)
     if view.ok:
         st.caption(f"Showing {md(view.describe())}")
+        notice = view.period_notice()
+        if notice:  # the default period is named, so nobody mistakes a quarter for the whole log
+            st.caption(md(notice) + " Widen it with the Period control in the sidebar.",
+                       help="The dashboard and `hitlgov report` default to the last full calendar quarter of the "
+                            "system's log; `hitlgov metrics` to the whole log.")
     busy = ingestion_banner(view)
     if view.status == "ok":
         read_window_banner()

@@ -60,11 +60,14 @@ class Filter:
         return replace(self, **changes)
 
     def previous_period(self) -> "Filter | None":
-        """The window of the same length just before this one (for KPI deltas)."""
+        """The period just before this one (for KPI deltas): the previous calendar month, quarter or
+        year for a period of whole months, else the same number of days (:func:`hitlgov.metrics.periods.previous_period`)."""
         if self.start is None or self.end is None:
             return None
-        length = self.end - self.start + dt.timedelta(days=1)
-        return self.but(start=self.start - length, end=self.start - dt.timedelta(days=1))
+        from hitlgov.metrics.periods import previous_period
+
+        start, end = previous_period(self.start, self.end)
+        return self.but(start=start, end=end)
 
     def describe(self) -> dict:
         return {

@@ -1,30 +1,58 @@
 """Everything at once: the ``hitlgov metrics --json`` object (SCHEMA §3) and its findings.
 
 This module only composes the metric families; each number is computed in its own module.
-The period defaults to the decisions present in the filter.
+The period of ``metrics`` defaults to the decisions present in the filter (the whole log,
+:func:`resolve_period`); the dashboard and ``report`` default to the last full calendar quarter
+(:func:`choose_period`, :mod:`hitlgov.metrics.periods`).
 """
 from __future__ import annotations
+
+import datetime as dt
 
 import pandas as pd
 
 from hitlgov.errors import HitlgovError
-from hitlgov.metrics import (agreement, competence, drift, fairness, identity, inventory, oversight, reliance_evidence,
-                             review_stage, roi)
+from hitlgov.metrics import (agreement, competence, drift, fairness, identity, inventory, oversight, periods,
+                             reliance_evidence, review_stage, roi)
 from hitlgov.metrics._values import plain
 from hitlgov.metrics.policy import Policy, evaluate, load_policy
 from hitlgov.metrics.source import Filter, Source
 
 
-def resolve_period(source: Source, flt: Filter) -> Filter:
-    """Fill a missing start/end from the first/last decision in the filter (read from the
-    decisions alone: the review summary is not needed for the period)."""
-    if flt.start is not None and flt.end is not None:
-        return flt
+def _log_span(source: Source, flt: Filter) -> tuple[dt.date | None, dt.date | None]:
+    """Days of the first and last decision in ``flt`` (read from the decisions alone)."""
     d = source.decisions(flt)
     row = d.aggregate(first=d.ts.min(), last=d.ts.max()).to_pandas().iloc[0]
     first = pd.Timestamp(row["first"]).date() if pd.notna(row["first"]) else None
     last = pd.Timestamp(row["last"]).date() if pd.notna(row["last"]) else None
+    return first, last
+
+
+def resolve_period(source: Source, flt: Filter) -> Filter:
+    """Fill a missing start/end from the first/last decision in the filter: the whole log, the
+    documented default of ``hitlgov metrics`` (SCHEMA §3's ``period``). The dashboard and
+    ``hitlgov report`` default to the last full quarter instead (:func:`choose_period`)."""
+    if flt.start is not None and flt.end is not None:
+        return flt
+    first, last = _log_span(source, flt)
     return flt.but(start=flt.start or first, end=flt.end or last)
+
+
+def choose_period(source: Source, flt: Filter) -> periods.PeriodChoice:
+    """The period of a report or dashboard view: the one given, else the **last full calendar
+    quarter** of the system's log, else (no whole quarter covered) the whole log.
+
+    "Last full quarter" is the latest calendar quarter that ends on or before the day of the
+    system's last decision and starts on or after the day of its first
+    (:func:`hitlgov.metrics.periods.default_period`). It is chosen from the system's decisions
+    -- every model version and segment -- so that the dashboard and ``report`` pick the same
+    quarter for the same system; a model version or segment then narrows the cases within it.
+    A period given at one end only is completed from the filter's log, as :func:`resolve_period` does.
+    """
+    if flt.start is not None or flt.end is not None:
+        given = resolve_period(source, flt)
+        return periods.PeriodChoice(given.start, given.end, periods.GIVEN)
+    return periods.default_period(*_log_span(source, flt.but(model_version=None, segment=None)))
 
 
 def remote_biometric_systems(source: Source, flt: Filter, policy: Policy) -> list[str]:
@@ -185,11 +213,16 @@ def kpis(source: Source, flt: Filter, *, hourly_rate: float | None = None,
     """The executive tiles for the filter and for the same-length period just before it.
 
     Values come from :func:`hitlgov.metrics.oversight.oversight_summary` and :func:`hitlgov.metrics.roi.roi_summary`.
+    The previous period is :meth:`Filter.previous_period`: the previous calendar quarter for a
+    quarter (month, year likewise), else the same number of days just before.
     Returns ``{"current": {...}, "previous": {...} | None, "delta": {...}, "previous_period":
-    {"from", "to"} | None, "outcome_deltas_withheld": bool}``; ``delta`` = current - previous per
-    key (None where either side is undefined or the previous period holds no case). Deltas of
-    outcome-based KPIs are withheld (None) when the current period knows markedly fewer outcomes
-    than the previous one: a drop there reflects outcomes not yet known, not worse review.
+    {"from", "to", "label"} | None, "previous_log_from": ISO date | None, "outcome_deltas_withheld":
+    bool}``; ``delta`` = current - previous per key (None where either side is undefined or the
+    previous period holds no case). ``previous_log_from`` is the day the system's log begins when
+    that is inside the previous period (which is then only partly covered: its counts are lower
+    for that reason alone), else None. Deltas of outcome-based KPIs are withheld (None) when the
+    current period knows markedly fewer outcomes than the previous one: a drop there reflects
+    outcomes not yet known, not worse review.
     """
     rate = roi.DEFAULT_HOURLY_RATE if hourly_rate is None else float(hourly_rate)
     costs = {"hourly_rate": rate, "cost_false_positive": cost_false_positive,
@@ -211,6 +244,10 @@ def kpis(source: Source, flt: Filter, *, hourly_rate: float | None = None,
     previous = one(prev_flt) if prev_flt is not None else None
     if previous is not None and not previous["cases"]:
         previous = None
+    log_from = None
+    if previous is not None:
+        first, _last = _log_span(source, flt.but(start=None, end=None, model_version=None, segment=None))
+        log_from = first.isoformat() if first is not None and first > prev_flt.start else None
     withheld = bool(previous is not None and (current["outcome_known_share"] or 0.0)
                     < (previous["outcome_known_share"] or 0.0) - OUTCOME_SHARE_TOLERANCE)
     delta = {k: (current[k] - previous[k]) if previous is not None and current[k] is not None
@@ -220,8 +257,10 @@ def kpis(source: Source, flt: Filter, *, hourly_rate: float | None = None,
         "previous": previous,
         "delta": delta,
         "outcome_deltas_withheld": withheld,
-        "previous_period": ({"from": prev_flt.start.isoformat(), "to": prev_flt.end.isoformat()}
+        "previous_period": ({"from": prev_flt.start.isoformat(), "to": prev_flt.end.isoformat(),
+                             "label": periods.quarter_label(prev_flt.start, prev_flt.end)}
                             if prev_flt is not None else None),
+        "previous_log_from": log_from,
     })
 
 

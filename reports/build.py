@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from hitlgov.metrics import periods
 from hitlgov.metrics.policy import Policy, load_policy
 from hitlgov.metrics.source import Filter, Source
+from hitlgov.metrics.summary import choose_period
 from hitlgov.reports import content, evidence, pseudonym, render, signature
 
 from hitlgov.errors import HitlgovError
@@ -111,6 +113,19 @@ def prefetch_drift() -> None:
     threading.Thread(target=load, name="hitlgov-prefetch-evidently", daemon=True).start()
 
 
+def period_of(source: Source, flt: Filter) -> periods.PeriodChoice:
+    """The report's period: the one given, else the last full calendar quarter of the system's log,
+    else its whole log (:func:`hitlgov.metrics.summary.choose_period`). A given period that is
+    exactly the default one (the dashboard passes its default quarter explicitly) is described as
+    the default, so a report from the dashboard and one from the CLI say the same."""
+    choice = choose_period(source, flt)
+    if choice.how == periods.GIVEN:
+        default = choose_period(source, flt.but(start=None, end=None))
+        if (default.start, default.end) == (choice.start, choice.end):
+            return default
+    return choice
+
+
 def report_html(source: Source, flt: Filter, *, kind: str, policy: Policy, key: bytes | None = None,
                 progress: Progress | None = None, store: str | None = None, engine: str | None = None,
                 timings: dict | None = None, cache: bool = False,
@@ -120,12 +135,16 @@ def report_html(source: Source, flt: Filter, *, kind: str, policy: Policy, key: 
     audit-chain check already made (:func:`render_report` refuses a store that fails it)."""
     timings = {} if timings is None else timings
     t = time.perf_counter()
+    choice = period_of(source, flt)
+    if choice.start is not None:
+        flt = flt.but(start=choice.start, end=choice.end)
     resolved, values = evidence.collect(source, flt, policy, progress=progress, cache=cache, on_miss=prefetch_drift)
     timings["metrics"] = time.perf_counter() - t
     if key is not None:
         values = pseudonym.pseudonymise(values, key)
     params = evidence.parameters_for(resolved, policy, pseudonym_key_id=pseudonym.key_id(key) if key else None)
-    ctx = evidence.context_for(source, resolved, policy, kind=kind, store=store, engine=engine, chain=chain)
+    ctx = evidence.context_for(source, resolved, policy, kind=kind, store=store, engine=engine, chain=chain,
+                               period_choice=choice.as_dict())
     doc = evidence.document(params, values, ctx)
 
     _say(progress, "Drawing the charts", 0.7)

@@ -8,10 +8,14 @@ formatters (:mod:`hitlgov.formats`, registered as Jinja filters by :mod:`hitlgov
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from typing import Any
 
+from hitlgov.metrics import periods
 from hitlgov.metrics.policy import BOUNDS, Policy
 from hitlgov.reports import charts, narrative, regulatory
+
+from hitlgov import formats as fmt
 
 KINDS = {"compliance": "Compliance report", "executive": "Executive summary"}
 STATUSES = ("fail", "warn", "pass")
@@ -119,6 +123,54 @@ def _by_override_ratio(rows: list[dict]) -> list[dict]:
                                        str(r.get("reviewer_id"))))
 
 
+def _period(flt: dict, choice: dict | None) -> dict:
+    """The period as every page names it: dates, the quarter's label ("2026 Q1") when it is one,
+    and how it was chosen (``notice``: the default last full quarter, or the whole log when the log
+    covers no whole quarter; None for a period the user gave)."""
+    start, end = flt.get("from"), flt.get("to")
+    label = None
+    if start and end:
+        label = periods.quarter_label(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    choice = choice or {}
+    return {"from": start, "to": end, "label": label, "how": choice.get("how") or periods.GIVEN,
+            "notice": choice.get("notice")}
+
+
+#: how each executive tile's delta is written (the Overview's formats)
+_DELTA_FORMAT = {
+    "cases": lambda x, c: f"{x:+,.0f}", "automation_rate": lambda x, c: fmt.pp(x),
+    "override_rate": lambda x, c: fmt.pp(x), "reviewer_hours": lambda x, c: f"{x:+,.1f} h" if abs(x) < 10 else f"{x:+,.0f} h",
+    "cost": fmt.money_delta, "net_benefit": fmt.money_delta, "net_value_of_review": fmt.money_delta,
+    "cost_per_net_error_prevented": fmt.money_delta, "net_errors_prevented": lambda x, c: f"{x:+,.0f}",
+}
+
+
+def _comparison(comparison: dict | None, currency: str) -> dict:
+    """Page 1 of the executive report: each tile's delta against the period just before (the
+    Overview's :func:`hitlgov.metrics.summary.kpis`), what that period is, and why a delta is
+    missing (no data before; outcome deltas withheld while outcomes are not yet known)."""
+    if not comparison or not comparison.get("previous_period"):
+        return {"deltas": {}, "sentence": None}
+    prev = comparison["previous_period"]
+    name = (f"{prev['label']} ({prev['from']} to {prev['to']})" if prev.get("label")
+            else f"{prev['from']} to {prev['to']}")
+    if not comparison.get("previous"):
+        return {"deltas": {}, "sentence": f"No deltas: the log holds no decision in the period before ({name})."}
+    deltas = {k: (f"{write(v, currency)} vs {prev.get('label') or 'previous period'}" if v is not None else None)
+              for k, write in _DELTA_FORMAT.items() for v in [comparison["delta"].get(k)]}
+    sentence = f"Deltas compare with the period just before: {name}"
+    if comparison.get("previous_log_from"):
+        sentence += (f", which the log covers only from {comparison['previous_log_from']} (its counts are lower "
+                     "for that reason alone)")
+    sentence += "."
+    if comparison.get("outcome_deltas_withheld"):
+        cur, before = comparison["current"], comparison["previous"]
+        sentence += (f" Errors and money are not compared: outcomes are known for {fmt.pct(cur.get('outcome_known_share'))}"
+                     f" of this period's cases against {fmt.pct(before.get('outcome_known_share'))} before, so a "
+                     "change would only reflect outcomes not yet known.")
+    return {"deltas": deltas, "sentence": sentence}
+
+
 def build_context(doc: dict, *, kind: str, policy: Policy | None) -> dict:
     """The template context for ``kind`` from the evidence document."""
     values, params, ctx = doc["values"], doc["parameters"], doc["context"]
@@ -152,7 +204,8 @@ def build_context(doc: dict, *, kind: str, policy: Policy | None) -> dict:
         # one status per finding: a flagged reviewer carries the automation-bias finding's status
         "bias_status": bias_finding["status"] if bias_finding else "n/a",
         "bias_rows": _by_override_ratio(m.get("automation_bias", {}).get("reviewers", [])),
-        "period": {"from": flt.get("from"), "to": flt.get("to")},
+        "period": _period(flt, ctx.get("period_choice")),
+        "comparison": _comparison(values.get("comparison"), str(settings.get("currency", "EUR"))),
         "scope_extra": ", ".join(extra),
         "digest": doc["digest"]["value"],
         "currency": str(settings.get("currency", "EUR")),
@@ -168,11 +221,14 @@ def build_context(doc: dict, *, kind: str, policy: Policy | None) -> dict:
         return out
     trend, money = series["oversight_by_month"], series["roi_by_month"]
     c = out["charts"]
+    # page 1 of the executive summary also carries the deltas and the period: shorter charts keep it one page
+    tall = 46 if kind == "executive" else 58
     c["rates"] = data_uri(charts.lines(trend, [("automation_rate", "Automation rate", charts.AUTOMATED),
                                               ("override_rate", "Override rate", charts.PRIMARY),
                                               ("escalation_rate", "Escalation rate", charts.CURRENT)],
-                                       title="Automation, override and escalation rates per month", ylabel="Rate"))
-    c["cases"] = data_uri(charts.cases_stack(trend))
+                                       title="Automation, override and escalation rates per month", ylabel="Rate",
+                                       height_mm=tall))
+    c["cases"] = data_uri(charts.cases_stack(trend, height_mm=tall))
     c["effort"] = data_uri(charts.effort_and_errors(money))
     c["errors"] = data_uri(charts.lines(money, [("model_error_rate", "Model decision", charts.MODEL),
                                                 ("final_error_rate", "Final decision", charts.FINAL)],

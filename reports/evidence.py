@@ -11,14 +11,17 @@ PDF. The document has four parts:
                 bias, reviewer accuracy, agreement, fairness, drift, ROI, data quality, findings,
                 policy), ``series`` (the monthly trends the charts draw) and ``inputs`` (the
                 ingestion runs that stored the cases and reviews in scope, with each file's
-                SHA-256 and row counts, and their quarantine).
+                SHA-256 and row counts, and their quarantine) and ``comparison``
+                (:func:`hitlgov.metrics.summary.kpis`: the executive tiles for the period and
+                for the period just before it, with their deltas).
 ``digest``      SHA-256 of the canonical JSON of ``{"parameters", "values"}``.
 ``context``     what describes the act of reporting rather than the data, and is *not* in the
                 digest: kind, generation time, the store's path, the policy file's path and
                 text, and ``audit_chain``: the store's verification at generation time with
                 the signed checkpoint the report was made from (``checkpoint``) and its key's
                 fingerprint (``key_fingerprint``); ``report --verify`` checks the store *as of*
-                that checkpoint.
+                that checkpoint; and ``period_choice``: how the period was chosen (given, the
+                default last full quarter, or the whole log when no quarter is covered).
 
 Canonical JSON: keys sorted, no whitespace, UTF-8, floats rounded to 12 significant digits
 (so that the last bits of a floating-point sum cannot change a digest). The same store, period,
@@ -41,7 +44,7 @@ from typing import Any, Callable
 from hitlgov.metrics import drift, inventory, oversight, roi
 from hitlgov.metrics.policy import Policy
 from hitlgov.metrics.source import Filter, Source
-from hitlgov.metrics.summary import compute_metrics, resolve_period
+from hitlgov.metrics.summary import compute_metrics, kpis, resolve_period
 
 from hitlgov import __version__
 
@@ -186,7 +189,9 @@ def _collect(source: Source, flt: Filter, policy: Policy, *, n_boot: int, seed: 
         "ingestion_runs": runs,
         "quarantine": inventory.quarantine_summary(source, top=10, run_ids=[r["run_id"] for r in runs]),
     }
-    return flt, canonical({"metrics": metrics, "series": series, "inputs": inputs})
+    # the Overview's tiles and deltas against the previous period, for page 1 of the executive report
+    comparison = kpis(source, flt, **roi.costs_from(policy)) if metrics["counts"]["cases"] else None
+    return flt, canonical({"metrics": metrics, "series": series, "inputs": inputs, "comparison": comparison})
 
 
 def _drift_distributions(source: Source, flt: Filter, result: dict) -> list[dict]:
@@ -210,7 +215,7 @@ def _drift_distributions(source: Source, flt: Filter, result: dict) -> list[dict
 
 
 def context_for(source: Source, flt: Filter, policy: Policy, *, kind: str, store: str | None,
-                engine: str | None, chain: dict | None = None) -> dict:
+                engine: str | None, chain: dict | None = None, period_choice: dict | None = None) -> dict:
     """What is recorded but not digested. Group colours use every value of the system's
     sensitive attributes (as the dashboard does), so a group keeps its colour across reports."""
     chain = chain if chain is not None else audit_chain(source)
@@ -228,6 +233,7 @@ def context_for(source: Source, flt: Filter, policy: Policy, *, kind: str, store
         "audit_chain": chain,
         "segments": segments,
         "monitoring": _monitoring(source, flt),
+        "period_choice": period_choice,
     }
 
 

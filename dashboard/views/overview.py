@@ -9,6 +9,20 @@ from hitlgov.metrics.policy import load_policy
 from hitlgov import formats as fmt
 from hitlgov.errors import HitlgovError
 
+
+def _compared(k: dict, prev_name: str | None) -> str:
+    """What the deltas compare with: the previous calendar quarter (month, year) for such a
+    period, else the same number of days before; says when that period is only partly in the log."""
+    if not k["previous"]:
+        return (" There is no data in the period before this one, so no deltas are shown; choose a later period "
+                "to compare.")
+    text = f" Deltas compare with the period just before: {prev_name}"
+    if k["previous_log_from"]:
+        text += (f", which the log covers only from {k['previous_log_from']} (its counts are lower for that "
+                 "reason alone)")
+    return text + "."
+
+
 view = ui.page("Overview", "How much of the AI's work people check, what they change, and what that costs "
                "and catches — for the selected period, against the period just before it.")
 ui.require_cases(view)
@@ -20,7 +34,9 @@ currency = str(policy.setting("currency", "EUR"))
 
 k = data.call(summary.kpis, flt, **costs)
 cur, d, prev = k["current"], k["delta"], k["previous_period"]
-vs = (f"vs {prev['from']} – {prev['to']}" if k["previous"] else "no data in the previous period") if prev else None
+prev_name = (f"{prev['label']} ({prev['from']} – {prev['to']})" if prev.get("label") else f"{prev['from']} – {prev['to']}"
+             ) if prev else None
+vs = (f"vs {prev_name}" if k["previous"] else "no data in the previous period") if prev else None
 
 cols = st.columns(6)
 ui.kpi(cols[0], "Cases", fmt.count(cur["cases"]), delta=fmt.num(d["cases"]) if d["cases"] is not None else None,
@@ -61,9 +77,12 @@ ui.kpi(money[3], "Outcomes known", fmt.pct(cur["outcome_known_share"]),
 st.caption("**Automation rate**: share of cases no human reviewed. **Override rate**: share of reviewed cases "
            "where the decision that took effect differs from the model's. **Errors caught**: overrides the known "
            f"outcome confirmed ({fmt.count(cur['errors_introduced'])} overrides made a correct model decision wrong). "
-           "Deltas compare with the same number of days just before the period"
-           + ("." if k["previous"] else " — there is no data before this period, so no deltas are shown; "
-              "choose a later, shorter period to compare."))
+           + _compared(k, prev_name))
+if k["outcome_deltas_withheld"]:
+    st.caption(f"**Errors and money are not compared with the previous period**: outcomes are known for "
+               f"{fmt.pct(cur['outcome_known_share'])} of this period's cases against "
+               f"{fmt.pct(k['previous']['outcome_known_share'])} of the previous period's, so a drop would only "
+               "reflect outcomes not yet known.")
 
 undecided = data.call(oversight.oversight_summary, flt)["cases_without_model_decision"]
 if undecided:

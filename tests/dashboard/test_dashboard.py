@@ -549,7 +549,8 @@ def test_catalog_trend_distribution_kpis(small):
     assert sum(b["reviews"] for b in hist) == 5
     k = summary.kpis(small, Filter(start=dt.date(2026, 2, 1), end=dt.date(2026, 2, 28)))
     assert k["current"]["cases"] == 3 and k["previous"]["cases"] == 3
-    assert k["previous_period"] == {"from": "2026-01-04", "to": "2026-01-31"}
+    assert k["previous_period"] == {"from": "2026-01-01", "to": "2026-01-31", "label": None}
+    assert k["previous_log_from"] == "2026-01-05"  # the log starts inside January: only partly covered
     assert k["delta"]["override_rate"] == pytest.approx(k["current"]["override_rate"] - k["previous"]["override_rate"])
     assert summary.kpis(small, Filter())["previous"] is None
 

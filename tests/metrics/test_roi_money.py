@@ -60,7 +60,8 @@ def test_no_net_error_prevented_gives_no_cost_per_error(db):
 def test_no_red_delta_that_only_reflects_unknown_outcomes(db):
     with Source.open(db) as src:
         k = summary.kpis(src, Filter(dt.date(2026, 2, 1), dt.date(2026, 2, 28)))
-    assert k["previous_period"] == {"from": "2026-01-04", "to": "2026-01-31"}
+    # a calendar month is compared with the previous calendar month (not the 28 days before)
+    assert k["previous_period"] == {"from": "2026-01-01", "to": "2026-01-31", "label": None}
     assert k["outcome_deltas_withheld"] is True
     assert k["delta"]["cases"] == -2  # counts are still compared
     assert all(k["delta"][key] is None for key in summary.OUTCOME_KEYS)
