@@ -228,14 +228,55 @@ def _cached(qualname: str, db: str, token: str, fkey: FilterKey | None, has_filt
     return compute(qualname, db, token, fkey, has_filter, kwargs, engine, inputs)
 
 
-def call(fn: Callable, flt: Filter | None = None, *, db: str | None = None, **kwargs) -> Any:
+#: what a page is waiting for, in words, while a figure is computed (the running state)
+WHAT = {
+    "kpis": "the KPI tiles and their deltas", "findings": "the policy findings, drift tests included",
+    "oversight_summary": "the oversight rates", "trend": "the monthly trends",
+    "roi_trend": "the monthly cost and errors caught", "by_reviewer": "the per-reviewer figures",
+    "by_model_version": "the rates by model version", "high_risk_coverage": "the high-risk review coverage",
+    "automation_bias": "the automation-bias test", "reviewer_accuracy": "reviewer accuracy",
+    "latency_histogram": "the review times", "agreement_summary": "reviewer agreement and its bootstrap intervals",
+    "fairness_by_attribute": "fairness and its bootstrap intervals", "drift_summary": "Evidently's drift tests",
+    "distribution": "the reference and current distributions", "score_trend": "the score trend",
+    "reliance_summary": "reliance", "selective_accuracy_summary": "the audit sample's error rate",
+    "reviewer_quality_summary": "Dawid-Skene reviewer accuracy", "bias_audit_table": "the bias-audit table",
+    "store_verification": "the verification of every stored row", "search_cases": "the matching cases",
+    "system_context": "the system's model versions and segments",
+}
+
+
+def scope_words(flt: Filter | None) -> str:
+    """'consumer-credit, 2026 Q3' / 'consumer-credit, 2026-01-05 – 2026-02-20, model version v2'."""
+    if flt is None:
+        return "the store"
+    from hitlgov.metrics.periods import quarter_label
+
+    period = None
+    if flt.start and flt.end:
+        period = quarter_label(flt.start, flt.end) or f"{flt.start} – {flt.end}"
+    parts = [flt.system or "all systems", period,
+             f"model version {flt.model_version}" if flt.model_version else None,
+             f"{flt.segment[0]} = {flt.segment[1]}" if flt.segment else None]
+    return ", ".join(p for p in parts if p)
+
+
+def call(fn: Callable, flt: Filter | None = None, *, db: str | None = None, what: str | None = None,
+         **kwargs) -> Any:
     """``fn(source, flt, **kwargs)`` (or ``fn(source, **kwargs)`` when ``flt`` is None), cached.
 
+    While it computes (a cache miss: a new filter, new data) the page says what it is waiting
+    for -- "Computing fairness and its bootstrap intervals for consumer-credit, 2026 Q3…", with
+    the seconds elapsed -- instead of sitting frozen: Streamlit's spinner, which appears only
+    after half a second, so a cached figure never flickers one (``what`` overrides :data:`WHAT`).
     When the store cannot be read (missing, locked by a writer, not a hitlgov store) the page
     shows the one-line reason and stops there, instead of a traceback.
     """
+    from hitlgov.dashboard.literal import md
+
+    words = what or WHAT.get(fn.__name__) or fn.__name__.replace("_", " ")
     try:
-        return try_call(fn, flt, db=db, **kwargs)
+        with st.spinner(f"Computing {md(words)} for {md(scope_words(flt))}…", show_time=True):
+            return try_call(fn, flt, db=db, **kwargs)
     except HitlgovError as exc:
         st.error(str(exc), icon=":material/lock:" if isinstance(exc, StoreLockedError) else ":material/error:")
         st.stop()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
-from hitlgov.dashboard import access, data, filters
+from hitlgov.dashboard import access, cells, data, filters
 from hitlgov.dashboard.literal import md  # noqa: F401 - re-exported for the pages
 from hitlgov.dashboard.filters import View
 from hitlgov.ingest import running
@@ -157,7 +157,8 @@ def table(rows, *, column_config: dict | None = None, height: int | str = "auto"
           column_order=None) -> None:
     """A table of rows (dicts or a DataFrame). A column with no value in any row -- a rate that
     needs a model decision in an annotation-only selection, an accuracy without outcomes -- is
-    left out and named in a caption, instead of a column of empty "None" cells."""
+    left out and named in a caption, instead of a column of empty "None" cells; a missing value
+    in the other columns is a dash, explained in a caption (:mod:`hitlgov.dashboard.cells`)."""
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     empty = [c for c in frame.columns if len(frame) and frame[c].isna().all()]
     if empty:
@@ -166,8 +167,11 @@ def table(rows, *, column_config: dict | None = None, height: int | str = "auto"
             column_order = [c for c in column_order if c not in empty]
         names = [_column_label(c, (column_config or {}).get(c)) for c in empty]
         st.caption("Not shown, no value in this selection: " + md(", ".join(names)) + ".")
+    frame, column_config, dashed = cells.readable(frame, column_config)
     st.dataframe(frame, hide_index=True, width="stretch",
                  column_config=column_config, height=height, key=key, column_order=column_order)
+    if dashed:
+        st.caption(f"{cells.DASH} : no value for that row (" + md(", ".join(dashed)) + ").")
 
 
 def _column_label(name: str, config) -> str:

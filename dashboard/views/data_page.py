@@ -72,7 +72,7 @@ else:
                                      height=max(220, 30 * len(top) + 80), text=[fmt.count(r["rows"]) for r in top]))
         st.caption("Most common reasons, as field: reason (quoted values and numbers folded together).")
         sample = data.call(inventory.quarantine_rows, limit=500)
-        st.dataframe(sample, hide_index=True, width="stretch", height=360, column_config={
+        ui.table(sample, height=360, column_config={
             "run_id": "Run", "file": "File", "row_number": "Row", "field": "Field", "reason": "Reason",
             "raw": "Raw values"})
 

@@ -37,11 +37,11 @@ if current[0] <= reference[1]:
                "Widen the period for a meaningful comparison.")
 
 result, problem = None, None
-with st.spinner("Running Evidently's drift tests (first time for this selection can take a few seconds)…"):
-    try:
-        result = data.call(drift.drift_summary, flt, reference=reference, current=current, max_rows=sample)
-    except ImportError as exc:
-        problem = f"The drift tests are not available in this installation ({exc})."
+try:
+    result = data.call(drift.drift_summary, flt, reference=reference, current=current, max_rows=sample,
+                       what="Evidently's drift tests (the first time for a selection takes a few seconds)")
+except ImportError as exc:
+    problem = f"The drift tests are not available in this installation ({exc})."
 if problem:
     st.warning(problem + " The distributions and trends below do not need them.")
 elif result.get("error"):

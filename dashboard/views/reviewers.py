@@ -18,8 +18,7 @@ if not people:
             "Choose a system or period with reviews.")
     st.stop()
 
-with st.spinner("Computing agreement and bootstrap intervals…"):
-    a = data.call(agreement.agreement_summary, flt)
+a = data.call(agreement.agreement_summary, flt)
 
 ui.section("Agreement between reviewers")
 cols = st.columns(4)

@@ -9,6 +9,7 @@ the metric families) and the CSV-injection guard are tested directly.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import subprocess
 import sys
@@ -43,11 +44,21 @@ def empty_db(tmp_path_factory) -> Path:
     return helpers.empty_store(tmp_path_factory.getbasetemp())
 
 
+def whole_period(db: Path, system: str = SYSTEM) -> tuple[dt.date, dt.date]:
+    with Source.open(db) as src:
+        s = next(s for s in inventory.system_catalog(src) if s["system"] == system)
+    return dt.date.fromisoformat(s["first"][:10]), dt.date.fromisoformat(s["last"][:10])
+
+
+def whole_log(period: tuple[dt.date, dt.date], system: str = SYSTEM) -> dict:
+    """The link of a view over the system's whole log (the default period is its last full quarter)."""
+    return {"system": system, "from": period[0].isoformat(), "to": period[1].isoformat()}
+
+
 @pytest.fixture(scope="module")
 def period(demo_db) -> tuple[dt.date, dt.date]:
-    with Source.open(demo_db) as src:
-        s = next(s for s in inventory.system_catalog(src) if s["system"] == SYSTEM)
-    return dt.date.fromisoformat(s["first"][:10]), dt.date.fromisoformat(s["last"][:10])
+    """The demo system's whole log, which the tests of hand-checked figures ask for explicitly."""
+    return whole_period(demo_db)
 
 
 def open_app(db: Path, monkeypatch, *, page: str | None = None, query: dict | None = None) -> AppTest:
@@ -161,7 +172,7 @@ def test_locked_store_shows_a_message_not_a_traceback(demo_db, tmp_path, monkeyp
 # -- the numbers shown are the metrics' values ---------------------------------------------------
 
 def test_overview_tiles_equal_metrics(demo_db, monkeypatch, period):
-    at = open_app(demo_db, monkeypatch)
+    at = open_app(demo_db, monkeypatch, query=whole_log(period))
     assert_clean(at)
     flt = Filter(start=period[0], end=period[1], system=SYSTEM)
     with Source.open(demo_db) as src:
@@ -180,8 +191,44 @@ def test_overview_tiles_equal_metrics(demo_db, monkeypatch, period):
     assert "FAIL" in texts(at.markdown) and "PASS" in texts(at.markdown)
 
 
-def test_filters_change_the_numbers_and_live_in_the_url(demo_db, monkeypatch, period):
+def test_default_period_is_the_last_full_quarter_with_deltas_against_the_one_before(demo_db, monkeypatch, period):
+    """The demo log runs 2025-11-01 .. 2026-10-31: October is not over -> 2026 Q3 (Jul-Sep),
+    compared with 2026 Q2. Outcomes stop on 2026-09-01, so Q3 knows fewer of them than Q2: the
+    money and error deltas are withheld (no red delta for outcomes not yet known), and said so."""
+    assert period == (dt.date(2025, 11, 1), dt.date(2026, 10, 31))
     at = open_app(demo_db, monkeypatch)
+    assert_clean(at)
+    q3 = Filter(start=dt.date(2026, 7, 1), end=dt.date(2026, 9, 30), system=SYSTEM)
+    assert tuple(at.sidebar.date_input(key="f_period").value) == (q3.start, q3.end)
+    assert "from" not in at.query_params and "to" not in at.query_params  # the default is not written out
+    assert "2026 Q3: the last full quarter (default)." in texts(at.sidebar.caption)
+    shown = re.sub(r"\\(.)", r"\1", texts(at.caption))  # data-derived text is shown escaped
+    assert "Period: 2026 Q3, the last full calendar quarter of the log (the default; the log covers 2025-11-01 " \
+           "to 2026-10-31). Widen it with the Period control in the sidebar." in shown
+    with Source.open(demo_db) as src:
+        k = summary.kpis(src, q3, **roi.costs_from(load_policy()))
+    assert k["previous_period"] == {"from": "2026-04-01", "to": "2026-06-30", "label": "2026 Q2"}
+    assert k["outcome_deltas_withheld"] is True
+    assert k["current"]["outcome_known_share"] < k["previous"]["outcome_known_share"] - 0.05
+    assert tiles(at)["Cases"] == fmt.count(k["current"]["cases"])
+    assert deltas(at)["Cases"] == fmt.num(k["delta"]["cases"])
+    assert deltas(at)["Override rate"] == fmt.pp(k["delta"]["override_rate"])
+    assert not deltas(at)["Errors caught"] and not deltas(at)["Net benefit of review"]  # withheld, not red
+    assert "Errors and money are not compared with the previous period" in texts(at.caption)
+    assert "Deltas compare with the period just before: 2026 Q2 (2026-04-01 – 2026-06-30)." in texts(at.caption)
+
+    # widen it: the whole log, written into the link
+    at.sidebar.button[[b.label for b in at.sidebar.button].index(f"Whole log ({period[0]} – {period[1]})")].click().run()
+    assert_clean(at)
+    assert (at.query_params["from"], at.query_params["to"]) == (period[0].isoformat(), period[1].isoformat())
+    with Source.open(demo_db) as src:
+        whole = oversight.oversight_summary(src, q3.but(start=period[0], end=period[1]))
+    assert tiles(at)["Cases"] == fmt.count(whole["cases"])
+    assert "last full calendar quarter" not in re.sub(r"\\(.)", r"\1", texts(at.caption))
+
+
+def test_filters_change_the_numbers_and_live_in_the_url(demo_db, monkeypatch, period):
+    at = open_app(demo_db, monkeypatch, query=whole_log(period))
     before = tiles(at)
     at.sidebar.selectbox(key="f_segment").set_value("age_band=18-24").run()
     assert_clean(at)
@@ -241,7 +288,7 @@ def test_bad_url_values_fall_back_with_a_note(demo_db, monkeypatch):
 
 
 def test_oversight_page_numbers(demo_db, monkeypatch, period):
-    at = open_app(demo_db, monkeypatch, page="oversight.py")
+    at = open_app(demo_db, monkeypatch, page="oversight.py", query=whole_log(period))
     flt = Filter(start=period[0], end=period[1], system=SYSTEM)
     with Source.open(demo_db) as src:
         o = oversight.oversight_summary(src, flt)
@@ -259,7 +306,7 @@ def test_oversight_page_numbers(demo_db, monkeypatch, period):
 
 
 def test_reviewers_page_numbers(demo_db, monkeypatch, period):
-    at = open_app(demo_db, monkeypatch, page="reviewers.py")
+    at = open_app(demo_db, monkeypatch, page="reviewers.py", query=whole_log(period))
     assert_clean(at)
     flt = Filter(start=period[0], end=period[1], system=SYSTEM)
     with Source.open(demo_db) as src:
@@ -277,7 +324,7 @@ def test_reviewers_page_numbers(demo_db, monkeypatch, period):
 
 
 def test_fairness_page_numbers_and_attribute_switch(demo_db, monkeypatch, period):
-    at = open_app(demo_db, monkeypatch, page="fairness.py")
+    at = open_app(demo_db, monkeypatch, page="fairness.py", query=whole_log(period))
     assert_clean(at)
     flt = Filter(start=period[0], end=period[1], system=SYSTEM)
     with Source.open(demo_db) as src:
@@ -297,7 +344,8 @@ def test_fairness_page_numbers_and_attribute_switch(demo_db, monkeypatch, period
 def test_fairness_page_names_the_favourable_outcome_on_compas(demo_db, monkeypatch):
     """COMPAS: positive `high`, favourable `low`: the four-fifths tile and message use the share
     scored low risk, and say so."""
-    at = open_app(demo_db, monkeypatch, page="fairness.py", query={"system": "compas-recidivism"})
+    at = open_app(demo_db, monkeypatch, page="fairness.py",
+                  query=whole_log(whole_period(demo_db, "compas-recidivism"), "compas-recidivism"))
     assert_clean(at)
     with Source.open(demo_db) as src:  # the first sensitive attribute, over the system's whole period
         age = fairness.fairness_by_attribute(src, Filter(system="compas-recidivism"), attributes=("age_cat",))
@@ -345,7 +393,7 @@ def test_fairness_attribute_is_in_the_url(demo_db, monkeypatch):
 
 
 def test_drift_page_numbers(demo_db, monkeypatch, period):
-    at = open_app(demo_db, monkeypatch, page="drift.py")
+    at = open_app(demo_db, monkeypatch, page="drift.py", query=whole_log(period))
     assert_clean(at)
     reference, current = drift.default_windows(period, reference_months=3, current_months=1)
     with Source.open(demo_db) as src:
@@ -359,7 +407,7 @@ def test_drift_page_numbers(demo_db, monkeypatch, period):
 
 
 def test_audit_trail_search_and_case_history(demo_db, monkeypatch, period):
-    at = open_app(demo_db, monkeypatch, page="audit_trail.py")
+    at = open_app(demo_db, monkeypatch, page="audit_trail.py", query=whole_log(period))
     assert_clean(at)
     assert "Audit chain intact" in texts(at.success)
     flt = Filter(start=period[0], end=period[1], system=SYSTEM)
