@@ -24,12 +24,15 @@ def demo_db(tmp_path_factory) -> Path:
 
 
 def test_reliance_page_numbers(demo_db, monkeypatch):
-    at = open_app(demo_db, monkeypatch, page="reliance.py")
-    assert_clean(at)
     with Source.open(demo_db) as src:
         s = next(s for s in inventory.system_catalog(src) if s["system"] == SYSTEM)
         flt = Filter(start=dt.date.fromisoformat(s["first"][:10]), end=dt.date.fromisoformat(s["last"][:10]),
                      system=SYSTEM)
+    # the whole log, asked for in the link (the default period is the last full quarter)
+    at = open_app(demo_db, monkeypatch, page="reliance.py",
+                  query={"system": SYSTEM, "from": flt.start.isoformat(), "to": flt.end.isoformat()})
+    assert_clean(at)
+    with Source.open(demo_db) as src:
         rel = reliance_summary(src, flt)
         sa = selective_accuracy_summary(src, flt)
         a = agreement.agreement_summary(src, flt)
