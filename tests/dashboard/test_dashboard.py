@@ -654,3 +654,21 @@ def test_export_is_recorded_in_the_audit_chain_and_can_be_pseudonymised(make_sto
     monkeypatch.delenv("HITLGOV_PSEUDONYM_KEY")
     with pytest.raises(Exception, match="HITLGOV_PSEUDONYM_KEY"):
         exports.csv_download(df, what="x", file_name="x.csv", actor="local:tester", pseudonymise=True)
+
+
+def test_a_log_without_a_whole_quarter_shows_the_whole_log_and_says_so(make_store, monkeypatch):
+    """LOG spans 2026-01-05 .. 2026-02-15: no calendar quarter is covered, so every page shows the
+    whole log with a caption saying why (and no "last full quarter" in the sidebar)."""
+    from hitlgov.mapping import Mapping
+
+    db = make_store(LOG, mapping=Mapping(positive_label="approve"))
+    at = open_app(db, monkeypatch)
+    assert_clean(at)
+    assert tuple(at.sidebar.date_input(key="f_period").value) == (dt.date(2026, 1, 5), dt.date(2026, 2, 15))
+    assert "from" not in at.query_params
+    shown = re.sub(r"\\(.)", r"\1", texts(at.caption))
+    assert ("The log (2026-01-05 to 2026-02-15) does not cover a whole calendar quarter, so the period is the "
+            "whole log instead of the last full quarter.") in shown
+    assert "last full quarter (default)" not in texts(at.sidebar.caption)
+    assert tiles(at)["Cases"] == "6"
+    assert not [b for b in at.sidebar.button if b.label.startswith("Whole log")]  # it already is
