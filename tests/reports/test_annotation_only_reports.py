@@ -160,6 +160,10 @@ def test_annotation_only_executive_summary_says_not_applicable(annotation_only):
     pages = annotation_only["executive"]["pages"]
     assert len(pages) == 2
     _no_none_or_nan(" ".join(pages))
+    for tile in ("Automation rate", "Override rate", "Net benefit of review", "Net errors prevented"):
+        assert f"{tile} {NA}" in pages[0], tile
+    assert f"Return on review: {NA}." in pages[0]
+    assert "People made 3 reviews of 2 cases" in pages[0]
     assert f"Automation, override, errors caught and the model's error rate: {NA}." in pages[1]
     assert "No case of the 2 in the period has a model decision (annotation-only); the reviewer hours count all 3 reviews" \
         in pages[1]
