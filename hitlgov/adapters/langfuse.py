@@ -145,9 +145,12 @@ def _case_id(path: Path, number: int, score: dict) -> str:
     trace, name = text(score.get("traceId")), text(score.get("name"))
     if trace is None or name is None:
         missing = "traceId" if trace is None else "name"
-        why = ("session and dataset-run scores are not read" if missing == "name" or any(
-            k in score for k in ("subject", "sessionId", "datasetRunId")) else
-            "a Scores API v3 page must be fetched with fields=subject")
+        subject = score.get("subject")
+        kind = str(subject.get("kind") or "").lower() if isinstance(subject, dict) else None
+        why = ("session and dataset-run scores are not read"
+               if missing == "name" or kind in ("session", "experiment") or "sessionId" in score or "datasetRunId" in score
+               else "a Scores API v3 page must be fetched with fields=subject" if subject is None
+               else "its 'subject' names no trace")
         raise IngestError(f"{path}: not a Langfuse scores export: score {number} has no '{missing}' ({why})")
     observation = text(score.get("observationId"))
     return f"{trace}/{observation}/{name}" if observation else f"{trace}/{name}"

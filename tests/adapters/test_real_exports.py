@@ -226,6 +226,13 @@ def test_langfuse_v3_scores_of_a_session_are_refused_by_name(tmp_path):
     with pytest.raises(IngestError, match="score 2 has no 'traceId' \\(session and dataset-run scores"):
         ingest(tmp_path, path)
     assert cases_stored(tmp_path / "s.duckdb") == 0
+    # a malformed subject (not an object, an observation without its trace) is named as such
+    for bad in ("<b>trace-1</b>", {"kind": "observation", "id": "obs-1"}, {"kind": "trace"}):
+        doc["data"][1]["subject"] = bad
+        path.write_text(json.dumps(doc))
+        with pytest.raises(IngestError, match="score 2 has no 'traceId' \\(its 'subject' names no trace\\)$"):
+            ingest(tmp_path, path)
+        assert cases_stored(tmp_path / "s.duckdb") == 0
     # a v3 page fetched without fields=subject names no trace at all: the error says what to ask for
     for score in doc["data"]:
         del score["subject"]
