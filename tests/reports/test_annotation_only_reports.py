@@ -213,6 +213,7 @@ def test_review_stage_rejection_rate_in_both_reports_equals_metrics_json(review_
     assert f"2 of 2 verdicts rejected the annotation, a rejection rate of {rate}" in part
     assert f"hakan@heartex.com 2 2 {rate}" in part
     assert "Cases without a model decision (annotation-only) 0 (every case has a model decision)" in text
+    assert len(review_stage["executive"]["pages"]) == 2
     page2 = review_stage["executive"]["pages"][1]
     assert f"Review-stage rejection rate: {rate} (2 of 2 annotations rejected by a second reviewer)" in page2
     assert "Every case has a model decision" in page2
