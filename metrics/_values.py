@@ -1,6 +1,7 @@
 """Plain-data helpers shared by the metric modules: no NaN leaves this package."""
 from __future__ import annotations
 
+import decimal
 import math
 from typing import Any
 
@@ -25,6 +26,12 @@ def plain(value: Any) -> Any:
             value = value.item()
         except (ValueError, AttributeError):
             pass
+    if isinstance(value, decimal.Decimal):
+        # DuckDB's SUM of integers is a HUGEINT; pandas hands it over as Decimal when the column
+        # also holds NULL (a group whose every value was NULL): JSON knows no Decimal
+        if not value.is_finite():
+            return None
+        return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return None
     if hasattr(value, "isoformat"):

@@ -13,8 +13,8 @@ Definitions (SCHEMA §2), over the cases in the filter:
 
 A case from an annotation-only source has no model decision: it cannot be automated or
 overridden, so the case rates (automation, review, override, escalation), the reviewer override
-rates and automation bias leave it out, and ``cases_without_model_decision`` says how many were
-left out. Its reviews still count for workload and latency.
+rates and automation bias leave it out, ``cases_without_model_decision`` says how many were left
+out and ``cases_with_model_decision`` how many the rates are over. Its reviews still count for workload and latency.
 
 The aggregations are Ibis expressions (portable to other engines); this module only shapes
 their small results.
@@ -70,6 +70,7 @@ def oversight_summary(source: Source, flt: Filter = Filter()) -> dict:
     lat_row = r.aggregate(**_latency(r)).to_pandas().iloc[0].to_dict()
     out = {
         "cases": int(case_row["cases"]) + undecided,
+        "cases_with_model_decision": int(case_row["cases"]),
         "cases_without_model_decision": undecided,
         "reviewed_cases": int(case_row["reviewed_cases"] or 0),
         "overridden_cases": int(case_row["overridden_cases"] or 0),

@@ -123,6 +123,7 @@ def _compute(source: Source, flt: Filter, *, policy: Policy, include_drift: bool
         "oversight": {
             **{k: over[k] for k in ("automation_rate", "review_rate", "override_rate", "escalation_rate",
                                     "review_seconds_median", "review_seconds_p90")},
+            "cases_with_model_decision": over["cases_with_model_decision"],
             "cases_without_model_decision": over["cases_without_model_decision"],
             "review_stage": review_stage.rejection_rate(source, flt),
             "high_risk_review_coverage": coverage["coverage"],

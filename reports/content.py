@@ -19,6 +19,18 @@ from hitlgov import formats as fmt
 
 KINDS = {"compliance": "Compliance report", "executive": "Executive summary"}
 STATUSES = ("fail", "warn", "pass")
+NOT_APPLICABLE = "not applicable: no model decisions"
+#: the metric families about the model's decision: on a scope where no case has one (an
+#: annotation-only source) a policy check on them is not applicable rather than merely unevaluated
+MODEL_DECISION_METRICS = ("oversight.automation_rate", "oversight.review_rate", "oversight.override_rate",
+                          "oversight.escalation_rate", "oversight.high_risk_review_coverage", "automation_bias.",
+                          "reliance.", "selective_accuracy.", "fairness.", "drift.", "roi.")
+
+
+def _not_applicable(not_evaluated: list[dict]) -> list[dict]:
+    """The unevaluated checks, those about the model's decision saying why: there is none."""
+    return [{**x, "reason": NOT_APPLICABLE} if str(x.get("metric", "")).startswith(MODEL_DECISION_METRICS) else x
+            for x in not_evaluated]
 
 
 def data_uri(svg: str) -> str:
@@ -67,7 +79,8 @@ def _fairness(metrics: dict, segments: dict, policy_rules: list[dict]) -> list[d
         item: dict[str, Any] = {"attribute": attr, "error": block.get("error"),
                                 "positive_label": block.get("positive_label"),
                                 "favourable_label": block.get("favourable_label") or block.get("positive_label"),
-                                "cases_without_group": block.get("cases_without_group") or 0}
+                                "cases_without_group": block.get("cases_without_group") or 0,
+                                "cases_without_model_decision": block.get("cases_without_model_decision") or 0}
         model, final = block.get("model_decision"), block.get("final_decision")
         if item["error"] or not model or not final:
             out.append(item)
@@ -181,6 +194,10 @@ def build_context(doc: dict, *, kind: str, policy: Policy | None) -> dict:
     settings = policy.settings if policy is not None else {}
     rules = _policy_rules(policy)
     empty = not m["counts"]["cases"]
+    o = m.get("oversight") or {}
+    annotation_only = not empty and o.get("cases_with_model_decision") == 0
+    if annotation_only:
+        not_evaluated = _not_applicable(not_evaluated)
     extra = []
     if flt.get("model_version"):
         extra.append(f"model version {flt['model_version']}")
@@ -215,25 +232,22 @@ def build_context(doc: dict, *, kind: str, policy: Policy | None) -> dict:
         "not_evaluated": not_evaluated,
         "policy_rules": rules,
         "policy_settings": settings,
+        # cases stored without a model decision (annotation-only sources): the metrics about the
+        # model's decision left them out; ``annotation_only``: no case of the scope has one, so
+        # those sections say "not applicable: no model decisions" instead of showing n/a or 0
+        "no_model": o.get("cases_without_model_decision") or 0,
+        "annotation_only": annotation_only,
+        "review_stage": o.get("review_stage") or {},
         "charts": {},
     }
     if empty:
         return out
     trend, money = series["oversight_by_month"], series["roi_by_month"]
     c = out["charts"]
-    # page 1 of the executive summary also carries the deltas and the period: shorter charts keep it one page
-    tall = 46 if kind == "executive" else 58
-    c["rates"] = data_uri(charts.lines(trend, [("automation_rate", "Automation rate", charts.AUTOMATED),
-                                              ("override_rate", "Override rate", charts.PRIMARY),
-                                              ("escalation_rate", "Escalation rate", charts.CURRENT)],
-                                       title="Automation, override and escalation rates per month", ylabel="Rate",
-                                       height_mm=tall))
-    c["cases"] = data_uri(charts.cases_stack(trend, height_mm=tall))
-    c["effort"] = data_uri(charts.effort_and_errors(money))
-    c["errors"] = data_uri(charts.lines(money, [("model_error_rate", "Model decision", charts.MODEL),
-                                                ("final_error_rate", "Final decision", charts.FINAL)],
-                                        title="Error rate: model alone vs after review (known outcomes)",
-                                        ylabel="Error rate"))
+    c["effort"] = data_uri(charts.effort_and_errors(money))  # reviewer hours: every review counts
+    if not out["annotation_only"]:  # the case trends count cases with a model decision: none here
+        # page 1 of the executive summary also carries the deltas and the period: shorter charts keep it one page
+        _case_charts(c, trend, money, height_mm=46 if kind == "executive" else 58)
     if kind == "executive":
         return out
     if m["counts"]["reviews"]:
@@ -241,6 +255,28 @@ def build_context(doc: dict, *, kind: str, policy: Policy | None) -> dict:
                                                     ("review_seconds_p90", "90th percentile", charts.CURRENT)],
                                              title="Review time per month (seconds)", ylabel="Seconds",
                                              percent=False, height_mm=50))
+    _compliance_charts(out, m, series, ctx, rules, settings, findings)
+    return out
+
+
+def _case_charts(c: dict, trend: list[dict], money: list[dict], *, height_mm: float) -> None:
+    """The monthly case, rate and error charts (both kinds): over the cases with a model decision."""
+    c["rates"] = data_uri(charts.lines(trend, [("automation_rate", "Automation rate", charts.AUTOMATED),
+                                              ("override_rate", "Override rate", charts.PRIMARY),
+                                              ("escalation_rate", "Escalation rate", charts.CURRENT)],
+                                       title="Automation, override and escalation rates per month", ylabel="Rate",
+                                       height_mm=height_mm))
+    c["cases"] = data_uri(charts.cases_stack(trend, height_mm=height_mm))
+    c["errors"] = data_uri(charts.lines(money, [("model_error_rate", "Model decision", charts.MODEL),
+                                                ("final_error_rate", "Final decision", charts.FINAL)],
+                                        title="Error rate: model alone vs after review (known outcomes)",
+                                        ylabel="Error rate"))
+
+
+def _compliance_charts(out: dict, m: dict, series: dict, ctx: dict, rules: list[dict], settings: dict,
+                       findings: list[dict]) -> None:
+    """What only the compliance report shows: bias, agreement, drift and fairness charts and tables."""
+    c = out["charts"]
     bias = m.get("automation_bias", {})
     if bias.get("reviewers"):
         c["bias"] = data_uri(charts.automation_bias(bias["reviewers"], bias.get("method", {}).get("thresholds", {})))
@@ -254,7 +290,7 @@ def build_context(doc: dict, *, kind: str, policy: Policy | None) -> dict:
     if any(s[1] is not None for s in stats):
         c["agreement"] = data_uri(charts.agreement_forest(stats, bands))
     drift = m.get("drift") or {}
-    if series.get("score_by_month"):
+    if series.get("score_by_month") and not out["annotation_only"]:
         c["score"] = data_uri(charts.score_band(series["score_by_month"], windows=_windows(drift)))
     out["drift_distributions"] = [
         {"column": dd.get("column"), "drifted": dd.get("drifted"), "chart": data_uri(charts.distribution(dd))}
@@ -263,4 +299,3 @@ def build_context(doc: dict, *, kind: str, policy: Policy | None) -> dict:
     out["reviewers"] = _reviewers(m)
     out["regulatory"] = regulatory.mapping(findings)
     out["high_risk_band"] = settings.get("high_risk_score_band", [0.35, 0.65])
-    return out

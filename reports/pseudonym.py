@@ -6,7 +6,7 @@ holds the key can re-identify a reviewer (``pseudonym(id, key)`` for each known 
 can -- a plain hash could be reversed by hashing the list of staff ids.
 
 Every reviewer id in the evidence document is replaced: per-reviewer oversight, automation
-bias (the reviewers and the flagged list), reviewer accuracy, agreement with the consensus and
+bias (the reviewers and the flagged list), the review stage's annotators, reviewer accuracy, agreement with the consensus and
 both members of every Cohen's kappa pair. Lists that were sorted by reviewer id are re-sorted by
 pseudonym (an alphabetical order would leak the mapping to anyone with the staff list). As a last
 guard, the result is searched for every original id; one left over is an error, not a report.
@@ -40,6 +40,7 @@ def reviewer_ids(values: dict) -> set[str]:
     for p in ag.get("cohen_kappa_pairs", []):
         ids |= {p["a"], p["b"]}
     ids |= _reliance_ids(m)
+    ids |= {r["reviewer_id"] for r in m.get("oversight", {}).get("review_stage", {}).get("by_annotator", [])}
     return {str(i) for i in ids if i is not None}
 
 
@@ -75,6 +76,10 @@ def pseudonymise(values: dict, key: bytes) -> dict:
     for r in over.get("by_reviewer", []):
         r["reviewer_id"] = alias[r["reviewer_id"]]
     over.get("by_reviewer", []).sort(key=lambda r: (-(r.get("reviews") or 0), r["reviewer_id"]))
+    stage = over.get("review_stage", {})  # the annotators whose work a second reviewer judged
+    for r in stage.get("by_annotator", []):
+        r["reviewer_id"] = alias[r["reviewer_id"]]
+    stage.get("by_annotator", []).sort(key=lambda r: r["reviewer_id"])
     ab = m.get("automation_bias", {})
     for r in ab.get("reviewers", []):
         r["reviewer_id"] = alias[r["reviewer_id"]]

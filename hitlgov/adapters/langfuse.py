@@ -9,6 +9,10 @@ scores too. Each score has ``id``, ``traceId``, ``observationId``, ``name``, ``s
 (``ANNOTATION`` a human in the UI or an annotation queue, ``EVAL`` an LLM-as-a-judge evaluator,
 ``API`` the application), ``dataType`` (``NUMERIC``, ``CATEGORICAL``, ``BOOLEAN``, ``TEXT``...),
 ``value`` / ``stringValue``, ``authorUserId``, ``comment``, ``timestamp``, ``queueId``.
+Scores API v3 (the only read endpoint left on Langfuse v4; v2 is deprecated) replaces the flat
+``traceId`` / ``observationId`` by a ``subject`` object (``{"kind": "trace", "id"}`` or
+``{"kind": "observation", "id", "traceId"}``) and ``stringValue`` by one typed ``value``
+(a boolean is ``true``/``false``, read as v2's ``"True"``/``"False"``); both versions are read.
 
 Read: one page, a JSON list of pages, JSON Lines of pages (one ``GET`` per line), a bare JSON list
 of scores, or a trace export.
@@ -56,10 +60,11 @@ CORRECTION = "CORRECTION"
 
 
 def detect(path: Path, head: bytes) -> bool:
-    """Scores carry ``traceId`` together with ``source`` and ``dataType``."""
+    """Scores carry ``traceId`` (v3: a ``subject``) together with ``source`` and ``dataType``."""
     try:
         sample = head_text(head)
-        return (sample.startswith(("{", "[")) and '"traceId"' in sample and '"source"' in sample
+        return (sample.startswith(("{", "[")) and ('"traceId"' in sample or '"subject"' in sample)
+                and '"source"' in sample
                 and ('"dataType"' in sample or '"authorUserId"' in sample) and '"humanAnswers"' not in sample)
     except Exception:
         return False
@@ -140,8 +145,13 @@ def _case_id(path: Path, number: int, score: dict) -> str:
     trace, name = text(score.get("traceId")), text(score.get("name"))
     if trace is None or name is None:
         missing = "traceId" if trace is None else "name"
-        raise IngestError(f"{path}: not a Langfuse scores export: score {number} has no '{missing}' "
-                          "(session and dataset-run scores are not read)")
+        subject = score.get("subject")
+        kind = str(subject.get("kind") or "").lower() if isinstance(subject, dict) else None
+        why = ("session and dataset-run scores are not read"
+               if missing == "name" or kind in ("session", "experiment") or "sessionId" in score or "datasetRunId" in score
+               else "a Scores API v3 page must be fetched with fields=subject" if subject is None
+               else "its 'subject' names no trace")
+        raise IngestError(f"{path}: not a Langfuse scores export: score {number} has no '{missing}' ({why})")
     observation = text(score.get("observationId"))
     return f"{trace}/{observation}/{name}" if observation else f"{trace}/{name}"
 
@@ -187,7 +197,24 @@ def _page_scores(path: Path, item: Any) -> list[dict]:
         found = [*found, *(_with_corrected_output(c, item, observations) for c in corrections)]
     if "traceId" not in item and ("scores" in item or "corrections" in item) and item.get("id") is not None:
         found = [{"traceId": item["id"], **s} for s in found]  # a trace's own scores may omit it
-    return found
+    return [_from_v3(s) for s in found]
+
+
+def _from_v3(score: dict) -> dict:
+    """A Scores API v3 score in the v2 field names the mapping reads: ``subject`` -> ``traceId``
+    (and ``observationId``), a boolean ``value`` -> ``stringValue`` ``"True"``/``"False"``. A
+    session's or an experiment's score keeps no ``traceId`` (and is refused, as in v2)."""
+    subject = score.get("subject")
+    out = dict(score)
+    if isinstance(subject, dict) and score.get("traceId") is None:
+        kind = str(subject.get("kind") or "").lower()
+        if kind == "trace":
+            out["traceId"] = subject.get("id")
+        elif kind == "observation":
+            out["traceId"], out["observationId"] = subject.get("traceId"), subject.get("id")
+    if isinstance(score.get("value"), bool) and score.get("stringValue") is None:
+        out["stringValue"] = "True" if score["value"] else "False"
+    return out
 
 
 def _with_corrected_output(correction: dict, trace: dict, observations: Any) -> dict:

@@ -192,6 +192,57 @@ def test_langfuse_scores_page_judge_vs_human(tmp_path):
     assert by == {"u-ann": 1.0, "u-bob": 0.0}
 
 
+def test_langfuse_scores_api_v3_sample_response(tmp_path):
+    # langfuse/langfuse-docs content/docs/api-and-data-platform/features/scores-api.mdx, "Sample
+    # Response" (GET /api/public/v3/scores?fields=details,subject,annotation), verbatim: an EVAL
+    # score "hallucination" 0.25 on observation support-chat-7-950dc53a-gen of trace
+    # support-chat-7-950dc53a, and a human ANNOTATION "helpful" = true by user-123 in queue-1 on the
+    # trace itself. v3 names the trace in a `subject` object (no flat traceId); the page was refused
+    # whole ("score 1 has no 'traceId'"). Two score names: 2 cases, the judged one with a model
+    # decision and no review, the annotated one with a review and no model decision.
+    db, r = ingest(tmp_path, FIXTURES / "langfuse" / "docs_scores_api_v3_sample_response.json")
+    assert (r.format, r.rows_read, r.stored, r.duplicates, r.quarantined) == ("langfuse", 2, 2, 0, 0)
+    assert table(db, "SELECT case_id, model_decision, model_score, model_version, CAST(ts AS VARCHAR) "
+                     "FROM cases ORDER BY 1") == [
+        ("support-chat-7-950dc53a/helpful", None, None, None, "2026-06-15 11:00:00"),
+        ("support-chat-7-950dc53a/support-chat-7-950dc53a-gen/hallucination", "0.25", 0.25, "langfuse-eval",
+         "2026-06-15 10:30:00")]
+    # the v3 boolean is read as v2's stringValue "True"; the comment is null
+    assert table(db, "SELECT case_id, reviewer_id, human_decision, rationale, CAST(review_completed_at AS VARCHAR) "
+                     "FROM reviews") == [("support-chat-7-950dc53a/helpful", "user-123", "True", None,
+                                          "2026-06-15 11:00:00")]
+    with open_source(db) as src:
+        o = oversight_summary(src)
+    # the judged case is automated (no human), the annotated one has nothing to override
+    assert (o["cases"], o["cases_without_model_decision"], o["automation_rate"], o["reviews"]) == (2, 1, 1.0, 1)
+
+
+def test_langfuse_v3_scores_of_a_session_are_refused_by_name(tmp_path):
+    # the verbatim page with its second score moved to a session (v3 subject kind "session")
+    doc = json.loads((FIXTURES / "langfuse" / "docs_scores_api_v3_sample_response.json").read_text())
+    doc["data"][1]["subject"] = {"kind": "session", "id": "sess-1"}
+    path = tmp_path / "page.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(IngestError, match="score 2 has no 'traceId' \\(session and dataset-run scores"):
+        ingest(tmp_path, path)
+    assert cases_stored(tmp_path / "s.duckdb") == 0
+    # a malformed subject (not an object, an observation without its trace) is named as such
+    for bad in ("<b>trace-1</b>", {"kind": "observation", "id": "obs-1"}, {"kind": "trace"}):
+        doc["data"][1]["subject"] = bad
+        path.write_text(json.dumps(doc))
+        with pytest.raises(IngestError, match="score 2 has no 'traceId' \\(its 'subject' names no trace\\)$"):
+            ingest(tmp_path, path)
+        assert cases_stored(tmp_path / "s.duckdb") == 0
+    # a v3 page fetched without fields=subject names no trace at all: the error says what to ask for
+    for score in doc["data"]:
+        del score["subject"]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(IngestError, match="score 1 has no 'traceId' \\(a Scores API v3 page must be fetched "
+                                          "with fields=subject\\)"):
+        ingest(tmp_path, path, fmt="langfuse")
+    assert cases_stored(tmp_path / "s.duckdb") == 0
+
+
 A2I_EVAL = FIXTURES / "a2i" / "real" / "human_evaluation_two_workers.json"
 LLAMA = "sm-margaret-meta-textgeneration-llama-2-7b-1711485008-0612"
 MISTRAL = "jumpstart-dft-hf-llm-mistral-7b-ins-20240327-043352"

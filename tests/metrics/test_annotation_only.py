@@ -50,3 +50,20 @@ def test_model_fairness_counts_only_decided_cases(db):
     # group b's cases both lack a model decision: only group a remains, model approves 1 of 2
     assert list(f["model_decision"]["by_group"]) == ["a"]
     assert f["model_decision"]["by_group"]["a"]["selection_rate"] == 0.5
+
+
+def test_the_metrics_document_of_a_mixed_log_is_plain_json(db):
+    """r2 reviewed only a case without a model decision: DuckDB's integer SUMs of its all-NULL
+    columns come back beside HUGEINT sums, which pandas hands over as Decimal -- the metrics
+    document (``metrics --json``, the report's evidence) must still be JSON, with integer counts."""
+    import json
+
+    from hitlgov.metrics.summary import compute_metrics
+
+    with open_source(db) as src:
+        doc = compute_metrics(src, include_drift=False)
+    json.dumps(doc, allow_nan=False)
+    acc = {r["reviewer_id"]: r for r in doc["reviewer_accuracy"]}
+    assert (acc["r1"]["overrides"], acc["r1"]["model_correct"], acc["r2"]["overrides"]) == (1, 0, None)
+    assert type(acc["r1"]["overrides"]) is int
+    assert (doc["oversight"]["cases_with_model_decision"], doc["oversight"]["cases_without_model_decision"]) == (2, 2)
