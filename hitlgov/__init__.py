@@ -2,7 +2,7 @@
 
 Plugins: ``from hitlgov import hookimpl`` (extension points: :mod:`hitlgov.hookspecs`).
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def __getattr__(name: str):
