@@ -326,9 +326,25 @@ def verify_report(pdf_path: str | Path, *, db: str | Path | None = None, engine:
                                 evidence.canonical({"parameters": now_params, "values": values}))
             # headline figures first: a shallow path (metrics.oversight.override_rate) before a deep one
             # (a reviewer's month); the document's order within a depth
-            result.differences = sorted(found, key=lambda d: d["path"].count(".") + d["path"].count("["))
-    result.ok = not result.problems and result.digest_now == recorded_digest
+            result.differences = sorted(_across_versions(found, params, result.notes),
+                                        key=lambda d: d["path"].count(".") + d["path"].count("["))
+    result.ok = not result.problems and (result.digest_now == recorded_digest
+                                         or (params.get("generator") != evidence.GENERATOR and not result.differences))
     return result
+
+
+def _across_versions(found: list[dict], params: dict, notes: list[str]) -> list[dict]:
+    """The differences that contradict the report. A report made by another hitlgov version names
+    that version (never a contradiction), and values the newer code computes that the report never
+    stated (an evidence key added since) cannot contradict it: both become notes, so a report filed
+    under an older version still verifies when every figure it states is reproduced."""
+    if params.get("generator") == evidence.GENERATOR:
+        return found
+    added = [d for d in found if d["change"] == "added" and d["path"] != "parameters.generator"]
+    if added:
+        notes.append(f"{len(added)} value(s) computed by {evidence.GENERATOR} are not in the report (added since "
+                     f"{params.get('generator')}): not compared; first: {added[0]['path']}")
+    return [d for d in found if d["path"] != "parameters.generator" and d not in added]
 
 
 def describe(d: dict) -> str:
