@@ -23,7 +23,8 @@ DASH = "—"  # "not defined for this row"
 MISSING_WORDS = ("None", "nan", "NaN", "NaT", "<NA>", "null")
 
 
-def _label(name: str, config) -> str:
+def column_label(name: str, config) -> str:
+    """The header a column is shown under (its column_config label, else its name)."""
     if isinstance(config, str):
         return config
     if isinstance(config, dict) and config.get("label"):
@@ -82,7 +83,7 @@ def readable(frame: pd.DataFrame, column_config: dict | None) -> tuple[pd.DataFr
         gaps = frame[name].map(_missing)
         if not gaps.any():
             continue
-        dashed.append(_label(name, config.get(name)))
+        dashed.append(column_label(name, config.get(name)))
         cfg = config.get(name)
         type_config = (cfg.get("type_config") or {}) if isinstance(cfg, dict) else {}
         kind, fmt = type_config.get("type"), type_config.get("format")
@@ -91,6 +92,6 @@ def readable(frame: pd.DataFrame, column_config: dict | None) -> tuple[pd.DataFr
         out[name] = [_text(v, kind, fmt) for v in frame[name].astype(object)]
         if typed:
             config[name] = st.column_config.TextColumn(
-                _label(name, cfg), help=cfg.get("help") if isinstance(cfg, dict) else None,
+                column_label(name, cfg), help=cfg.get("help") if isinstance(cfg, dict) else None,
                 alignment="right" if (numeric or kind in ("number", "progress")) else None)
     return out, (config or column_config), dashed

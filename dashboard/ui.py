@@ -1,8 +1,6 @@
 """Layout helpers shared by the pages: headers, empty states, KPI tiles, chart display."""
 from __future__ import annotations
 
-import re
-
 import os
 import sys
 from pathlib import Path
@@ -165,22 +163,13 @@ def table(rows, *, column_config: dict | None = None, height: int | str = "auto"
         frame = frame.drop(columns=empty)
         if column_order is not None:
             column_order = [c for c in column_order if c not in empty]
-        names = [_column_label(c, (column_config or {}).get(c)) for c in empty]
+        names = [cells.column_label(c, (column_config or {}).get(c)) for c in empty]
         st.caption("Not shown, no value in this selection: " + md(", ".join(names)) + ".")
     frame, column_config, dashed = cells.readable(frame, column_config)
     st.dataframe(frame, hide_index=True, width="stretch",
                  column_config=column_config, height=height, key=key, column_order=column_order)
     if dashed:
         st.caption(f"{cells.DASH} : no value for that row (" + md(", ".join(dashed)) + ").")
-
-
-def _column_label(name: str, config) -> str:
-    """The header a column is shown under (its column_config label, else its name)."""
-    if isinstance(config, str):
-        return config
-    if isinstance(config, dict) and config.get("label"):
-        return str(config["label"])
-    return str(name)
 
 
 def pct_column(label: str, help: str | None = None):
