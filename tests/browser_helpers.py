@@ -112,5 +112,6 @@ def open_page(page, url: str, title: str, *, has_chart: bool) -> None:
 def assert_no_error(page, title: str) -> None:
     assert page.locator("[data-testid=stException]").count() == 0, f"{title}: Streamlit exception shown"
     body = page.inner_text("body")
-    assert "Unexpected error" not in body, f"{title}: unexpected error shown"
+    at = body.find("Unexpected error")
+    assert at < 0, f"{title}: unexpected error shown: {body[at:at + 400]}"
     assert "StreamlitAPIException" not in body, f"{title}: {body[:300]}"
