@@ -154,6 +154,7 @@ _OVERFLOW_JS = """
 """
 
 
+@pytest.mark.long  # every page at three widths (~110 s): `make test-slow`, which CI runs
 @pytest.mark.parametrize("width", [1024, 1280, 1440])
 def test_nothing_is_truncated_at_common_widths(server, browser, width):
     """Issue 15: at 1024, 1280 and 1440 px no KPI tile, caption or axis title overflows its box on

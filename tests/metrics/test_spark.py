@@ -32,7 +32,8 @@ from hitlgov.metrics import agreement, drift, engines, fairness, oversight
 from hitlgov.metrics.source import Filter, Source
 from dashboard_helpers import APP_FILE
 
-pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+# Spark local (a JVM, ~2.5 min in all): `make test-slow`, which CI runs beside `make test`
+pytestmark = [pytest.mark.spark, pytest.mark.long, pytest.mark.xdist_group("spark")]
 
 CASES = 3_000
 SYSTEM = "consumer-credit"
