@@ -1,6 +1,8 @@
 """Overview (executives): KPI tiles with deltas, monthly trends, policy findings."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 from hitlgov.dashboard import charts, data, ui
 from hitlgov.metrics import oversight, roi, summary
@@ -22,6 +24,10 @@ def _compared(k: dict, prev_name: str | None) -> str:
                  "reason alone)")
     return text + "."
 
+
+#: the pages' own folder: links name the registered page files whatever script Streamlit started
+#: (a path relative to the main script would only work when the main script is this package's app.py)
+VIEWS = Path(__file__).resolve().parent
 
 view = ui.page("Overview", "How much of the AI's work people check, what they change, and what that costs "
                "and catches — for the selected period, against the period just before it.")
@@ -150,14 +156,14 @@ if _overdue or _incidents:
     if _incidents:
         parts.append(f"{_incidents} serious incident{'s' if _incidents != 1 else ''} not yet reported")
     st.warning("; ".join(parts) + ".", icon=":material/schedule:")
-    st.page_link("views/monitoring.py", label="Monitoring: history, remediation, incidents",
+    st.page_link(str(VIEWS / "monitoring.py"), label="Monitoring: history, remediation, incidents",
                  icon=":material/arrow_forward:")
 links = st.columns(4)
-for col, (target, label) in zip(links, [("views/oversight.py", "Oversight details"),
-                                        ("views/reviewers.py", "Reviewer agreement"),
-                                        ("views/fairness.py", "Fairness by group"),
-                                        ("views/drift.py", "Drift tests")]):
-    col.page_link(target, label=label, icon=":material/arrow_forward:")
+for col, (target, label) in zip(links, [("oversight.py", "Oversight details"),
+                                        ("reviewers.py", "Reviewer agreement"),
+                                        ("fairness.py", "Fairness by group"),
+                                        ("drift.py", "Drift tests")]):
+    col.page_link(str(VIEWS / target), label=label, icon=":material/arrow_forward:")
 
 # -- trends -----------------------------------------------------------------------------------
 ui.section("Monthly trends")
