@@ -88,11 +88,14 @@ def chromium():
 
 
 def settle(page, timeout: float = 60) -> None:
-    """Wait until Streamlit has finished running the script (no 'running' status widget)."""
+    """Wait until Streamlit has finished running the script: no 'running' status widget and no
+    spinner (the dashboard's "Computing ..." indicator of a figure still being computed; the
+    status widget is hidden by the app's minimal toolbar, so the spinner is what shows a run)."""
     deadline = time.monotonic() + timeout
     time.sleep(0.3)
     while time.monotonic() < deadline:
-        if page.locator("[data-testid=stStatusWidget]").count() == 0:
+        if (page.locator("[data-testid=stStatusWidget]").count() == 0
+                and page.locator("[data-testid=stSpinner]").count() == 0):
             return
         time.sleep(0.2)
 
