@@ -88,16 +88,22 @@ def chromium():
 
 
 def settle(page, timeout: float = 60) -> None:
-    """Wait until Streamlit has finished running the script: no 'running' status widget and no
-    spinner (the dashboard's "Computing ..." indicator of a figure still being computed; the
-    status widget is hidden by the app's minimal toolbar, so the spinner is what shows a run)."""
+    """Wait until Streamlit has finished running the script, as the app itself reports it
+    (``data-test-script-state`` on the app's root is ``notRunning``), and no spinner is shown.
+
+    Not the status widget (the app's minimal toolbar hides it) and not the "Computing ..."
+    spinner alone: ``data.call`` shows it only after 0.5 s, so a page whose first chart is drawn
+    while a later section is still being computed looked settled -- the Reliance tiles were
+    measured mid-run in CI (issue 15's layout test)."""
     deadline = time.monotonic() + timeout
     time.sleep(0.3)
     while time.monotonic() < deadline:
-        if (page.locator("[data-testid=stStatusWidget]").count() == 0
+        if (page.locator("[data-testid=stApp][data-test-script-state=notRunning]").count() == 1
                 and page.locator("[data-testid=stSpinner]").count() == 0):
+            time.sleep(0.2)  # let the last delta's layout finish
             return
         time.sleep(0.2)
+    raise AssertionError(f"the dashboard was still running after {timeout:.0f} s: {page.url}")
 
 
 def open_page(page, url: str, title: str, *, has_chart: bool) -> None:
