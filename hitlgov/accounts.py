@@ -34,8 +34,10 @@ ROLES = ("executive", "compliance", "auditor", "data_steward", "admin")
 ACTION_ROLES: dict[str, frozenset[str]] = {
     "remediate": frozenset({"compliance"}),   # remediation assign / ack / resolve
     "incident": frozenset({"compliance"}),    # incident add / reported
+    "register": frozenset({"compliance"}),    # reviewer register load (who may review, their training)
 }
-ACTION_TITLES = {"remediate": "remediation (assign, acknowledge, resolve)", "incident": "the incident register"}
+ACTION_TITLES = {"remediate": "remediation (assign, acknowledge, resolve)", "incident": "the incident register",
+                 "register": "loading the reviewer register"}
 MIN_PASSWORD = 12            # NIST SP 800-63B: at least 8; 12 for accounts that read personal data
 MAX_PASSWORD = 1024          # bounds the hashing work an attacker can ask for
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")

@@ -849,7 +849,7 @@ def register_load(
     """Validate a reviewer register and store it as the register's next version (all or nothing)."""
     from hitlgov.oversight.register import load_register
 
-    result = load_register(db, path, actor=_actor(actor))
+    result = load_register(db, path, actor=_authorised(db, actor, "register"))
     if as_json:
         sys.stdout.write(json.dumps(result.as_json()) + "\n")
         return
@@ -966,11 +966,7 @@ def user_passwd(name: str = typer.Argument(...), password_stdin: bool = Password
 def user_disable(name: str = typer.Argument(...), db: Optional[Path] = DbOption,
                  actor: Optional[str] = ActorOption):
     """Disable an account: it can no longer sign in, and an open session ends at its next click."""
-    from hitlgov import accounts
-
-    with _acting(actor):
-        changed = accounts.set_disabled(db, name, True)
-    out.print(f"user {name} disabled" if changed else f"user {name} was already disabled", highlight=False)
+    _set_disabled(name, db, actor, disabled=True)
 
 
 @user_app.command("enable")
@@ -978,11 +974,16 @@ def user_disable(name: str = typer.Argument(...), db: Optional[Path] = DbOption,
 def user_enable(name: str = typer.Argument(...), db: Optional[Path] = DbOption,
                 actor: Optional[str] = ActorOption):
     """Re-enable a disabled account."""
+    _set_disabled(name, db, actor, disabled=False)
+
+
+def _set_disabled(name: str, db: Optional[Path], actor: Optional[str], *, disabled: bool) -> None:
     from hitlgov import accounts
 
     with _acting(actor):
-        changed = accounts.set_disabled(db, name, False)
-    out.print(f"user {name} enabled" if changed else f"user {name} was already enabled", highlight=False)
+        changed = accounts.set_disabled(db, name, disabled)
+    state = "disabled" if disabled else "enabled"
+    out.print(f"user {name} {state}" if changed else f"user {name} was already {state}", highlight=False)
 
 
 @user_app.command("list")

@@ -287,7 +287,7 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     con.execute("SET TimeZone = 'UTC'")
     # DuckDB takes up to 80% of RAM by default and spills beyond its limit; on a shared or small
     # machine $HITLGOV_MEMORY_LIMIT (e.g. "4GB") caps it for ingestion, metrics and the dashboard.
-    limit = os.environ.get("HITLGOV_MEMORY_LIMIT", "").strip()
+    limit = _memory_limit_override()
     if limit:
         try:
             con.execute("SET memory_limit = ?", [limit])
@@ -306,12 +306,18 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 INGEST_MEMORY_LIMIT = "1GB"
 
 
+def _memory_limit_override() -> str:
+    """$HITLGOV_MEMORY_LIMIT, the operator's cap for every connection ('' when unset): when set,
+    it replaces ingestion's own cap too."""
+    return os.environ.get("HITLGOV_MEMORY_LIMIT", "").strip()
+
+
 def open_scratch(path: Path) -> duckdb.DuckDBPyConnection:
     """A private working database (ingestion's staging area): the store's settings (UTC, memory
     limit -- ingestion's cap unless $HITLGOV_MEMORY_LIMIT says otherwise), none of its schema,
     and no lock on the store."""
     con = _open(Path(path), read_only=False)
-    if not os.environ.get("HITLGOV_MEMORY_LIMIT", "").strip():
+    if not _memory_limit_override():
         con.execute("SET memory_limit = ?", [INGEST_MEMORY_LIMIT])
     return con
 
@@ -320,7 +326,7 @@ def open_scratch(path: Path) -> duckdb.DuckDBPyConnection:
 def ingestion_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Ingestion's memory cap on the store's connection for the duration of a commit (see
     :data:`INGEST_MEMORY_LIMIT`); DuckDB's default again afterwards."""
-    if os.environ.get("HITLGOV_MEMORY_LIMIT", "").strip():
+    if _memory_limit_override():
         yield
         return
     con.execute("SET memory_limit = ?", [INGEST_MEMORY_LIMIT])

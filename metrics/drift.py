@@ -13,12 +13,12 @@ period, current = the last ``current_months`` months.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import threading
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+from hitlgov.metrics import _preload
 from hitlgov.metrics._values import plain, ratio
 from hitlgov.metrics.oversight import PERIODS
 from hitlgov.metrics.source import Filter, Source
@@ -29,19 +29,11 @@ MISSING = "(missing)"
 DEFAULT_SAMPLE = 20_000
 
 
-def preload_evidently() -> threading.Thread:
+def preload_evidently() -> threading.Thread | None:
     """Import Evidently (about 2 s) in a background thread while the engine computes the other
-    metrics: the engine's work releases the GIL, so a full run does not wait for the import.
-    The later ``from metrics import drift_stats`` waits on Python's import lock if needed."""
-    def load() -> None:
-        try:
-            importlib.import_module("hitlgov.metrics.drift_stats")
-        except Exception:  # noqa: BLE001 - the real import in drift_summary raises it where it matters
-            pass
-
-    t = threading.Thread(target=load, daemon=True)
-    t.start()
-    return t
+    metrics (:mod:`hitlgov.metrics._preload`: once per process, and safe beside crowd-kit). The
+    later ``from metrics import drift_stats`` waits on Python's import lock if needed."""
+    return _preload.start("hitlgov.metrics.drift_stats")
 
 
 def default_windows(period: tuple[dt.date, dt.date], *, reference_months: int = 3,

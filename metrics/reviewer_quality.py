@@ -20,6 +20,7 @@ come first where the log has them.
 from __future__ import annotations
 
 import pandas as pd
+from hitlgov.metrics import _preload
 from hitlgov.metrics._values import plain
 from hitlgov.metrics.source import Filter, Source
 
@@ -32,6 +33,7 @@ DEFAULT_MIN_REVIEWS = 10
 def dawid_skene(ratings: pd.DataFrame, *, n_iter: int = 100, tol: float = 1e-5) -> dict:
     """Per-reviewer confusion matrices and estimated accuracy from long ``case_id, reviewer_id,
     label`` ratings (cases with two or more reviews). Raises ValueError when there is none."""
+    _preload.settle()  # never beside the background Evidently import (both import nltk)
     from crowdkit.aggregation import DawidSkene  # imported here: only this family needs it
 
     df = ratings[ratings["label"].notna() & ratings["reviewer_id"].notna()]

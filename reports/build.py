@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from hitlgov.metrics import periods
+from hitlgov.metrics import drift, periods
 from hitlgov.metrics.policy import Policy, load_policy
 from hitlgov.metrics.source import Filter, Source
 from hitlgov.metrics.summary import choose_period
@@ -93,24 +93,10 @@ def _say(progress: Progress | None, text: str, share: float | None) -> None:
 
 
 def prefetch_drift() -> None:
-    """Import Evidently (seconds of pure-Python class building) on a background thread while the
-    store answers the other metric queries: DuckDB releases the GIL, so the two overlap. The
-    drift step then finds the module imported; if the import failed, the drift step raises the
-    error itself."""
-    import importlib
-    import sys
-    import threading
-
-    if "hitlgov.metrics.drift_stats" in sys.modules:
-        return
-
-    def load() -> None:
-        try:
-            importlib.import_module("hitlgov.metrics.drift_stats")
-        except Exception:  # noqa: BLE001 - reported by the drift step's own import
-            pass
-
-    threading.Thread(target=load, name="hitlgov-prefetch-evidently", daemon=True).start()
+    """Import Evidently on a background thread while the store answers the other metric queries
+    (:func:`hitlgov.metrics.drift.preload_evidently`); the drift step then finds it imported, or
+    raises the import's error itself."""
+    drift.preload_evidently()
 
 
 def period_of(source: Source, flt: Filter) -> periods.PeriodChoice:

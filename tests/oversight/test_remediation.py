@@ -157,3 +157,30 @@ def test_cli_without_accounts_stays_single_user(db):
     r = _cli(*ASSIGN, "--db", str(db))
     assert r.exit_code == 0, r.output
     assert _events(db, ["remediation_assigned"]) == [("remediation_assigned", getpass.getuser())]
+
+
+REGISTER_CSV = ("reviewer_id,name,role,authority,training,training_completed,training_expires,systems\n"
+                "r1,Ana,verifier,confirm,RBI,2026-01-01,2026-06-30,\n")
+
+
+@pytest.mark.parametrize("actor, message", [
+    (None, "has user accounts: pass --actor NAME (an enabled account with role compliance) for loading the "
+           "reviewer register"),
+    ("aude", "--actor aude has role auditor; loading the reviewer register needs role compliance"),
+    ("gone", "--actor gone: the account is disabled"),
+])
+def test_only_a_compliance_account_loads_the_reviewer_register(with_accounts, tmp_path, actor, message):
+    """Who may review, and their training, is a compliance record: with accounts in the store, the CLI
+    loads a register only for an enabled compliance account, and records it as that account."""
+    db = with_accounts
+    f = tmp_path / "register.csv"
+    f.write_text(REGISTER_CSV)
+    before = _events(db, ["reviewer_register_loaded"])
+    r = _cli("register", "load", str(f), "--db", str(db), *(["--actor", actor] if actor else []))
+    assert r.exit_code == 1 and message in r.output and "Traceback" not in r.output, r.output
+    assert _events(db, ["reviewer_register_loaded"]) == before
+    ok = _cli("register", "load", str(f), "--db", str(db), "--actor", "carla")
+    assert ok.exit_code == 0 and "1 reviewers" in ok.output, ok.output
+    with store.connect(db, read_only=True) as con:
+        assert con.execute("SELECT actor FROM audit_events WHERE kind = 'reviewer_register_loaded'").fetchall() == [
+            ("local:carla",)]
