@@ -35,8 +35,9 @@ demo: $(DB)
 serve: install
 	$(BIN)/hitlgov serve --db $(DB) --port $(PORT)
 
-# The default suite leaves out the few longest tests (marker `long`: the installed-wheel run and
-# the organisation-certificate verification); `make test-slow` runs them. CI (.ci/run) runs both.
+# The default suite leaves out the few longest tests (marker `long`: the installed-wheel run, the
+# organisation-certificate verification, Spark local, every page in Chromium at three widths);
+# `make test-slow` runs them. CI (.ci/run) runs both.
 test: install
 	$(BIN)/pytest -n 2 --dist loadgroup -m "not long"   # not `python -m`: the checkout must not be on sys.path
 

@@ -488,9 +488,14 @@ def test_reports_page_generates_a_real_pdf_that_verifies(demo_db, tmp_path, monk
     at.radio(key="report_kind").set_value("executive")
     at.button(key="report_generate").click().run(timeout=240)
     assert_clean(at)
-    assert "Report ready" in texts(at.success), (texts(at.error), texts(at.warning), texts(at.info))
+    ready = texts(at.success)
+    assert "Report ready" in ready and "(2 pages" in ready, (ready, texts(at.error), texts(at.warning), texts(at.info))
+    assert at.get("download_button")
     pdf, name, *_ = at.session_state["report_pdf"]
-    assert pdf[:5] == b"%PDF-" and "executive" in name and SYSTEM in name
+    assert pdf[:5] == b"%PDF-" and name.startswith(f"hitlgov-executive-{SYSTEM}-")
+    with duckdb.connect(str(db), read_only=True) as con:  # the generation is in the audit trail, by file name
+        assert name in [s for (s,) in con.execute(
+            "SELECT subject FROM audit_events WHERE kind = 'report_generated'").fetchall()]
     out = tmp_path / name
     out.write_bytes(pdf)
     result = verify_report(out, db=db)

@@ -28,7 +28,6 @@ from hitlgov.metrics.source import Filter, Source
 from hitlgov.reports import build_report, pseudonym
 from hitlgov.reports.cli import run_report
 from hitlgov.reports.evidence import ATTACHMENT, digest_of
-from dashboard_helpers import APP_FILE
 
 pytestmark = pytest.mark.xdist_group("reports")
 
@@ -417,28 +416,6 @@ def test_cli_command_end_to_end(demo, compliance, tmp_path):
 
 
 # -- the dashboard's Reports page -------------------------------------------------------------------------
-
-def test_dashboard_reports_page_generates_a_real_pdf(demo, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("HITLGOV_DB", str(demo["db"]))
-    at = AppTest.from_file(str(APP_FILE), default_timeout=120)
-    at.query_params = {"system": SYSTEM}
-    at.run()
-    at.switch_page("views/reports.py").run()
-    at.radio(key="report_kind").set_value("executive")
-    at.button(key="report_generate").click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    assert any("Report ready" in s.value and "2 pages" in s.value for s in at.success)
-    assert at.get("download_button")
-    pdf, name, *_ = at.session_state["report_pdf"]
-    assert pdf.startswith(b"%PDF") and name.startswith(f"hitlgov-executive-{SYSTEM}-")
-    with duckdb.connect(str(demo["db"]), read_only=True) as con:
-        subjects = [s for (s,) in con.execute("SELECT subject FROM audit_events WHERE kind = 'report_generated'")
-                    .fetchall()]
-    assert name in subjects
-
 
 # -- issue 17: the reliance chapter --------------------------------------------------------------
 
