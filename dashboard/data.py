@@ -316,17 +316,20 @@ def uncached(fn: Callable, *args, db: str | None = None, **kwargs) -> Any:  # no
 
 @st.cache_data(show_spinner=False, max_entries=20)
 def _integrity(db: str, token: str) -> list[str]:
-    from hitlgov import audit
+    from hitlgov import integrity
 
     with hstore.connect(db, read_only=True) as con:
-        return audit.quick_check(con)
+        problems, entry = integrity.check(con)
+    if entry is not None:  # the reader is closed: a short write, never waiting long
+        result_cache.save(db, [entry], wait_seconds=SAVE_WAIT_SECONDS)
+    return problems
 
 
 def integrity_problems(db: str | None = None) -> list[str]:
     """What must hold before any figure is shown (:func:`hitlgov.audit.quick_check`): no
     duplicated keys in the store, and in place the registered files unchanged -- the same
-    check that makes ``hitlgov metrics`` and the reports refuse. Cached per store version (one
-    aggregation per table). A remote engine has no store to check: nothing to report."""
+    check that makes ``hitlgov metrics`` refuse. Cached per store version, in this server and in
+    the store's result cache (:mod:`hitlgov.integrity`). A remote engine has no store to check: nothing to report."""
     db = db or db_path()
     if engine_url():
         return []

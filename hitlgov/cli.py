@@ -330,7 +330,7 @@ def metrics(
     pol = load_policy(policy)
     every = system == ALL
     with open_source(db, engine) as src:
-        _refuse_untrustworthy(src)
+        _refuse_untrustworthy(src, use_cache=not no_cache)
         names = systems_in_scope(src, flt.system)
         every = every and names != [ALL]  # a system literally named "all" is that system
         if drift_html and len(names) > 1:
@@ -357,15 +357,17 @@ def metrics(
     _print_metrics(result)
 
 
-def _refuse_untrustworthy(src) -> None:
+def _refuse_untrustworthy(src, *, use_cache: bool = True) -> None:
     """No figures from data that is not what was stored: duplicated rows (an edit behind
     ingestion's back, on which the metrics' uniqueness assumptions fail) or in-place files
     changed since registration. One line, exit 1; ``hitlgov verify`` gives the full picture."""
     if src.raw is None:
         return
-    from hitlgov import audit
+    from hitlgov import integrity
 
-    problems = audit.quick_check(src.raw)
+    problems, entry = integrity.check(src.raw, use_cache=use_cache)
+    if entry is not None:  # written with the metrics' own cache entries, once the store is closed
+        src.pending_cache.append(entry)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise HitlgovError(f"the store does not hold what was ingested: {problems[0]}{more}; "

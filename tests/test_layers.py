@@ -2,7 +2,7 @@
 
 Layers (README, "Layout"), bottom to top:
 
-    ground     hitlgov.{errors, store, schema, audit, yamlfile, limits, pseudonym, palette, formats, result_cache, actor, accounts, authconfig}
+    ground     hitlgov.{errors, store, schema, audit, yamlfile, limits, pseudonym, palette, formats, result_cache, integrity, actor, accounts, authconfig}
     ingest     hitlgov.{ingest, adapters, mapping, export, demo}     (ground)
     metrics    hitlgov.metrics                                      (ground)
     oversight  hitlgov.oversight                                    (ground, ingest, metrics)
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"hitlgov": "hitlgov", "metrics": "hitlgov.metrics", "dashboard": "hitlgov.dashboard",
            "reports": "hitlgov.reports"}
 GROUND = {"errors", "store", "case_keys", "schema", "audit", "checkpoint", "yamlfile", "limits", "pseudonym", "palette", "formats",
-          "hookspecs", "result_cache", "__init__", "actor", "accounts", "authconfig"}
+          "hookspecs", "result_cache", "integrity", "__init__", "actor", "accounts", "authconfig"}
 INGEST = {"ingest", "adapters", "mapping", "export", "demo"}
 ALLOWED = {
     "ground": {"ground"},

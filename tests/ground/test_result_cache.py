@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -146,7 +147,9 @@ def test_cli_metrics_twice_prints_the_same_document_and_no_cache_agrees(db):
     assert [r.exit_code for r in runs] == [0, 0, 0], [r.output for r in runs]
     assert runs[0].stdout == runs[1].stdout == runs[2].stdout
     assert json.loads(runs[0].stdout)["counts"]["cases"] == 4
-    [(key, _kind, _value)] = entries(db)  # one entry: the second run was served from it, --no-cache wrote none
+    # one metrics entry (the second run was served from it, --no-cache wrote none) and the integrity check's
+    [(key, _kind, _value)] = [e for e in entries(db) if e[1] == "metrics"]
+    assert sorted(kind for _key, kind, _value in entries(db)) == ["integrity", "metrics"]
     poison(db, key)
     assert json.loads(CliRunner().invoke(app, ["metrics", "--json", "--no-drift", "--db", str(db)]).stdout) == {
         "served": "from cache"}
@@ -192,3 +195,56 @@ def test_an_in_place_file_changed_where_it_lies_is_a_new_data_version(tmp_path):
     os.utime(parquet, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     with store.connect(db, read_only=True) as con:
         assert result_cache.data_version(con) != before
+
+
+# -- the quick integrity check (hitlgov.integrity): cached like the figures it guards ----------------
+
+def _check(db, **kw):
+    from hitlgov import integrity
+
+    with store.connect(db, read_only=True) as con:
+        problems, entry = integrity.check(con, **kw)
+    if entry is not None:
+        result_cache.save(db, [entry])
+    return problems, entry
+
+
+def test_integrity_check_is_computed_once_per_data_version(db, monkeypatch):
+    from hitlgov import audit
+
+    problems, entry = _check(db)  # first call: computed, and stored
+    assert problems == [] and entry is not None
+    calls = []
+    real = audit.quick_check
+    monkeypatch.setattr(audit, "quick_check", lambda con, **kw: calls.append(1) or real(con, **kw))
+    problems, entry = _check(db)
+    assert (problems, entry, calls) == ([], None, [])  # served from the store: the check did not run
+    assert [k for _key, k, _v in entries(db)] == ["integrity"]
+    problems, entry = _check(db, use_cache=False)  # --no-cache: computed, not stored
+    assert (problems, entry, calls) == ([], None, [1])
+
+
+def test_a_duplicate_inserted_after_a_clean_check_is_found(db):
+    """An inserted row changes a table's row count, so the data version: the cached 'no problem'
+    is never served for the changed store."""
+    import duckdb
+
+    assert _check(db)[0] == []
+    with duckdb.connect(str(db)) as con:
+        con.execute("INSERT INTO reviews SELECT * FROM reviews ORDER BY case_id LIMIT 1")
+    problems, entry = _check(db)
+    assert problems and problems[0].startswith("duplicate row in reviews") and entry is not None
+    assert _check(db)[0] == problems  # and that finding is what is served next time
+
+
+def test_cli_metrics_refuses_a_duplicate_after_a_cached_clean_run(db):
+    import duckdb
+
+    exe = [str(Path(sys.executable).with_name("hitlgov"))]
+    ok = subprocess.run([*exe, "metrics", "--json", "--no-drift", "--db", str(db)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "integrity" in [k for _key, k, _v in entries(db)]
+    with duckdb.connect(str(db)) as con:
+        con.execute("INSERT INTO reviews SELECT * FROM reviews ORDER BY case_id LIMIT 1")
+    bad = subprocess.run([*exe, "metrics", "--json", "--no-drift", "--db", str(db)], capture_output=True, text=True)
+    assert bad.returncode == 1 and "duplicate row in reviews" in bad.stderr and "Traceback" not in bad.stderr
