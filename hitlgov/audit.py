@@ -798,12 +798,13 @@ def _duplicates(con: duckdb.DuckDBPyConnection, limit: int, *, keyed: bool = Fal
     The tables carry no PRIMARY KEY (bulk loads are several times faster without the index);
     the pipeline guarantees uniqueness, and this check proves nobody broke it afterwards.
     ``keyed``: the caller found that case keys and identities agree one to one
-    (:func:`hitlgov.case_keys.key_problems` found nothing). Then ``reviews`` and
-    ``case_attributes`` are grouped on the integer ``case_key`` instead of the two identity
-    strings (8M attribute rows at 1M cases: most of the check's time): a row's key is its case's
-    key, a key belongs to one case, so the two groupings are the same partition. Rows without a
-    key (their identity has no case row) are grouped on the strings, and ``cases`` always is
-    (that is what makes an identity one case). Strings are grouped in binary collation: a
+    (:func:`hitlgov.case_keys.key_problems` found nothing). Then ``reviews`` are grouped on
+    ``(case_key, reviewer_id)`` and ``case_attributes`` per case on ``case_key``
+    (:func:`hitlgov.case_keys.duplicate_attributes`) instead of on the identity strings (8M
+    attribute rows at 1M cases were most of the check's time): a row's key is its case's key, a
+    key belongs to one case, so the groupings are the same partition. Rows without a key (their
+    identity has no case row) are grouped on the strings, and ``cases`` always is (that is what
+    makes an identity one case). Strings are grouped in binary collation: a
     connection's ``default_collation`` must not merge ``A`` and ``a``."""
     problems = []
     for table, rest in UNIQUE_KEYS.items():
@@ -813,7 +814,11 @@ def _duplicates(con: duckdb.DuckDBPyConnection, limit: int, *, keyed: bool = Fal
         src = (f"(SELECT {', '.join(f'{_q(c)} {_BINARY} AS {_q(c)}' for c in ident)}"
                f"{', case_key' if keyed_here else ''} FROM {table}) t")
         cols = ", ".join(_q(c) for c in ident)
-        if not keyed_here:
+        if keyed_here and table == "case_attributes":
+            from hitlgov import case_keys
+
+            dupes = case_keys.duplicate_attributes(con, limit=limit)
+        elif not keyed_here:
             dupes = con.execute(f"SELECT concat_ws('/', {cols}), count(*) FROM {src} GROUP BY {cols} "
                                 "HAVING count(*) > 1 ORDER BY 1 LIMIT ?", [limit]).fetchall()
         else:

@@ -231,6 +231,43 @@ def wide_problems(con: duckdb.DuckDBPyConnection, *, limit: int = 10) -> list[st
                        for k, n in found]
 
 
+def duplicate_attributes(con: duckdb.DuckDBPyConnection, *, limit: int = 10) -> list[tuple[str, int]]:
+    """``[("system/case_id/name", copies), ...]``: attribute rows sharing ``(case, name)``, for a
+    store whose keys agree with the identities one to one (:func:`key_problems` found nothing:
+    a row's key is its case's, a key belongs to one case).
+
+    Why not ``GROUP BY system, case_id, name``: that is one group per row (8M at 1M cases), each
+    keyed on three strings. Here the rows are grouped per case on the integer key (1M groups)
+    with a counter per catalogued attribute (binary comparison: ``Region`` and ``region`` are two
+    attributes); the rows without a key or with a name the catalogue lacks (none in a store that
+    verifies) are grouped on the strings. Every duplicate pair shares key and name, so it falls in
+    one part or the other, and the result is exactly the string grouping's."""
+    cat = columns(con)
+    names = list(cat)
+    binary = 'COLLATE "binary"'
+    found: list[tuple[str, int]] = []
+    if names:
+        counts = ", ".join(f"count(*) FILTER (WHERE name {binary} = ${i + 1}) AS n{i}" for i in range(len(names)))
+        having = " OR ".join(f"n{i} > 1" for i in range(len(names)))
+        rows = con.execute(
+            f"""SELECT p.*, c.system, c.case_id FROM (
+                  SELECT * FROM (SELECT case_key, {counts} FROM case_attributes WHERE case_key IS NOT NULL
+                                 GROUP BY case_key) WHERE {having}) p
+                LEFT JOIN cases c ON c.case_key = p.case_key ORDER BY p.case_key LIMIT ${len(names) + 1}""",
+            names + [limit]).fetchall()
+        for row in rows:
+            system, case_id = row[-2], row[-1]
+            found += [(f"{system}/{case_id}/{names[i]}", n) for i, n in enumerate(row[1:1 + len(names)]) if n > 1]
+    known = ", ".join(f"${i + 1}" for i in range(len(names))) or "NULL"
+    found += con.execute(
+        f"""SELECT concat_ws('/', system, case_id, name), count(*)
+            FROM (SELECT system {binary} AS system, case_id {binary} AS case_id, name {binary} AS name
+                  FROM case_attributes WHERE case_key IS NULL OR name {binary} NOT IN ({known}))
+            GROUP BY system, case_id, name HAVING count(*) > 1 ORDER BY 1 LIMIT ${len(names) + 1}""",
+        names + [limit]).fetchall()
+    return sorted(found)[:limit]
+
+
 # -- in-place Parquet -----------------------------------------------------------------------------
 
 def inplace_key_sql(file_index: str, row: str) -> str:

@@ -688,10 +688,17 @@ def test_duplicates_on_integer_keys_match_the_string_keys():
     con.execute("CREATE TABLE reviews AS SELECT 'default' AS system, x AS case_id, r AS reviewer_id, k AS case_key "
                 "FROM (VALUES ('a', 'r1', 1), ('a', 'r1', 1), ('A', 'r1', 2), ('z', 'r1', NULL), ('z', 'r1', NULL), "
                 "('y', 'r1', NULL)) v(x, r, k)")
+    con.execute("CREATE TABLE attribute_columns (name VARCHAR PRIMARY KEY, col VARCHAR NOT NULL UNIQUE)")
+    con.execute("INSERT INTO attribute_columns VALUES ('g', 'a1'), ('G', 'a2')")
+    # per case: a, g and G once each; b, g three times, G twice, h (no catalogue column) twice; q has no key
     con.execute("CREATE TABLE case_attributes AS SELECT 'default' AS system, x AS case_id, n AS name, 'v' AS value, "
-                "k AS case_key FROM (VALUES ('a', 'g', 1), ('a', 'G', 1), ('b', 'g', 3), ('b', 'g', 3), ('b', 'g', 3)) v(x, n, k)")
+                "k AS case_key FROM (VALUES ('a', 'g', 1), ('a', 'G', 1), ('b', 'g', 3), ('b', 'g', 3), ('b', 'g', 3), "
+                "('b', 'G', 3), ('b', 'G', 3), ('b', 'h', 3), ('b', 'h', 3), ('q', 'g', NULL), ('q', 'g', NULL)) v(x, n, k)")
     want = ["duplicate row in reviews (2 copies): default/a/r1", "duplicate row in reviews (2 copies): default/z/r1",
-            "duplicate row in case_attributes (3 copies): default/b/g"]
+            "duplicate row in case_attributes (2 copies): default/b/G",
+            "duplicate row in case_attributes (3 copies): default/b/g",
+            "duplicate row in case_attributes (2 copies): default/b/h",
+            "duplicate row in case_attributes (2 copies): default/q/g"]
     assert audit._duplicates(con, 10) == want
     assert audit._duplicates(con, 10, keyed=True) == want
     con.execute("SET default_collation = 'nocase'")
