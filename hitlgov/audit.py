@@ -590,11 +590,12 @@ def _check_rows(con: duckdb.DuckDBPyConnection, commits: list, limit: int, *, as
         # (format 1 counted a GROUPED_BY_CASE table's cases, format 2 counts its rows)
         have = dict(con.execute(f"SELECT run_id, count(*) FROM {table} WHERE run_id IN ({all_runs}) "
                                 "GROUP BY run_id").fetchall())
-        if table in GROUPED_BY_CASE:
+        v1_runs = [run for run, (_s, d) in runs.items() if d.get("leaf_format", LEAF_FORMAT_V1) == LEAF_FORMAT_V1]
+        if table in GROUPED_BY_CASE and v1_runs:  # (a distinct count over every row: only where it is used)
             cases = dict(con.execute(f"SELECT run_id, count(DISTINCT (system, case_id)) FROM {table} "
-                                     f"WHERE run_id IN ({all_runs}) GROUP BY run_id").fetchall())
-            have.update({run: cases.get(run, 0) for run, (_s, d) in runs.items()
-                         if d.get("leaf_format", LEAF_FORMAT_V1) == LEAF_FORMAT_V1})
+                                     f"WHERE run_id IN ({', '.join(str(int(r)) for r in v1_runs)}) "
+                                     "GROUP BY run_id").fetchall())
+            have.update({run: cases.get(run, 0) for run in v1_runs})
         problems += [f"{table}: ingestion run {run} stored {d['merkle'][table]['rows']:,} rows, "
                      f"{have.get(run, 0):,} are left"
                      for run, (_seq, d) in sorted(runs.items()) if have.get(run, 0) < d["merkle"][table]["rows"]]
