@@ -57,7 +57,7 @@ def _texts(con, fmt: int):
             sql = audit.texts_sql(table, cols, where, audit.order_columns(table, cols))
         else:
             group = [c for c in audit.CASE_COLUMNS if c in cols]
-            sql = audit.case_texts_sql(table, cols, where, group, audit.text_columns(con, table))
+            sql = audit.case_texts_sqls(con, table, cols, where, group)
         roots[run] = audit.bucket_root(con, sql)
     return roots
 

@@ -780,3 +780,22 @@ def test_an_unknown_commitment_format_is_reported_not_guessed(db):
     problems = check(db)["problems"]
     assert "cases: ingestion run 2 was committed in format 'rfc6962-sha256/something-9', which this hitlgov " \
            "cannot check (event 2)" in problems, problems
+
+
+@pytest.mark.parametrize("bits", [0, 1, 3, 62])
+def test_format3_blocks_of_case_keys_give_the_texts_of_one_statement(bits):
+    """Cutting the texts into blocks of case keys (negative, NULL and huge keys included) is only
+    how DuckDB is asked: the texts, their order and so the root are those of one statement."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE ca (system VARCHAR, case_id VARCHAR, name VARCHAR, value VARCHAR, run_id BIGINT, case_key BIGINT)")
+    con.execute("INSERT INTO ca SELECT 'default', 'c' || (i // 3), 'n' || (i % 3), 'v' || i, 1, "
+                "CASE WHEN i // 3 = 5 THEN NULL WHEN i // 3 = 6 THEN -7 WHEN i // 3 = 7 THEN 9223372036854775807 "
+                "ELSE (i // 3) * 5 END FROM range(60) r(i) ORDER BY random()")
+    cols = audit.table_columns(con, "ca")
+    group = list(audit.CASE_COLUMNS)
+    one = audit.case_texts_sql("ca", cols, "run_id = 1", group, audit.text_columns(con, "ca"))
+    blocks = audit.case_texts_sqls(con, "ca", cols, "run_id = 1", group, block_bits=bits)
+    assert len(blocks) > 1 or bits == 62
+    texts = [t for sql in blocks for (t,) in con.execute(sql).fetchall()]
+    assert texts == [t for (t,) in con.execute(one).fetchall()] and len(texts) == 20
+    assert audit.bucket_root(con, blocks, bucket_rows=3) == audit.bucket_root(con, one, bucket_rows=3)
