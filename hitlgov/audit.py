@@ -8,8 +8,8 @@ It is designed as a transparency log (certificate transparency, Sigstore Rekor):
   the chain at that point.
 * **Row commitments.** Each ingestion run's event carries, for every table the run wrote
   (``cases``, ``reviews``, ``case_attributes``, ``quarantine``, ``review_events``), an RFC 6962
-  Merkle root over SHA-256 leaves of buckets of the run's rows (canonical JSON texts, sorted:
-  format 2, see "row commitments" below), the row count and the columns hashed. ``audit_leaves``
+  Merkle root over SHA-256 leaves of buckets of the run's rows (canonical JSON texts, sorted;
+  a case's attributes one text: format 3, see "row commitments" below), the row count and the columns hashed. ``audit_leaves``
   keeps each row's key and a fingerprint, so ``verify`` names the row that changed. No Python
   code loops over rows: DuckDB sorts and serialises, OpenSSL hashes slices of its Arrow batches.
   The event also commits to the run's ``ingestion_runs`` row and
@@ -26,8 +26,8 @@ It is designed as a transparency log (certificate transparency, Sigstore Rekor):
   consistently after editing a row and its leaf and its root, no longer matches a checkpoint.
 
 :func:`verify_store` walks the chain, checks it against the checkpoints, recomputes each
-run's Merkle root from its rows (format 1: re-hashes every row against its stored leaf, then the
-roots from the leaves), names the rows of a run that no longer matches, and compares the small
+run's Merkle root from its rows in the format the run was written in (format 1: re-hashes every
+row against its stored leaf, then the roots from the leaves), names the rows of a run that no longer matches, and compares the small
 tables with their last commitment. Events are written inside the caller's transaction:
 an ingestion that rolls back leaves none.
 """
@@ -45,8 +45,11 @@ GENESIS = "0" * 64
 #: RFC 6962: the hash of an empty tree is SHA-256 of the empty string
 EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
 #: the commitment format written now (see "row commitments" below); older runs keep theirs
-LEAF_FORMAT = "rfc6962-sha256/sorted-json-buckets-2"
+LEAF_FORMAT = "rfc6962-sha256/sorted-json-buckets-3"
+LEAF_FORMAT_V2 = "rfc6962-sha256/sorted-json-buckets-2"
 LEAF_FORMAT_V1 = "rfc6962-sha256/json-row-1"
+#: the formats :func:`verify_store` can check (a run in any other one is reported, not guessed at)
+LEAF_FORMATS = (LEAF_FORMAT_V1, LEAF_FORMAT_V2, LEAF_FORMAT)
 
 #: the tables an ingestion run writes, and the columns that identify a row in verify's messages
 RUN_TABLES: dict[str, tuple[str, ...]] = {
@@ -178,7 +181,7 @@ def checkpoint_if_pending(con: duckdb.DuckDBPyConnection) -> Path | None:
 
 # -- row commitments ---------------------------------------------------------------------------------
 #
-# Format 2 (:data:`LEAF_FORMAT`, written since issue 16): a run's rows of one table, each as its
+# Format 2 (:data:`LEAF_FORMAT_V2`, written by issue 16's first ingestion work): a run's rows of one table, each as its
 # canonical JSON text, are sorted (by integer columns of the row, :data:`ORDER_COLUMNS`, then by
 # the text's bytes: the order is a function of the rows alone), cut into buckets of
 # :data:`BUCKET_ROWS` consecutive rows, and each bucket is one Merkle leaf:
@@ -194,15 +197,43 @@ def checkpoint_if_pending(con: duckdb.DuckDBPyConnection) -> Path | None:
 # recomputing the SHA-256 root from the rows, and a run whose root matches is intact whatever
 # its fingerprints say (so a DuckDB release that changes ``hash`` cannot raise a false alarm).
 #
+# Format 3 (:data:`LEAF_FORMAT`, written now) is format 2 except for the tables committed per
+# case (:data:`GROUPED_BY_CASE`: ``case_attributes``, eight rows per case at 1M cases): their
+# canonical text is one per *case*, the JSON object of the case's identity columns
+# (:data:`CASE_COLUMNS`: ``case_key``, ``run_id``, ``system``, ``case_id``) and ``rows``, the list
+# of its rows' other columns sorted by ``list_sort`` (:func:`case_texts_sql`); the texts are in
+# ``case_key`` order. Why: format 2 sorted the 8M attribute texts of 1M cases by their bytes, and
+# texts that share a long common prefix (system, case id) make that sort compare long strings; the
+# per-case texts sort on one integer and are less than half the bytes. Every committed column of
+# every row is in its case's text, so any change to any row changes the root; the identity columns
+# are the grouping itself, so a row moved to another case changes two texts. DuckDB's
+# ``list_sort`` follows the connection's ``default_collation`` and ``default_order``: the sort is
+# pinned (direction, NULLs last, binary collation on every text field) so no setting can reorder
+# a case's rows, and the cases are ordered on every identity column (the integer key first, the
+# rest only break ties a valid store never has). The commitment records ``rows`` (attribute rows),
+# ``cases`` (texts hashed), the identity columns used and the bucket size. Fingerprints are kept
+# per case as in format 2, so a changed case is still named.
+#
 # Format 1 (:data:`LEAF_FORMAT_V1`, stores written before issue 16): a SHA-256 leaf per row,
-# stored in ``audit_leaves`` in key order, the tree hashed in SQL. Such runs are still verified
-# as they were written.
+# stored in ``audit_leaves`` in key order, the tree hashed in SQL. Runs in formats 1 and 2 are
+# still verified as they were written (``tests/ground/fixtures/store_format1``, ``store_format2``).
 
 #: format 1 committed these tables' rows per case (one leaf per case: its rows, sorted); format 2
-#: hashes every row but keeps one fingerprint per case (the unit verify names)
+#: hashes every row's text but keeps one fingerprint per case (the unit verify names); format 3
+#: hashes one text per case and keeps the same fingerprints
 GROUPED_BY_CASE = ("case_attributes",)
-#: rows per bucket (one SHA-256 leaf) in format 2; recorded in each commitment
+#: rows per bucket (one SHA-256 leaf) in formats 2 and 3 (texts: cases, for a GROUPED_BY_CASE
+#: table in format 3); recorded in each commitment
 BUCKET_ROWS = 4096
+#: format 3: the columns that make a GROUPED_BY_CASE row's case (in its text's order and in the
+#: sort order of the texts); a column the table lacks is left out, the ones used are recorded
+CASE_COLUMNS = ("case_key", "run_id", "system", "case_id")
+_BINARY = 'COLLATE "binary"'
+#: format 3 builds a GROUPED_BY_CASE table's texts a block of 2**CASE_BLOCK_BITS case keys at a
+#: time, in key order (the texts and their order are the same as in one statement: it is only how
+#: DuckDB is asked). Why: grouping 10M cases' lists in one hash aggregate took 33 s where ten
+#: blocks of 1M took 21 s (its list states outgrow the caches and memory limit; 1M cases: 2 s).
+CASE_BLOCK_BITS = 20
 #: format 2's sort order before the text itself breaks ties: integer columns only (sorting
 #: integers is far cheaper than sorting long texts, and no collation applies); recorded in each
 #: commitment, and a column the table lacks is left out
@@ -219,6 +250,13 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main' "
         "ORDER BY ordinal_position", [table]).fetchall()]
+
+
+def text_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """The VARCHAR columns of ``table`` (the ones a collation applies to)."""
+    return {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main' "
+        "AND data_type = 'VARCHAR'", [table]).fetchall()}
 
 
 def _json_sql(columns: list[str]) -> str:
@@ -275,6 +313,43 @@ def texts_sql(table: str, columns: list[str], where: str, order: list[str]) -> s
             f"FROM {table} WHERE {where}) ORDER BY {keys}t COLLATE \"binary\" ASC")
 
 
+def case_texts_sql(table: str, columns: list[str], where: str, group: list[str], texts: set[str]) -> str:
+    """Format 3, a GROUPED_BY_CASE table: SQL yielding one canonical text ``t`` per case in
+    commitment order. ``group`` are the identity columns (:data:`CASE_COLUMNS` as recorded),
+    ``texts`` the VARCHAR columns (pinned to binary collation wherever they are compared: in
+    ``list_sort`` of a case's rows and in the order of the cases)."""
+    group = [c for c in group if c in columns]
+    rest = [c for c in columns if c not in group]
+    if not group or not rest:
+        raise ValueError(f"{table}: format 3 needs identity columns and row columns, got {columns}")
+
+    def pinned(c: str) -> str:
+        return f"{_q(c)} {_BINARY}" if c in texts else _q(c)
+
+    rows = (f"list_sort(list(struct_pack({', '.join(f'{_q(c)} := {pinned(c)}' for c in rest)})), "
+            "'ASC', 'NULLS LAST')")
+    text = f"to_json(struct_pack({', '.join(f'{_q(c)} := {_q(c)}' for c in group)}, rows := {rows}))::VARCHAR"
+    cols = ", ".join(_q(c) for c in group)
+    keys = ", ".join(f"{pinned(c)} ASC NULLS LAST" for c in group)
+    return f"SELECT t FROM (SELECT {cols}, {text} AS t FROM {table} WHERE {where} GROUP BY {cols}) ORDER BY {keys}"
+
+
+def case_texts_sqls(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], where: str,
+                    group: list[str], *, block_bits: int = CASE_BLOCK_BITS) -> list[str]:
+    """:func:`case_texts_sql` cut into blocks of case keys, in commitment order: each non-empty
+    block ``[b * 2**bits, (b + 1) * 2**bits)`` in ascending order, then the rows without a key
+    (NULLS LAST). Streamed one after the other they yield exactly the texts of the one statement."""
+    texts = text_columns(con, table)
+    if "case_key" not in group or "case_key" not in columns:
+        return [case_texts_sql(table, columns, where, group, texts)]
+    blocks = [b for (b,) in con.execute(
+        f"SELECT case_key >> {int(block_bits)} AS b FROM {table} WHERE {where} GROUP BY b ORDER BY b NULLS LAST").fetchall()]
+    size = 1 << int(block_bits)
+    return [case_texts_sql(table, columns, f"({where}) AND " + (
+        "case_key IS NULL" if b is None else f"case_key BETWEEN {b * size} AND {b * size + size - 1}"), group, texts)
+        for b in blocks]
+
+
 def key_sql(table: str) -> str:
     if table in RECORD_TABLES:
         return "concat_ws('/', " + ", ".join(f"coalesce(CAST({_q(c)} AS VARCHAR), '-')"
@@ -319,18 +394,23 @@ def _string_slices(array):
     return offsets, memoryview(data if data is not None else b"")
 
 
-def bucket_root(con: duckdb.DuckDBPyConnection, texts_sql: str, *, bucket_rows: int = BUCKET_ROWS,
+def _batches(con: duckdb.DuckDBPyConnection, sqls: list[str], params: list | None):
+    for sql in sqls:
+        # a relation streams its result batch by batch; ``con.execute`` would first materialise
+        # every text (10M cases: 10 GB of JSON in memory, outside DuckDB's memory limit)
+        yield from con.sql(sql, params=params or None).to_arrow_reader(1 << 16)
+
+
+def bucket_root(con: duckdb.DuckDBPyConnection, texts_sql: str | list[str], *, bucket_rows: int = BUCKET_ROWS,
                 params: list | None = None) -> tuple[str, int]:
-    """``(root, rows)``: the format-2 commitment to the texts ``texts_sql`` yields (one VARCHAR
-    column, already in commitment order). The texts arrive in Arrow batches; each bucket's bytes
-    are hashed as slices of the batch buffers (a loop over buckets and batches, never over rows)."""
+    """``(root, rows)``: the format-2/3 commitment to the texts ``texts_sql`` yields (one VARCHAR
+    column, already in commitment order; a list of statements: their texts one after the other).
+    The texts arrive in Arrow batches; each bucket's bytes are hashed as slices of the batch
+    buffers (a loop over buckets and batches, never over rows)."""
     leaves: list[bytes] = []
     bucket = hashlib.sha256(b"\x00")
     filled = rows = 0
-    # a relation streams its result batch by batch; ``con.execute`` would first materialise every
-    # text (10M cases: 10 GB of JSON in memory, outside DuckDB's memory limit)
-    reader = con.sql(texts_sql, params=params or None).to_arrow_reader(1 << 16)
-    for batch in reader:
+    for batch in _batches(con, [texts_sql] if isinstance(texts_sql, str) else texts_sql, params):
         offsets, data = _string_slices(batch.column(0))
         i, n = 0, batch.num_rows
         while i < n:
@@ -415,15 +495,23 @@ def state_commitment(con: duckdb.DuckDBPyConnection) -> dict:
 
 def commit_run(con: duckdb.DuckDBPyConnection, run_id: int, *, tables=tuple(RUN_TABLES)) -> dict:
     """Store the fingerprints of every row run ``run_id`` wrote to ``tables`` and return the
-    commitment that goes into the run's ``ingestion`` event: per table its format-2 Merkle root,
-    row count, bucket size and the columns hashed; the run's ``ingestion_runs`` row; the state
-    of the configuration tables."""
+    commitment that goes into the run's ``ingestion`` event: per table its format-3 Merkle root,
+    row count, bucket size and the columns hashed (a GROUPED_BY_CASE table: also the case count
+    and the identity columns); the run's ``ingestion_runs`` row; the state of the configuration
+    tables."""
     merkle = {}
     for table in tables:
         cols = table_columns(con, table)
         where = f"run_id = {int(run_id)}"
         con.execute(f"INSERT INTO audit_leaves SELECT run_id, ?, 0, k, h FROM ({fingerprints_sql(table, cols, where)})",
                     [table])
+        if table in GROUPED_BY_CASE:
+            group = [c for c in CASE_COLUMNS if c in cols]
+            root, cases = bucket_root(con, case_texts_sqls(con, table, cols, where, group))
+            rows = con.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchall()[0][0]
+            merkle[table] = {"root": root, "rows": rows, "cases": cases, "columns": cols, "group": group,
+                             "bucket_rows": BUCKET_ROWS}
+            continue
         order = order_columns(table, cols)
         root, rows = bucket_root(con, texts_sql(table, cols, where, order))
         merkle[table] = {"root": root, "rows": rows, "columns": cols, "order": order, "bucket_rows": BUCKET_ROWS}
@@ -500,7 +588,8 @@ def _check_rows(con: duckdb.DuckDBPyConnection, commits: list, limit: int, *, as
     """Every committed run's rows against its commitment, table by table: rows no run committed
     to, rows missing from a run's count, then the rows themselves (format 2: the SHA-256 root
     recomputed from the rows, the fingerprints naming the rows of a run that no longer matches;
-    format 1: each row re-hashed against its stored leaf, then the roots from the stored leaves)."""
+    format 3: the same, a GROUPED_BY_CASE table's texts one per case; format 1: each row
+    re-hashed against its stored leaf, then the roots from the stored leaves)."""
     problems: list[str] = []
     for table in RUN_TABLES:
         runs = {run: (seq, d) for seq, run, d in commits if table in d.get("merkle", {})}
@@ -527,18 +616,23 @@ def _check_rows(con: duckdb.DuckDBPyConnection, commits: list, limit: int, *, as
         # (format 1 counted a GROUPED_BY_CASE table's cases, format 2 counts its rows)
         have = dict(con.execute(f"SELECT run_id, count(*) FROM {table} WHERE run_id IN ({all_runs}) "
                                 "GROUP BY run_id").fetchall())
-        if table in GROUPED_BY_CASE:
+        v1_runs = [run for run, (_s, d) in runs.items() if d.get("leaf_format", LEAF_FORMAT_V1) == LEAF_FORMAT_V1]
+        if table in GROUPED_BY_CASE and v1_runs:  # (a distinct count over every row: only where it is used)
             cases = dict(con.execute(f"SELECT run_id, count(DISTINCT (system, case_id)) FROM {table} "
-                                     f"WHERE run_id IN ({all_runs}) GROUP BY run_id").fetchall())
-            have.update({run: cases.get(run, 0) for run, (_s, d) in runs.items()
-                         if d.get("leaf_format", LEAF_FORMAT_V1) == LEAF_FORMAT_V1})
+                                     f"WHERE run_id IN ({', '.join(str(int(r)) for r in v1_runs)}) "
+                                     "GROUP BY run_id").fetchall())
+            have.update({run: cases.get(run, 0) for run in v1_runs})
         problems += [f"{table}: ingestion run {run} stored {d['merkle'][table]['rows']:,} rows, "
                      f"{have.get(run, 0):,} are left"
                      for run, (_seq, d) in sorted(runs.items()) if have.get(run, 0) < d["merkle"][table]["rows"]]
-        v1 = {run: sd for run, sd in usable.items() if sd[1].get("leaf_format", LEAF_FORMAT_V1) == LEAF_FORMAT_V1}
-        v2 = {run: sd for run, sd in usable.items() if run not in v1}
+        fmt = {run: sd[1].get("leaf_format", LEAF_FORMAT_V1) for run, sd in usable.items()}
+        problems += [f"{table}: ingestion run {run} was committed in format {fmt[run]!r}, which this hitlgov "
+                     f"cannot check (event {seq})" for run, (seq, _d) in sorted(usable.items())
+                     if fmt[run] not in LEAF_FORMATS]
+        v1 = {run: sd for run, sd in usable.items() if fmt[run] == LEAF_FORMAT_V1}
+        sorted_texts = {run: sd for run, sd in usable.items() if fmt[run] in (LEAF_FORMAT_V2, LEAF_FORMAT)}
         problems += _check_rows_v1(con, table, v1, limit)
-        problems += _check_rows_v2(con, table, v2, limit)
+        problems += _check_rows_v2(con, table, sorted_texts, limit)
     return problems
 
 
@@ -567,18 +661,24 @@ def _rewritten(table: str, run: int, seq: int, want: dict, leaves: int) -> str:
 
 
 def _check_rows_v2(con: duckdb.DuckDBPyConnection, table: str, runs: dict, limit: int) -> list[str]:
-    """Format 2: recompute each run's root from its rows; name the rows of a run that differs."""
+    """Formats 2 and 3: recompute each run's root from its rows (one text per row, or per case
+    for a GROUPED_BY_CASE table in format 3); name the rows of a run that differs."""
     problems: list[str] = []
     for run, (seq, d) in sorted(runs.items()):
         want = d["merkle"][table]
         cols, where = list(want["columns"]), f"run_id = {int(run)}"
-        order = [c for c in want.get("order", []) if c in cols]
-        got = bucket_root(con, texts_sql(table, cols, where, order), bucket_rows=int(want.get("bucket_rows", BUCKET_ROWS)))
-        if got == (want.get("root"), want.get("rows")):
+        per_case = table in GROUPED_BY_CASE and d.get("leaf_format") == LEAF_FORMAT
+        if per_case:
+            sql, count = case_texts_sqls(con, table, cols, where, list(want.get("group", []))), want.get("cases")
+        else:
+            sql, count = texts_sql(table, cols, where, [c for c in want.get("order", []) if c in cols]), want.get("rows")
+        got = bucket_root(con, sql, bucket_rows=int(want.get("bucket_rows", BUCKET_ROWS)))
+        if got == (want.get("root"), count):
             continue  # the rows are, byte for byte, the ones committed: fingerprints are not needed
         named = _named_differences(con, table, fingerprints_sql(table, cols, where), [run], limit)
-        if not named and got[1] > want.get("rows", 0):  # an exact copy of a committed row: same key, same fingerprint
-            named = [f"{table}: ingestion run {run} stored {want.get('rows', 0):,} rows, {got[1]:,} are there now: "
+        rows = con.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchall()[0][0] if per_case else got[1]
+        if not named and rows > want.get("rows", 0):  # an exact copy of a committed row: same key, same fingerprint
+            named = [f"{table}: ingestion run {run} stored {want.get('rows', 0):,} rows, {rows:,} are there now: "
                      "a copy of a stored row was inserted"]
         if not named:  # the fingerprints were rewritten to match the edited rows: SHA-256 still says no
             leaves = con.execute("SELECT count(*) FROM audit_leaves WHERE tbl = ? AND run_id = ?", [table, run]).fetchall()[0][0]
@@ -712,14 +812,53 @@ def verify_configuration(con: duckdb.DuckDBPyConnection) -> list[str]:
     return _check_runs(con, _commitments(con)) + _check_state(con) + _check_records(con, 10)[0]
 
 
-def _duplicates(con: duckdb.DuckDBPyConnection, limit: int) -> list[str]:
-    # The tables carry no PRIMARY KEY (bulk loads are several times faster without the index);
-    # the pipeline guarantees uniqueness, and this check proves nobody broke it afterwards.
+#: the key that must be unique in each table: the case's identity, then the rest of the key
+UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
+    "cases": (), "reviews": ("reviewer_id",), "case_attributes": ("name",),
+}
+
+
+def _duplicates(con: duckdb.DuckDBPyConnection, limit: int, *, keyed: bool = False) -> list[str]:
+    """Rows sharing their key, named by ``system/case_id/...``.
+
+    The tables carry no PRIMARY KEY (bulk loads are several times faster without the index);
+    the pipeline guarantees uniqueness, and this check proves nobody broke it afterwards.
+    ``keyed``: the caller found that case keys and identities agree one to one
+    (:func:`hitlgov.case_keys.key_problems` found nothing). Then ``reviews`` are grouped on
+    ``(case_key, reviewer_id)`` and ``case_attributes`` per case on ``case_key``
+    (:func:`hitlgov.case_keys.duplicate_attributes`) instead of on the identity strings (8M
+    attribute rows at 1M cases were most of the check's time): a row's key is its case's key, a
+    key belongs to one case, so the groupings are the same partition. Rows without a key (their
+    identity has no case row) are grouped on the strings, and ``cases`` always is (that is what
+    makes an identity one case). Strings are grouped in binary collation: a
+    connection's ``default_collation`` must not merge ``A`` and ``a``."""
     problems = []
-    for table, key in (("cases", "system, case_id"), ("reviews", "system, case_id, reviewer_id"),
-                       ("case_attributes", "system, case_id, name")):
-        dupes = con.execute(f"SELECT concat_ws('/', {key}), count(*) FROM {table} GROUP BY ALL "
-                            "HAVING count(*) > 1 ORDER BY 1 LIMIT ?", [limit]).fetchall()
+    for table, rest in UNIQUE_KEYS.items():
+        ident = ["system", "case_id", *rest]
+        keyed_here = keyed and bool(rest) and "case_key" in table_columns(con, table)
+        # the key columns, strings pinned to binary collation (the grouping follows the column's type)
+        src = (f"(SELECT {', '.join(f'{_q(c)} {_BINARY} AS {_q(c)}' for c in ident)}"
+               f"{', case_key' if keyed_here else ''} FROM {table}) t")
+        cols = ", ".join(_q(c) for c in ident)
+        if keyed_here and table == "case_attributes":
+            from hitlgov import case_keys
+
+            dupes = case_keys.duplicate_attributes(con, limit=limit)
+        elif not keyed_here:
+            dupes = con.execute(f"SELECT concat_ws('/', {cols}), count(*) FROM {src} GROUP BY {cols} "
+                                "HAVING count(*) > 1 ORDER BY 1 LIMIT ?", [limit]).fetchall()
+        else:
+            more = ", ".join(_q(c) for c in rest)
+            named = "concat_ws('/', c.system, c.case_id, " + ", ".join(f"d.{_q(c)}" for c in rest) + ")"
+            # the duplicated keys (normally none), named by their case (one row per key in cases)
+            dupes = con.execute(
+                f"""WITH d AS (SELECT case_key, {more}, count(*) AS n FROM {src}
+                               WHERE case_key IS NOT NULL GROUP BY case_key, {more} HAVING count(*) > 1)
+                    SELECT {named}, d.n FROM d JOIN cases c ON c.case_key = d.case_key
+                    UNION ALL
+                    SELECT concat_ws('/', {cols}), count(*) FROM {src} WHERE case_key IS NULL
+                    GROUP BY {cols} HAVING count(*) > 1
+                    ORDER BY 1 LIMIT ?""", [limit]).fetchall()
         problems += [f"duplicate row in {table} ({n} copies): {k}" for k, n in dupes]
     return problems
 
@@ -764,12 +903,14 @@ def verify_store(con: duckdb.DuckDBPyConnection, *, limit: int = 10, since: list
     records, record_notes = _check_records(con, limit, upto=upto)
     problems += records
     notes += record_notes
-    problems += _duplicates(con, limit)
     from hitlgov import case_keys  # derived data (issue 16): keys and wide attributes agree with the record
 
+    keys = case_keys.key_problems(con, limit=limit)
+    keyed = not keys and "case_key" in table_columns(con, "cases")  # keys and identities agree one to one
+    problems += _duplicates(con, limit, keyed=keyed)
     # (a changed record is the finding; the derived data then differs from it as a consequence)
     if not any(p.startswith(("cases:", "reviews:", "case_attributes:", "review_events:")) for p in problems):
-        problems += case_keys.key_problems(con, limit=limit) + case_keys.wide_problems(con, limit=limit)
+        problems += keys + case_keys.wide_problems(con, limit=limit)
     return {"ok": not problems, "chain": chain, "problems": problems, "notes": notes,
             "checkpoint": anchor["latest"]}
 

@@ -193,7 +193,16 @@ def key_problems(con: duckdb.DuckDBPyConnection, *, limit: int = 10) -> list[str
 
 def wide_problems(con: duckdb.DuckDBPyConnection, *, limit: int = 10) -> list[str]:
     """Where the wide table does not say what the long ``case_attributes`` (the committed record)
-    says: a value changed, added or missing. Empty when they agree."""
+    says: a value changed, added or missing, a case with two wide rows, an attribute the
+    catalogue has no column for. Empty when they agree.
+
+    Exact, value by value (the metrics read the wide table: a hash of a row would only say it
+    probably agrees). One join per attribute column on the integer ``case_key`` alone, the long
+    rows of that attribute against the column (``IS DISTINCT FROM``): unpivoting the wide table
+    and joining it on ``(case_key, name, value)`` built a hash table of every attribute value
+    (80M at 10M cases). A long row whose value is NULL says what an empty wide cell says (the
+    pivot of :func:`fill_wide` gives NULL); strings are compared in binary collation (no
+    connection setting makes ``North`` equal ``north``)."""
     kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables "
                              "WHERE table_schema = 'main'").fetchall())
     if kinds.get(WIDE) != "BASE TABLE":  # in place: a view over the file rows, nothing stored
@@ -201,20 +210,62 @@ def wide_problems(con: duckdb.DuckDBPyConnection, *, limit: int = 10) -> list[st
     cat = columns(con)
     if not cat:
         return []
-    unpivot = " UNION ALL ".join(f"SELECT case_key, {i} AS i, {q(c)} AS value FROM {WIDE} WHERE {q(c)} IS NOT NULL"
-                                 for i, c in enumerate(cat.values()))
+    problems = [f"{WIDE}: case key {k} has {n} rows (one per case)" for k, n in con.execute(
+        f"SELECT case_key, count(*) FROM {WIDE} GROUP BY case_key HAVING count(*) > 1 ORDER BY 1 LIMIT ?",
+        [limit]).fetchall()]
+    found: list[tuple] = []
+    for name, col in cat.items():
+        found += [(k, name) for (k,) in con.execute(
+            f"""SELECT coalesce(a.case_key, w.case_key) AS k
+                FROM (SELECT case_key, {q(col)} COLLATE "binary" AS v FROM {WIDE} WHERE {q(col)} IS NOT NULL) w
+                FULL OUTER JOIN (SELECT case_key, value COLLATE "binary" AS v FROM case_attributes
+                                 WHERE name COLLATE "binary" = $1 AND value IS NOT NULL) a
+                  ON a.case_key = w.case_key
+                WHERE a.v IS DISTINCT FROM w.v ORDER BY 1 NULLS FIRST LIMIT $2""", [name, limit]).fetchall()]
+    found += con.execute(
+        f"""SELECT a.case_key, a.name FROM case_attributes a
+            ANTI JOIN {CATALOGUE} c ON c.name COLLATE "binary" = a.name COLLATE "binary"
+            ORDER BY 1 NULLS FIRST, 2 LIMIT ?""", [limit]).fetchall()
+    found = sorted(set(found), key=lambda kn: (kn[0] is not None, kn[0] or 0, kn[1]))[:limit]
+    return problems + [f"{WIDE}: case key {k} attribute {n!r} differs from case_attributes (the committed record)"
+                       for k, n in found]
+
+
+def duplicate_attributes(con: duckdb.DuckDBPyConnection, *, limit: int = 10) -> list[tuple[str, int]]:
+    """``[("system/case_id/name", copies), ...]``: attribute rows sharing ``(case, name)``, for a
+    store whose keys agree with the identities one to one (:func:`key_problems` found nothing:
+    a row's key is its case's, a key belongs to one case).
+
+    Why not ``GROUP BY system, case_id, name``: that is one group per row (8M at 1M cases), each
+    keyed on three strings. Here the rows are grouped per case on the integer key (1M groups)
+    with a counter per catalogued attribute (binary comparison: ``Region`` and ``region`` are two
+    attributes); the rows without a key or with a name the catalogue lacks (none in a store that
+    verifies) are grouped on the strings. Every duplicate pair shares key and name, so it falls in
+    one part or the other, and the result is exactly the string grouping's."""
+    cat = columns(con)
     names = list(cat)
-    name_of = "CASE w.i " + " ".join(f"WHEN {i} THEN ${i + 1}" for i in range(len(names))) + " END"
-    rows = con.execute(
-        f"""WITH w AS ({unpivot}),
-                 wn AS (SELECT case_key, {name_of} AS name, value FROM w),
-                 a AS (SELECT case_key, name, value FROM case_attributes)
-            SELECT coalesce(a.case_key, wn.case_key), coalesce(a.name, wn.name)
-            FROM a FULL OUTER JOIN wn ON a.case_key = wn.case_key AND a.name = wn.name AND a.value = wn.value
-            WHERE a.value IS NULL OR wn.value IS NULL ORDER BY 1, 2 LIMIT ${len(names) + 1}""",
+    binary = 'COLLATE "binary"'
+    found: list[tuple[str, int]] = []
+    if names:
+        counts = ", ".join(f"count(*) FILTER (WHERE name {binary} = ${i + 1}) AS n{i}" for i in range(len(names)))
+        having = " OR ".join(f"n{i} > 1" for i in range(len(names)))
+        rows = con.execute(
+            f"""SELECT p.*, c.system, c.case_id FROM (
+                  SELECT * FROM (SELECT case_key, {counts} FROM case_attributes WHERE case_key IS NOT NULL
+                                 GROUP BY case_key) WHERE {having}) p
+                LEFT JOIN cases c ON c.case_key = p.case_key ORDER BY p.case_key LIMIT ${len(names) + 1}""",
+            names + [limit]).fetchall()
+        for row in rows:
+            system, case_id = row[-2], row[-1]
+            found += [(f"{system}/{case_id}/{names[i]}", n) for i, n in enumerate(row[1:1 + len(names)]) if n > 1]
+    known = ", ".join(f"${i + 1}" for i in range(len(names))) or "NULL"
+    found += con.execute(
+        f"""SELECT concat_ws('/', system, case_id, name), count(*)
+            FROM (SELECT system {binary} AS system, case_id {binary} AS case_id, name {binary} AS name
+                  FROM case_attributes WHERE case_key IS NULL OR name {binary} NOT IN ({known}))
+            GROUP BY system, case_id, name HAVING count(*) > 1 ORDER BY 1 LIMIT ${len(names) + 1}""",
         names + [limit]).fetchall()
-    return [f"{WIDE}: case key {k} attribute {n!r} differs from case_attributes (the committed record)"
-            for k, n in rows]
+    return sorted(found)[:limit]
 
 
 # -- in-place Parquet -----------------------------------------------------------------------------

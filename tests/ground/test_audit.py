@@ -554,3 +554,248 @@ def test_an_inserted_copy_of_a_row_is_found(db):
     problems = check(db)["problems"]
     assert "cases: ingestion run 1 stored 3 rows, 4 are there now: a copy of a stored row was inserted" in problems
     assert "duplicate row in cases (2 copies): default/c" in problems
+
+
+# -- format 3: a case's attributes are one text, ordered by the integer case key ---------------------
+
+# attribute names whose binary order is not their order under a case- or accent-blind collation
+# (``Region`` < ``channel`` < ``ete`` < ``zone`` < ``été`` in bytes); values likewise
+ATTR_LOG = """case_id,ts,model_decision,reviewer_id,human_decision,zone,été,Region,ete,channel
+a,2026-01-01,approve,r1,approve,1,y,north,x,web
+b,2026-01-02,decline,r1,decline,2,e,South,é,phone
+c,2026-01-03,approve,,,,,south,,web
+"""
+ATTR_MAPPING = Mapping(sensitive=["Region"], positive_label="approve")
+
+
+@pytest.fixture
+def attrs_db(make_store, monkeypatch):
+    monkeypatch.delenv("HITLGOV_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("HITLGOV_PUBLIC_KEY", raising=False)
+    monkeypatch.delenv("HITLGOV_CHECKPOINTS", raising=False)
+    return make_store(ATTR_LOG, mapping=ATTR_MAPPING)
+
+
+def _commitment(db, table, seq=1):
+    import json
+
+    with store.connect(db, read_only=True) as con:
+        (detail,) = con.execute("SELECT CAST(detail AS VARCHAR) FROM audit_events WHERE seq = ?", [seq]).fetchall()[0]
+    d = json.loads(detail)
+    return d["leaf_format"], d["merkle"][table]
+
+
+def test_a_format3_run_commits_one_text_per_case_and_verifies(attrs_db):
+    fmt, ca = _commitment(attrs_db, "case_attributes")
+    assert fmt == audit.LEAF_FORMAT == "rfc6962-sha256/sorted-json-buckets-3"
+    assert (ca["rows"], ca["cases"]) == (12, 3) and ca["group"] == ["case_key", "run_id", "system", "case_id"]
+    assert ca["columns"] == ["system", "case_id", "name", "value", "run_id", "case_key"]
+    result = check(attrs_db)
+    assert result["ok"], result
+    # the texts are what the documentation says: one JSON object per case, rows sorted by their bytes
+    with store.connect(attrs_db, read_only=True) as con:
+        sql = audit.case_texts_sql("case_attributes", ca["columns"], "run_id = 1", ca["group"],
+                                   audit.text_columns(con, "case_attributes"))
+        texts = [t for (t,) in con.execute(sql).fetchall()]
+    assert texts[2] == ('{"case_key":3,"run_id":1,"system":"default","case_id":"c","rows":'
+                        '[{"name":"Region","value":"south"},{"name":"channel","value":"web"}]}')
+    assert [r["name"] for r in __import__("json").loads(texts[0])["rows"]] == ["Region", "channel", "ete", "zone", "été"]
+
+
+@pytest.mark.parametrize("sql, found", [
+    ("UPDATE case_attributes SET value = 'North' WHERE case_id = 'a' AND name = 'Region'",
+     "case_attributes: row default/a of ingestion run 1 changed after it was stored"),
+    ("UPDATE case_attributes SET name = 'REGION' WHERE case_id = 'b' AND name = 'Region'",
+     "case_attributes: row default/b of ingestion run 1 changed after it was stored"),
+    ("DELETE FROM case_attributes WHERE case_id = 'c' AND name = 'channel'",
+     "case_attributes: row default/c of ingestion run 1 changed after it was stored"),
+    ("DELETE FROM case_attributes WHERE case_id = 'c'",
+     "case_attributes: row default/c of ingestion run 1 deleted after it was stored"),
+    ("INSERT INTO case_attributes SELECT system, case_id, 'age', '40', run_id, case_key FROM cases WHERE case_id = 'b'",
+     "case_attributes: row default/b of ingestion run 1 changed after it was stored"),
+    ("INSERT INTO case_attributes SELECT * FROM case_attributes WHERE case_id = 'a' AND name = 'ete'",
+     "duplicate row in case_attributes (2 copies): default/a/ete"),
+    # a row moved to another case: both cases are named
+    ("UPDATE case_attributes SET case_id = 'c', case_key = 3 WHERE case_id = 'a' AND name = 'ete'",
+     "case_attributes: row default/a of ingestion run 1 changed after it was stored"),
+])
+def test_format3_finds_each_change_to_a_case_attributes_row(attrs_db, sql, found):
+    tamper(attrs_db, sql)
+    problems = check(attrs_db)["problems"]
+    assert found in problems, problems
+
+
+def test_format3_a_duplicated_attribute_row_changes_the_root_and_names_the_case(attrs_db):
+    tamper(attrs_db, "INSERT INTO case_attributes SELECT * FROM case_attributes WHERE case_id = 'a' AND name = 'ete'")
+    assert check(attrs_db)["problems"] == [
+        "case_attributes: row default/a of ingestion run 1 changed after it was stored",
+        "duplicate row in case_attributes (2 copies): default/a/ete"]
+
+
+@pytest.mark.parametrize("column, value", [
+    ("system", "'other'"), ("case_id", "'z'"), ("name", "'regio'"), ("value", "'south '"), ("value", "NULL"),
+    ("run_id", "2"), ("case_key", "99"), ("case_key", "NULL"),
+])
+def test_format3_root_covers_every_column_of_every_row(column, value):
+    """A change to any committed column of any one row changes the root (unit: the text SQL alone)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE ca (system VARCHAR, case_id VARCHAR, name VARCHAR, value VARCHAR, run_id BIGINT, case_key BIGINT)")
+    con.execute("INSERT INTO ca SELECT 'default', 'c' || (i // 3), 'n' || (i % 3), 'v' || i, 1, i // 3 + 1 FROM range(30) r(i)")
+    cols = audit.table_columns(con, "ca")
+
+    def root(where="TRUE"):
+        return audit.bucket_root(con, audit.case_texts_sql("ca", cols, where, list(audit.CASE_COLUMNS),
+                                                           audit.text_columns(con, "ca")), bucket_rows=4)
+
+    before = root()
+    for i in range(0, 30, 7):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE keep AS SELECT * FROM ca")
+        con.execute(f"UPDATE ca SET {column} = {value} WHERE value = 'v{i}'")
+        assert root() != before, (column, value, i)
+        con.execute("DELETE FROM ca; INSERT INTO ca SELECT * FROM keep")
+        assert root() == before
+
+
+def test_format3_root_does_not_depend_on_storage_order_or_connection_settings(attrs_db, tmp_path):
+    """``list_sort`` follows default_collation and default_order: the commitment pins both, so the
+    same rows, stored in another order and read under other settings, give the committed root."""
+    _fmt, ca = _commitment(attrs_db, "case_attributes")
+    shuffled = tmp_path / "shuffled.duckdb"
+    with duckdb.connect(str(shuffled)) as con:
+        con.execute(f"ATTACH '{attrs_db}' AS s (READ_ONLY)")
+        con.execute("CREATE TABLE case_attributes AS SELECT * FROM s.case_attributes ORDER BY name DESC, value DESC, case_key DESC")
+        for setting in ["SET default_collation = 'nocase'", "SET default_collation = 'noaccent'",
+                        "SET default_collation = 'nocase.noaccent'", "SET default_order = 'desc'",
+                        "SET default_null_order = 'nulls_first'"]:
+            con.execute(setting)
+            sql = audit.case_texts_sql("case_attributes", ca["columns"], "run_id = 1", ca["group"],
+                                       audit.text_columns(con, "case_attributes"))
+            assert audit.bucket_root(con, sql) == (ca["root"], ca["cases"]), setting
+    with store.connect(attrs_db, read_only=True) as con:
+        con.execute("SET default_collation = 'nocase.noaccent'")
+        result = audit.verify_store(con)
+        assert result["ok"], result
+        in_force = con.execute("SELECT count(*) FROM case_attributes WHERE name = 'region'").fetchall()
+        assert in_force == [(3,)]  # (the setting is in force: 'region' and 'Region' compare equal)
+
+
+def test_duplicates_on_integer_keys_match_the_string_keys():
+    """With keys and identities one to one, grouping on case_key is the same partition as on the
+    identity strings, in binary collation (``A`` and ``a`` are two cases whatever the setting)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE cases AS SELECT 'default' AS system, x AS case_id, i AS case_key "
+                "FROM (VALUES ('a', 1), ('A', 2), ('b', 3)) v(x, i)")
+    con.execute("CREATE TABLE reviews AS SELECT 'default' AS system, x AS case_id, r AS reviewer_id, k AS case_key "
+                "FROM (VALUES ('a', 'r1', 1), ('a', 'r1', 1), ('A', 'r1', 2), ('z', 'r1', NULL), ('z', 'r1', NULL), "
+                "('y', 'r1', NULL)) v(x, r, k)")
+    con.execute("CREATE TABLE attribute_columns (name VARCHAR PRIMARY KEY, col VARCHAR NOT NULL UNIQUE)")
+    con.execute("INSERT INTO attribute_columns VALUES ('g', 'a1'), ('G', 'a2')")
+    # per case: a, g and G once each; b, g three times, G twice, h (no catalogue column) twice; q has no key
+    con.execute("CREATE TABLE case_attributes AS SELECT 'default' AS system, x AS case_id, n AS name, 'v' AS value, "
+                "k AS case_key FROM (VALUES ('a', 'g', 1), ('a', 'G', 1), ('b', 'g', 3), ('b', 'g', 3), ('b', 'g', 3), "
+                "('b', 'G', 3), ('b', 'G', 3), ('b', 'h', 3), ('b', 'h', 3), ('q', 'g', NULL), ('q', 'g', NULL)) v(x, n, k)")
+    want = ["duplicate row in reviews (2 copies): default/a/r1", "duplicate row in reviews (2 copies): default/z/r1",
+            "duplicate row in case_attributes (2 copies): default/b/G",
+            "duplicate row in case_attributes (3 copies): default/b/g",
+            "duplicate row in case_attributes (2 copies): default/b/h",
+            "duplicate row in case_attributes (2 copies): default/q/g"]
+    assert audit._duplicates(con, 10) == want
+    assert audit._duplicates(con, 10, keyed=True) == want
+    con.execute("SET default_collation = 'nocase'")
+    assert audit._duplicates(con, 10) == want and audit._duplicates(con, 10, keyed=True) == want
+    con.execute("INSERT INTO cases VALUES ('default', 'b', 4)")  # an identity held twice: cases say so
+    assert "duplicate row in cases (2 copies): default/b" in audit._duplicates(con, 10, keyed=True)
+
+
+def test_a_duplicated_case_row_is_named_by_table_and_case(attrs_db):
+    tamper(attrs_db, "INSERT INTO cases SELECT * FROM cases WHERE case_id = 'b'")
+    problems = check(attrs_db)["problems"]
+    assert "duplicate row in cases (2 copies): default/b" in problems, problems
+
+
+# -- stores written in format 2 still verify --------------------------------------------------------
+
+FORMAT2 = Path(__file__).parent / "fixtures" / "store_format2"
+
+
+@pytest.fixture
+def v2_store(tmp_path, monkeypatch):
+    """The store in fixtures/store_format2 (written by the code before format 3), rebuilt from its export."""
+    import shutil
+
+    monkeypatch.delenv("HITLGOV_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("HITLGOV_PUBLIC_KEY", raising=False)
+    monkeypatch.delenv("HITLGOV_CHECKPOINTS", raising=False)
+    db = tmp_path / "v2.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute((FORMAT2 / "schema.sql").read_text())
+        con.execute((FORMAT2 / "load.sql").read_text().replace("{FIXTURE}", str(FORMAT2)))
+    shutil.copytree(FORMAT2 / "checkpoints", str(db) + ".checkpoints")
+    return db
+
+
+def test_a_format2_store_still_verifies(v2_store):
+    assert _formats(v2_store) == [audit.LEAF_FORMAT_V2, audit.LEAF_FORMAT_V2]
+    result = check(v2_store)
+    assert result["ok"], result
+    assert result["chain"]["events"] == 2 and result["checkpoint"]["tree_size"] == 2
+
+
+@pytest.mark.parametrize("sql, problems", [
+    ("UPDATE case_attributes SET value = 'east' WHERE case_id = 'a' AND name = 'region'",
+     ["case_attributes: row default/a of ingestion run 1 changed after it was stored"]),
+    ("DELETE FROM case_attributes WHERE case_id = 'b'",
+     ["case_attributes: ingestion run 1 stored 3 rows, 2 are left",
+      "case_attributes: row default/b of ingestion run 1 deleted after it was stored"]),
+    ("UPDATE reviews SET human_decision = 'approve' WHERE case_id = 'a' AND reviewer_id = 'r2'",
+     ["reviews: row default/a/r2 of ingestion run 1 changed after it was stored"]),
+    ("UPDATE case_attributes_wide SET a1 = 'west' WHERE case_key = 1",
+     ["case_attributes_wide: case key 1 attribute 'region' differs from case_attributes (the committed record)"]),
+])
+def test_a_format2_store_still_names_a_changed_row(v2_store, sql, problems):
+    tamper(v2_store, sql)
+    assert check(v2_store)["problems"] == problems
+
+
+def test_new_runs_on_a_format2_store_use_format3_and_both_verify(v2_store, tmp_path):
+    from hitlgov.ingest.pipeline import ingest_path
+
+    (tmp_path / "later.csv").write_text("case_id,ts,model_decision,region\ne,2026-01-05,approve,west\n")
+    with store.connect(v2_store) as con:
+        ingest_path(con, tmp_path / "later.csv")
+    assert _formats(v2_store) == [audit.LEAF_FORMAT_V2, audit.LEAF_FORMAT_V2, audit.LEAF_FORMAT]
+    assert check(v2_store)["ok"]
+    tamper(v2_store, "UPDATE case_attributes SET value = 'x' WHERE case_id IN ('a', 'e')")
+    assert check(v2_store)["problems"] == ["case_attributes: row default/a of ingestion run 1 changed after it was stored",
+                                           "case_attributes: row default/e of ingestion run 3 changed after it was stored"]
+
+
+def test_an_unknown_commitment_format_is_reported_not_guessed(db):
+    import json
+
+    with duckdb.connect(str(db)) as con:  # (the chain breaks too; the format is named on its own)
+        d = json.loads(con.execute("SELECT CAST(detail AS VARCHAR) FROM audit_events WHERE seq = 2").fetchall()[0][0])
+        d["leaf_format"] = "rfc6962-sha256/something-9"
+        con.execute("UPDATE audit_events SET detail = ? WHERE seq = 2", [json.dumps(d)])
+    problems = check(db)["problems"]
+    assert "cases: ingestion run 2 was committed in format 'rfc6962-sha256/something-9', which this hitlgov " \
+           "cannot check (event 2)" in problems, problems
+
+
+@pytest.mark.parametrize("bits", [0, 1, 3, 62])
+def test_format3_blocks_of_case_keys_give_the_texts_of_one_statement(bits):
+    """Cutting the texts into blocks of case keys (negative, NULL and huge keys included) is only
+    how DuckDB is asked: the texts, their order and so the root are those of one statement."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE ca (system VARCHAR, case_id VARCHAR, name VARCHAR, value VARCHAR, run_id BIGINT, case_key BIGINT)")
+    con.execute("INSERT INTO ca SELECT 'default', 'c' || (i // 3), 'n' || (i % 3), 'v' || i, 1, "
+                "CASE WHEN i // 3 = 5 THEN NULL WHEN i // 3 = 6 THEN -7 WHEN i // 3 = 7 THEN 9223372036854775807 "
+                "ELSE (i // 3) * 5 END FROM range(60) r(i) ORDER BY random()")
+    cols = audit.table_columns(con, "ca")
+    group = list(audit.CASE_COLUMNS)
+    one = audit.case_texts_sql("ca", cols, "run_id = 1", group, audit.text_columns(con, "ca"))
+    blocks = audit.case_texts_sqls(con, "ca", cols, "run_id = 1", group, block_bits=bits)
+    assert len(blocks) > 1 or bits == 62
+    texts = [t for sql in blocks for (t,) in con.execute(sql).fetchall()]
+    assert texts == [t for (t,) in con.execute(one).fetchall()] and len(texts) == 20
+    assert audit.bucket_root(con, blocks, bucket_rows=3) == audit.bucket_root(con, one, bucket_rows=3)

@@ -212,3 +212,37 @@ def test_sources_without_the_key_join_on_system_and_case_id(tmp_path):
     plain = src.cases(Filter()).to_pandas().sort_values("case_id").reset_index(drop=True)
     assert plain[keyed_cases.columns].equals(keyed_cases)
     raw.close()
+
+
+@pytest.mark.parametrize("sql, found", [
+    ("UPDATE case_attributes_wide SET a1 = 'North' WHERE case_key = 1", "case key 1 attribute 'region' differs"),
+    ("UPDATE case_attributes_wide SET a1 = NULL WHERE case_key = 2", "case key 2 attribute 'region' differs"),
+    ("UPDATE case_attributes_wide SET a2 = 'web' WHERE case_key = 1", "case key 1 attribute 'channel' differs"),
+    ("DELETE FROM case_attributes_wide WHERE case_key = 4", "case key 4 attribute 'region' differs"),
+    ("INSERT INTO case_attributes_wide SELECT * FROM case_attributes_wide WHERE case_key = 5",
+     "case_attributes_wide: case key 5 has 2 rows (one per case)"),
+    ("INSERT INTO case_attributes_wide (case_key, a1) VALUES (3, 'north')", "case key 3 attribute 'region' differs"),
+])
+def test_wide_problems_finds_each_tampered_wide_value(tmp_path, sql, found):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text(LOG_A)
+    b.write_text(LOG_B)
+    with store.connect(tmp_path / "s.duckdb") as con:
+        ingest_path(con, a)
+        ingest_path(con, b)
+        assert case_keys.wide_problems(con) == []
+        con.execute(sql)
+        con.execute("SET default_collation = 'nocase'")  # no setting makes 'North' equal 'north'
+        problems = case_keys.wide_problems(con)
+        assert any(found in p for p in problems), problems
+        assert any(found in p for p in audit.verify_store(con, checkpoints=False)["problems"])
+
+
+def test_wide_problems_names_an_attribute_the_catalogue_lacks(tmp_path):
+    a = tmp_path / "a.csv"
+    a.write_text(LOG_A)
+    with store.connect(tmp_path / "s.duckdb") as con:
+        ingest_path(con, a)
+        con.execute("INSERT INTO case_attributes VALUES ('default', 'c1', 'Region', 'north', 1, 1)")
+        assert case_keys.wide_problems(con) == [
+            "case_attributes_wide: case key 1 attribute 'Region' differs from case_attributes (the committed record)"]
