@@ -184,7 +184,14 @@ def reviewer_accuracy(source: Source, flt: Filter = Filter()) -> list[dict]:
     ``value_added`` = reviewer accuracy - model accuracy on the reviews whose outcome is known:
     positive for a reviewer who corrects the model, about zero for one who only agrees with it,
     negative for one who makes things worse.
+
+    Computed once per source (:meth:`Source.remember`): ``reviewer_quality`` sets these beside
+    its Dawid-Skene estimates in the same run.
     """
+    return source.remember(("reviewer_accuracy", flt), lambda: _reviewer_accuracy(source, flt))
+
+
+def _reviewer_accuracy(source: Source, flt: Filter) -> list[dict]:
     r = source.reviews(flt)
     r = r.filter(r.outcome.notnull())
     with_model = r.model_decision.notnull()
