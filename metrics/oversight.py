@@ -64,7 +64,7 @@ def oversight_summary(source: Source, flt: Filter = Filter()) -> dict:
     """The SCHEMA §3 ``oversight`` block, plus case and review counts."""
     c = source.cases(flt)
     r = source.reviews(flt)
-    undecided = int(c.model_decision.isnull().cast("int64").sum().to_pandas() or 0)
+    undecided = undecided_cases(source, flt)
     c = decided(c)
     case_row = c.aggregate(**_case_rates(c)).to_pandas().iloc[0].to_dict()
     lat_row = r.aggregate(**_latency(r)).to_pandas().iloc[0].to_dict()
@@ -82,6 +82,16 @@ def oversight_summary(source: Source, flt: Filter = Filter()) -> dict:
         "by_reviewer": by_reviewer(source, flt),
     }
     return out
+
+
+def undecided_cases(source: Source, flt: Filter = Filter()) -> int:
+    """Cases in the filter without a model decision (annotation-only): what every rate about the
+    model's decision leaves out. Counted once per source (:meth:`Source.remember`): the
+    oversight block and each fairness attribute report it."""
+    def count() -> int:
+        c = source.cases(flt)
+        return int(c.model_decision.isnull().cast("int64").sum().to_pandas() or 0)
+    return source.remember(("cases_without_model_decision", flt), count)
 
 
 def decided(t: ir.Table) -> ir.Table:

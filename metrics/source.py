@@ -393,7 +393,12 @@ class Source:
         return sorted(values)
 
     def config(self, system: str | None) -> SystemConfig:
-        """Positive label, label order and attribute roles; merged over systems when ``None``."""
+        """Positive label, label order and attribute roles; merged over systems when ``None``.
+
+        Read once per source and system (:meth:`remember`): a ``metrics`` run asks a dozen times."""
+        return self.remember(("config", system), lambda: self._config(system))
+
+    def _config(self, system: str | None) -> SystemConfig:
         s = self.table("systems")
         roles = self.table("attribute_roles")
         if system is not None:
