@@ -97,16 +97,23 @@ def marginal_counts(source: Source, flt: Filter, *, attributes: tuple[str, ...],
     favourable_label = positive_label if favourable_label is None else favourable_label
     t, aggs = _counted(source, flt, attributes=attributes, positive_label=positive_label,
                        favourable_label=favourable_label, decisions=decisions)
-    keys = [f"_g{i}" for i in range(len(attributes))]
-    cross = t.group_by(keys).aggregate(**aggs(t)).limit(MAX_COMBINATIONS + 1).to_pandas()
+    # Grouped by (value or '', value is missing) per attribute, not by the joined columns
+    # themselves: grouped by columns of the joined attribute table alone, DuckDB 2.0 pre-aggregates
+    # the 10M cases by case key below the join (7.8 s at 10M instead of 1.5 s).
+    n = len(attributes)
+    keys = {**{f"_v{i}": t[f"_g{i}"].coalesce("") for i in range(n)},
+            **{f"_m{i}": t[f"_g{i}"].isnull() for i in range(n)}}
+    t = t.mutate(**keys)
+    cross = t.group_by(list(keys)).aggregate(**aggs(t)).limit(MAX_COMBINATIONS + 1).to_pandas()
     if len(cross) > MAX_COMBINATIONS:
         return None
     counts = [c for c in cross.columns if c not in keys]
     out = {}
-    for name, k in zip(attributes, keys):
+    for i, name in enumerate(attributes):
         # the attribute's rows summed over the other attributes' values: the frame
         # group_by("_group") gives for it alone (its NULL group = the cases without a value)
-        one = cross[[k, *counts]].rename(columns={k: "_group"}).astype({c: "float64" for c in counts})
+        value = cross[f"_v{i}"].astype("object").where(~cross[f"_m{i}"].astype(bool), None)
+        one = cross[counts].astype("float64").assign(_group=value)
         df = one.groupby("_group", dropna=False, sort=False, as_index=False)[counts].sum()
         out[name] = _split(df, decisions)
     return out
