@@ -303,44 +303,19 @@ class Source:
         and Spark draw the same cases). It is drawn from the decisions alone, and the review
         summary is computed for the sampled cases only.
         """
-        within = self._materialised_around(flt)
-        if within is None:
-            d = self.decisions(flt)
-        else:  # the outer filter's system, version and segment are those of flt: only the dates narrow
-            d = self._case_filter(within, Filter(start=flt.start, end=flt.end))
+        d = self.decisions(flt)
         total = int(d.count().to_pandas())
         if total <= max_rows:
-            return (self.cases(flt) if within is None else d), total
+            return self.cases(flt), total
         key = ("sample", flt, max_rows, seed)
         if key not in self._materialised:
             # materialised (at most max_rows rows): callers read it several times, and each read
             # would otherwise redo the MD5 ordering of the window and the review summary
             order = (d.system + "|" + d.case_id + "|" + str(seed)).hexdigest("md5")
             sample = d.order_by([order, "system", "case_id"]).limit(max_rows).cache()
-            if within is None:
-                self._materialised[("sample-keys",) + key[1:]] = sample
-                sample = self._with_review_summary(sample, self.review_stats(within=sample)).cache()
-            self._materialised[key] = sample
+            self._materialised[("sample-keys",) + key[1:]] = sample
+            self._materialised[key] = self._with_review_summary(sample, self.review_stats(within=sample)).cache()
         return self._materialised[key], total
-
-    def _materialised_around(self, flt: Filter) -> ir.Table | None:
-        """The materialised :meth:`cases` of a filter that differs from ``flt`` only by a longer
-        period containing it (a drift window inside the ``metrics`` period), else None.
-
-        A drift window's sample is then drawn from those rows -- the same cases with the same
-        review summary -- instead of reading the window's decisions again and summarising their
-        reviews from the whole reviews table once per window."""
-        if flt.start is None or flt.end is None:
-            return None
-        for key, table in self._materialised.items():
-            if key[0] != "cases":
-                continue
-            outer = key[1]
-            if (outer.but(start=flt.start, end=flt.end) == flt
-                    and (outer.start is None or outer.start <= flt.start)
-                    and (outer.end is None or flt.end <= outer.end)):
-                return table
-        return None
 
     def _cases(self, flt: Filter) -> ir.Table:
         return self._with_review_summary(self._case_filter(self.table("cases"), flt), self.review_stats())
