@@ -18,7 +18,15 @@ DEFAULT_MAX_CASES = 50_000
 
 def multi_review_ratings(source: Source, flt: Filter = Filter(), *, max_cases: int = DEFAULT_MAX_CASES,
                          seed: int = 0):
-    """``(ratings, cases_total)``: long ``case_id, reviewer_id, label`` of multi-reviewed cases."""
+    """``(ratings, cases_total)``: long ``case_id, reviewer_id, label`` of multi-reviewed cases.
+
+    Computed once per source (:meth:`Source.remember`): agreement and Dawid-Skene
+    (:mod:`hitlgov.metrics.reviewer_quality`) read the same ratings."""
+    return source.remember(("multi_review_ratings", flt, max_cases, seed),
+                           lambda: _multi_review_ratings(source, flt, max_cases=max_cases, seed=seed))
+
+
+def _multi_review_ratings(source: Source, flt: Filter, *, max_cases: int, seed: int):
     c = source.cases(flt)
     key = list(dict.fromkeys(["system", "case_id", *source.key]))
     multi = c.filter(c.n_reviews >= 2).select(*key)

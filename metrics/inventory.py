@@ -63,12 +63,15 @@ def outside_read_window(source: Source, *, system: str | None = None) -> dict:
     if system is not None:
         c, r = c.filter(c.system == system), r.filter(r.system == system)
     inside = (c.ts >= lo) & (c.ts < hi)
-    hidden = c.filter(~inside).select("system", "case_id")
-    shown = c.filter(inside).select("system", "case_id")
+    # joined on the integer case key where the store has one (Source.key): the semi-join of every
+    # review with every shown case on (system, case_id) strings was the costliest query of this count
+    key = list(source.key)
+    hidden = c.filter(~inside).select(*key)
+    shown = c.filter(inside).select(*key)
     hidden_cases = int(hidden.count().to_pandas())
-    hidden_reviews = int(r.semi_join(hidden, ["system", "case_id"]).count().to_pandas()) if hidden_cases else 0
-    unreviewed = int(hidden.anti_join(r, ["system", "case_id"]).count().to_pandas()) if hidden_cases else 0
-    rs = r.semi_join(shown, ["system", "case_id"])
+    hidden_reviews = int(r.semi_join(hidden, key).count().to_pandas()) if hidden_cases else 0
+    unreviewed = int(hidden.anti_join(r, key).count().to_pandas()) if hidden_cases else 0
+    rs = r.semi_join(shown, key)
 
     def outside(col):
         return col.notnull() & ((col < lo) | (col >= hi))

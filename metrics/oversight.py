@@ -64,7 +64,7 @@ def oversight_summary(source: Source, flt: Filter = Filter()) -> dict:
     """The SCHEMA §3 ``oversight`` block, plus case and review counts."""
     c = source.cases(flt)
     r = source.reviews(flt)
-    undecided = int(c.model_decision.isnull().cast("int64").sum().to_pandas() or 0)
+    undecided = undecided_cases(source, flt)
     c = decided(c)
     case_row = c.aggregate(**_case_rates(c)).to_pandas().iloc[0].to_dict()
     lat_row = r.aggregate(**_latency(r)).to_pandas().iloc[0].to_dict()
@@ -82,6 +82,16 @@ def oversight_summary(source: Source, flt: Filter = Filter()) -> dict:
         "by_reviewer": by_reviewer(source, flt),
     }
     return out
+
+
+def undecided_cases(source: Source, flt: Filter = Filter()) -> int:
+    """Cases in the filter without a model decision (annotation-only): what every rate about the
+    model's decision leaves out. Counted once per source (:meth:`Source.remember`): the
+    oversight block and each fairness attribute report it."""
+    def count() -> int:
+        c = source.cases(flt)
+        return int(c.model_decision.isnull().cast("int64").sum().to_pandas() or 0)
+    return source.remember(("cases_without_model_decision", flt), count)
 
 
 def decided(t: ir.Table) -> ir.Table:
@@ -184,7 +194,14 @@ def reviewer_accuracy(source: Source, flt: Filter = Filter()) -> list[dict]:
     ``value_added`` = reviewer accuracy - model accuracy on the reviews whose outcome is known:
     positive for a reviewer who corrects the model, about zero for one who only agrees with it,
     negative for one who makes things worse.
+
+    Computed once per source (:meth:`Source.remember`): ``reviewer_quality`` sets these beside
+    its Dawid-Skene estimates in the same run.
     """
+    return source.remember(("reviewer_accuracy", flt), lambda: _reviewer_accuracy(source, flt))
+
+
+def _reviewer_accuracy(source: Source, flt: Filter) -> list[dict]:
     r = source.reviews(flt)
     r = r.filter(r.outcome.notnull())
     with_model = r.model_decision.notnull()

@@ -105,6 +105,9 @@ class Source:
         # (hitlgov.result_cache); only a store source (Source.open) writes them.
         self.pending_cache: list[tuple[str, str, str, object]] = []
         self._key: tuple[str, ...] | None = None
+        # results two families both need (the multi-reviewed ratings, the reviewers' accuracy),
+        # computed once per source: see :meth:`remember`
+        self._remembered: dict[tuple, object] = {}
 
     def __enter__(self) -> "Source":
         return self
@@ -129,6 +132,20 @@ class Source:
         for kind in ("cases", "reviews"):
             key = (kind, flt)
             self._uses[key] = max(self._uses.get(key, 0), 1)
+
+    def remember(self, key: tuple, compute):
+        """``compute()``, once per source and ``key``; later calls get a deep copy of that result.
+
+        Several families derive their figures from the same small result (agreement and
+        Dawid-Skene read the same multi-reviewed ratings, ``reviewer_quality`` the reviewers'
+        accuracy ``metrics`` also reports): each was one more query over every case or review of
+        the filter. A source reads one unchanging store, so the result cannot go stale while it
+        is open; the copy keeps a caller that changes its result from changing another's."""
+        import copy
+
+        if key not in self._remembered:
+            self._remembered[key] = compute()
+        return copy.deepcopy(self._remembered[key])
 
     def _reused(self, key: tuple, build) -> ir.Table:
         if key in self._materialised:
@@ -351,7 +368,12 @@ class Source:
         return sorted(values)
 
     def config(self, system: str | None) -> SystemConfig:
-        """Positive label, label order and attribute roles; merged over systems when ``None``."""
+        """Positive label, label order and attribute roles; merged over systems when ``None``.
+
+        Read once per source and system (:meth:`remember`): a ``metrics`` run asks a dozen times."""
+        return self.remember(("config", system), lambda: self._config(system))
+
+    def _config(self, system: str | None) -> SystemConfig:
         s = self.table("systems")
         roles = self.table("attribute_roles")
         if system is not None:

@@ -60,3 +60,26 @@ def test_intersection_and_missing_attribute(tmp_path):
     assert sorted(both["model_decision"]["by_group"]) == ["F × A", "F × B", "M × A"]
     assert both["model_decision"]["by_group"]["M × A"]["count"] == 2
     assert both["model_decision"]["by_group"]["M × A"]["false_positive_rate"] == 1.0  # case 3
+
+
+def test_marginal_counts_equal_one_query_per_attribute(tmp_path, monkeypatch):
+    """fairness_summary counts every sensitive attribute in one grouped aggregate over their
+    combinations; each attribute's counts (missing values included) are those of its own query."""
+    df = random_log(4, n=2000)
+    rng = np.random.default_rng(4)
+    df["band"] = rng.choice(np.array(["x", "y", "z", None], dtype=object), len(df))
+    df.loc[rng.random(len(df)) < 0.05, "grp"] = None
+    db = build_store(tmp_path, df.to_csv(index=False),
+                     mapping=Mapping(sensitive=["grp", "band"], positive_label="yes"))
+    with Source.open(db) as src:
+        both = fairness.marginal_counts(src, Filter(), attributes=("grp", "band"), positive_label="yes")
+        for name in ("grp", "band"):
+            own, missing = fairness.group_counts(src, Filter(), attributes=(name,), positive_label="yes")
+            assert both[name][1] == missing > 0
+            for decision in own:
+                pd.testing.assert_frame_equal(both[name][0][decision], own[decision])
+        summary = fairness.fairness_summary(src, Filter())
+        monkeypatch.setattr(fairness, "MAX_COMBINATIONS", 3)  # too many combinations: one query each
+        assert fairness.marginal_counts(src, Filter(), attributes=("grp", "band"), positive_label="yes") is None
+    with Source.open(db) as src:
+        assert fairness.fairness_summary(src, Filter()) == summary
