@@ -319,7 +319,7 @@ def _integrity(db: str, token: str) -> list[str]:
     from hitlgov import integrity
 
     with hstore.connect(db, read_only=True) as con:
-        problems, entry = integrity.check(con)
+        problems, entry = integrity.check(con, version=data_version_of(token))
     if entry is not None:  # the reader is closed: a short write, never waiting long
         result_cache.save(db, [entry], wait_seconds=SAVE_WAIT_SECONDS)
     return problems

@@ -22,15 +22,17 @@ KIND = "integrity"
 _UNCHECKABLE = "the store cannot be checked"
 
 
-def check(con: duckdb.DuckDBPyConnection, *, use_cache: bool = True) -> tuple[list[str], tuple | None]:
+def check(con: duckdb.DuckDBPyConnection, *, use_cache: bool = True,
+          version: str | None = None) -> tuple[list[str], tuple | None]:
     """``(problems, entry)``: :func:`hitlgov.audit.quick_check`'s problems, served from the store's
-    result cache when it holds them for this data version. ``entry`` is the cache row to write
-    once the (read-only) connection is closed (:func:`hitlgov.result_cache.save`), or None."""
+    result cache when it holds them for this data version (``version``, when the caller has just
+    read it: :func:`hitlgov.result_cache.data_version`). ``entry`` is the cache row to write once
+    the (read-only) connection is closed (:func:`hitlgov.result_cache.save`), or None."""
     from hitlgov import audit, result_cache
 
     if not use_cache:
         return audit.quick_check(con), None
-    version = result_cache.data_version(con)
+    version = version or result_cache.data_version(con)
     cache_key = result_cache.key(KIND, version)
     hit = result_cache.lookup(con, cache_key)
     if isinstance(hit, list) and all(isinstance(p, str) for p in hit):

@@ -92,13 +92,6 @@ def _say(progress: Progress | None, text: str, share: float | None) -> None:
         progress(text, share)
 
 
-def prefetch_drift() -> None:
-    """Import Evidently on a background thread while the store answers the other metric queries
-    (:func:`hitlgov.metrics.drift.preload_evidently`); the drift step then finds it imported, or
-    raises the import's error itself."""
-    drift.preload_evidently()
-
-
 def period_of(source: Source, flt: Filter) -> periods.PeriodChoice:
     """The report's period: the one given, else the last full calendar quarter of the system's log,
     else its whole log (:func:`hitlgov.metrics.summary.choose_period`). A given period that is
@@ -124,7 +117,7 @@ def report_html(source: Source, flt: Filter, *, kind: str, policy: Policy, key: 
     choice = period_of(source, flt)
     if choice.start is not None:
         flt = flt.but(start=choice.start, end=choice.end)
-    resolved, values = evidence.collect(source, flt, policy, progress=progress, cache=cache, on_miss=prefetch_drift)
+    resolved, values = evidence.collect(source, flt, policy, progress=progress, cache=cache, on_miss=drift.preload_evidently)
     timings["metrics"] = time.perf_counter() - t
     if key is not None:
         values = pseudonym.pseudonymise(values, key)

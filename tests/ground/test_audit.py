@@ -422,18 +422,24 @@ FORMAT1 = Path(__file__).parent / "fixtures" / "store_format1"
 def v1_store(tmp_path, monkeypatch):
     """The store in fixtures/store_format1 (written by the code before issue 16), rebuilt from its
     export and opened once read-write, as an upgrade does (migrations run)."""
+    db = _rebuilt_store(FORMAT1, tmp_path / "v1.duckdb", monkeypatch)
+    with store.connect(db):
+        pass
+    return db
+
+
+def _rebuilt_store(folder: Path, db: Path, monkeypatch) -> Path:
+    """A store exported as CSV in ``folder`` (schema.sql, load.sql, checkpoints/) loaded into ``db``,
+    with no site signing key in the environment (the fixture's checkpoints carry their own)."""
     import shutil
 
     monkeypatch.delenv("HITLGOV_SIGNING_KEY", raising=False)
     monkeypatch.delenv("HITLGOV_PUBLIC_KEY", raising=False)
     monkeypatch.delenv("HITLGOV_CHECKPOINTS", raising=False)
-    db = tmp_path / "v1.duckdb"
     with duckdb.connect(str(db)) as con:
-        con.execute((FORMAT1 / "schema.sql").read_text())
-        con.execute((FORMAT1 / "load.sql").read_text().replace("{FIXTURE}", str(FORMAT1)))
-    shutil.copytree(FORMAT1 / "checkpoints", str(db) + ".checkpoints")
-    with store.connect(db):
-        pass
+        con.execute((folder / "schema.sql").read_text())
+        con.execute((folder / "load.sql").read_text().replace("{FIXTURE}", str(folder)))
+    shutil.copytree(folder / "checkpoints", str(db) + ".checkpoints")
     return db
 
 
@@ -721,17 +727,7 @@ FORMAT2 = Path(__file__).parent / "fixtures" / "store_format2"
 @pytest.fixture
 def v2_store(tmp_path, monkeypatch):
     """The store in fixtures/store_format2 (written by the code before format 3), rebuilt from its export."""
-    import shutil
-
-    monkeypatch.delenv("HITLGOV_SIGNING_KEY", raising=False)
-    monkeypatch.delenv("HITLGOV_PUBLIC_KEY", raising=False)
-    monkeypatch.delenv("HITLGOV_CHECKPOINTS", raising=False)
-    db = tmp_path / "v2.duckdb"
-    with duckdb.connect(str(db)) as con:
-        con.execute((FORMAT2 / "schema.sql").read_text())
-        con.execute((FORMAT2 / "load.sql").read_text().replace("{FIXTURE}", str(FORMAT2)))
-    shutil.copytree(FORMAT2 / "checkpoints", str(db) + ".checkpoints")
-    return db
+    return _rebuilt_store(FORMAT2, tmp_path / "v2.duckdb", monkeypatch)
 
 
 def test_a_format2_store_still_verifies(v2_store):
