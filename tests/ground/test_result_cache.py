@@ -248,3 +248,19 @@ def test_cli_metrics_refuses_a_duplicate_after_a_cached_clean_run(db):
         con.execute("INSERT INTO reviews SELECT * FROM reviews ORDER BY case_id LIMIT 1")
     bad = subprocess.run([*exe, "metrics", "--json", "--no-drift", "--db", str(db)], capture_output=True, text=True)
     assert bad.returncode == 1 and "duplicate row in reviews" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("damaged", [{"served": "from cache"}, ["fine", 3], "no problem", None])
+def test_a_damaged_integrity_entry_is_recomputed_not_trusted(db, damaged):
+    """A cache row that is not a list of problem lines is a miss: the check runs again."""
+    import duckdb
+
+    _check(db)
+    with duckdb.connect(str(db)) as con:
+        con.execute("INSERT INTO reviews SELECT * FROM reviews ORDER BY case_id LIMIT 1")
+    problems, _entry = _check(db)  # the duplicate found and cached
+    [(key, _kind, _value)] = [e for e in entries(db) if e[1] == "integrity"]
+    with store.connect(db) as con:
+        con.execute("UPDATE result_cache SET value = ? WHERE key = ?", [json.dumps(damaged), key])
+    again, entry = _check(db)
+    assert again == problems and again[0].startswith("duplicate row in reviews") and entry is not None
