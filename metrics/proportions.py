@@ -52,3 +52,30 @@ def sample_size(*, half_width: float, planning_rate: float | None = None, popula
     if population:
         n0 = n0 / (1 + (n0 - 1) / population)
     return int(math.ceil(n0))
+
+
+def paired_difference(both: int, first_only: int, second_only: int, neither: int) -> list[float] | None:
+    """95% interval for p1 - p2 of two proportions measured on the same n pairs: Newcombe's
+    square-and-add score interval (Newcombe 1998, Stat. Med. 17:2635, method 10).
+
+    The 2x2 table counts pairs where both succeed, only the first, only the second, neither. Each
+    margin gets its Wilson interval; the two half-widths are combined with the correlation phi of
+    the pair (corrected towards 0 by n/2 when positive, 0 when a margin is empty). Unlike the
+    normal interval of the mean paired difference it never collapses to zero width when no pair
+    is discordant (5 pairs, all both succeeding: [-0.43, 0.43] rather than [0, 0]).
+    """
+    a, b, c, d = (int(x) for x in (both, first_only, second_only, neither))
+    n = a + b + c + d
+    if n <= 0:
+        return None
+    if min(a, b, c, d) < 0:
+        raise ValueError("paired counts must be non-negative")
+    p1, p2 = (a + b) / n, (a + c) / n
+    l1, u1 = wilson(a + b, n)["ci"]
+    l2, u2 = wilson(a + c, n)["ci"]
+    margins = (a + b) * (c + d) * (a + c) * (b + d)
+    cross = a * d - b * c
+    phi = 0.0 if margins == 0 else (cross - n / 2 if cross > n / 2 else min(cross, 0)) / math.sqrt(margins)
+    low = p1 - p2 - math.sqrt(max((p1 - l1) ** 2 + (u2 - p2) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2), 0.0))
+    high = p1 - p2 + math.sqrt(max((p2 - l2) ** 2 + (u1 - p1) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1), 0.0))
+    return [max(-1.0, low), min(1.0, high)]

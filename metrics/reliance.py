@@ -8,8 +8,8 @@ Over the reviews in the filter (one review = one person's decision on a case):
 * **under-reliance** -- of the reviews whose model decision was *right*, the share that *overrode*
   it: reviewers who distrust a correct model cost accuracy too.
 * **net effect of review on accuracy** -- accuracy of the human decisions minus that of the
-  model's, on the same reviews with a known outcome (paired; normal-approximation interval of the
-  mean paired difference).
+  model's, on the same reviews with a known outcome (paired; Newcombe's score interval for a
+  difference of paired proportions, 1998, method 10).
 * Where the log records the reviewer's **first judgement before seeing the model's output**
   (``human_initial_decision``), Schemmer et al., "Appropriate reliance on AI advice" (IUI 2023,
   arXiv:2302.02187): **relative AI reliance** (RAIR) = of the reviews whose first judgement was
@@ -26,11 +26,9 @@ aggregation per reviewer; the rates are computed on that small result.
 """
 from __future__ import annotations
 
-import math
-
 import ibis.expr.types as ir
 from hitlgov.metrics._values import plain
-from hitlgov.metrics.proportions import Z95, wilson
+from hitlgov.metrics.proportions import paired_difference, wilson
 from hitlgov.metrics.source import Filter, Source
 
 COUNTS = ("reviews", "outcome_known", "model_wrong", "kept_wrong", "model_right", "overrode_right",
@@ -73,18 +71,22 @@ def _counts(r: ir.Table) -> dict:
 
 
 def net_effect(human_right: int, model_right: int, discordant: int, n: int) -> dict:
-    """Accuracy(human) - accuracy(model) on ``n`` paired reviews, with a 95% interval.
+    """Accuracy(human) - accuracy(model) on ``n`` paired reviews, with Newcombe's 95% score interval.
 
-    Each review contributes d = [human right] - [model right] in {-1, 0, 1}; the mean of d is the
-    difference and its variance is (discordant/n - mean^2)/n (d^2 = 1 exactly on discordant pairs).
+    The counts give the paired 2x2 table: of the ``discordant`` reviews (exactly one of the two
+    right), b = (discordant + human_right - model_right) / 2 have only the human right and
+    c = discordant - b only the model; a = human_right - b have both right. The interval is
+    :func:`~hitlgov.metrics.proportions.paired_difference` (Newcombe 1998, method 10): a normal
+    interval of the mean paired difference has zero width when no review is discordant.
     """
     if n <= 0:
         return {"difference": None, "ci": None, "human_accuracy": None, "model_accuracy": None,
                 "denominator": 0}
-    mean = (human_right - model_right) / n
-    var = max(discordant / n - mean * mean, 0.0) / n
-    half = Z95 * math.sqrt(var)
-    return {"difference": mean, "ci": [max(-1.0, mean - half), min(1.0, mean + half)],
+    human_only = (discordant + human_right - model_right) // 2
+    model_only = discordant - human_only
+    both = human_right - human_only
+    return {"difference": (human_right - model_right) / n,
+            "ci": paired_difference(both, human_only, model_only, n - both - discordant),
             "human_accuracy": human_right / n, "model_accuracy": model_right / n, "denominator": n}
 
 

@@ -154,7 +154,10 @@ def _compute(source: Source, flt: Filter, *, policy: Policy, include_drift: bool
         out["two_person_rule"] = competence.two_person_rule(source, flt, systems=rbi)
     # issue 17: reliance, selective-review accuracy, reviewer quality, the LL144 table
     out.update(reliance_evidence.reliance_blocks(source, flt, seed=seed))
+    # the finding counts reviewers flagged by peers, canaries or outcome-based over-reliance
     out["automation_bias"].update(reliance_evidence.automation_bias_evidence(out["reliance"], out["automation_bias"]))
+    if out["automation_bias"]["flagged_reviewers"] is not None:
+        out["automation_bias"].pop("not_evaluated_reason", None)
     if include_drift and flt.start and flt.end and counts["cases"]:
         out["drift"] = drift.drift_summary(
             source, flt, period=(flt.start, flt.end), reference_months=int(s.get("drift_reference_months", 3)),

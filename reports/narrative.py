@@ -37,6 +37,32 @@ def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
 
 
+def _automation_bias_sentence(ab: dict) -> str:
+    """The automation-bias finding: who is flagged, by which evidence, and what it rests on."""
+    rests = "The finding rests on " + _join(ab.get("evidence_text") or ["the peer comparison"]) + "."
+    flagged = ab.get("flagged_any", ab.get("flagged", []))
+    if not flagged:
+        return "No reviewer shows signs of automation bias. " + rests
+    by = {r["reviewer_id"]: r for r in ab.get("corroboration", [])}
+    peer = set(ab.get("flagged", []))
+    parts = []
+    for rid in flagged:
+        r = by.get(rid, {})
+        why = []
+        if rid in peer:
+            why.append("far fewer overrides than peers on comparable cases, in a fraction of their review time")
+        if r.get("flagged_by_over_reliance"):
+            why.append(f"kept {fmt.pct(r['over_reliance']['rate'])} of the wrong model decisions whose outcome is "
+                       "known")
+        if r.get("flagged_by_canaries"):
+            b = r["canary_catch_rate"]
+            why.append(f"caught {fmt.count(b['numerator'])} of {fmt.count(b['denominator'])} planted wrong outputs")
+        parts.append(f"{rid}: " + _join(why or ["flagged"]))
+    n = len(flagged)
+    return (f"{fmt.count(n)} reviewer{'s' if n != 1 else ''} show{'s' if n == 1 else ''} signs of automation bias ("
+            + "; ".join(parts) + "). " + rests)
+
+
 def sentence(f: dict, metrics: dict) -> str:
     """One finding in plain words, with its value and the policy's bound."""
     metric, v, th, status = f["metric"], f["value"], f["threshold"], f["status"]
@@ -65,13 +91,7 @@ def sentence(f: dict, metrics: dict) -> str:
         return (f"Nine in ten reviews were completed within {val}" +
                 (f", over the policy's limit of {bound}." if status != "pass" else ", within the policy's limit."))
     if metric == "automation_bias.flagged_reviewers":
-        flagged = metrics.get("automation_bias", {}).get("flagged", [])
-        if not flagged:
-            return "No reviewer shows signs of automation bias on comparable cases."
-        who = _join(flagged)
-        return (f"{fmt.count(len(flagged))} reviewer{'s' if len(flagged) != 1 else ''} ({who}) "
-                f"show{'s' if len(flagged) == 1 else ''} signs of automation bias: far fewer overrides than peers on "
-                "comparable cases, in a fraction of their review time.")
+        return _automation_bias_sentence(metrics.get("automation_bias", {}))
     if metric == "agreement.krippendorff_alpha_nominal":
         ci = metrics.get("agreement", {}).get("krippendorff_alpha_nominal_ci")
         ci_text = f" (95% CI {fmt.ratio(ci[0])}–{fmt.ratio(ci[1])})" if ci else ""

@@ -49,7 +49,9 @@ def _reliance_ids(m: dict) -> set:
     ids = {r["reviewer_id"] for r in m.get("reliance", {}).get("by_reviewer", [])}
     ids |= {r["reviewer_id"] for r in m.get("reviewer_quality", {}).get("by_reviewer", [])}
     ab = m.get("automation_bias", {})
-    ids |= set(ab.get("canary_flagged", [])) | {r["reviewer_id"] for r in ab.get("corroboration", [])}
+    for key in ("canary_flagged", "over_reliance_flagged", "flagged_any"):
+        ids |= set(ab.get(key, []))
+    ids |= {r["reviewer_id"] for r in ab.get("corroboration", [])}
     return ids
 
 
@@ -59,8 +61,9 @@ def _pseudonymise_reliance(m: dict, alias: dict) -> None:
             r["reviewer_id"] = alias[r["reviewer_id"]]
         block.get("by_reviewer", []).sort(key=lambda r: r["reviewer_id"])
     ab = m.get("automation_bias", {})
-    if "canary_flagged" in ab:
-        ab["canary_flagged"] = sorted(alias[r] for r in ab["canary_flagged"])
+    for key in ("canary_flagged", "over_reliance_flagged", "flagged_any"):
+        if key in ab:
+            ab[key] = sorted(alias[r] for r in ab[key])
     for r in ab.get("corroboration", []):
         r["reviewer_id"] = alias[r["reviewer_id"]]
     ab.get("corroboration", []).sort(key=lambda r: r["reviewer_id"])

@@ -21,8 +21,8 @@ from sklearn.metrics import cohen_kappa_score
 from hitlgov.metrics import gwet_stats
 from hitlgov.metrics.bias_audit import bias_audit_csv, bias_audit_table
 from hitlgov.metrics.engines import open_source
-from hitlgov.metrics.proportions import sample_size, wilson, wilson_effective
-from hitlgov.metrics.reliance import reliance_summary
+from hitlgov.metrics.proportions import paired_difference, sample_size, wilson, wilson_effective
+from hitlgov.metrics.reliance import net_effect, reliance_summary
 from hitlgov.metrics.reviewer_quality import dawid_skene
 from hitlgov.metrics.selective_accuracy import selective_accuracy_summary
 from hitlgov.metrics.source import Filter
@@ -111,6 +111,29 @@ def test_weighted_wilson_with_equal_weights_is_wilson_and_sample_size_by_hand():
         sample_size(half_width=0)
 
 
+# -- Newcombe's interval for a paired difference ----------------------------------------------
+def test_paired_difference_reproduces_fagerland_et_al_2017_cavo_example():
+    """Newcombe's square-and-add interval (Newcombe 1998, Stat. Med. 17:2635, method 10) on the
+    paired table of Cavo et al. (2012) in Fagerland, Lydersen & Laake, *Statistical Analysis of
+    Contingency Tables* (2017), ch. 8: [[59, 6], [16, 80]], estimate -0.0621, 95% CI -0.1186 to
+    -0.0046 (as asserted in ocbe-uio/contingencytables, tests/testthat/test-ch8.R). Here ad - bc =
+    4624 > n/2, so phi's correction (ad - bc - n/2) / sqrt(65 x 96 x 75 x 86) = 0.7162 is exercised."""
+    lo, hi = paired_difference(59, 6, 16, 80)
+    assert (round(lo, 4), round(hi, 4)) == (-0.1186, -0.0046)
+
+
+def test_net_effect_interval_has_width_without_discordant_pairs():
+    # 5 reviews, human and model both right on all: p1 = p2 = 1, Wilson(5, 5) = [0.565518, 1];
+    # a margin is empty so phi = 0: L = 0 - sqrt((1 - 0.565518)^2 + 0) = -0.434482, U = +0.434482
+    net = net_effect(5, 5, 0, 5)
+    assert net["difference"] == 0 and net["ci"] == pytest.approx([-0.434482, 0.434482], abs=1e-6)
+    # one review, human right and model wrong: p1 = 1, p2 = 0, Wilson(1, 1) = [0.206549, 1] and
+    # Wilson(0, 1) = [0, 0.793451]: L = 1 - sqrt(0.793451^2 + 0.793451^2) = -0.122109, U = 1
+    net = net_effect(1, 0, 1, 1)
+    assert net["difference"] == 1 and net["ci"] == pytest.approx([-0.122109, 1.0], abs=1e-6)
+    assert net_effect(0, 0, 0, 0)["ci"] is None
+
+
 # -- reliance on a store -----------------------------------------------------------------------
 RELIANCE_LOG = """case_id,ts,model_decision,reviewer_id,human_decision,human_initial_decision,outcome,canary
 c1,2026-01-01,approve,r1,approve,,decline,
@@ -136,11 +159,13 @@ def test_reliance_figures_by_hand(make_store):
     assert r["over_reliance"]["ci"] == pytest.approx(wilson(3, 5)["ci"])
     # under-reliance: right model decisions overridden: r1 c4 of c3, c4; r2 c6 of c5, c6
     assert (r["under_reliance"]["numerator"], r["under_reliance"]["denominator"]) == (2, 4)
-    # net effect: human right 4 (c2, c3, c5, c7), model right 4 (c3, c4, c5, c6) of 9; discordant
-    # c2, c4, c6, c7 -> var = (4/9 - 0) / 9, half-width 1.96 x 2/9
+    # net effect: human right 4 (c2, c3, c5, c7), model right 4 (c3, c4, c5, c6) of 9; paired table
+    # a = both right 2 (c3, c5), b = human only 2 (c2, c7), c = model only 2 (c4, c6), d = neither 3.
+    # Newcombe (method 10): Wilson(4, 9) = 0.461063 -+ 0.272285 = [0.188778, 0.733348] for both
+    # margins; ad - bc = 2 <= n/2 = 4.5, so phi = 0; L = 0 - sqrt(0.255667^2 + 0.288903^2) = -0.385786
     net = r["net_effect_on_accuracy"]
     assert net["difference"] == 0 and net["denominator"] == 9
-    assert net["ci"] == pytest.approx([-1.959963984540054 * 2 / 9, 1.959963984540054 * 2 / 9])
+    assert net["ci"] == pytest.approx([-0.385786, 0.385786], abs=2e-6)
     # Schemmer: RAIR = c5 of (c5, c6); RSR = c7 of (c7, c8); switch = c5, c8 of c5..c8
     assert (r["relative_ai_reliance"]["numerator"], r["relative_ai_reliance"]["denominator"]) == (1, 2)
     assert (r["relative_self_reliance"]["numerator"], r["relative_self_reliance"]["denominator"]) == (1, 2)
@@ -162,6 +187,7 @@ def test_reliance_without_the_evidence_says_so(make_store):
 
 # -- selective accuracy ------------------------------------------------------------------------
 AUDIT_LOG = """case_id,ts,model_decision,reviewer_id,human_decision,outcome,audit_sample,audit_probability
+a0,2026-01-01,approve,aud,approve,decline,true,0.5
 a1,2026-01-01,approve,aud,decline,,true,0.5
 a2,2026-01-01,approve,aud,approve,approve,true,0.25
 a3,2026-01-01,approve,,,,,
@@ -179,19 +205,37 @@ def test_horvitz_thompson_by_hand(make_store):
     with open_source(db) as src:
         s = selective_accuracy_summary(src, Filter())
     auto = s["automated_error_rate"]
-    # weights 1/0.5 = 2 (a1, an error: the auditor's label differs) and 1/0.25 = 4 (a2, right)
+    # only audited cases with a known outcome count: a0 (weight 1/0.5 = 2, the model wrong although
+    # the auditor kept it) and a2 (weight 1/0.25 = 4, right); a1 has no outcome and is left out, even
+    # though its auditor overrode the model
     assert auto["rate"] == pytest.approx(2 / 6)
     assert auto["effective_sample_size"] == pytest.approx(36 / 20)
     assert auto["ci"] == pytest.approx(wilson_effective(1 / 3, 1.8))
-    assert s["automated_cases"] == 6 and s["reviewed_cases"] == 3 and s["audit_cases"] == 2
+    assert (auto["audited_cases"], auto["audited_without_outcome"]) == (2, 1)
+    assert "missing at random" in auto["assumption"] and "1 of 3 audited cases" in s["note"]
+    # auditor disagreement, over all three audited cases: a1 (weight 2) of weights 2 + 2 + 4
+    d = s["auditor_disagreement"]
+    assert d["rate"] == pytest.approx(2 / 8) and d["effective_sample_size"] == pytest.approx(64 / 24)
+    assert s["automated_cases"] == 7 and s["reviewed_cases"] == 3 and s["audit_cases"] == 3
     assert (s["reviewed_error_rate"]["numerator"], s["reviewed_error_rate"]["denominator"]) == (1, 2)
-    # system: 1 - (6/9 x 1/3 + 3/9 x 1/2) = 11/18
-    assert s["system_accuracy"]["accuracy"] == pytest.approx(11 / 18)
-    lo, hi = s["system_accuracy"]["ci"]
-    assert lo < 11 / 18 < hi
-    # the biased figure: model wrong on 2 of the 3 cases with an outcome (a2, b1, b2)
-    assert s["observed_model_error_rate"]["rate"] == pytest.approx(2 / 3)
-    assert s["note"] is None
+    # system: 1 - (7/10 x 1/3 + 3/10 x 1/2) = 1 - (0.233333 + 0.15) = 0.616667; variance
+    # 0.7^2 x (1/3 x 2/3) / 1.8 + 0.3^2 x (1/2 x 1/2) / 2 = 0.060494 + 0.011250 = 0.071744, sd 0.267851,
+    # half-width 1.959964 x 0.267851 = 0.524978: [0.091689, 1.141645] -> the top capped at 1
+    assert s["system_accuracy"]["accuracy"] == pytest.approx(0.616667, abs=1e-6)
+    assert s["system_accuracy"]["ci"] == pytest.approx([0.091689, 1.0], abs=1e-6)
+    # the biased figure: model wrong on 3 of the 4 cases with an outcome (a0, b1, b2; a2 right)
+    assert s["observed_model_error_rate"]["rate"] == pytest.approx(3 / 4)
+
+
+def test_audit_sample_without_any_outcome_gives_no_estimate(make_store):
+    db = make_store("case_id,ts,model_decision,reviewer_id,human_decision,audit_sample,audit_probability\n"
+                    "a1,2026-01-01,approve,aud,approve,true,0.1\na2,2026-01-01,approve,,,,\n")
+    with open_source(db) as src:
+        s = selective_accuracy_summary(src, Filter())
+    assert s["audit_sample"] and s["automated_error_rate"]["rate"] is None
+    assert s["automated_error_rate"]["audited_without_outcome"] == 1
+    assert s["auditor_disagreement"]["rate"] == 0 and "none of the 1 audited cases" in s["note"]
+    assert s["system_accuracy"] == {"accuracy": None, "ci": None}
 
 
 def test_no_audit_sample_says_how_many_cases_it_would_need(make_store):

@@ -32,8 +32,33 @@ def test_horvitz_thompson_interval_covers_the_planted_automated_error_rate(demo)
     assert lo <= truth["audit"]["automated_error_rate_true"] <= hi
     lo, hi = early["automated_error_rate"]["ci"]
     assert lo <= truth["audit"]["automated_error_rate_true_before_outcomes_end"] <= hi
-    # the observed error rate (outcomes known, mostly reviewed = uncertain cases) is the biased one
-    assert s["observed_model_error_rate"]["rate"] > s["automated_error_rate"]["ci"][1]
+    # the observed error rate (outcomes known, mostly reviewed = uncertain cases) is the biased one:
+    # 31.9% against the automated stream's true 27.4% (at 20k cases the audit's interval, 25.2% -
+    # 34.8% from 346 cases, is too wide to exclude it; at 200k it is 24.8% - 27.7% against 31.8%)
+    assert s["observed_model_error_rate"]["ci"][0] > truth["audit"]["automated_error_rate_true"]
+
+
+#: data/README.md, planted effect 11, at the tests' 20,000 cases (seed 0): the automated stream's
+#: true error rate (model vs true repayment on every automated case) and its size
+DOCUMENTED_TRUE_ERROR_20K, DOCUMENTED_AUTOMATED_20K, DOCUMENTED_AUDITED_20K = 0.2736, 14_271, 418
+
+
+def test_horvitz_thompson_interval_covers_the_documented_true_rate(demo):
+    """The estimate against the value documented in data/README.md (not only the manifest): it
+    rests on the audited cases whose outcome is known, and says how many lacked one."""
+    truth, blocks, _ = demo
+    assert truth["audit"]["automated_error_rate_true"] == DOCUMENTED_TRUE_ERROR_20K
+    s = blocks["selective_accuracy"]
+    assert (s["automated_cases"], s["audit_cases"]) == (DOCUMENTED_AUTOMATED_20K, DOCUMENTED_AUDITED_20K)
+    auto = s["automated_error_rate"]
+    lo, hi = auto["ci"]
+    assert lo <= DOCUMENTED_TRUE_ERROR_20K <= hi
+    # every audited case after 2026-08-31 and ~3% before lack an outcome: 346 used, 72 left out
+    assert (auto["audited_cases"], auto["audited_without_outcome"]) == (346, 72)
+    assert "72 of 418 audited cases" in s["note"]
+    # the auditors' decisions are no stand-in for outcomes: they change the model's decision on only
+    # a few percent of the audited cases, far below its error rate
+    assert s["auditor_disagreement"]["ci"][1] < lo
 
 
 def test_canaries_expose_the_rubber_stamper(demo):
@@ -43,8 +68,14 @@ def test_canaries_expose_the_rubber_stamper(demo):
     per = {x["reviewer_id"]: x for x in r["by_reviewer"]}
     assert per["rev-07"]["canary_catch_rate"]["rate"] == truth["canaries"]["catch_rate_rubber_stamper"] == 0.0
     assert per["rev-07"]["over_reliance"]["rate"] > 0.95  # keeps nearly every wrong model decision
-    ev = automation_bias_evidence(r, {"flagged": ["rev-07"]})
-    assert "rev-07" in ev["canary_flagged"] and "canaries" in ev["evidence"]
+    ev = automation_bias_evidence(r, {"flagged": ["rev-07"], "flagged_reviewers": 1})
+    # at 20k cases rev-07 saw only 6 canaries: 0 of 6 has a Wilson upper bound of
+    # 1.96^2 / (6 + 1.96^2) = 0.390, not below CANARY_FLAG_BELOW (0.25) -- too few to flag on their own;
+    # kept 140 of 141 wrong model decisions: Wilson lower bound 0.961 > OVER_RELIANCE_FLAG_ABOVE (0.9)
+    assert per["rev-07"]["canary_catch_rate"]["denominator"] == 6
+    assert per["rev-07"]["canary_catch_rate"]["ci"][1] == pytest.approx(3.841459 / 9.841459, abs=1e-6)
+    assert ev["canary_flagged"] == [] and ev["over_reliance_flagged"] == ["rev-07"]
+    assert ev["flagged_any"] == ["rev-07"] and ev["flagged_reviewers"] == 1 and "canaries" in ev["evidence"]
 
 
 def test_first_judgements_only_for_the_reviewers_whose_tool_records_them(demo):

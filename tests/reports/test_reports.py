@@ -431,6 +431,39 @@ def test_reliance_chapter_prints_the_evidence_values(compliance):
     assert m["agreement"]["gwet_ac1"] is not None and fmt.ratio(m["agreement"]["gwet_ac1"]) in text
 
 
+def test_reliance_chapter_per_reviewer_table_prints_the_metrics_json_values(compliance, demo):
+    """Each reviewer's over-reliance, under-reliance and canary catch rate, with interval and
+    denominators, as ``metrics --json`` gives them for the same filter; the automation-bias
+    finding names the evidence it rests on."""
+    from typer.testing import CliRunner
+
+    from hitlgov.cli import app
+
+    run = CliRunner().invoke(app, ["metrics", "--json", "--no-drift", "--no-cache", "--db", str(demo["db"]),
+                                   "--system", SYSTEM, "--from", START.isoformat(), "--to", END.isoformat()])
+    assert run.exit_code == 0, run.output
+    m = json.loads(run.stdout)
+    text = _flat(compliance["text"])
+
+    def cells(b):
+        if b["rate"] is None:
+            return f"n/a n/a {fmt.count(b['numerator'])} / {fmt.count(b['denominator'])}"
+        return (f"{fmt.pct(b['rate'])} {fmt.pct(b['ci'][0])} – {fmt.pct(b['ci'][1])} "
+                f"{fmt.count(b['numerator'])} / {fmt.count(b['denominator'])}")
+
+    flagged = set(m["automation_bias"]["flagged_any"])
+    assert flagged == {"rev-07"}  # the demo's one rubber-stamper, by every kind of evidence it has
+    for r in m["reliance"]["by_reviewer"]:
+        row = (f"{r['reviewer_id']}{' (flagged)' if r['reviewer_id'] in flagged else ''} "
+               + " ".join(cells(r[k]) for k in ("over_reliance", "under_reliance", "canary_catch_rate")))
+        assert row in text, row
+    assert ("The finding rests on peer comparison of override rate and review time; outcome-based "
+            "over-reliance; first-judgement switch rates; canaries (planted wrong outputs)") in text
+    # the finding itself (policy checks table and summary) says by which evidence rev-07 is flagged
+    assert "1 reviewer shows signs of automation bias (rev-07: far fewer overrides than peers" in text
+    assert "The finding rests on peer comparison of override rate and review time, outcome-based" in text
+
+
 def test_drift_chapter_draws_each_tested_columns_distributions(compliance, demo):
     """Issue 15: the drift chapter shows reference vs current distributions, not only the table:
     one chart per tested column (not the derived 0/1 columns), from the same function and windows
