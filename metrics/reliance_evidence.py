@@ -46,7 +46,8 @@ def automation_bias_evidence(rel: dict, bias: dict) -> dict:
     over = sorted(rid for rid, r in per.items()
                   if r["over_reliance"]["ci"] and r["over_reliance"]["ci"][0] > OVER_RELIANCE_FLAG_ABOVE)
     names = sorted(set(peer) | set(canary) | set(over))
-    evidence = ["override_rate_and_review_time_vs_peers"] + rel["evidence"]
+    peer_tested = bias.get("tested_reviewers", len(peer)) > 0  # nobody compared: the comparison is no evidence
+    evidence = (["override_rate_and_review_time_vs_peers"] if peer_tested else []) + rel["evidence"]
     count = len(names) if bias.get("flagged_reviewers") is not None or names else None
     return {
         "evidence": evidence,

@@ -39,7 +39,7 @@ def _join(items: list[str]) -> str:
 
 def _automation_bias_sentence(ab: dict) -> str:
     """The automation-bias finding: who is flagged, by which evidence, and what it rests on."""
-    rests = "The finding rests on " + _join(ab.get("evidence_text") or ["the peer comparison"]) + "."
+    rests = "The finding rests on " + _join(ab.get("evidence_text") or ["no evidence"]) + "."
     flagged = ab.get("flagged_any", ab.get("flagged", []))
     if not flagged:
         return "No reviewer shows signs of automation bias. " + rests

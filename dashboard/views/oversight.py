@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 from hitlgov.dashboard import charts, data, ui
-from hitlgov.metrics import oversight, review_stage
+from hitlgov.metrics import oversight, reliance, reliance_evidence, review_stage
 from hitlgov.metrics.policy import load_policy, status_for
 
 from hitlgov import formats as fmt
@@ -131,14 +131,21 @@ with left:
 with right:
     t = bias["method"]["thresholds"]
     # coloured by the policy's status for this count, as the finding, the PDF and the CLI colour it
-    flagged_status = status_for(policy, "automation_bias.flagged_reviewers", len(bias["flagged"]))
+    # the finding counts reviewers flagged by peers, canaries or outcome-based over-reliance (as the
+    # report and metrics --json do); this panel shows the peer comparison and names the others
+    evidence = reliance_evidence.automation_bias_evidence(data.call(reliance.reliance_summary, flt), bias)
+    flagged_status = status_for(policy, "automation_bias.flagged_reviewers", len(evidence["flagged_any"]))
+    say = st.error if flagged_status == "fail" else st.warning
     if bias["flagged"]:
-        say = st.error if flagged_status == "fail" else st.warning
         say(f"**{flagged_status.upper() if flagged_status else 'FLAGGED'} · {len(bias['flagged'])} reviewer(s) "
             f"flagged:** {ui.md(', '.join(bias['flagged']))}. Their overrides are "
             f"at most {fmt.pct(t['max_override_ratio'], 0)} of what peers would make on the same cases "
             f"(p < {t['alpha']}) in at most {fmt.pct(t['max_time_ratio'], 0)} of the peers' time.")
-    else:
+    others = [r for r in evidence["flagged_any"] if r not in bias["flagged"]]
+    if others:
+        say(f"**{flagged_status.upper() if flagged_status else 'FLAGGED'} · {len(others)} more reviewer(s) "
+            f"flagged** by canaries or outcome-based over-reliance (Reliance page): {ui.md(', '.join(others))}.")
+    if not evidence["flagged_any"]:
         st.success("No reviewer shows signs of automation bias in this selection.")
     rows = [{"Reviewer": b["reviewer_id"], "Reviews": b["reviews"], "Override ratio": b["override_ratio"],
              "Time ratio": b["time_ratio"], "p-value": fmt.p_value(b["p_value"]), "Flagged": b["flagged"]}

@@ -57,16 +57,66 @@ def test_ac2_quadratic_reproduces_gwet_2014_table_3_5():
     assert gwet_stats.gwet_ac2(long(GWET_2014_TABLE_3_5), categories=list("ABC")) == got["coefficient"]
 
 
-def test_kappa_paradox_high_agreement_low_kappa_high_ac1():
-    # 100 cases, two reviewers: 85 both approve, 5 + 5 disagree, 5 both decline (90% agreement).
-    # By hand: kappa = (0.90 - 0.82) / 0.18 = 0.444; AC1: pi = (0.9, 0.1), p_e = 2 x 0.09 = 0.18,
-    # AC1 = (0.90 - 0.18) / 0.82 = 0.878.
-    pairs = [("approve", "approve")] * 85 + [("approve", "decline")] * 5 + [("decline", "approve")] * 5 \
-        + [("decline", "decline")] * 5
-    ratings = long([list(p) for p in pairs])
+def test_kappa_paradox_on_a_published_2x2_table():
+    """The kappa paradox on a published 2x2 table: van Oest (2019), "A new coefficient of
+    interrater agreement: the challenge of highly unequal category proportions", Psychological
+    Methods 24(4):439-451, Table 4, example 2a: 125 subjects, both raters "+" on 118, rater A "+" /
+    B "-" on 5, A "-" / B "+" on 2, both "-" on 0 (the counts as transcribed in jmgirard/agreement,
+    tests/testthat/test-categorical_vanoest_irsq.R, commit 70c0b0a0dc83d4f0b263043ba63b4e7294b238a1).
+    The table is the published one; the paper's kappa and AC1 values could not be checked here, so
+    the values below are computed by hand (Cohen's kappa also by scikit-learn):
+    p_a = 118/125 = 0.944. Kappa: margins A (123, 2), B (120, 5), p_e = (123 x 120 + 2 x 5)/125^2
+    = 0.94528, kappa = (0.944 - 0.94528)/0.05472 = -0.0234 -- 94% agreement, kappa below zero.
+    AC1: pi_+ = (123 + 120)/250 = 0.972, p_e = 2 x 0.972 x 0.028 = 0.054432,
+    AC1 = (0.944 - 0.054432)/0.945568 = 0.9408."""
+    pairs = [("+", "+")] * 118 + [("+", "-")] * 5 + [("-", "+")] * 2
     a, b = zip(*pairs)
-    assert cohen_kappa_score(a, b) == pytest.approx(0.08 / 0.18)
-    assert gwet_stats.gwet_ac1(ratings) == pytest.approx(0.72 / 0.82)
+    assert round(cohen_kappa_score(a, b), 4) == -0.0234
+    got = gwet_stats.gwet_ac(long([list(p) for p in pairs]), categories=["+", "-"])
+    assert got["percent_agreement"] == pytest.approx(0.944)
+    assert got["chance_agreement"] == pytest.approx(0.054432)
+    assert round(got["coefficient"], 4) == 0.9408
+
+
+def _ac2_by_hand(subjects: list[list[str]], cats: list[str]) -> float:
+    """Gwet's AC2 with quadratic weights from its definition (Gwet 2014, ch. 3), written apart
+    from the module: p_a over subjects with 2+ ratings, pi_k over all rated subjects."""
+    q = len(cats)
+    w = [[1 - ((k - m) / (q - 1)) ** 2 for m in range(q)] for k in range(q)]
+    pa_terms, pi = [], [0.0] * q
+    for labels in subjects:
+        r, n_k = len(labels), [labels.count(c) for c in cats]
+        for k in range(q):
+            pi[k] += n_k[k] / r / len(subjects)
+        if r >= 2:
+            pa_terms.append(sum(n_k[k] * (sum(w[k][m] * n_k[m] for m in range(q)) - 1) for k in range(q))
+                            / (r * (r - 1)))
+    pa = sum(pa_terms) / len(pa_terms)
+    pe = sum(map(sum, w)) / (q * (q - 1)) * sum(x * (1 - x) for x in pi)
+    return (pa - pe) / (1 - pe)
+
+
+def test_ac2_bootstrap_interval_matches_an_independent_resampling():
+    """80 subjects, 3 raters, ordered low < mid < high (seeded). The module's percentile interval
+    (2,000 resamples) brackets its AC2 and agrees with resampling the subjects and recomputing
+    AC2 by hand (another random stream, 2,000 resamples) within 0.02: the Monte-Carlo error of
+    either 2.5% / 97.5% quantile is about 0.004 here."""
+    rng = np.random.default_rng(17)
+    cats = ["low", "mid", "high"]
+    rows = []
+    for i in range(80):
+        truth = rng.choice(3, p=[0.2, 0.5, 0.3])
+        rows += [(i, f"R{j}", cats[int(np.clip(truth + rng.choice([-1, 0, 0, 0, 1]), 0, 2))]) for j in range(3)]
+    ratings = pd.DataFrame(rows, columns=["case_id", "reviewer_id", "label"])
+    subjects = [list(g["label"]) for _, g in ratings.groupby("case_id")]
+    s = gwet_stats.gwet_summary(ratings, label_order=cats, n_boot=2000, seed=1)
+    assert s == gwet_stats.gwet_summary(ratings, label_order=cats, n_boot=2000, seed=1)  # seeded
+    assert s["gwet_ac2"] == pytest.approx(_ac2_by_hand(subjects, cats))
+    lo, hi = s["gwet_ac2_ci"]
+    assert lo < s["gwet_ac2"] < hi and hi - lo > 0.1
+    other = np.random.default_rng(2024)
+    draws = [_ac2_by_hand([subjects[i] for i in other.integers(0, 80, 80)], cats) for _ in range(2000)]
+    assert [lo, hi] == pytest.approx(list(np.quantile(draws, [0.025, 0.975])), abs=0.02)
 
 
 def test_gwet_options_and_empty_input():
@@ -183,6 +233,56 @@ def test_reliance_without_the_evidence_says_so(make_store):
     with open_source(db) as src:
         r = reliance_summary(src, Filter())
     assert r["evidence"] == [] and r["over_reliance"]["rate"] is None and r["reviews"] == 1
+
+
+def _finding_log() -> str:
+    """r1 misses all 15 canaries; r5 all 11; r2 keeps all 40 wrong model decisions; r4 all 34; r3
+    keeps 36 of 40 and catches 5 of 15 canaries (canary rows carry no outcome)."""
+    rows, i = [], 0
+
+    def add(rid, n, *, kept, canary=False):
+        nonlocal i
+        for j in range(n):
+            human = "approve" if j < kept else "decline"  # the model says approve
+            outcome = "" if canary else "decline"  # the model is wrong on every non-canary row
+            rows.append(f"k{i},2026-01-01,approve,{rid},{human},{outcome},{'true' if canary else ''}")
+            i += 1
+    add("r1", 15, kept=15, canary=True)
+    add("r5", 11, kept=11, canary=True)
+    add("r2", 40, kept=40)
+    add("r4", 34, kept=34)
+    add("r3", 40, kept=36)
+    add("r3", 15, kept=10, canary=True)
+    return "case_id,ts,model_decision,reviewer_id,human_decision,outcome,canary\n" + "\n".join(rows) + "\n"
+
+
+def test_automation_bias_finding_counts_canary_and_over_reliance_flags_by_hand(make_store):
+    """Too few reviews for the peer comparison, so only canaries and outcomes can flag anyone.
+    Wilson bounds with z^2 = 3.841459: 0 of 15 canaries caught -> upper 3.8415 / 18.8415 = 0.204
+    < 0.25: r1 flagged; 0 of 11 -> 3.8415 / 14.8415 = 0.259: r5 not; 40 of 40 wrong kept -> lower
+    40 / 43.8415 = 0.912 > 0.9: r2 flagged; 34 of 34 -> 34 / 37.8415 = 0.898: r4 not; r3 (36 of 40,
+    5 of 15) neither. Two reviewers: the policy's fail_above 1 makes it a FAIL."""
+    from hitlgov.metrics.summary import compute_metrics
+    from hitlgov.reports.narrative import sentence
+
+    db = make_store(_finding_log())
+    with open_source(db) as src:
+        m = compute_metrics(src, Filter(), include_drift=False, n_boot=0)
+    ab = m["automation_bias"]
+    assert ab["tested_reviewers"] == 0 and ab["flagged"] == []
+    assert ab["canary_flagged"] == ["r1"] and ab["over_reliance_flagged"] == ["r2"]
+    assert ab["flagged_any"] == ["r1", "r2"] and ab["flagged_reviewers"] == 2
+    per = {r["reviewer_id"]: r for r in m["reliance"]["by_reviewer"]}
+    assert per["r5"]["canary_catch_rate"]["ci"][1] == pytest.approx(3.841459 / 14.841459, abs=1e-6)
+    assert per["r4"]["over_reliance"]["ci"][0] == pytest.approx(34 / 37.841459, abs=1e-6)
+    # the peer comparison tested nobody: the finding rests on the other evidence only, and says so
+    assert ab["evidence"] == ["outcomes", "canaries"] and "not_evaluated_reason" not in ab
+    finding = next(f for f in m["findings"] if f["metric"] == "automation_bias.flagged_reviewers")
+    assert (finding["value"], finding["status"]) == (2, "fail")
+    assert sentence(finding, m) == (
+        "2 reviewers show signs of automation bias (r1: caught 0 of 15 planted wrong outputs; r2: kept "
+        "100.0% of the wrong model decisions whose outcome is known). The finding rests on outcome-based "
+        "over-reliance and canaries (planted wrong outputs).")
 
 
 # -- selective accuracy ------------------------------------------------------------------------
