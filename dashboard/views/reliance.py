@@ -11,7 +11,7 @@ import io
 
 import pandas as pd
 import streamlit as st
-from hitlgov.dashboard import charts, data, exports, ui
+from hitlgov.dashboard import access, charts, data, exports, ui
 from hitlgov.metrics import agreement, bias_audit, reliance, reviewer_quality, selective_accuracy
 
 from hitlgov import formats as fmt
@@ -47,6 +47,12 @@ ui.kpi(cols[2], "Net effect of review", fmt.pp(net["difference"]) or "–",
             + (f"; 95% CI {fmt.pp(net['ci'][0])} – {fmt.pp(net['ci'][1])}; n = {fmt.count(net['denominator'])}"
                if net["ci"] else ""))
 ui.kpi(cols[3], "Canary catch rate", _rate(rel["canary_catch_rate"]), help=_ci(rel["canary_catch_rate"]))
+cols = st.columns(4)
+ui.kpi(cols[0], "Switch rate", _rate(rel["switch_rate"]), help="Of the reviews whose first judgement differed "
+       "from the model's output, the share that ended on the model's label; " + _ci(rel["switch_rate"]))
+ui.kpi(cols[1], "Relative AI reliance", _rate(rel["relative_ai_reliance"]), help=_ci(rel["relative_ai_reliance"]))
+ui.kpi(cols[2], "Relative self-reliance", _rate(rel["relative_self_reliance"]),
+       help=_ci(rel["relative_self_reliance"]))
 if rel["evidence"]:
     st.caption("Evidence in this log: " + "; ".join(EVIDENCE[e] for e in rel["evidence"]) + ".")
 else:
@@ -86,7 +92,9 @@ auto = sa["automated_error_rate"]
 cols = st.columns(4)
 ui.kpi(cols[0], "Automated error rate (audit)", _rate(auto),
        help=(f"95% CI {fmt.pct(auto['ci'][0])} – {fmt.pct(auto['ci'][1])}; {fmt.count(auto['audited_cases'])} "
-             f"audited of {fmt.count(sa['automated_cases'])} automated cases" if auto["ci"] else "no audit sample"))
+             f"audited cases with a known outcome ({fmt.count(auto['audited_without_outcome'])} without, assumed "
+             f"missing at random) of {fmt.count(sa['automated_cases'])} automated cases" if auto["ci"]
+             else "no audited case with a known outcome"))
 ui.kpi(cols[1], "Reviewed stream error rate", _rate(sa["reviewed_error_rate"]), help=_ci(sa["reviewed_error_rate"]))
 sys_acc = sa["system_accuracy"]
 ui.kpi(cols[2], "System accuracy", fmt.pct(sys_acc["accuracy"]) if sys_acc["accuracy"] is not None else "–",
@@ -94,6 +102,11 @@ ui.kpi(cols[2], "System accuracy", fmt.pct(sys_acc["accuracy"]) if sys_acc["accu
              "needs an audit sample"))
 ui.kpi(cols[3], "Observed model error (biased)", _rate(sa["observed_model_error_rate"]),
        help="The model's error rate where outcomes are known: mostly the uncertain, reviewed cases.")
+if sa["audit_sample"]:
+    d = sa["auditor_disagreement"]
+    st.caption(f"The auditors changed {fmt.pct(d['rate'])} of the model's decisions on the "
+               f"{fmt.count(d['audited_cases'])} audited cases (not an error rate: auditors mostly confirm the model, "
+               "so only known outcomes count as errors)." + (f" Note: {sa['note']}." if sa["note"] else ""))
 if not sa["audit_sample"] and sa["required_audit_cases"] is None:  # no automated stream (e.g. annotation-only)
     st.info("No audit sample in this selection, and no automated case to audit: every case here went to a person "
             "or had no model decision.")
@@ -163,10 +176,12 @@ else:
     st.caption(f"{fmt.count(t['individuals'])} individuals; unknown sex {fmt.count(t['unknown_sex'])}, "
                f"unknown race/ethnicity {fmt.count(t['unknown_race_ethnicity'])}.")
     name = f"hitlgov-ll144-{dt.date.today().isoformat()}.csv"
+    who = access.current()  # captured now: the deferred download runs outside the page's script run
 
     def _ll144_csv() -> bytes:
         rows = pd.read_csv(io.StringIO(bias_audit.bias_audit_csv(t)), dtype=str, keep_default_na=False)
-        return exports.csv_download(rows, what="LL144 bias audit", file_name=name, flt=flt)
+        return exports.csv_download(rows, what="LL144 bias audit", file_name=name, actor=who.actor, flt=flt)
 
-    st.download_button("Download LL144 table (CSV)", data=_ll144_csv, file_name=name, mime="text/csv",
-                       on_click="ignore", icon=":material/download:", key="ll144_export")
+    if access.allowed("export"):  # not drawn = no deferred download registered for this session
+        st.download_button("Download LL144 table (CSV)", data=_ll144_csv, file_name=name, mime="text/csv",
+                           on_click="ignore", icon=":material/download:", key="ll144_export")
