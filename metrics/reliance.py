@@ -32,7 +32,7 @@ from hitlgov.metrics.proportions import paired_difference, wilson
 from hitlgov.metrics.source import Filter, Source
 
 COUNTS = ("reviews", "outcome_known", "model_wrong", "kept_wrong", "model_right", "overrode_right",
-          "human_right", "model_right_known", "discordant", "initial_recorded", "initial_differs",
+          "paired", "human_right", "model_right_known", "discordant", "initial_recorded", "initial_differs",
           "switched_to_model", "rair_cases", "rair_switched", "rsr_cases", "rsr_kept", "canary_reviews",
           "canary_caught")
 
@@ -44,7 +44,9 @@ def _counts(r: ir.Table) -> dict:
     known = r.outcome.notnull()
     model_right = known & (r.model_decision == r.outcome)
     model_wrong = known & (r.model_decision != r.outcome)
-    human_right = known & (r.human_decision == r.outcome)
+    # the net effect pairs the human and the model decision on one review: both must exist
+    paired = known & r.model_decision.notnull() & r.human_decision.notnull()
+    human_right = paired & (r.human_decision == r.outcome)
     kept = r.human_decision == r.model_decision
     h0 = r.human_initial_decision
     has_h0 = h0.notnull()
@@ -55,9 +57,10 @@ def _counts(r: ir.Table) -> dict:
         kept_wrong=n(model_wrong & kept),
         model_right=n(model_right),
         overrode_right=n(model_right & ~kept),
+        paired=n(paired),
         human_right=n(human_right),
-        model_right_known=n(model_right),
-        discordant=n(known & (human_right != model_right)),
+        model_right_known=n(paired & model_right),
+        discordant=n(paired & (human_right != model_right)),
         initial_recorded=n(has_h0),
         initial_differs=n(has_h0 & (h0 != r.model_decision)),
         switched_to_model=n(has_h0 & (h0 != r.model_decision) & kept),
@@ -99,7 +102,7 @@ def reliance_figures(row: dict) -> dict:
         "over_reliance": wilson(c["kept_wrong"], c["model_wrong"]),
         "under_reliance": wilson(c["overrode_right"], c["model_right"]),
         "net_effect_on_accuracy": net_effect(c["human_right"], c["model_right_known"], c["discordant"],
-                                             c["outcome_known"]),
+                                             c["paired"]),
         "initial_judgement_recorded": c["initial_recorded"],
         "switch_rate": wilson(c["switched_to_model"], c["initial_differs"]),
         "relative_ai_reliance": wilson(c["rair_switched"], c["rair_cases"]),

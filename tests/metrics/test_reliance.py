@@ -228,6 +228,18 @@ def test_reliance_figures_by_hand(make_store):
     assert per["r1"]["relative_ai_reliance"]["denominator"] == 0 and per["r1"]["relative_ai_reliance"]["rate"] is None
 
 
+def test_net_effect_pairs_only_reviews_with_a_model_decision(make_store):
+    # b has an outcome and a human decision but no model decision: nothing to pair it with. Only a
+    # counts (both right): Newcombe with Wilson(1, 1) = [0.206549, 1] on both margins, phi = 0 (a
+    # margin is empty): [-0.793451, 0.793451]
+    db = make_store("case_id,ts,model_decision,reviewer_id,human_decision,outcome\n"
+                    "a,2026-01-01,approve,r1,approve,approve\nb,2026-01-01,,r1,decline,decline\n")
+    with open_source(db) as src:
+        net = reliance_summary(src, Filter())["net_effect_on_accuracy"]
+    assert (net["denominator"], net["difference"]) == (1, 0)
+    assert net["ci"] == pytest.approx([-0.793451, 0.793451], abs=1e-6)
+
+
 def test_reliance_without_the_evidence_says_so(make_store):
     db = make_store("case_id,ts,model_decision,reviewer_id,human_decision\na,2026-01-01,x,r1,x\n")
     with open_source(db) as src:
