@@ -402,7 +402,7 @@ def _effect(verdict) -> str:
 
 
 def _print_metrics(m: dict) -> None:
-    o, c, a, r = m["oversight"], m["counts"], m["agreement"], m["roi"]
+    o, c, a, r, ab = m["oversight"], m["counts"], m["agreement"], m["roi"], m["automation_bias"]
     out.print(f"[bold]Period[/] {m['period']['from']} .. {m['period']['to']}   "
               f"{c['cases']:,} cases, {c['reviews']:,} reviews", highlight=False)
     t = Table("oversight", "value", title=None, show_header=True)
@@ -411,7 +411,8 @@ def _print_metrics(m: dict) -> None:
         ("override rate", _pct(o["override_rate"])), ("escalation rate", _pct(o["escalation_rate"])),
         ("high-risk review coverage", _pct(o["high_risk_review_coverage"])),
         ("review time median / p90 (s)", f"{_num(o['review_seconds_median'])} / {_num(o['review_seconds_p90'])}"),
-        ("automation-bias flags", ", ".join(m["automation_bias"]["flagged"]) or "none"),
+        # every reviewer the finding counts: peers, canaries and outcome-based over-reliance
+        ("automation-bias flags", ", ".join(ab.get("flagged_any", ab["flagged"])) or "none"),
         ("Krippendorff alpha (nominal)", _num(a.get("krippendorff_alpha_nominal"), "{:.3f}")),
         ("Fleiss kappa", _num(a.get("fleiss_kappa"), "{:.3f}")),
         ("reviewer hours / cost", f"{r['reviewer_hours']:,.0f} h / {r['cost']:,.0f}"),

@@ -94,8 +94,8 @@ def test_reliance_page_numbers(demo_db, monkeypatch, whole_log):
     # per-reviewer reliance: relative AI / self-reliance, in percent
     per = next(f for f in frames if "Relative AI reliance" in f.columns).set_index("Reviewer")
     for r in rel["by_reviewer"]:
-        for col, key in (("Relative AI reliance", "relative_ai_reliance"), ("Relative self-reliance", "relative_self_reliance"),
-                         ("Over-reliance", "over_reliance")):
+        for col, key in (("Relative AI reliance", "relative_ai_reliance"),
+                         ("Relative self-reliance", "relative_self_reliance"), ("Over-reliance", "over_reliance")):
             got = per.loc[r["reviewer_id"], col]
             assert _same(got, r[key]["rate"], "%.1f%%", scale=100), (r["reviewer_id"], col, got)
     # LL144: the demo has gender but no race: sex only, impact ratios and excludable flags as in --json
@@ -111,7 +111,8 @@ def test_reliance_page_numbers(demo_db, monkeypatch, whole_log):
     csv = pd.read_csv(io.BytesIO(downloads["ll144_export"]()), dtype=str, keep_default_na=False)
     assert list(csv["dimension"]) == ["sex"] * len(ll["sex"])
     for r, row in zip(ll["sex"], csv.to_dict("records")):
-        assert (row["category"], int(row["individuals"]), int(row["selected"])) == (r["category"], r["individuals"], r["selected"])
+        assert (row["category"], int(row["individuals"]), int(row["selected"])) == (
+            r["category"], r["individuals"], r["selected"])
         assert float(row["selection_rate"]) == pytest.approx(r["selection_rate"], abs=5e-7)
         assert row["impact_ratio"] == ("" if r["impact_ratio"] is None else f"{r['impact_ratio']:.6f}")
         assert row["excludable"] == ("yes" if r["excludable"] else "no")

@@ -9,6 +9,10 @@ Sources of the published values:
   test-gwet4_example3.2.R (commit 0af5f319200cdbd3f3e9544020d84902b92768d6).
 * Newcombe (1998), "Two-sided confidence intervals for the single proportion", Stat. Med.
   17:857-872, Table I, method 3 (Wilson score without continuity correction).
+* Newcombe (1998), "Improved confidence intervals for the difference between binomial proportions
+  based on paired data", Stat. Med. 17:2635-2650, method 10, on the Cavo et al. (2012) table of
+  Fagerland, Lydersen & Laake (2017), ch. 8 (as in ocbe-uio/contingencytables' tests).
+* van Oest (2019), Psychological Methods 24(4):439-451, Table 4, example 2a (the kappa paradox).
 """
 from __future__ import annotations
 
