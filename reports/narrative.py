@@ -50,7 +50,7 @@ def _automation_bias_sentence(ab: dict) -> str:
         r = by.get(rid, {})
         why = []
         if rid in peer:
-            why.append("far fewer overrides than peers on comparable cases, in a fraction of their review time")
+            why.append("far fewer overrides than peers on comparable cases in a fraction of their review time")
         if r.get("flagged_by_over_reliance"):
             why.append(f"kept {fmt.pct(r['over_reliance']['rate'])} of the wrong model decisions whose outcome is "
                        "known")
