@@ -113,3 +113,29 @@ def make_store(tmp_path):
     def make(text: str, **kwargs) -> Path:
         return build_store(tmp_path, text, **kwargs)
     return make
+
+
+def _automation_bias_log() -> str:
+    """The automation-bias finding by hand (metrics and report tests): r1 misses all 15 canaries,
+    r5 all 11; r2 keeps all 40 wrong model decisions, r4 all 34; r3 keeps 36 of 40 and catches 5 of
+    15 canaries (canary rows carry no outcome). Too few reviews for the peer comparison."""
+    rows, i = [], 0
+
+    def add(rid, n, *, kept, canary=False):
+        nonlocal i
+        for j in range(n):
+            human = "approve" if j < kept else "decline"  # the model says approve
+            outcome = "" if canary else "decline"  # the model is wrong on every non-canary row
+            rows.append(f"k{i},2026-01-01,approve,{rid},{human},{outcome},{'true' if canary else ''}")
+            i += 1
+
+    add("r1", 15, kept=15, canary=True)
+    add("r5", 11, kept=11, canary=True)
+    add("r2", 40, kept=40)
+    add("r4", 34, kept=34)
+    add("r3", 40, kept=36)
+    add("r3", 15, kept=10, canary=True)
+    return "case_id,ts,model_decision,reviewer_id,human_decision,outcome,canary\n" + "\n".join(rows) + "\n"
+
+
+AUTOMATION_BIAS_LOG = _automation_bias_log()

@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
+from conftest import AUTOMATION_BIAS_LOG
 from hitlgov.metrics import gwet_stats
 from hitlgov.metrics.bias_audit import bias_audit_csv, bias_audit_table
 from hitlgov.metrics.engines import open_source
@@ -251,27 +252,6 @@ def test_reliance_without_the_evidence_says_so(make_store):
     assert r["evidence"] == [] and r["over_reliance"]["rate"] is None and r["reviews"] == 1
 
 
-def _finding_log() -> str:
-    """r1 misses all 15 canaries; r5 all 11; r2 keeps all 40 wrong model decisions; r4 all 34; r3
-    keeps 36 of 40 and catches 5 of 15 canaries (canary rows carry no outcome)."""
-    rows, i = [], 0
-
-    def add(rid, n, *, kept, canary=False):
-        nonlocal i
-        for j in range(n):
-            human = "approve" if j < kept else "decline"  # the model says approve
-            outcome = "" if canary else "decline"  # the model is wrong on every non-canary row
-            rows.append(f"k{i},2026-01-01,approve,{rid},{human},{outcome},{'true' if canary else ''}")
-            i += 1
-    add("r1", 15, kept=15, canary=True)
-    add("r5", 11, kept=11, canary=True)
-    add("r2", 40, kept=40)
-    add("r4", 34, kept=34)
-    add("r3", 40, kept=36)
-    add("r3", 15, kept=10, canary=True)
-    return "case_id,ts,model_decision,reviewer_id,human_decision,outcome,canary\n" + "\n".join(rows) + "\n"
-
-
 def test_automation_bias_finding_counts_canary_and_over_reliance_flags_by_hand(make_store):
     """Too few reviews for the peer comparison, so only canaries and outcomes can flag anyone.
     Wilson bounds with z^2 = 3.841459: 0 of 15 canaries caught -> upper 3.8415 / 18.8415 = 0.204
@@ -281,7 +261,7 @@ def test_automation_bias_finding_counts_canary_and_over_reliance_flags_by_hand(m
     from hitlgov.metrics.summary import compute_metrics
     from hitlgov.reports.narrative import sentence
 
-    db = make_store(_finding_log())
+    db = make_store(AUTOMATION_BIAS_LOG)
     with open_source(db) as src:
         m = compute_metrics(src, Filter(), include_drift=False, n_boot=0)
     ab = m["automation_bias"]

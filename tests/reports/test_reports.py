@@ -464,6 +464,23 @@ def test_reliance_chapter_per_reviewer_table_prints_the_metrics_json_values(comp
     assert "The finding rests on peer comparison of override rate and review time, outcome-based" in text
 
 
+def test_report_names_reviewers_flagged_by_other_evidence_than_peers(make_store, tmp_path):
+    """The log of tests/metrics/test_reliance.py's hand-computed finding (conftest.AUTOMATION_BIAS_LOG): too few reviews for
+    the peer comparison, r1 flagged by canaries and r2 by over-reliance. Section 2.4 must not say
+    "No reviewer is flagged"; it names them, as 3A.1 and the finding do."""
+    from conftest import AUTOMATION_BIAS_LOG
+
+    db = make_store(AUTOMATION_BIAS_LOG)
+    out = tmp_path / "small.pdf"
+    build_report(db=db, start=dt.date(2026, 1, 1), end=dt.date(2026, 1, 1), kind="compliance", out_file=out,
+                 record=False)
+    text = _flat(_read(out)["text"])
+    assert "No reviewer is flagged" not in text
+    assert "Also flagged by canaries or outcome-based over-reliance (section 3A.1): r1, r2" in text
+    assert "No reviewer had enough reviews to be compared with peers" in text
+    assert "2 reviewers show signs of automation bias (r1: caught 0 of 15 planted wrong outputs; r2: kept" in text
+
+
 def test_drift_chapter_draws_each_tested_columns_distributions(compliance, demo):
     """Issue 15: the drift chapter shows reference vs current distributions, not only the table:
     one chart per tested column (not the derived 0/1 columns), from the same function and windows
