@@ -282,6 +282,94 @@ def test_a2i_human_evaluation_comparison_metric(tmp_path):
         ingest(tmp_path, A2I_EVAL, question="Helpfulness")
 
 
+# -- hostile variants of the verbatim human-evaluation output, written by the test at run time
+# (SOURCES.md lists them as hand-made): wrong shapes are refused in one line naming the file, the
+# answer and the field; an answer without the chosen metric is read and quarantined.
+
+def _eval_variant(tmp_path, change) -> Path:
+    doc = json.loads(A2I_EVAL.read_text())
+    change(doc["humanEvaluationResult"])
+    path = tmp_path / "variant.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _set(path, value):
+    def change(loop):
+        target = loop
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    return change
+
+
+@pytest.mark.parametrize("change, message", [
+    (_set(["humanAnswers", 1, "answerContent"], "great"),
+     "answer 2: 'answerContent' is a JSON string, not an object"),
+    (_set(["humanAnswers", 0, "answerContent", "evaluationResults"], []),
+     "answer 1: 'answerContent.evaluationResults' is a JSON list, not an object"),
+    (_set(["inputContent"], "What is HIIT?"), "'inputContent' is a JSON string, not an object"),
+    (_set(["humanAnswers", 1], "thumbs up"), "answer 2 of 'humanAnswers' is a JSON string, not an object"),
+    (_set(["humanAnswers", 0, "answerContent", "evaluationResults", "thumbsUpDown"], {"metricName": "Accuracy"}),
+     "answer 1: 'answerContent.evaluationResults.thumbsUpDown' is a JSON object, not a list"),
+    (_set(["humanAnswers", 1, "answerContent", "evaluationResults", "thumbsUpDown", 1], {"metricName": "Accuracy",
+                                                                                         "result": False}),
+     "answer 2: the 'Accuracy' result in 'answerContent.evaluationResults.thumbsUpDown' has no 'modelResponseId'"),
+    (_set(["humanAnswers", 1, "answerContent", "evaluationResults", "thumbsUpDown", 0, "result"], {"up": True}),
+     "answer 2: the 'Accuracy' result in 'answerContent.evaluationResults.thumbsUpDown' is a JSON object"),
+    (_set(["humanAnswers", 0, "answerContent", "evaluationResults", "comparisonChoice", 0], "0"),
+     "answer 1: item 1 of 'answerContent.evaluationResults.comparisonChoice' is not an object with a 'metricName'"),
+])
+def test_a2i_human_evaluation_of_the_wrong_shape_is_refused_naming_answer_and_field(tmp_path, change, message):
+    path = _eval_variant(tmp_path, change)
+    with pytest.raises(IngestError) as err:
+        ingest(tmp_path, path)
+    text = str(err.value)
+    assert "\n" not in text and str(path) in text and message in text
+    assert cases_stored(tmp_path / "s.duckdb") == 0
+
+
+def test_a2i_human_evaluation_answer_without_the_metric_is_quarantined(tmp_path):
+    # worker bad258db224c3db6 (answer 2) gave no Accuracy result (its thumbsUpDown list removed
+    # by the test): its two (answer, model) rows are read and quarantined; ead1ba56c1278175's two
+    # "true" reviews are stored, each with half of its 22.574 s -> rows read 4 = 2 + 0 + 2
+    path = _eval_variant(tmp_path, _set(["humanAnswers", 1, "answerContent", "evaluationResults", "thumbsUpDown"],
+                                        []))
+    db, r = ingest(tmp_path, path)
+    assert (r.rows_read, r.stored, r.duplicates, r.quarantined) == (4, 2, 0, 2)
+    assert table(db, "SELECT reviewer_id, human_decision, review_seconds FROM reviews ORDER BY case_id") == [
+        ("ead1ba56c1278175", "true", 11.287), ("ead1ba56c1278175", "true", 11.287)]
+    reasons = [x for (x,) in table(db, "SELECT reason FROM quarantine ORDER BY reason")]
+    assert len(reasons) == 2
+    for rid, reason in zip("01", reasons):
+        assert reason.startswith(f"answer 2 by bad258db224c3db6 has no 'Accuracy' result for model response {rid}")
+        assert "--question NAME" in reason and "\n" not in reason
+    # choosing a metric both workers gave stores everything
+    _, r2 = ingest(tmp_path / "c", path, question="Correctness")
+    assert (r2.rows_read, r2.stored, r2.quarantined) == (4, 4, 0)
+
+
+def test_a2i_ambiguous_answer_is_quarantined_naming_the_answer_option(tmp_path):
+    # the awsdocs custom-task output with its answerContent replaced by two free fields (hand-made
+    # variant): no single field is the decision -> quarantined, the reason naming the option
+    doc = json.loads((FIXTURES / "a2i" / "real" / "awsdocs_custom_transcribe_output.json").read_text())
+    doc["humanAnswers"][0]["answerContent"] = {"transcription": "use lambda", "quality": "good"}
+    path = tmp_path / "ambiguous.json"
+    path.write_text(json.dumps(doc))
+    db, r = ingest(tmp_path, path)
+    assert (r.rows_read, r.stored, r.quarantined) == (1, 0, 1)
+    (reason,) = table(db, "SELECT reason FROM quarantine")[0]
+    assert reason.startswith("answer 1 by ef7294f850a3d9d1: ambiguous answerContent (fields: transcription, quality")
+    assert "--adapter-option answer=FIELD" in reason
+    db2, r2 = ingest(tmp_path / "o", path, adapter_options={"answer": "quality"})
+    assert (r2.rows_read, r2.stored, r2.quarantined) == (1, 1, 0)
+    assert table(db2, "SELECT human_decision FROM reviews") == [("good",)]
+    # an answer field that is not there: quarantined, the reason naming the option given
+    db3, r3 = ingest(tmp_path / "m", path, adapter_options={"answer": "verdict"})
+    assert (r3.stored, r3.quarantined) == (0, 1)
+    assert "no value for 'verdict' (--adapter-option answer=verdict" in table(db3, "SELECT reason FROM quarantine")[0][0]
+
+
 def test_label_studio_json_min_as_the_converter_writes_it(tmp_path):
     # label-studio-converter 0.0.59 convert_to_json_min of the real test_export_yolo/data.json
     # (SOURCES.md): the same 3 annotations as the full export, one object each -> the same
