@@ -104,6 +104,29 @@ def test_label_studio_polygon_labels(tmp_path):
         ("87", "1", "Airplane", 8.65)]
 
 
+def test_label_studio_pre_1_0_completions_format(tmp_path):
+    # label-studio-converter test/fixtures/completions/348.json (SOURCES.md): one task object (not
+    # a list), id 348, one completion id 348001 with no completed_by and no timestamps, lead_time
+    # 72.138, 38 "ner" labels results all "INGREDIENT" -> the label set {"INGREDIENT"}; no
+    # predictions. 1 case, 1 review by the placeholder reviewer "completion:348001".
+    path = LS / "real_pre1_completions_348.json"
+    with pytest.raises(IngestError, match="--default-ts DATE"):
+        ingest(tmp_path, path)  # no time anywhere in the file
+    db, r = ingest(tmp_path, path, default_ts="2020-05-07")
+    assert (r.format, r.rows_read, r.stored, r.duplicates, r.quarantined) == ("labelstudio", 1, 1, 0, 0)
+    assert any("1 completion(s) of the pre-1.0 'completions' format have no completed_by" in n
+               and "completion:<completion id>" in n for n in r.notices)
+    assert table(db, "SELECT case_id, model_decision, CAST(ts AS VARCHAR) FROM cases") == [
+        ("348", None, "2020-05-07 00:00:00")]
+    assert table(db, "SELECT reviewer_id, human_decision, review_seconds FROM reviews") == [
+        ("completion:348001", "INGREDIENT", 72.138)]
+    with open_source(db) as src:
+        o = oversight_summary(src)
+    assert (o["cases"], o["reviews"], o["cases_without_model_decision"]) == (1, 1, 1)
+    # the placeholder is stable: the same file again is a duplicate, not a second review
+    again = service.ingest_files(db, [path], default_ts="2020-05-07")[0]
+    assert (again.stored, again.duplicates) == (0, 1)
+
 def test_label_studio_csv_export_is_refused_naming_the_json_export(tmp_path):
     with pytest.raises(IngestError) as err:
         ingest(tmp_path, LS / "real_test_export_csv_csv_test2_result.csv")
