@@ -127,6 +127,69 @@ def test_label_studio_pre_1_0_completions_format(tmp_path):
     again = service.ingest_files(db, [path], default_ts="2020-05-07")[0]
     assert (again.stored, again.duplicates) == (0, 1)
 
+def test_label_studio_single_task_object(tmp_path):
+    # GET /api/tasks/{id} returns one task object: here tasks[0] of the verbatim csv_test.json,
+    # written alone by the test -- task 1, hakan@heartex.com's "Car" box (lead_time 7.662), the
+    # "model 0" prediction "Car" (score 0.7212843313260696, created 2022-10-27T19:40:48.842071Z),
+    # rejected by review@heartex.com (review 28)
+    (task, _) = json.loads((LS / "real_test_export_csv_csv_test.json").read_text())
+    path = tmp_path / "task_1.json"
+    path.write_text(json.dumps(task))
+    db, r = ingest(tmp_path, path)
+    assert (r.format, r.rows_read, r.stored, r.duplicates, r.quarantined) == ("labelstudio", 1, 1, 0, 0)
+    assert table(db, "SELECT case_id, model_decision, model_version, round(model_score, 4), CAST(ts AS VARCHAR) "
+                     "FROM cases") == [("1", "Car", "model 0", 0.7213, "2022-10-27 19:40:48.842071")]
+    assert table(db, "SELECT reviewer_id, human_decision, review_seconds FROM reviews") == [
+        ("hakan@heartex.com", "Car", 7.662)]
+    assert table(db, "SELECT reviewed_by, accepted, event_id FROM review_events") == [
+        ("review@heartex.com", False, "28")]
+
+
+REPEATER = LS / "real_test_export_json_min_data_repeater.json"
+
+
+def test_label_studio_taxonomy_result(tmp_path):
+    # label-studio-converter tests/data/test_export_json_min/data_repeater.json: task 86 (created
+    # 2024-01-25T23:52:00.852852Z), one annotation by user 1 (lead_time 13.042) with a
+    # rectanglelabels "labels_0" = "Document Title" and a taxonomy "categories_0" = [["Archaea"]].
+    # Default control: the first with labels, labels_0; --question categories_0 reads the taxonomy.
+    db, r = ingest(tmp_path, REPEATER)
+    assert (r.rows_read, r.stored, r.quarantined) == (1, 1, 0)
+    assert any("used control 'labels_0'" in n and "categories_0" in n for n in r.notices)
+    assert table(db, "SELECT reviewer_id, human_decision, review_seconds FROM reviews") == [
+        ("1", "Document Title", 13.042)]
+    db2, r2 = ingest(tmp_path / "t", REPEATER, question="categories_0")
+    assert (r2.rows_read, r2.stored, r2.quarantined) == (1, 1, 0)
+    assert table(db2, "SELECT case_id, CAST(ts AS VARCHAR) FROM cases") == [("86", "2024-01-25 23:52:00.852852")]
+    assert table(db2, "SELECT reviewer_id, human_decision, review_seconds FROM reviews") == [("1", "Archaea", 13.042)]
+    # a taxonomy path of several levels is joined with "/" (hand-made variant of the same task)
+    tasks = json.loads(REPEATER.read_text())
+    tasks[0]["annotations"][0]["result"][1]["value"]["taxonomy"] = [["Archaea", "Euryarchaeota"], ["Bacteria"]]
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps(tasks))
+    db3, _ = ingest(tmp_path / "d", path, question="categories_0")
+    assert table(db3, "SELECT human_decision FROM reviews") == [("Archaea/Euryarchaeota|Bacteria",)]
+
+
+def test_label_studio_rating_result(tmp_path):
+    # no verbatim Label Studio export with a Rating control was found (SOURCES.md): a hand-made
+    # variant of data_repeater.json whose taxonomy result is replaced by a Rating tag's result as
+    # Label Studio documents it ({"type": "rating", "value": {"rating": 4}}); a second annotator
+    # (user 2, lead_time 6.5) rates 5. Two reviews of case 86 that disagree.
+    tasks = json.loads(REPEATER.read_text())
+    first = tasks[0]["annotations"][0]
+    first["result"][1] = {"from_name": "quality", "to_name": "image", "type": "rating", "value": {"rating": 4}}
+    second = json.loads(json.dumps(first))
+    second.update(id=22, completed_by=2, lead_time=6.5)
+    second["result"][1]["value"]["rating"] = 5
+    tasks[0]["annotations"].append(second)
+    path = tmp_path / "rating.json"
+    path.write_text(json.dumps(tasks))
+    db, r = ingest(tmp_path, path, question="quality")
+    assert (r.rows_read, r.stored, r.quarantined) == (2, 2, 0)
+    assert table(db, "SELECT reviewer_id, human_decision, review_seconds FROM reviews ORDER BY 1") == [
+        ("1", "4", 13.042), ("2", "5", 6.5)]
+
 def test_label_studio_csv_export_is_refused_naming_the_json_export(tmp_path):
     with pytest.raises(IngestError) as err:
         ingest(tmp_path, LS / "real_test_export_csv_csv_test2_result.csv")
@@ -544,6 +607,29 @@ def test_argilla_v2_exports_written_by_argilla_itself(tmp_path, name):
     # the attributes are the field and the metadata, not the export's bookkeeping (status, _server_id)
     assert table(db, "SELECT name, value FROM case_attributes ORDER BY 1") == [("field", "The field"), ("key", "value")]
 
+
+def test_argilla_record_and_response_times(tmp_path):
+    # the verbatim argilla 2.8.0 export with the times Argilla's server adds (hand-made variant:
+    # records fetched from a server carry inserted_at / updated_at, on responses too). q1: the
+    # record was inserted 2024-05-01T10:00:00 -> ts; user a's response updated 10:05:00 (after
+    # inserted 10:01:00) -> completed 10:05; user c's has only inserted_at 10:07:30 -> completed then.
+    (rec,) = json.loads((ARGILLA_REAL / "argilla2_sdk_test_generic_records.json").read_text())
+    rec["inserted_at"], rec["updated_at"] = "2024-05-01T10:00:00", "2024-05-01T11:00:00"
+    a, c = rec["responses"]["q1"]
+    a.update(inserted_at="2024-05-01T10:01:00", updated_at="2024-05-01T10:05:00")
+    c.update(inserted_at="2024-05-01T10:07:30")
+    path = tmp_path / "timed.json"
+    path.write_text(json.dumps([rec]))
+    db, r = ingest(tmp_path, path)  # no --default-ts needed: the export has times
+    assert (r.rows_read, r.stored, r.quarantined) == (2, 2, 0)
+    assert table(db, "SELECT CAST(ts AS VARCHAR) FROM cases") == [("2024-05-01 10:00:00",)]
+    assert table(db, "SELECT right(reviewer_id, 1), CAST(review_completed_at AS VARCHAR) FROM reviews ORDER BY 1") == [
+        ("a", "2024-05-01 10:05:00"), ("c", "2024-05-01 10:07:30")]
+    # without the record's own times, ts is the earliest response time (10:05 vs 10:07:30)
+    del rec["inserted_at"], rec["updated_at"]
+    path.write_text(json.dumps([rec]))
+    db2, _ = ingest(tmp_path / "r", path)
+    assert table(db2, "SELECT CAST(ts AS VARCHAR) FROM cases") == [("2024-05-01 10:05:00",)]
 
 def test_argilla_v2_flat_export_quarantines_the_draft(tmp_path):
     # --question q2 in the flattened export: a's submitted response is a review; b's draft is read,
