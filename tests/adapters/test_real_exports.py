@@ -580,6 +580,46 @@ def test_argilla_v1_record_of_the_argilla_teams_own_dataset(tmp_path, name):
     assert table(db, "SELECT value FROM case_attributes WHERE name = 'prompt_n_tokens'") == [("14",)]
 
 
+ARGILLA1_HF = ARGILLA_REAL / "argilla1_test_paired_suggestions_hf.jsonl"
+
+
+def _dict_of_lists(path: Path, out: Path) -> Path:
+    """The same rows with each response question as a dict of lists -- how ``datasets`` gives a
+    ``Sequence({"user_id", "value", "status"})`` column (argilla 1.x before the list features of
+    1.29; argilla's own test fixture ``feedback_dataset_huggingface`` has this shape)."""
+    lines = []
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        for q in [k for k in rec if isinstance(rec[k], list) and f"{k}-suggestion-metadata" in rec]:
+            rec[q] = {key: [x[key] for x in rec[q]] for key in ("user_id", "value", "status")}
+        lines.append(json.dumps(rec))
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+@pytest.mark.parametrize("layout", ["list of dicts", "dict of lists"])
+def test_argilla_v1_hugging_face_layouts_keep_every_response(tmp_path, layout):
+    # argilla's test records (feedback_dataset_records_with_paired_suggestions), 4 records x 3
+    # annotators, in the Hugging Face layout argilla 1.29.1 writes (SOURCES.md), and as a dict of
+    # lists. --question question-3 (a LabelQuestion); from the file:
+    #   external_id 4: suggested b (agent-3); users 1, 2, 3 answered a, a, c -> 3 overrides
+    #   external_id 5: c; a, c, c -> 1      external_id 6: a; c, c, b -> 3
+    #   external_id 7: b; c, b, b -> 1      => 4 cases, 12 reviews, 3 reviewers, 8 overrides
+    path = ARGILLA1_HF if layout == "list of dicts" else _dict_of_lists(ARGILLA1_HF, tmp_path / "dol.jsonl")
+    db, r = ingest(tmp_path, path, default_ts="2024-01-01", question="question-3")
+    assert (r.format, r.rows_read, r.stored, r.duplicates, r.quarantined) == ("argilla", 12, 12, 0, 0)
+    assert table(db, "SELECT case_id, model_decision, model_version FROM cases ORDER BY 1") == [
+        ("4", "b", "agent-3"), ("5", "c", "agent-3"), ("6", "a", "agent-3"), ("7", "b", "agent-3")]
+    assert table(db, "SELECT case_id, string_agg(right(reviewer_id, 1) || '=' || human_decision, ' ' "
+                     "ORDER BY reviewer_id) FROM reviews GROUP BY 1 ORDER BY 1") == [
+        ("4", "1=a 2=a 3=c"), ("5", "1=a 2=c 3=c"), ("6", "1=c 2=c 3=b"), ("7", "1=c 2=b 3=b")]
+    assert table(db, "SELECT count(DISTINCT reviewer_id), count(*) FILTER (WHERE human_decision <> model_decision) "
+                     "FROM reviews JOIN cases USING (case_id)") == [(3, 8)]
+    # a rating question: question-2 (values 1 or 2), case 7 suggested 2, all three answered 2
+    db2, r2 = ingest(tmp_path / "q2", path, default_ts="2024-01-01", question="question-2")
+    assert (r2.rows_read, r2.stored) == (12, 12)
+    assert table(db2, "SELECT human_decision FROM reviews WHERE case_id = '7'") == [("2",), ("2",), ("2",)]
+
 def test_argilla_v1_both_layouts_are_one_case(tmp_path):
     db = tmp_path / "s.duckdb"
     results = service.ingest_files(db, [ARGILLA_REAL / "awesome_sharegpt_v1_record.json",
