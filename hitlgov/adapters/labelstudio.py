@@ -191,9 +191,25 @@ def _check_task(path: Path, number: int, task: Any) -> None:
     for key, value in (("annotations", _annotations(task)), ("predictions", task.get("predictions") or [])):
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise IngestError(f"{where}: '{key}' is not a list of objects")
-    for a in _annotations(task):
-        if not isinstance(a.get("reviews") or [], list):
-            raise IngestError(f"{where}: an annotation's 'reviews' is not a list")
+    kind = "completion" if _is_pre1(task) else "annotation"
+    for n, a in enumerate(_annotations(task), start=1):
+        reviews = a.get("reviews") or []
+        if not isinstance(reviews, list):
+            raise IngestError(f"{where}: {kind} {n}: 'reviews' is a JSON {json_kind(reviews)}, not a list")
+        for i, r in enumerate(reviews, start=1):
+            if not isinstance(r, dict):
+                raise IngestError(f"{where}: {kind} {n}: 'reviews' item {i} is a JSON {json_kind(r)}, not an object")
+    for key, entries in ((kind + "", _annotations(task)), ("prediction", task.get("predictions") or [])):
+        for n, entry in enumerate(entries, start=1):
+            result = entry.get("result")
+            if result is None:
+                continue
+            if not isinstance(result, list):
+                raise IngestError(f"{where}: {key} {n}: 'result' is a JSON {json_kind(result)}, not a list")
+            for i, item in enumerate(result, start=1):
+                if not isinstance(item, dict):
+                    raise IngestError(f"{where}: {key} {n}: 'result' item {i} is a JSON {json_kind(item)}, "
+                                      "not an object")
 
 
 def _controls(tasks: list[dict]) -> dict[str, str]:

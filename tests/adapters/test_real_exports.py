@@ -767,3 +767,70 @@ def test_monthly_review_time_of_an_annotation_only_export(tmp_path):
     assert month["review_seconds_median"] == pytest.approx(85.444)
     assert month["review_seconds_p90"] == pytest.approx(1005.4232)
     assert month["review_hours"] == pytest.approx(1326.514 / 3600)
+
+
+# -- hostile variants of verbatim exports, written by the test (SOURCES.md): a value of the wrong
+# shape is refused in one line naming the file, the record and the field -- never dropped.
+
+def _variant(tmp_path, source: Path, change, name="variant.json") -> Path:
+    doc = json.loads(source.read_text())
+    change(doc)
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("change, message", [
+    # a review-stage verdict that is a bare id, not an object
+    (lambda d: d[1]["annotations"][0].__setitem__("reviews", [7]),
+     "task 2: annotation 1: 'reviews' item 1 is a JSON number, not an object"),
+    # the second box of task 1's first annotation as a bare string: the label would have
+    # changed silently from "parasites|white" to "white"
+    (lambda d: d[0]["annotations"][0]["result"].__setitem__(1, "parasites"),
+     "task 1: annotation 1: 'result' item 2 is a JSON string, not an object"),
+    (lambda d: d[0]["annotations"][0].__setitem__("result", {"value": {}}),
+     "task 1: annotation 1: 'result' is a JSON object, not a list"),
+])
+def test_label_studio_items_of_the_wrong_shape_are_refused(tmp_path, change, message):
+    source = LS / ("real_test_export_csv_csv_test.json" if "reviews" in message else "real_test_export_yolo_data.json")
+    path = _variant(tmp_path, source, change)
+    with pytest.raises(IngestError) as err:
+        ingest(tmp_path, path)
+    text = str(err.value)
+    assert "\n" not in text and str(path) in text and message in text
+    assert cases_stored(tmp_path / "s.duckdb") == 0
+
+
+def _argilla2(change):
+    def apply(doc):
+        change(doc[0])
+    return apply
+
+
+@pytest.mark.parametrize("source, change, message", [
+    ("argilla2_sdk_test_generic_records.json", _argilla2(lambda r: r["responses"]["q1"].append("value")),
+     "record 1: response 3 of 'responses.q1' is a JSON string, not an object"),
+    ("awesome_sharegpt_v1_hf_record.json", lambda r: r.__setitem__("response", [{"user_id": "u", "value": "x",
+                                                                                 "status": "submitted"}, 5]),
+     "record 1: response 2 of 'response' is a JSON number, not an object"),
+    ("awesome_sharegpt_v1_hf_record.json", lambda r: r.__setitem__("response", {"user_id": "u", "value": ["x"]}),
+     "record 1: 'response.user_id' is a JSON string, not a list of responses"),
+    ("awesome_sharegpt_v1_record.json", lambda r: r.__setitem__("responses", ["submitted"]),
+     "record 1: response 1 of 'responses' is not an object with 'values'"),
+])
+def test_argilla_responses_of_the_wrong_shape_are_refused(tmp_path, source, change, message):
+    path = _variant(tmp_path, ARGILLA_REAL / source, change)
+    with pytest.raises(IngestError) as err:
+        ingest(tmp_path, path, default_ts="2024-06-01")
+    text = str(err.value)
+    assert "\n" not in text and str(path) in text and message in text
+    assert cases_stored(tmp_path / "s.duckdb") == 0
+
+
+def test_argilla_flat_response_column_that_is_not_a_list_is_refused(tmp_path):
+    rec = json.loads((ARGILLA_REAL / "argilla2_sdk_test_generic_flat.jsonl").read_text())
+    rec["q1.responses.users"] = "00000000-0000-4000-8000-00000000000a"  # would be zipped character by character
+    path = tmp_path / "flat.jsonl"
+    path.write_text(json.dumps(rec) + "\n")
+    with pytest.raises(IngestError, match=r"record 1: 'q1\.responses\.users' is a JSON string, not a list"):
+        ingest(tmp_path, path, default_ts="2024-06-01")
