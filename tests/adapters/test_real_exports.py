@@ -13,6 +13,7 @@ from hitlgov.errors import IngestError
 from hitlgov.ingest import service
 from hitlgov.mapping import Mapping
 from hitlgov.metrics import open_source, oversight_summary, rejection_rate
+from hitlgov.metrics.agreement import agreement_summary
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LS = FIXTURES / "labelstudio"
@@ -354,7 +355,21 @@ def test_a2i_human_evaluation_two_workers_rate_two_models(tmp_path):
         (2, 0, "2024-06-07 22:31:57.066")]  # ts: the earliest acceptanceTime
     with open_source(db) as src:
         o = oversight_summary(src)
+        ag = agreement_summary(src, n_boot=0)
     assert (o["cases"], o["cases_without_model_decision"], o["reviews"]) == (2, 2, 4)
+    # agreement on Accuracy, by hand: llama {true, true} agrees, mistral {true, false} does not ->
+    # percent agreement 1/2. Krippendorff's nominal alpha: coincidences o(t,t) = 2, o(t,f) = o(f,t)
+    # = 1, n = 4 (n_t = 3, n_f = 1): D_o = 2/4, D_e = 2*3*1/(4*3) = 1/2 -> alpha = 0. Fleiss:
+    # P = (1 + 0)/2, P_e = (3/4)^2 + (1/4)^2 = 5/8 -> (1/2 - 5/8)/(3/8) = -1/3. Gwet's AC1:
+    # p_e = 3/4*1/4 + 1/4*3/4 = 3/8 -> (1/2 - 3/8)/(5/8) = 0.2. Each worker agrees with the other
+    # on 1 of their 2 cases.
+    assert (ag["cases_with_multiple_reviews"], ag["reviews"], ag["reviewers"]) == (2, 4, 2)
+    assert ag["percent_agreement"] == pytest.approx(0.5)
+    assert ag["krippendorff_alpha_nominal"] == pytest.approx(0.0, abs=1e-12)
+    assert ag["fleiss_kappa"] == pytest.approx(-1 / 3)
+    assert ag["gwet_ac1"] == pytest.approx(0.2)
+    assert [(c["reviewer_id"], c["compared"], c["agreed"]) for c in ag["consensus"]] == [
+        ("bad258db224c3db6", 2, 1), ("ead1ba56c1278175", 2, 1)]
 
 
 def test_a2i_human_evaluation_comparison_metric(tmp_path):
@@ -643,7 +658,14 @@ def test_argilla_v2_exports_written_by_argilla_itself(tmp_path, name):
     assert table(db, "SELECT reviewer_id, human_decision FROM reviews ORDER BY 1") == [(a, "value"), (c, "value")]
     with open_source(db) as src:
         o = oversight_summary(src)
+        ag = agreement_summary(src, n_boot=0)
     assert (o["cases"], o["reviews"], o["override_rate"], o["cases_without_model_decision"]) == (1, 2, 0.0, 0)
+    # agreement, by hand: one case reviewed twice, a and c both "value" -> percent agreement 1;
+    # a single label leaves no expected disagreement, so alpha, Fleiss' kappa and AC1 are undefined
+    assert (ag["cases_with_multiple_reviews"], ag["reviews"], ag["reviewers"]) == (1, 2, 2)
+    assert ag["percent_agreement"] == 1.0
+    assert (ag["krippendorff_alpha_nominal"], ag["fleiss_kappa"], ag["gwet_ac1"]) == (None, None, None)
+    assert [(c["reviewer_id"][-1], c["compared"], c["agreed"]) for c in ag["consensus"]] == [("a", 1, 1), ("c", 1, 1)]
     # the attributes are the field and the metadata, not the export's bookkeeping (status, _server_id)
     assert table(db, "SELECT name, value FROM case_attributes ORDER BY 1") == [("field", "The field"), ("key", "value")]
 
