@@ -856,3 +856,23 @@ def test_argilla_flat_response_column_that_is_not_a_list_is_refused(tmp_path):
     path.write_text(json.dumps(rec) + "\n")
     with pytest.raises(IngestError, match=r"record 1: 'q1\.responses\.users' is a JSON string, not a list"):
         ingest(tmp_path, path, default_ts="2024-06-01")
+
+
+@pytest.mark.parametrize("cut, message", [
+    # cut inside the first result's value, before "data" -- no reader recognises the head
+    (3000, "invalid JSON at line 76 column 12 (Expecting property name enclosed in double quotes); "
+           "the file may be truncated"),
+    # cut after task 1's "data": recognised as Label Studio, refused by its reader
+    (-200, "not a Label Studio export: invalid JSON at line"),
+])
+def test_truncated_json_export_names_the_parse_error(tmp_path, cut, message):
+    # the verbatim YOLO export cut short by the test, as an interrupted download leaves it
+    raw = (LS / "real_test_export_yolo_data.json").read_bytes()
+    path = tmp_path / "export.json"
+    path.write_bytes(raw[:cut])
+    with pytest.raises(IngestError) as err:
+        ingest(tmp_path, path)
+    text = str(err.value)
+    assert "\n" not in text and text.startswith(f"{path}: ") and message in text
+    assert "truncated" in text and "unrecognised content" not in text
+    assert cases_stored(tmp_path / "s.duckdb") == 0
