@@ -29,7 +29,9 @@ Mapping (one row per human answer, SCHEMA §1):
   from ``answerContent``: the key named by the ``answer=`` option; else a crowd classifier's output
   (``{"<name>": {"label": ...}}``, ``{"<name>": {"labels": [...]}}``); else the value of a form's
   only field; else the one checked radio button (``{"<name>": {"<value>": true}}``).
-  ``rationale`` = the classifier's ``workerComment`` or a ``rationale``/``comment`` field.
+  ``rationale`` = the classifier's ``workerComment`` or a ``rationale``/``comment`` field. An
+  ``answerContent`` that gives none of these is quarantined, the reason naming
+  ``--adapter-option answer=FIELD``.
 * A loop with no answers -> one unreviewed row.
 
 Built-in task types (Textract, Rekognition) put the model output in nested

@@ -199,7 +199,7 @@ def _check_task(path: Path, number: int, task: Any) -> None:
         for i, r in enumerate(reviews, start=1):
             if not isinstance(r, dict):
                 raise IngestError(f"{where}: {kind} {n}: 'reviews' item {i} is a JSON {json_kind(r)}, not an object")
-    for key, entries in ((kind + "", _annotations(task)), ("prediction", task.get("predictions") or [])):
+    for key, entries in ((kind, _annotations(task)), ("prediction", task.get("predictions") or [])):
         for n, entry in enumerate(entries, start=1):
             result = entry.get("result")
             if result is None:
