@@ -70,11 +70,13 @@ def read_text(path: Path, what: str) -> str:
 
 
 def load_json(path: Path, what: str) -> Any:
+    content = read_text(path, what)
     try:
-        return json.loads(read_text(path, what))
+        return json.loads(content)
     except json.JSONDecodeError as exc:
+        truncated = "; the file may be truncated" if exc.pos >= len(content.rstrip()) else ""
         raise IngestError(f"{path}: not {what}: invalid JSON at line {exc.lineno} "
-                          f"column {exc.colno} ({exc.msg})") from None
+                          f"column {exc.colno} ({exc.msg}){truncated}") from None
 
 
 def json_kind(value: Any) -> str:

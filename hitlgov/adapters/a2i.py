@@ -29,7 +29,9 @@ Mapping (one row per human answer, SCHEMA §1):
   from ``answerContent``: the key named by the ``answer=`` option; else a crowd classifier's output
   (``{"<name>": {"label": ...}}``, ``{"<name>": {"labels": [...]}}``); else the value of a form's
   only field; else the one checked radio button (``{"<name>": {"<value>": true}}``).
-  ``rationale`` = the classifier's ``workerComment`` or a ``rationale``/``comment`` field.
+  ``rationale`` = the classifier's ``workerComment`` or a ``rationale``/``comment`` field. An
+  ``answerContent`` that gives none of these is quarantined, the reason naming
+  ``--adapter-option answer=FIELD``.
 * A loop with no answers -> one unreviewed row.
 
 Built-in task types (Textract, Rekognition) put the model output in nested
@@ -108,8 +110,8 @@ def read(con: Any, path: Path, *, model_decision: str | None = None, model_score
             "ts": TS_KEYS}
     rows, notices, evaluated = [], [], set()
     for number, file in enumerate(files, start=1):
-        for output in _outputs(file, load_json(file, "an Amazon A2I output")):
-            if _is_human_evaluation(output):
+        for output, evaluation in _outputs(file, load_json(file, "an Amazon A2I output")):
+            if evaluation:
                 found = _evaluation_rows(file, number, output, question, notices)
                 evaluated.update(r["case_id"] for r in found)
                 rows.extend(found)
@@ -151,17 +153,18 @@ def _lookup(content: dict, key: str) -> Any:
     return value
 
 
-def _outputs(file: Path, output: Any) -> list[Any]:
-    """The loop outputs of one file: the object itself, or -- SageMaker human evaluation jobs --
-    its ``humanEvaluationResult`` (an object, or a list of them)."""
+def _outputs(file: Path, output: Any) -> list[tuple[Any, bool]]:
+    """The loop outputs of one file, each with whether it is a human evaluation: the object
+    itself, or -- SageMaker human evaluation jobs -- its ``humanEvaluationResult`` (an object, or a
+    list of them)."""
     if isinstance(output, dict) and "humanAnswers" not in output and "humanEvaluationResult" in output:
         wrapped = output["humanEvaluationResult"]
         rest = {k: v for k, v in output.items() if k != "humanEvaluationResult"}
         items = wrapped if isinstance(wrapped, list) else [wrapped]
         if not items or not all(isinstance(i, dict) for i in items):
             raise IngestError(f"{file}: not an Amazon A2I output: 'humanEvaluationResult' is not an object")
-        return [{**rest, **i} for i in items]
-    return [output]
+        return [({**rest, **i}, True) for i in items]
+    return [(output, _is_human_evaluation(output))]
 
 
 # -- SageMaker human evaluation jobs (humanEvaluationResult) ------------------------------------
@@ -178,24 +181,59 @@ def _is_human_evaluation(output: Any) -> bool:
         for a in answers)
 
 
+def _evaluation_results(where: str, answers: Any) -> list[tuple[dict, dict[str, list[dict]]]]:
+    """Each answer with its ``evaluationResults`` (metric type -> result objects), every level's
+    type checked: a wrong shape is refused naming the answer (1-based) and the field."""
+    if not isinstance(answers, list):
+        raise IngestError(f"{where}: 'humanAnswers' is a JSON {json_kind(answers)}, not a list of answers")
+    out = []
+    for n, a in enumerate(answers, start=1):
+        if not isinstance(a, dict):
+            raise IngestError(f"{where}: answer {n} of 'humanAnswers' is a JSON {json_kind(a)}, not an object")
+        content = a.get("answerContent")
+        if not isinstance(content, dict):
+            raise IngestError(f"{where}: answer {n}: 'answerContent' is a JSON {json_kind(content)}, not an object")
+        results = content.get("evaluationResults")
+        if not isinstance(results, dict):
+            raise IngestError(f"{where}: answer {n}: 'answerContent.evaluationResults' is a JSON "
+                              f"{json_kind(results)}, not an object")
+        for kind, items in results.items():
+            field = f"answerContent.evaluationResults.{kind}"
+            if not isinstance(items, list):
+                raise IngestError(f"{where}: answer {n}: '{field}' is a JSON {json_kind(items)}, not a list")
+            for i, item in enumerate(items, start=1):
+                if not isinstance(item, dict) or text(item.get("metricName")) is None:
+                    raise IngestError(f"{where}: answer {n}: item {i} of '{field}' is not an object with a "
+                                      "'metricName'")
+        out.append((a, results))
+    return out
+
+
 def _evaluation_rows(file: Path, number: int, output: dict, question: str | None, notices: list[str]) -> list[dict]:
     """A human evaluation of model responses: a case per (loop, metric, model) for a per-model
-    metric, per (loop, metric) for a comparison; no model decision (humans judge the models)."""
+    metric, per (loop, metric) for a comparison; no model decision (humans judge the models).
+
+    Every answer is read: an answer (for a per-model metric: an answer and model) without a
+    result for the chosen metric is a row quarantined with that reason, so the counts add up."""
     where = f"{file}: not an Amazon A2I output"
     if not output.get("humanLoopName"):
         raise IngestError(f"{where}: {EXPECTED} ('humanLoopName' is missing)")
-    answers = [a for a in output["humanAnswers"] if isinstance(a, dict)]
-    models = {str(k): text(v) or str(k) for k, v in (output.get("modelResponseIdMap") or {}).items()} \
-        if isinstance(output.get("modelResponseIdMap"), dict) else {}
+    content = output.get("inputContent")
+    if content is not None and not isinstance(content, dict):
+        raise IngestError(f"{where}: 'inputContent' is a JSON {json_kind(content)}, not an object")
+    answered = _evaluation_results(where, output.get("humanAnswers"))
+    answers = [a for a, _ in answered]
+    id_map = output.get("modelResponseIdMap")
+    if id_map is not None and not isinstance(id_map, dict):
+        raise IngestError(f"{where}: 'modelResponseIdMap' is a JSON {json_kind(id_map)}, not an object")
+    models = {str(k): text(v) or str(k) for k, v in (id_map or {}).items()}
     kinds: dict[str, str] = {}
-    for a in answers:
-        results = (a.get("answerContent") or {}).get("evaluationResults") or {}
-        for kind, items in results.items() if isinstance(results, dict) else []:
-            for item in items if isinstance(items, list) else []:
-                if isinstance(item, dict) and item.get("metricName") is not None:
-                    kinds.setdefault(str(item["metricName"]), kind)
-    declared = [str(m.get("metricName")) for m in (output.get("inputContent") or {}).get("evaluationMetrics") or []
-                if isinstance(m, dict)]
+    for _, results in answered:
+        for kind, items in results.items():
+            for item in items:
+                kinds.setdefault(str(item["metricName"]), kind)
+    metrics = (content or {}).get("evaluationMetrics") or []
+    declared = [str(m.get("metricName")) for m in metrics if isinstance(m, dict)] if isinstance(metrics, list) else []
     order = [m for m in declared if m in kinds] + [m for m in kinds if m not in declared]
     if question is not None and question not in kinds:
         raise IngestError(f"{file}: metric '{question}' (--question) is not in the human evaluation "
@@ -207,6 +245,7 @@ def _evaluation_rows(file: Path, number: int, output: dict, question: str | None
         notices.append(f"used metric '{chosen}' of the human evaluation (metrics: {', '.join(order)}); "
                        "choose another with --question NAME")
     kind = kinds[chosen]
+    per_model = kind in PER_MODEL
     loop = text(output["humanLoopName"])
     ts = _path_time(file) or _earliest(answers, "acceptanceTime") or _earliest(answers, "submissionTime")
     attributes = {"metric": chosen, "metric_type": kind}
@@ -216,32 +255,73 @@ def _evaluation_rows(file: Path, number: int, output: dict, question: str | None
     arn = text(output.get("flowDefinitionArn"))
     if arn:
         attributes["flow_definition"] = arn.rsplit("/", 1)[-1]
+
+    judged_by_answer = []
+    for n, (a, results) in enumerate(answered, start=1):
+        field = f"answerContent.evaluationResults.{kind}"
+        items = [i for i in results.get(kind) or [] if str(i["metricName"]) == chosen]
+        judged = []
+        for item in items:
+            if "result" not in item or item["result"] is None:
+                raise IngestError(f"{where}: answer {n}: the '{chosen}' result in '{field}' has no 'result'")
+            if per_model:
+                rid = text(item.get("modelResponseId"))
+                if rid is None:
+                    raise IngestError(f"{where}: answer {n}: the '{chosen}' result in '{field}' has no "
+                                      "'modelResponseId'")
+                if isinstance(item["result"], (dict, list)):
+                    raise IngestError(f"{where}: answer {n}: the '{chosen}' result in '{field}' is a JSON "
+                                      f"{json_kind(item['result'])}, not a value")
+                judged.append((rid, item["result"]))
+            else:
+                judged.append((None, _comparison(where, n, chosen, item["result"], models)))
+        judged_by_answer.append(judged)
+    # the models a per-model metric rates: the job's map, else every model some answer rated
+    rated = list(models) or list(dict.fromkeys(rid for j in judged_by_answer for rid, _ in j))
+
     rows = []
-    for a in answers:
-        items = [i for i in ((a.get("answerContent") or {}).get("evaluationResults") or {}).get(kind) or []
-                 if isinstance(i, dict) and str(i.get("metricName")) == chosen]
-        judged = [(models.get(str(i.get("modelResponseId")), text(i.get("modelResponseId"))), i.get("result"))
-                  for i in items] if kind in PER_MODEL else [(None, _comparison(i.get("result"), models)) for i in items]
+    choose = f"choose another metric with --question NAME (metrics: {', '.join(order)})"
+    for n, (a, judged) in enumerate(zip(answers, judged_by_answer), start=1):
+        worker = text(a.get("workerId"))
         # the answer's time covered every case it judged: shared equally, so workload totals stay right
         seconds = a.get("timeSpentInSeconds")
         share = seconds / len(judged) if isinstance(seconds, (int, float)) and judged else None
-        for model, result in judged:
+        base = {"ts": ts, "reviewer_id": worker, "review_started_at": a.get("acceptanceTime"),
+                "review_completed_at": a.get("submissionTime")}
+        expected = [(rid, next((r for i, r in judged if i == rid), _MISSING)) for rid in rated] if per_model \
+            else (judged or [(None, _MISSING)])
+        for rid, result in expected:
+            model = models.get(rid, rid) if rid is not None else None
             case_id = f"{loop}/{chosen}/{model}" if model else f"{loop}/{chosen}"
-            review = {"case_id": case_id, "ts": ts, "reviewer_id": a.get("workerId"), "human_decision": label(result),
-                      "review_started_at": a.get("acceptanceTime"), "review_completed_at": a.get("submissionTime"),
-                      "review_seconds": share}
-            rows.append({**row({**attributes, **({"model": model} if model else {})}, review, prefix="inputContent"),
-                         "_record": number})
+            extra = {"model": model} if model else {}
+            if result is _MISSING:
+                about = f" for model response {rid}" if rid is not None else ""
+                rows.append({**row({**attributes, **extra}, {"case_id": case_id, **base}, prefix="inputContent"),
+                             "_record": number,
+                             "_reject": f"answer {n} by {worker} has no '{chosen}' result{about} in "
+                                        f"answerContent.evaluationResults.{kind}: not a review of this case; "
+                                        f"{choose}"})
+                continue
+            review = {"case_id": case_id, **base, "human_decision": label(result), "review_seconds": share}
+            rows.append({**row({**attributes, **extra}, review, prefix="inputContent"), "_record": number})
     return rows
 
 
-def _comparison(result: Any, models: dict[str, str]) -> Any:
+_MISSING = object()
+
+
+def _comparison(where: str, n: int, metric: str, result: Any, models: dict[str, str]) -> Any:
     """A comparison's result as a label: the chosen model, a Likert value, or ranks by model."""
-    if isinstance(result, dict) and "modelResponseId" in result:
+    if isinstance(result, dict):
+        if text(result.get("modelResponseId")) is None:
+            raise IngestError(f"{where}: answer {n}: the '{metric}' result is an object without a 'modelResponseId'")
         return models.get(str(result["modelResponseId"]), text(result["modelResponseId"]))
     if isinstance(result, list):
-        return "|".join(sorted(f"{models.get(str(r.get('modelResponseId')), r.get('modelResponseId'))}={r.get('rank')}"
-                               for r in result if isinstance(r, dict)))
+        if not all(isinstance(r, dict) and text(r.get("modelResponseId")) is not None for r in result):
+            raise IngestError(f"{where}: answer {n}: the '{metric}' result is not a list of objects with a "
+                              "'modelResponseId' and 'rank'")
+        return "|".join(sorted(f"{models.get(str(r['modelResponseId']), r['modelResponseId'])}={r.get('rank')}"
+                               for r in result))
     return result
 
 
@@ -272,14 +352,29 @@ def _loop_rows(file: Path, number: int, output: Any, keys: dict, answer_key: str
     if not answers:
         return [{**row(attributes, case, prefix="inputContent"), "_record": number}]
     rows = []
-    for answer in answers:
-        decision, rationale = _answer(answer.get("answerContent"), answer_key)
+    for n, answer in enumerate(answers, start=1):
+        content = answer.get("answerContent")
+        decision, rationale = _answer(content, answer_key)
         review = {"reviewer_id": answer.get("workerId"), "human_decision": decision, "rationale": rationale,
                   "review_started_at": answer.get("acceptanceTime"),
                   "review_completed_at": answer.get("submissionTime"),
                   "review_seconds": answer.get("timeSpentInSeconds")}
-        rows.append({**row(attributes, {**case, **review}, prefix="inputContent"), "_record": number})
+        out = {**row(attributes, {**case, **review}, prefix="inputContent"), "_record": number}
+        if decision is None and isinstance(content, dict) and content:
+            out["_reject"] = _undecided(n, answer, content, answer_key)
+        rows.append(out)
     return rows
+
+
+def _undecided(n: int, answer: dict, content: dict, answer_key: str | None) -> str:
+    """Why a worker's ``answerContent`` gave no decision, naming the option that picks the field."""
+    fields = ", ".join(map(str, content))
+    who = f"answer {n} by {text(answer.get('workerId'))}"
+    if answer_key is not None:
+        return (f"{who}: answerContent has no value for '{answer_key}' (--adapter-option answer={answer_key}; "
+                f"fields: {fields})")
+    return (f"{who}: ambiguous answerContent (fields: {fields}; no classifier output, single field or single "
+            "checked option): name the field that is the decision with --adapter-option answer=FIELD")
 
 
 def _answer(content: Any, answer_key: str | None) -> tuple[str | None, str | None]:

@@ -199,9 +199,9 @@ def _normalise(path: Path, number: int, rec: Any) -> _Record:
     if isinstance(rec.get("fields"), dict):
         return _nested(where, number, rec)
     if any(k.endswith((".responses", ".suggestion")) for k in rec):
-        return _flat(number, rec)
+        return _flat(where, number, rec)
     if any(k.endswith("-suggestion-metadata") for k in rec):
-        return _v1_hf(number, rec)
+        return _v1_hf(where, number, rec)
     raise IngestError(f"{where} has no 'fields' and no question columns ({EXPECTED})")
 
 
@@ -229,11 +229,15 @@ def _nested(where: str, number: int, rec: dict) -> _Record:
         for q, answers in responses.items():
             if not isinstance(answers, list):
                 raise IngestError(f"{where}: responses of '{q}' are not a list")
-            out.responses[q] = [a for a in answers if isinstance(a, dict)]
+            for i, a in enumerate(answers, start=1):
+                if not isinstance(a, dict):
+                    raise IngestError(f"{where}: response {i} of 'responses.{q}' is a JSON {json_kind(a)}, "
+                                      "not an object")
+            out.responses[q] = answers
     elif isinstance(responses, list):  # 1.x: one response per user with values by question
-        for response in responses:
+        for i, response in enumerate(responses, start=1):
             if not isinstance(response, dict) or not isinstance(response.get("values") or {}, dict):
-                raise IngestError(f"{where}: a response is not an object with 'values'")
+                raise IngestError(f"{where}: response {i} of 'responses' is not an object with 'values'")
             for q, value in (response.get("values") or {}).items():
                 out.responses.setdefault(q, []).append({
                     "value": value.get("value") if isinstance(value, dict) else value,
@@ -244,7 +248,7 @@ def _nested(where: str, number: int, rec: dict) -> _Record:
     return out
 
 
-def _flat(number: int, rec: dict) -> _Record:
+def _flat(where: str, number: int, rec: dict) -> _Record:
     """2.x ``to_list(flatten=True)`` / Hugging Face datasets: dotted question columns."""
     questions = list(dict.fromkeys(k.rsplit(".", 1)[0] for k in rec if k.endswith((".responses", ".suggestion"))))
     used = {f"{q}{s}" for q in questions for s in (".responses", ".responses.users", ".responses.status",
@@ -259,12 +263,15 @@ def _flat(number: int, rec: dict) -> _Record:
         values = rec.get(f"{q}.responses") or []
         users = rec.get(f"{q}.responses.users") or []
         statuses = rec.get(f"{q}.responses.status") or []
+        for name, given in ((".responses", values), (".responses.users", users), (".responses.status", statuses)):
+            if not isinstance(given, list):
+                raise IngestError(f"{where}: '{q}{name}' is a JSON {json_kind(given)}, not a list")
         out.responses[q] = [{"value": v, "user_id": u, "status": s}
                             for v, u, s in zip(values, users, [*statuses, *[None] * len(values)])]
     return out
 
 
-def _v1_hf(number: int, rec: dict) -> _Record:
+def _v1_hf(where: str, number: int, rec: dict) -> _Record:
     """1.x ``format_as("datasets")``: ``<q>`` response lists and ``<q>-suggestion`` columns."""
     questions = [k[: -len("-suggestion-metadata")] for k in rec if k.endswith("-suggestion-metadata")]
     used = {f"{q}{s}" for q in questions for s in ("", "-suggestion", "-suggestion-metadata")}
@@ -281,19 +288,26 @@ def _v1_hf(number: int, rec: dict) -> _Record:
         if rec.get(f"{q}-suggestion") is not None:
             out.suggestions[q] = {"value": rec.get(f"{q}-suggestion"), "score": meta.get("score"),
                                   "agent": meta.get("agent")}
-        out.responses[q] = _response_list(rec.get(q))
+        out.responses[q] = _response_list(where, q, rec.get(q))
     return out
 
 
-def _response_list(given: Any) -> list[dict]:
+def _response_list(where: str, question: str, given: Any) -> list[dict]:
     """``<q>`` of the 1.x Hugging Face layout: a list of ``{user_id, value, status}``, or -- as
     ``push_to_huggingface`` writes it -- a dict of lists ``{user_id: [...], value: [...], status:
     [...]}`` (one entry per response)."""
     if isinstance(given, dict):
-        lists = {k: v for k, v in given.items() if isinstance(v, list)}
-        n = max((len(v) for v in lists.values()), default=0)
-        return [{k: (v[i] if i < len(v) else None) for k, v in lists.items()} for i in range(n)]
-    return [a for a in given or [] if isinstance(a, dict)]
+        for k, v in given.items():
+            if not isinstance(v, list):
+                raise IngestError(f"{where}: '{question}.{k}' is a JSON {json_kind(v)}, not a list of responses")
+        n = max((len(v) for v in given.values()), default=0)
+        return [{k: (v[i] if i < len(v) else None) for k, v in given.items()} for i in range(n)]
+    if given is not None and not isinstance(given, list):
+        raise IngestError(f"{where}: '{question}' is a JSON {json_kind(given)}, not a list of responses")
+    for i, a in enumerate(given or [], start=1):
+        if not isinstance(a, dict):
+            raise IngestError(f"{where}: response {i} of '{question}' is a JSON {json_kind(a)}, not an object")
+    return list(given or [])
 
 
 def _pick_question(records: list[_Record], *, exclude: str) -> str | None:

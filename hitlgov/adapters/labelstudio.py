@@ -25,7 +25,8 @@ Mapping (one row per human review, SCHEMA §1):
   nothing else. All the control's result items in one annotation (several boxes) give one label:
   the set of their labels, sorted and joined with ``|``. A taxonomy path is joined with ``/``.
 * Each annotation that was not cancelled (skipped) -> one review: ``reviewer_id`` =
-  ``completed_by`` (a user id; when an object, its email, else its id), ``human_decision`` = its
+  ``completed_by`` (a user id; when an object, its email, else its id; a pre-1.0 completion
+  records no user: ``completion:<completion id>``, with a notice), ``human_decision`` = its
   label, ``rationale`` = the text of a ``textarea`` control (other than the decision),
   ``review_completed_at`` = ``created_at`` (else ``updated_at``), ``review_seconds`` =
   ``lead_time``, ``review_started_at`` = completed - lead_time.
@@ -108,6 +109,11 @@ def read(con: Any, path: Path, *, question: str | None = None) -> pd.DataFrame:
     if question is None and len(controls) > 1:
         notices.append(f"used control '{chosen}' as the decision (controls: {', '.join(controls)}); "
                        "choose another with --question NAME")
+    anonymous = sum(1 for t in tasks if _is_pre1(t) for c in t["completions"] if _user(c.get("completed_by")) is None)
+    if anonymous:
+        notices.append(f"{anonymous} completion(s) of the pre-1.0 'completions' format have no completed_by: each "
+                       "is credited to the placeholder reviewer 'completion:<completion id>' (one per completion, "
+                       "so reviewer workload and agreement cannot tell who did them)")
     missing = sum(1 for t in tasks if not _annotations(t) and not (t.get("predictions") or []))
     if missing:
         notices.append(f"{missing} task(s) have neither annotations nor predictions")
@@ -185,9 +191,25 @@ def _check_task(path: Path, number: int, task: Any) -> None:
     for key, value in (("annotations", _annotations(task)), ("predictions", task.get("predictions") or [])):
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise IngestError(f"{where}: '{key}' is not a list of objects")
-    for a in _annotations(task):
-        if not isinstance(a.get("reviews") or [], list):
-            raise IngestError(f"{where}: an annotation's 'reviews' is not a list")
+    kind = "completion" if _is_pre1(task) else "annotation"
+    for n, a in enumerate(_annotations(task), start=1):
+        reviews = a.get("reviews") or []
+        if not isinstance(reviews, list):
+            raise IngestError(f"{where}: {kind} {n}: 'reviews' is a JSON {json_kind(reviews)}, not a list")
+        for i, r in enumerate(reviews, start=1):
+            if not isinstance(r, dict):
+                raise IngestError(f"{where}: {kind} {n}: 'reviews' item {i} is a JSON {json_kind(r)}, not an object")
+    for key, entries in ((kind, _annotations(task)), ("prediction", task.get("predictions") or [])):
+        for n, entry in enumerate(entries, start=1):
+            result = entry.get("result")
+            if result is None:
+                continue
+            if not isinstance(result, list):
+                raise IngestError(f"{where}: {key} {n}: 'result' is a JSON {json_kind(result)}, not a list")
+            for i, item in enumerate(result, start=1):
+                if not isinstance(item, dict):
+                    raise IngestError(f"{where}: {key} {n}: 'result' item {i} is a JSON {json_kind(item)}, "
+                                      "not an object")
 
 
 def _controls(tasks: list[dict]) -> dict[str, str]:
@@ -227,21 +249,40 @@ def _task_rows(number: int, task: dict, chosen: str | None) -> list[dict]:
             case["outcome"] = _decision(_items(a.get("result"), chosen))
     attributes = scalar_attributes(task.get("data"))
     # a skipped (cancelled) annotation is not a review, but it is in the export: kept, quarantined
-    skipped = [{**row(attributes, {**case, **_review(a, chosen)}, prefix="data"), "_record": number,
+    old = _is_pre1(task)
+    skipped = [{**row(attributes, {**case, **_review(a, chosen, old, task)}, prefix="data"), "_record": number,
                 "_reject": f"skipped annotation (was_cancelled) by {_user(a.get('completed_by'))}: not a review"}
                for a in annotations if a.get("was_cancelled")]
     if not reviews:
         return [{**row(attributes, case, prefix="data"), "_record": number}, *skipped]
-    return [{**row(attributes, {**case, **_review(a, chosen)}, prefix="data"), "_record": number,
+    return [{**row(attributes, {**case, **_review(a, chosen, old, task)}, prefix="data"), "_record": number,
              "_review_events": _review_events(a)}
             for a in reviews] + skipped
 
 
-def _review(annotation: dict, chosen: str | None) -> dict:
+def _is_pre1(task: dict) -> bool:
+    """A task of the pre-1.0 format: its annotations are ``completions``."""
+    return task.get("annotations") is None and bool(task.get("completions"))
+
+
+def _placeholder(completion: dict, task: dict) -> str:
+    """The stand-in reviewer of a pre-1.0 completion without ``completed_by`` (Label Studio
+    before 1.0 recorded no user): ``completion:<completion id>``, else
+    ``completion:<task id>/<position>`` -- stable, so ingesting the export again finds the same review."""
+    if text(completion.get("id")) is not None:
+        return f"completion:{text(completion['id'])}"
+    position = next(i for i, c in enumerate(task["completions"], start=1) if c is completion)
+    return f"completion:{text(task.get('id'))}/{position}"
+
+
+def _review(annotation: dict, chosen: str | None, pre1: bool = False, task: dict | None = None) -> dict:
     completed = annotation.get("created_at") or annotation.get("updated_at")
     seconds = annotation.get("lead_time")
+    reviewer = _user(annotation.get("completed_by"))
+    if reviewer is None and pre1 and task is not None:
+        reviewer = _placeholder(annotation, task)
     return {
-        "reviewer_id": _user(annotation.get("completed_by")),
+        "reviewer_id": reviewer,
         "human_decision": _decision(_items(annotation.get("result"), chosen)),
         "rationale": _textarea(annotation.get("result"), chosen),
         "review_started_at": _minus(completed, seconds),

@@ -93,8 +93,31 @@ def choose_reader(path: Path, fmt: str = "auto") -> Reader:
                 return reader
         except Exception:  # a plugin's detect must not break auto-detection
             continue
+    if path.is_file() and not looks_binary(head):
+        _refuse_invalid_json(path, head)
     what = "binary content" if looks_binary(head) else "unrecognised content"
     raise IngestError(f"{path}: not a CSV, JSON Lines, Parquet or known HITL tool export ({what})")
+
+
+def _refuse_invalid_json(path: Path, head: bytes) -> None:
+    """A file that starts like JSON but that no reader recognised: when it does not parse, say
+    where (a truncated export is the usual cause), instead of "unrecognised content". JSON Lines
+    (several values, "Extra data") is left to the generic message."""
+    from hitlgov.adapters import head_text, read_text
+
+    if not head_text(head).startswith(("[", "{")):
+        return
+    try:
+        content = read_text(path, "JSON")
+        json.loads(content)
+    except IngestError:
+        return
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":
+            return
+        truncated = exc.pos >= len(content.rstrip())
+        raise IngestError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg})"
+                          + ("; the file may be truncated" if truncated else "")) from None
 
 
 def _check_path(path: Path) -> None:

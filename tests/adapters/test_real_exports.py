@@ -13,6 +13,7 @@ from hitlgov.errors import IngestError
 from hitlgov.ingest import service
 from hitlgov.mapping import Mapping
 from hitlgov.metrics import open_source, oversight_summary, rejection_rate
+from hitlgov.metrics.agreement import agreement_summary
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LS = FIXTURES / "labelstudio"
@@ -103,6 +104,92 @@ def test_label_studio_polygon_labels(tmp_path):
     assert table(db, "SELECT case_id, reviewer_id, human_decision, review_seconds FROM reviews") == [
         ("87", "1", "Airplane", 8.65)]
 
+
+def test_label_studio_pre_1_0_completions_format(tmp_path):
+    # label-studio-converter test/fixtures/completions/348.json (SOURCES.md): one task object (not
+    # a list), id 348, one completion id 348001 with no completed_by and no timestamps, lead_time
+    # 72.138, 38 "ner" labels results all "INGREDIENT" -> the label set {"INGREDIENT"}; no
+    # predictions. 1 case, 1 review by the placeholder reviewer "completion:348001".
+    path = LS / "real_pre1_completions_348.json"
+    with pytest.raises(IngestError, match="--default-ts DATE"):
+        ingest(tmp_path, path)  # no time anywhere in the file
+    db, r = ingest(tmp_path, path, default_ts="2020-05-07")
+    assert (r.format, r.rows_read, r.stored, r.duplicates, r.quarantined) == ("labelstudio", 1, 1, 0, 0)
+    assert any("1 completion(s) of the pre-1.0 'completions' format have no completed_by" in n
+               and "completion:<completion id>" in n for n in r.notices)
+    assert table(db, "SELECT case_id, model_decision, CAST(ts AS VARCHAR) FROM cases") == [
+        ("348", None, "2020-05-07 00:00:00")]
+    assert table(db, "SELECT reviewer_id, human_decision, review_seconds FROM reviews") == [
+        ("completion:348001", "INGREDIENT", 72.138)]
+    with open_source(db) as src:
+        o = oversight_summary(src)
+    assert (o["cases"], o["reviews"], o["cases_without_model_decision"]) == (1, 1, 1)
+    # the placeholder is stable: the same file again is a duplicate, not a second review
+    again = service.ingest_files(db, [path], default_ts="2020-05-07")[0]
+    assert (again.stored, again.duplicates) == (0, 1)
+
+def test_label_studio_single_task_object(tmp_path):
+    # GET /api/tasks/{id} returns one task object: here tasks[0] of the verbatim csv_test.json,
+    # written alone by the test -- task 1, hakan@heartex.com's "Car" box (lead_time 7.662), the
+    # "model 0" prediction "Car" (score 0.7212843313260696, created 2022-10-27T19:40:48.842071Z),
+    # rejected by review@heartex.com (review 28)
+    (task, _) = json.loads((LS / "real_test_export_csv_csv_test.json").read_text())
+    path = tmp_path / "task_1.json"
+    path.write_text(json.dumps(task))
+    db, r = ingest(tmp_path, path)
+    assert (r.format, r.rows_read, r.stored, r.duplicates, r.quarantined) == ("labelstudio", 1, 1, 0, 0)
+    assert table(db, "SELECT case_id, model_decision, model_version, round(model_score, 4), CAST(ts AS VARCHAR) "
+                     "FROM cases") == [("1", "Car", "model 0", 0.7213, "2022-10-27 19:40:48.842071")]
+    assert table(db, "SELECT reviewer_id, human_decision, review_seconds FROM reviews") == [
+        ("hakan@heartex.com", "Car", 7.662)]
+    assert table(db, "SELECT reviewed_by, accepted, event_id FROM review_events") == [
+        ("review@heartex.com", False, "28")]
+
+
+REPEATER = LS / "real_test_export_json_min_data_repeater.json"
+
+
+def test_label_studio_taxonomy_result(tmp_path):
+    # label-studio-converter tests/data/test_export_json_min/data_repeater.json: task 86 (created
+    # 2024-01-25T23:52:00.852852Z), one annotation by user 1 (lead_time 13.042) with a
+    # rectanglelabels "labels_0" = "Document Title" and a taxonomy "categories_0" = [["Archaea"]].
+    # Default control: the first with labels, labels_0; --question categories_0 reads the taxonomy.
+    db, r = ingest(tmp_path, REPEATER)
+    assert (r.rows_read, r.stored, r.quarantined) == (1, 1, 0)
+    assert any("used control 'labels_0'" in n and "categories_0" in n for n in r.notices)
+    assert table(db, "SELECT reviewer_id, human_decision, review_seconds FROM reviews") == [
+        ("1", "Document Title", 13.042)]
+    db2, r2 = ingest(tmp_path / "t", REPEATER, question="categories_0")
+    assert (r2.rows_read, r2.stored, r2.quarantined) == (1, 1, 0)
+    assert table(db2, "SELECT case_id, CAST(ts AS VARCHAR) FROM cases") == [("86", "2024-01-25 23:52:00.852852")]
+    assert table(db2, "SELECT reviewer_id, human_decision, review_seconds FROM reviews") == [("1", "Archaea", 13.042)]
+    # a taxonomy path of several levels is joined with "/" (hand-made variant of the same task)
+    tasks = json.loads(REPEATER.read_text())
+    tasks[0]["annotations"][0]["result"][1]["value"]["taxonomy"] = [["Archaea", "Euryarchaeota"], ["Bacteria"]]
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps(tasks))
+    db3, _ = ingest(tmp_path / "d", path, question="categories_0")
+    assert table(db3, "SELECT human_decision FROM reviews") == [("Archaea/Euryarchaeota|Bacteria",)]
+
+
+def test_label_studio_rating_result(tmp_path):
+    # no verbatim Label Studio export with a Rating control was found (SOURCES.md): a hand-made
+    # variant of data_repeater.json whose taxonomy result is replaced by a Rating tag's result as
+    # Label Studio documents it ({"type": "rating", "value": {"rating": 4}}); a second annotator
+    # (user 2, lead_time 6.5) rates 5. Two reviews of case 86 that disagree.
+    tasks = json.loads(REPEATER.read_text())
+    first = tasks[0]["annotations"][0]
+    first["result"][1] = {"from_name": "quality", "to_name": "image", "type": "rating", "value": {"rating": 4}}
+    second = json.loads(json.dumps(first))
+    second.update(id=22, completed_by=2, lead_time=6.5)
+    second["result"][1]["value"]["rating"] = 5
+    tasks[0]["annotations"].append(second)
+    path = tmp_path / "rating.json"
+    path.write_text(json.dumps(tasks))
+    db, r = ingest(tmp_path, path, question="quality")
+    assert (r.rows_read, r.stored, r.quarantined) == (2, 2, 0)
+    assert table(db, "SELECT reviewer_id, human_decision, review_seconds FROM reviews ORDER BY 1") == [
+        ("1", "4", 13.042), ("2", "5", 6.5)]
 
 def test_label_studio_csv_export_is_refused_naming_the_json_export(tmp_path):
     with pytest.raises(IngestError) as err:
@@ -268,7 +355,21 @@ def test_a2i_human_evaluation_two_workers_rate_two_models(tmp_path):
         (2, 0, "2024-06-07 22:31:57.066")]  # ts: the earliest acceptanceTime
     with open_source(db) as src:
         o = oversight_summary(src)
+        ag = agreement_summary(src, n_boot=0)
     assert (o["cases"], o["cases_without_model_decision"], o["reviews"]) == (2, 2, 4)
+    # agreement on Accuracy, by hand: llama {true, true} agrees, mistral {true, false} does not ->
+    # percent agreement 1/2. Krippendorff's nominal alpha: coincidences o(t,t) = 2, o(t,f) = o(f,t)
+    # = 1, n = 4 (n_t = 3, n_f = 1): D_o = 2/4, D_e = 2*3*1/(4*3) = 1/2 -> alpha = 0. Fleiss:
+    # P = (1 + 0)/2, P_e = (3/4)^2 + (1/4)^2 = 5/8 -> (1/2 - 5/8)/(3/8) = -1/3. Gwet's AC1:
+    # p_e = 3/4*1/4 + 1/4*3/4 = 3/8 -> (1/2 - 3/8)/(5/8) = 0.2. Each worker agrees with the other
+    # on 1 of their 2 cases.
+    assert (ag["cases_with_multiple_reviews"], ag["reviews"], ag["reviewers"]) == (2, 4, 2)
+    assert ag["percent_agreement"] == pytest.approx(0.5)
+    assert ag["krippendorff_alpha_nominal"] == pytest.approx(0.0, abs=1e-12)
+    assert ag["fleiss_kappa"] == pytest.approx(-1 / 3)
+    assert ag["gwet_ac1"] == pytest.approx(0.2)
+    assert [(c["reviewer_id"], c["compared"], c["agreed"]) for c in ag["consensus"]] == [
+        ("bad258db224c3db6", 2, 1), ("ead1ba56c1278175", 2, 1)]
 
 
 def test_a2i_human_evaluation_comparison_metric(tmp_path):
@@ -280,6 +381,94 @@ def test_a2i_human_evaluation_comparison_metric(tmp_path):
         ("bad258db224c3db6", MISTRAL, 38.197), ("ead1ba56c1278175", LLAMA, 22.574)]
     with pytest.raises(IngestError, match=r"metric 'Helpfulness' \(--question\) is not in the human evaluation"):
         ingest(tmp_path, A2I_EVAL, question="Helpfulness")
+
+
+# -- hostile variants of the verbatim human-evaluation output, written by the test at run time
+# (SOURCES.md lists them as hand-made): wrong shapes are refused in one line naming the file, the
+# answer and the field; an answer without the chosen metric is read and quarantined.
+
+def _eval_variant(tmp_path, change) -> Path:
+    doc = json.loads(A2I_EVAL.read_text())
+    change(doc["humanEvaluationResult"])
+    path = tmp_path / "variant.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _set(path, value):
+    def change(loop):
+        target = loop
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    return change
+
+
+@pytest.mark.parametrize("change, message", [
+    (_set(["humanAnswers", 1, "answerContent"], "great"),
+     "answer 2: 'answerContent' is a JSON string, not an object"),
+    (_set(["humanAnswers", 0, "answerContent", "evaluationResults"], []),
+     "answer 1: 'answerContent.evaluationResults' is a JSON list, not an object"),
+    (_set(["inputContent"], "What is HIIT?"), "'inputContent' is a JSON string, not an object"),
+    (_set(["humanAnswers", 1], "thumbs up"), "answer 2 of 'humanAnswers' is a JSON string, not an object"),
+    (_set(["humanAnswers", 0, "answerContent", "evaluationResults", "thumbsUpDown"], {"metricName": "Accuracy"}),
+     "answer 1: 'answerContent.evaluationResults.thumbsUpDown' is a JSON object, not a list"),
+    (_set(["humanAnswers", 1, "answerContent", "evaluationResults", "thumbsUpDown", 1], {"metricName": "Accuracy",
+                                                                                         "result": False}),
+     "answer 2: the 'Accuracy' result in 'answerContent.evaluationResults.thumbsUpDown' has no 'modelResponseId'"),
+    (_set(["humanAnswers", 1, "answerContent", "evaluationResults", "thumbsUpDown", 0, "result"], {"up": True}),
+     "answer 2: the 'Accuracy' result in 'answerContent.evaluationResults.thumbsUpDown' is a JSON object"),
+    (_set(["humanAnswers", 0, "answerContent", "evaluationResults", "comparisonChoice", 0], "0"),
+     "answer 1: item 1 of 'answerContent.evaluationResults.comparisonChoice' is not an object with a 'metricName'"),
+])
+def test_a2i_human_evaluation_of_the_wrong_shape_is_refused_naming_answer_and_field(tmp_path, change, message):
+    path = _eval_variant(tmp_path, change)
+    with pytest.raises(IngestError) as err:
+        ingest(tmp_path, path)
+    text = str(err.value)
+    assert "\n" not in text and str(path) in text and message in text
+    assert cases_stored(tmp_path / "s.duckdb") == 0
+
+
+def test_a2i_human_evaluation_answer_without_the_metric_is_quarantined(tmp_path):
+    # worker bad258db224c3db6 (answer 2) gave no Accuracy result (its thumbsUpDown list removed
+    # by the test): its two (answer, model) rows are read and quarantined; ead1ba56c1278175's two
+    # "true" reviews are stored, each with half of its 22.574 s -> rows read 4 = 2 + 0 + 2
+    path = _eval_variant(tmp_path, _set(["humanAnswers", 1, "answerContent", "evaluationResults", "thumbsUpDown"],
+                                        []))
+    db, r = ingest(tmp_path, path)
+    assert (r.rows_read, r.stored, r.duplicates, r.quarantined) == (4, 2, 0, 2)
+    assert table(db, "SELECT reviewer_id, human_decision, review_seconds FROM reviews ORDER BY case_id") == [
+        ("ead1ba56c1278175", "true", 11.287), ("ead1ba56c1278175", "true", 11.287)]
+    reasons = [x for (x,) in table(db, "SELECT reason FROM quarantine ORDER BY reason")]
+    assert len(reasons) == 2
+    for rid, reason in zip("01", reasons):
+        assert reason.startswith(f"answer 2 by bad258db224c3db6 has no 'Accuracy' result for model response {rid}")
+        assert "--question NAME" in reason and "\n" not in reason
+    # choosing a metric both workers gave stores everything
+    _, r2 = ingest(tmp_path / "c", path, question="Correctness")
+    assert (r2.rows_read, r2.stored, r2.quarantined) == (4, 4, 0)
+
+
+def test_a2i_ambiguous_answer_is_quarantined_naming_the_answer_option(tmp_path):
+    # the awsdocs custom-task output with its answerContent replaced by two free fields (hand-made
+    # variant): no single field is the decision -> quarantined, the reason naming the option
+    doc = json.loads((FIXTURES / "a2i" / "real" / "awsdocs_custom_transcribe_output.json").read_text())
+    doc["humanAnswers"][0]["answerContent"] = {"transcription": "use lambda", "quality": "good"}
+    path = tmp_path / "ambiguous.json"
+    path.write_text(json.dumps(doc))
+    db, r = ingest(tmp_path, path)
+    assert (r.rows_read, r.stored, r.quarantined) == (1, 0, 1)
+    (reason,) = table(db, "SELECT reason FROM quarantine")[0]
+    assert reason.startswith("answer 1 by ef7294f850a3d9d1: ambiguous answerContent (fields: transcription, quality")
+    assert "--adapter-option answer=FIELD" in reason
+    db2, r2 = ingest(tmp_path / "o", path, adapter_options={"answer": "quality"})
+    assert (r2.rows_read, r2.stored, r2.quarantined) == (1, 1, 0)
+    assert table(db2, "SELECT human_decision FROM reviews") == [("good",)]
+    # an answer field that is not there: quarantined, the reason naming the option given
+    db3, r3 = ingest(tmp_path / "m", path, adapter_options={"answer": "verdict"})
+    assert (r3.stored, r3.quarantined) == (0, 1)
+    assert "no value for 'verdict' (--adapter-option answer=verdict" in table(db3, "SELECT reason FROM quarantine")[0][0]
 
 
 def test_label_studio_json_min_as_the_converter_writes_it(tmp_path):
@@ -406,6 +595,46 @@ def test_argilla_v1_record_of_the_argilla_teams_own_dataset(tmp_path, name):
     assert table(db, "SELECT value FROM case_attributes WHERE name = 'prompt_n_tokens'") == [("14",)]
 
 
+ARGILLA1_HF = ARGILLA_REAL / "argilla1_test_paired_suggestions_hf.jsonl"
+
+
+def _dict_of_lists(path: Path, out: Path) -> Path:
+    """The same rows with each response question as a dict of lists -- how ``datasets`` gives a
+    ``Sequence({"user_id", "value", "status"})`` column (argilla 1.x before the list features of
+    1.29; argilla's own test fixture ``feedback_dataset_huggingface`` has this shape)."""
+    lines = []
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        for q in [k for k in rec if isinstance(rec[k], list) and f"{k}-suggestion-metadata" in rec]:
+            rec[q] = {key: [x[key] for x in rec[q]] for key in ("user_id", "value", "status")}
+        lines.append(json.dumps(rec))
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+@pytest.mark.parametrize("layout", ["list of dicts", "dict of lists"])
+def test_argilla_v1_hugging_face_layouts_keep_every_response(tmp_path, layout):
+    # argilla's test records (feedback_dataset_records_with_paired_suggestions), 4 records x 3
+    # annotators, in the Hugging Face layout argilla 1.29.1 writes (SOURCES.md), and as a dict of
+    # lists. --question question-3 (a LabelQuestion); from the file:
+    #   external_id 4: suggested b (agent-3); users 1, 2, 3 answered a, a, c -> 3 overrides
+    #   external_id 5: c; a, c, c -> 1      external_id 6: a; c, c, b -> 3
+    #   external_id 7: b; c, b, b -> 1      => 4 cases, 12 reviews, 3 reviewers, 8 overrides
+    path = ARGILLA1_HF if layout == "list of dicts" else _dict_of_lists(ARGILLA1_HF, tmp_path / "dol.jsonl")
+    db, r = ingest(tmp_path, path, default_ts="2024-01-01", question="question-3")
+    assert (r.format, r.rows_read, r.stored, r.duplicates, r.quarantined) == ("argilla", 12, 12, 0, 0)
+    assert table(db, "SELECT case_id, model_decision, model_version FROM cases ORDER BY 1") == [
+        ("4", "b", "agent-3"), ("5", "c", "agent-3"), ("6", "a", "agent-3"), ("7", "b", "agent-3")]
+    assert table(db, "SELECT case_id, string_agg(right(reviewer_id, 1) || '=' || human_decision, ' ' "
+                     "ORDER BY reviewer_id) FROM reviews GROUP BY 1 ORDER BY 1") == [
+        ("4", "1=a 2=a 3=c"), ("5", "1=a 2=c 3=c"), ("6", "1=c 2=c 3=b"), ("7", "1=c 2=b 3=b")]
+    assert table(db, "SELECT count(DISTINCT reviewer_id), count(*) FILTER (WHERE human_decision <> model_decision) "
+                     "FROM reviews JOIN cases USING (case_id)") == [(3, 8)]
+    # a rating question: question-2 (values 1 or 2), case 7 suggested 2, all three answered 2
+    db2, r2 = ingest(tmp_path / "q2", path, default_ts="2024-01-01", question="question-2")
+    assert (r2.rows_read, r2.stored) == (12, 12)
+    assert table(db2, "SELECT human_decision FROM reviews WHERE case_id = '7'") == [("2",), ("2",), ("2",)]
+
 def test_argilla_v1_both_layouts_are_one_case(tmp_path):
     db = tmp_path / "s.duckdb"
     results = service.ingest_files(db, [ARGILLA_REAL / "awesome_sharegpt_v1_record.json",
@@ -429,10 +658,40 @@ def test_argilla_v2_exports_written_by_argilla_itself(tmp_path, name):
     assert table(db, "SELECT reviewer_id, human_decision FROM reviews ORDER BY 1") == [(a, "value"), (c, "value")]
     with open_source(db) as src:
         o = oversight_summary(src)
+        ag = agreement_summary(src, n_boot=0)
     assert (o["cases"], o["reviews"], o["override_rate"], o["cases_without_model_decision"]) == (1, 2, 0.0, 0)
+    # agreement, by hand: one case reviewed twice, a and c both "value" -> percent agreement 1;
+    # a single label leaves no expected disagreement, so alpha, Fleiss' kappa and AC1 are undefined
+    assert (ag["cases_with_multiple_reviews"], ag["reviews"], ag["reviewers"]) == (1, 2, 2)
+    assert ag["percent_agreement"] == 1.0
+    assert (ag["krippendorff_alpha_nominal"], ag["fleiss_kappa"], ag["gwet_ac1"]) == (None, None, None)
+    assert [(c["reviewer_id"][-1], c["compared"], c["agreed"]) for c in ag["consensus"]] == [("a", 1, 1), ("c", 1, 1)]
     # the attributes are the field and the metadata, not the export's bookkeeping (status, _server_id)
     assert table(db, "SELECT name, value FROM case_attributes ORDER BY 1") == [("field", "The field"), ("key", "value")]
 
+
+def test_argilla_record_and_response_times(tmp_path):
+    # the verbatim argilla 2.8.0 export with the times Argilla's server adds (hand-made variant:
+    # records fetched from a server carry inserted_at / updated_at, on responses too). q1: the
+    # record was inserted 2024-05-01T10:00:00 -> ts; user a's response updated 10:05:00 (after
+    # inserted 10:01:00) -> completed 10:05; user c's has only inserted_at 10:07:30 -> completed then.
+    (rec,) = json.loads((ARGILLA_REAL / "argilla2_sdk_test_generic_records.json").read_text())
+    rec["inserted_at"], rec["updated_at"] = "2024-05-01T10:00:00", "2024-05-01T11:00:00"
+    a, c = rec["responses"]["q1"]
+    a.update(inserted_at="2024-05-01T10:01:00", updated_at="2024-05-01T10:05:00")
+    c.update(inserted_at="2024-05-01T10:07:30")
+    path = tmp_path / "timed.json"
+    path.write_text(json.dumps([rec]))
+    db, r = ingest(tmp_path, path)  # no --default-ts needed: the export has times
+    assert (r.rows_read, r.stored, r.quarantined) == (2, 2, 0)
+    assert table(db, "SELECT CAST(ts AS VARCHAR) FROM cases") == [("2024-05-01 10:00:00",)]
+    assert table(db, "SELECT right(reviewer_id, 1), CAST(review_completed_at AS VARCHAR) FROM reviews ORDER BY 1") == [
+        ("a", "2024-05-01 10:05:00"), ("c", "2024-05-01 10:07:30")]
+    # without the record's own times, ts is the earliest response time (10:05 vs 10:07:30)
+    del rec["inserted_at"], rec["updated_at"]
+    path.write_text(json.dumps([rec]))
+    db2, _ = ingest(tmp_path / "r", path)
+    assert table(db2, "SELECT CAST(ts AS VARCHAR) FROM cases") == [("2024-05-01 10:05:00",)]
 
 def test_argilla_v2_flat_export_quarantines_the_draft(tmp_path):
     # --question q2 in the flattened export: a's submitted response is a review; b's draft is read,
@@ -530,3 +789,90 @@ def test_monthly_review_time_of_an_annotation_only_export(tmp_path):
     assert month["review_seconds_median"] == pytest.approx(85.444)
     assert month["review_seconds_p90"] == pytest.approx(1005.4232)
     assert month["review_hours"] == pytest.approx(1326.514 / 3600)
+
+
+# -- hostile variants of verbatim exports, written by the test (SOURCES.md): a value of the wrong
+# shape is refused in one line naming the file, the record and the field -- never dropped.
+
+def _variant(tmp_path, source: Path, change, name="variant.json") -> Path:
+    doc = json.loads(source.read_text())
+    change(doc)
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("change, message", [
+    # a review-stage verdict that is a bare id, not an object
+    (lambda d: d[1]["annotations"][0].__setitem__("reviews", [7]),
+     "task 2: annotation 1: 'reviews' item 1 is a JSON number, not an object"),
+    # the second box of task 1's first annotation as a bare string: the label would have
+    # changed silently from "parasites|white" to "white"
+    (lambda d: d[0]["annotations"][0]["result"].__setitem__(1, "parasites"),
+     "task 1: annotation 1: 'result' item 2 is a JSON string, not an object"),
+    (lambda d: d[0]["annotations"][0].__setitem__("result", {"value": {}}),
+     "task 1: annotation 1: 'result' is a JSON object, not a list"),
+])
+def test_label_studio_items_of_the_wrong_shape_are_refused(tmp_path, change, message):
+    source = LS / ("real_test_export_csv_csv_test.json" if "reviews" in message else "real_test_export_yolo_data.json")
+    path = _variant(tmp_path, source, change)
+    with pytest.raises(IngestError) as err:
+        ingest(tmp_path, path)
+    text = str(err.value)
+    assert "\n" not in text and str(path) in text and message in text
+    assert cases_stored(tmp_path / "s.duckdb") == 0
+
+
+def _argilla2(change):
+    def apply(doc):
+        change(doc[0])
+    return apply
+
+
+@pytest.mark.parametrize("source, change, message", [
+    ("argilla2_sdk_test_generic_records.json", _argilla2(lambda r: r["responses"]["q1"].append("value")),
+     "record 1: response 3 of 'responses.q1' is a JSON string, not an object"),
+    ("awesome_sharegpt_v1_hf_record.json", lambda r: r.__setitem__("response", [{"user_id": "u", "value": "x",
+                                                                                 "status": "submitted"}, 5]),
+     "record 1: response 2 of 'response' is a JSON number, not an object"),
+    ("awesome_sharegpt_v1_hf_record.json", lambda r: r.__setitem__("response", {"user_id": "u", "value": ["x"]}),
+     "record 1: 'response.user_id' is a JSON string, not a list of responses"),
+    ("awesome_sharegpt_v1_record.json", lambda r: r.__setitem__("responses", ["submitted"]),
+     "record 1: response 1 of 'responses' is not an object with 'values'"),
+])
+def test_argilla_responses_of_the_wrong_shape_are_refused(tmp_path, source, change, message):
+    path = _variant(tmp_path, ARGILLA_REAL / source, change)
+    with pytest.raises(IngestError) as err:
+        ingest(tmp_path, path, default_ts="2024-06-01")
+    text = str(err.value)
+    assert "\n" not in text and str(path) in text and message in text
+    assert cases_stored(tmp_path / "s.duckdb") == 0
+
+
+def test_argilla_flat_response_column_that_is_not_a_list_is_refused(tmp_path):
+    rec = json.loads((ARGILLA_REAL / "argilla2_sdk_test_generic_flat.jsonl").read_text())
+    rec["q1.responses.users"] = "00000000-0000-4000-8000-00000000000a"  # would be zipped character by character
+    path = tmp_path / "flat.jsonl"
+    path.write_text(json.dumps(rec) + "\n")
+    with pytest.raises(IngestError, match=r"record 1: 'q1\.responses\.users' is a JSON string, not a list"):
+        ingest(tmp_path, path, default_ts="2024-06-01")
+
+
+@pytest.mark.parametrize("cut, message", [
+    # cut inside the first result's value, before "data" -- no reader recognises the head
+    (3000, "invalid JSON at line 76 column 12 (Expecting property name enclosed in double quotes); "
+           "the file may be truncated"),
+    # cut after task 1's "data": recognised as Label Studio, refused by its reader
+    (-200, "not a Label Studio export: invalid JSON at line"),
+])
+def test_truncated_json_export_names_the_parse_error(tmp_path, cut, message):
+    # the verbatim YOLO export cut short by the test, as an interrupted download leaves it
+    raw = (LS / "real_test_export_yolo_data.json").read_bytes()
+    path = tmp_path / "export.json"
+    path.write_bytes(raw[:cut])
+    with pytest.raises(IngestError) as err:
+        ingest(tmp_path, path)
+    text = str(err.value)
+    assert "\n" not in text and text.startswith(f"{path}: ") and message in text
+    assert "truncated" in text and "unrecognised content" not in text
+    assert cases_stored(tmp_path / "s.duckdb") == 0
