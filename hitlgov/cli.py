@@ -1011,5 +1011,34 @@ def version():
     out.print(__version__)
 
 
+class _FlagHelp:
+    """The built-in ``--help`` option, shown as the flag it is: Typer's rich help gives it a
+    ``<bool>`` type column like any boolean option without a metavar (see :data:`FLAG`)."""
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = FLAG
+        return option
+
+
+def _with_flag_help(cls, default):
+    cls = cls or default
+    return cls if issubclass(cls, _FlagHelp) else type(cls.__name__, (_FlagHelp, cls), {})
+
+
+def _flag_help(typer_app: typer.Typer) -> None:
+    """Every command and group of ``typer_app`` (and of its sub-apps) with :class:`_FlagHelp`."""
+    typer_app.info.cls = _with_flag_help(typer_app.info.cls, typer.core.TyperGroup)
+    for command in typer_app.registered_commands:
+        command.cls = _with_flag_help(command.cls, typer.core.TyperCommand)
+    for group in typer_app.registered_groups:
+        group.cls = _with_flag_help(group.cls, typer.core.TyperGroup)
+        _flag_help(group.typer_instance)
+
+
+_flag_help(app)  # after the last command is registered
+
+
 def main():  # pragma: no cover
     app()
