@@ -401,6 +401,14 @@ def _effect(verdict) -> str:
             "unchanged": "review left the gap unchanged"}.get(verdict, "effect of review undefined")
 
 
+def _bias_flags(bias: dict) -> str:
+    """The flagged reviewers, "none" only when reviewers were tested; "not evaluated (why)" when
+    nobody could be (COMPAS: no reviews) -- no flags among untested reviewers is not a pass."""
+    if bias.get("flagged_reviewers") is None:
+        return f"not evaluated ({bias.get('not_evaluated_reason') or 'no reviewer could be tested'})"
+    return ", ".join(bias["flagged"]) or "none"
+
+
 def _print_metrics(m: dict) -> None:
     o, c, a, r = m["oversight"], m["counts"], m["agreement"], m["roi"]
     out.print(f"[bold]Period[/] {m['period']['from']} .. {m['period']['to']}   "
@@ -411,7 +419,7 @@ def _print_metrics(m: dict) -> None:
         ("override rate", _pct(o["override_rate"])), ("escalation rate", _pct(o["escalation_rate"])),
         ("high-risk review coverage", _pct(o["high_risk_review_coverage"])),
         ("review time median / p90 (s)", f"{_num(o['review_seconds_median'])} / {_num(o['review_seconds_p90'])}"),
-        ("automation-bias flags", ", ".join(m["automation_bias"]["flagged"]) or "none"),
+        ("automation-bias flags", _bias_flags(m["automation_bias"])),
         ("Krippendorff alpha (nominal)", _num(a.get("krippendorff_alpha_nominal"), "{:.3f}")),
         ("Fleiss kappa", _num(a.get("fleiss_kappa"), "{:.3f}")),
         ("reviewer hours / cost", f"{r['reviewer_hours']:,.0f} h / {r['cost']:,.0f}"),

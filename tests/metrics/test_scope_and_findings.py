@@ -160,6 +160,14 @@ def test_no_command_help_shows_a_type_for_a_boolean_flag():
 
 # -- findings that mean what they say ---------------------------------------------------------------------
 
+def test_cli_metrics_table_says_not_evaluated_for_automation_bias_without_reviews(two_systems):
+    """The metrics table's row says why the check did not run, never "none" (which reads as a pass)."""
+    code, out, _ = _cli("metrics", "--system", "screening", "--no-drift", "--db", str(two_systems))
+    assert code == 0, out
+    line = next(x for x in out.splitlines() if "automation-bias flags" in x)
+    assert "not evaluated (no reviews in the selection)" in line and "none" not in line, line
+
+
 def test_automation_bias_without_reviews_is_not_evaluated_never_pass(two_systems):
     with Source.open(two_systems) as src:
         m = compute_metrics(src, Filter(system="screening"), include_drift=False, n_boot=0)
