@@ -71,6 +71,9 @@ def _missing(value: Any) -> bool:
         return False
 
 
+is_missing = _missing  # for the pages' helpers (hitlgov.dashboard.ui)
+
+
 def readable(frame: pd.DataFrame, column_config: dict | None) -> tuple[pd.DataFrame, dict | None, list[str]]:
     """``(frame, column_config, columns_with_dashes)``: every missing cell written as :data:`DASH`;
     a typed column with a gap turned into right-aligned text in its configured format."""

@@ -151,12 +151,23 @@ def empty(message: str) -> None:
     st.info(message)
 
 
+#: a text longer than this is cut in a table column (Streamlit sizes a column to at most 500 px);
+#: such a column is a detail column of its table (:func:`table`), read in full below it
+LONG_TEXT_CHARS = 70
+
+
 def table(rows, *, column_config: dict | None = None, height: int | str = "auto", key: str | None = None,
-          column_order=None) -> None:
+          column_order=None, details: dict[str, str] | None = None, row_label=None) -> None:
     """A table of rows (dicts or a DataFrame). A column with no value in any row -- a rate that
     needs a model decision in an annotation-only selection, an accuracy without outcomes -- is
     left out and named in a caption, instead of a column of empty "None" cells; a missing value
-    in the other columns is a dash, explained in a caption (:mod:`hitlgov.dashboard.cells`)."""
+    in the other columns is a dash, explained in a caption (:mod:`hitlgov.dashboard.cells`).
+
+    ``details`` ({column: label}) names columns whose texts can be longer than a column shows (a
+    quarantined row's raw values, an audit event's detail): they are shown wide, the table's rows
+    can be selected, and the selected row's texts are written out in full under the table as code
+    blocks (plain text, never markup; JSON pretty-printed). ``row_label(row) -> str`` names the
+    selected row there. ``key`` is required with ``details``."""
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     empty = [c for c in frame.columns if len(frame) and frame[c].isna().all()]
     if empty:
@@ -165,11 +176,58 @@ def table(rows, *, column_config: dict | None = None, height: int | str = "auto"
             column_order = [c for c in column_order if c not in empty]
         names = [cells.column_label(c, (column_config or {}).get(c)) for c in empty]
         st.caption("Not shown, no value in this selection: " + md(", ".join(names)) + ".")
+    details = {c: label for c, label in (details or {}).items() if c in frame.columns}
+    if details:
+        if key is None:
+            raise ValueError("a table with detail columns needs a key (its row selection is read back)")
+        column_config = dict(column_config or {})
+        for c, label in details.items():
+            column_config[c] = st.column_config.TextColumn(
+                label, width="large", help=f"Long texts are cut here: select the row to read its {label.lower()} in "
+                                           "full under the table.")
+    source = frame
     frame, column_config, dashed = cells.readable(frame, column_config)
-    st.dataframe(frame, hide_index=True, width="stretch",
-                 column_config=column_config, height=height, key=key, column_order=column_order)
+    event = st.dataframe(frame, hide_index=True, width="stretch", column_config=column_config, height=height,
+                         key=key, column_order=column_order,
+                         **({"on_select": "rerun", "selection_mode": "single-row"} if details else {}))
     if dashed:
         st.caption(f"{cells.DASH} : no value for that row (" + md(", ".join(dashed)) + ").")
+    if details:
+        _details(source, event, details, row_label)
+
+
+def _details(frame: pd.DataFrame, event, details: dict[str, str], row_label) -> None:
+    """The selected row's detail texts in full (see :func:`table`)."""
+    selected = [i for i in (event.selection.rows if event is not None else []) if 0 <= i < len(frame)]
+    names = " and ".join(label.lower() for label in details.values())
+    if not selected:
+        st.caption(f"Select a row (the box at its left) to read its {names} in full.")
+        return
+    row = frame.iloc[selected[0]]
+    with st.container(border=True):
+        title = row_label(row.to_dict()) if row_label else f"Row {selected[0] + 1}"
+        st.markdown(f"**{md(title)}**")
+        for c, label in details.items():
+            st.caption(label)
+            text, language = _full_text(row[c])
+            st.code(text, language=language, wrap_lines=True)
+
+
+def _full_text(value) -> tuple[str, str | None]:
+    """``(text, code language)`` of one detail cell: JSON objects pretty-printed, anything else as it is."""
+    import json
+
+    if cells.is_missing(value):
+        return cells.DASH, None
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str), "json"
+    text = str(value)
+    if text[:1] in "{[":
+        try:
+            return json.dumps(json.loads(text), indent=2, ensure_ascii=False), "json"
+        except ValueError:
+            pass
+    return text, None
 
 
 def pct_column(label: str, help: str | None = None):

@@ -401,6 +401,14 @@ def _effect(verdict) -> str:
             "unchanged": "review left the gap unchanged"}.get(verdict, "effect of review undefined")
 
 
+def _bias_flags(bias: dict) -> str:
+    """The flagged reviewers, "none" only when reviewers were tested; "not evaluated (why)" when
+    nobody could be (COMPAS: no reviews) -- no flags among untested reviewers is not a pass."""
+    if bias.get("flagged_reviewers") is None:
+        return f"not evaluated ({bias.get('not_evaluated_reason') or 'no reviewer could be tested'})"
+    return ", ".join(bias.get("flagged_any", bias["flagged"])) or "none"
+
+
 def _print_metrics(m: dict) -> None:
     o, c, a, r, ab = m["oversight"], m["counts"], m["agreement"], m["roi"], m["automation_bias"]
     out.print(f"[bold]Period[/] {m['period']['from']} .. {m['period']['to']}   "
@@ -412,7 +420,7 @@ def _print_metrics(m: dict) -> None:
         ("high-risk review coverage", _pct(o["high_risk_review_coverage"])),
         ("review time median / p90 (s)", f"{_num(o['review_seconds_median'])} / {_num(o['review_seconds_p90'])}"),
         # every reviewer the finding counts: peers, canaries and outcome-based over-reliance
-        ("automation-bias flags", ", ".join(ab.get("flagged_any", ab["flagged"])) or "none"),
+        ("automation-bias flags", _bias_flags(m["automation_bias"])),
         ("Krippendorff alpha (nominal)", _num(a.get("krippendorff_alpha_nominal"), "{:.3f}")),
         ("Fleiss kappa", _num(a.get("fleiss_kappa"), "{:.3f}")),
         ("reviewer hours / cost", f"{r['reviewer_hours']:,.0f} h / {r['cost']:,.0f}"),
@@ -1010,6 +1018,35 @@ def user_list(as_json: bool = typer.Option(False, "--json", metavar=FLAG), db: O
 def version():
     """Print the version."""
     out.print(__version__)
+
+
+class _FlagHelp:
+    """The built-in ``--help`` option, shown as the flag it is: Typer's rich help gives it a
+    ``<bool>`` type column like any boolean option without a metavar (see :data:`FLAG`)."""
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = FLAG
+        return option
+
+
+def _with_flag_help(cls, default):
+    cls = cls or default
+    return cls if issubclass(cls, _FlagHelp) else type(cls.__name__, (_FlagHelp, cls), {})
+
+
+def _flag_help(typer_app: typer.Typer) -> None:
+    """Every command and group of ``typer_app`` (and of its sub-apps) with :class:`_FlagHelp`."""
+    typer_app.info.cls = _with_flag_help(typer_app.info.cls, typer.core.TyperGroup)
+    for command in typer_app.registered_commands:
+        command.cls = _with_flag_help(command.cls, typer.core.TyperCommand)
+    for group in typer_app.registered_groups:
+        group.cls = _with_flag_help(group.cls, typer.core.TyperGroup)
+        _flag_help(group.typer_instance)
+
+
+_flag_help(app)  # after the last command is registered
 
 
 def main():  # pragma: no cover

@@ -152,7 +152,14 @@ def sentence(f: dict, metrics: dict) -> str:
     if metric == "data_quality.retention_months":
         return (f"The decision log covers {val}" +
                 (f", less than the {bound} minimum." if status != "pass" else f", meeting the {bound} minimum."))
-    return f"{f.get('title') or metric}: {val} (threshold {bound})."
+    if metric == "reliance.canary_catch_rate.rate":
+        return (f"Reviewers caught {val} of the planted wrong model outputs (canaries)"
+                + (f", below the policy's {bound}: known-wrong outputs pass review unnoticed." if status != "pass"
+                   else f", above the policy's minimum of {bound}."))
+    # any other rule: its title says what was found, usually with the value ("Reviewers flagged
+    # for automation bias: 1", from the rule's `found` template); the value is not said twice
+    title = (f.get("title") or metric).rstrip(".")
+    return f"{title} (threshold {bound})." if val in title else f"{title}: {val} (threshold {bound})."
 
 
 def top_findings(findings: list[dict], metrics: dict, *, most: int = MOST, least: int = LEAST,

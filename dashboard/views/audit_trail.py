@@ -149,7 +149,9 @@ else:
         if h["events"]:
             ui.table(h["events"], column_order=["seq", "event_at", "kind", "subject", "hash", "detail"],
                      column_config={"seq": "Seq", "event_at": "Recorded at", "kind": "Event", "subject": "Subject",
-                                    "hash": "Hash", "detail": "Detail"})
+                                    "hash": "Hash"}, key="case_events",
+                     details={"subject": "Subject", "detail": "Detail"},
+                     row_label=lambda r: f"Event {r['seq']} ({r['kind']})")
             st.caption("`ingestion` events commit to every row the run stored (a Merkle root over the rows' "
                        "SHA-256) and are links of the hash chain; `hitlgov verify` re-hashes the rows.")
         else:
@@ -162,5 +164,7 @@ with st.expander("Audit log (newest first)"):
     ev = data.call(audit_trail.audit_events, limit=50, offset=(st.session_state.get("events_page", 1) - 1) * 50)
     if ev["rows"]:
         ui.table(ev["rows"], column_order=["seq", "event_at", "kind", "actor", "subject", "detail", "prev_hash",
-                                           "hash"])
+                                           "hash"], key="audit_log_events",
+                 details={"subject": "Subject", "detail": "Detail"},
+                 row_label=lambda r: f"Event {r['seq']} ({r['kind']})")
         st.pagination(max(1, -(-ev["total"] // 50)), key="events_page", max_visible_pages=9)

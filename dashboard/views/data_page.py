@@ -52,8 +52,9 @@ else:
                "quarantined: the three counts add up to the rows read.")
     runs = data.call(inventory.ingestion_runs, limit=50)
     ui.table(runs, column_order=["run_id", "file", "format", "rows_read", "stored", "duplicates", "quarantined",
-                                 "started_at", "finished_at", "sha256"],
-             column_config={"run_id": "Run", "file": "File", "format": "Format",
+                                 "started_at", "finished_at", "sha256"], key="ingestion_runs",
+             details={"file": "File"}, row_label=lambda r: f"Run {r['run_id']}",
+             column_config={"run_id": "Run", "format": "Format",
                             "rows_read": ui.num_column("Rows read"), "stored": ui.num_column("Stored"),
                             "duplicates": ui.num_column("Duplicates"), "quarantined": ui.num_column("Quarantined"),
                             "started_at": st.column_config.DatetimeColumn("Started", format="YYYY-MM-DD HH:mm:ss"),
@@ -72,9 +73,11 @@ else:
                                      height=max(220, 30 * len(top) + 80), text=[fmt.count(r["rows"]) for r in top]))
         st.caption("Most common reasons, as field: reason (quoted values and numbers folded together).")
         sample = data.call(inventory.quarantine_rows, limit=500)
-        ui.table(sample, height=360, column_config={
-            "run_id": "Run", "file": "File", "row_number": "Row", "field": "Field", "reason": "Reason",
-            "raw": "Raw values"})
+        ui.table(sample, height=360, key="quarantine_rows", column_config={
+            "run_id": "Run", "file": "File", "row_number": "Row", "field": "Field"},
+            details={"reason": "Reason", "raw": "Raw values"},
+            row_label=lambda r: f"Run {r['run_id']}, row {r['row_number']} of {r['file']}"
+                                + (f", field {r['field']}" if r.get("field") else ""))
 
         who = access.current()
 

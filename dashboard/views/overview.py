@@ -42,48 +42,47 @@ k = data.call(summary.kpis, flt, **costs)
 cur, d, prev = k["current"], k["delta"], k["previous_period"]
 prev_name = (f"{prev['label']} ({prev['from']} – {prev['to']})" if prev.get("label") else f"{prev['from']} – {prev['to']}"
              ) if prev else None
-vs = (f"vs {prev_name}" if k["previous"] else "no data in the previous period") if prev else None
 
 cols = st.columns(6)
 ui.kpi(cols[0], "Cases", fmt.count(cur["cases"]), delta=fmt.num(d["cases"]) if d["cases"] is not None else None,
-       delta_color="off", delta_description=vs, help="Decisions the model made in the period.")
+       delta_color="off", help="Decisions the model made in the period.")
 ui.kpi(cols[1], "Automation rate", fmt.pct(cur["automation_rate"]), delta=fmt.pp(d["automation_rate"]),
-       delta_color="off", delta_description=vs, help="Cases decided by the model with no human review.")
+       delta_color="off", help="Cases decided by the model with no human review.")
 ui.kpi(cols[2], "Override rate", fmt.pct(cur["override_rate"]), delta=fmt.pp(d["override_rate"]),
-       delta_color="off", delta_description=vs,
-       help="Reviewed cases whose final decision differs from the model's.")
+       delta_color="off", help="Reviewed cases whose final decision differs from the model's.")
 ui.kpi(cols[3], "Reviewer hours", fmt.hours(cur["reviewer_hours"]),
        delta=fmt.num(d["reviewer_hours"]) + " h" if d["reviewer_hours"] is not None else None,
-       delta_color="inverse", delta_description=vs, help="Total time reviewers spent on the cases.")
+       delta_color="inverse", help="Total time reviewers spent on the cases.")
 ui.kpi(cols[4], "Review cost", fmt.money_short(cur["cost"], currency),
        delta=fmt.money_delta(d["cost"], currency),
-       delta_color="inverse", delta_description=vs,
+       delta_color="inverse",
        help=f"{fmt.money(cur['cost'], currency)}: reviewer hours × {fmt.money(rate, currency)} per hour (policy setting "
             "reviewer_hourly_rate).")
 ui.kpi(cols[5], "Errors caught", fmt.count(cur["errors_caught"]),
        delta=fmt.num(d["errors_caught"]) if d["errors_caught"] is not None else None,
-       delta_description=vs, help="Overridden cases where the outcome proved the reviewer right and the model wrong.")
+       help="Overridden cases where the outcome proved the reviewer right and the model wrong.")
+# what the deltas compare with is said once, here, and the deltas stay short: as every tile's delta
+# description, "vs 2026 Q2 (2026-04-01 – 2026-06-30)" was squeezed to a character or two per line at
+# 1024-1280 px and made the tiles 600 px tall (issue 15's layout)
+st.caption(_compared(k, prev_name).strip())
 money = st.columns(4)
-withheld = " (not compared: fewer outcomes are known yet)" if k["outcome_deltas_withheld"] else ""
 ui.kpi(money[0], "Net benefit of review", fmt.money_short(cur["net_benefit"], currency),
-       delta=fmt.money_delta(d["net_benefit"], currency), delta_description=(vs or "") + withheld if vs else None,
+       delta=fmt.money_delta(d["net_benefit"], currency),
        help=f"Value of the errors review caught, net of those it introduced, minus the review cost. A wrong positive "
             f"decision costs {fmt.money(costs['cost_false_positive'], currency)}, a wrong negative one "
             f"{fmt.money(costs['cost_false_negative'], currency)} (policy settings cost_false_positive / "
             "cost_false_negative).")
 ui.kpi(money[1], "Value of errors caught (net)", fmt.money_short(cur["net_value_of_review"], currency),
-       delta=fmt.money_delta(d["net_value_of_review"], currency), delta_description=(vs or "") + withheld if vs else None,
+       delta=fmt.money_delta(d["net_value_of_review"], currency),
        help="Cost of the model errors review corrected minus the cost of the correct decisions it made wrong.")
 ui.kpi(money[2], "Cost per net error prevented", fmt.money_short(cur["cost_per_net_error_prevented"], currency),
        delta=fmt.money_delta(d["cost_per_net_error_prevented"], currency), delta_color="inverse",
-       delta_description=(vs or "") + withheld if vs else None,
        help="Review cost / (errors caught − errors introduced); n/a when review prevented no net error.")
 ui.kpi(money[3], "Outcomes known", fmt.pct(cur["outcome_known_share"]),
        help="Share of the period's cases whose outcome is known: caught errors and money count only those.")
 st.caption("**Automation rate**: share of cases no human reviewed. **Override rate**: share of reviewed cases "
            "where the decision that took effect differs from the model's. **Errors caught**: overrides the known "
-           f"outcome confirmed ({fmt.count(cur['errors_introduced'])} overrides made a correct model decision wrong). "
-           + _compared(k, prev_name))
+           f"outcome confirmed ({fmt.count(cur['errors_introduced'])} overrides made a correct model decision wrong).")
 if k["outcome_deltas_withheld"]:
     st.caption(f"**Errors and money are not compared with the previous period**: outcomes are known for "
                f"{fmt.pct(cur['outcome_known_share'])} of this period's cases against "

@@ -108,10 +108,15 @@ def test_report_generated_and_downloaded_in_the_browser(server, browser, tmp_pat
     assert "hitlgov-evidence.json" in reader.attachments
 
 
-# What overflows its box, measured in the DOM: a KPI tile's label, value or delta (Streamlit
-# truncates them with an ellipsis: scrollWidth > clientWidth), a caption, a Plotly axis title
-# outside its chart. Table columns are drawn on a canvas (glide-data-grid) and cannot be measured
-# here; their headers are checked by the AppTest column configs instead.
+# What overflows its box or is broken up, measured in the DOM: a KPI tile's label, value or delta
+# (Streamlit truncates them with an ellipsis: scrollWidth > clientWidth), a caption, a Plotly axis
+# title outside its chart. A stylesheet that lets text wrap anywhere never overflows, so the tiles
+# are also read word by word: a word of a tile whose Range has client rects on more than one line
+# was broken mid-word ("Cas|es", "Revi|ewe|r"), and a tile taller than MAX_TILE_PX had its text
+# squeezed into a column of a few characters (the delta "vs 2026 Q2 (...)" once made tiles 600 px
+# tall). Table columns are drawn on a canvas (glide-data-grid) and cannot be measured here; their
+# headers and long cells are checked by tests/dashboard/test_table_cells.py instead.
+MAX_TILE_PX = 250
 _OVERFLOW_JS = """
 () => {
   const out = [];
@@ -122,6 +127,22 @@ _OVERFLOW_JS = """
                                              + '[data-testid=stMetricDelta]')) {
       for (const el of [part, ...part.querySelectorAll('div, p, span')]) {
         if (el.clientWidth > 0 && clipped(el)) { out.push('tile ' + name(part)); break; }
+      }
+    }
+  }
+  for (const tile of document.querySelectorAll('[data-testid=stMetric]')) {
+    const box = tile.getBoundingClientRect();
+    if (box.width === 0) continue;
+    if (box.height > MAX_TILE_PX) out.push('tile ' + Math.round(box.height) + ' px tall ' + name(tile));
+    const walker = document.createTreeWalker(tile, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const text = node.textContent;
+      for (const m of text.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+        if (lines.size > 1) out.push('tile word broken across ' + lines.size + ' lines: ' + m[0] + ' in ' + name(tile));
       }
     }
   }
@@ -146,7 +167,8 @@ _OVERFLOW_JS = """
 @pytest.mark.parametrize("width", [1024, 1280, 1440])
 def test_every_page_in_a_real_browser_at_common_widths(server, browser, width):
     """Every page opens in headless Chromium with no error and keeps the filter in its address;
-    and (issue 15) at 1024, 1280 and 1440 px no KPI tile, caption or axis title overflows its box.
+    and (issue 15) at 1024, 1280 and 1440 px no KPI tile, caption or axis title overflows its box,
+    no word in a tile is broken across lines and no tile is taller than MAX_TILE_PX.
     A screenshot of each page at each width goes to tests/artifacts/layout/. (In `make test`,
     every page is rendered by AppTest: tests/dashboard/test_dashboard.py.)"""
     folder = ARTIFACTS / "layout"
@@ -161,7 +183,7 @@ def test_every_page_in_a_real_browser_at_common_widths(server, browser, width):
             page.screenshot(path=str(folder / f"{view.removesuffix('.py')}-{width}.png"), full_page=True)
             bh.assert_no_error(page, title)
             assert "system=consumer-credit" in page.url, page.url
-            found = page.evaluate(_OVERFLOW_JS)
+            found = page.evaluate(_OVERFLOW_JS.replace("MAX_TILE_PX", str(MAX_TILE_PX)))
             if found:
                 problems[title] = found
     finally:

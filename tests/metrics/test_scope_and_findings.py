@@ -121,13 +121,52 @@ def test_version_flag():
     assert code == 0 and out.strip() == f"hitlgov {__version__}"
 
 
-def test_boolean_options_are_shown_as_flags():
-    code, out, _ = _cli("metrics", "--help")
-    line = next(x for x in out.splitlines() if "--no-drift" in x)
-    assert code == 0 and "<bool>" not in line and "BOOLEAN" not in line
+def _commands(command, path=()):
+    """(path, command) of every command and group under ``command``, itself first."""
+    yield path, command
+    for name, sub in sorted((getattr(command, "commands", None) or {}).items()):
+        yield from _commands(sub, (*path, name))
+
+
+def test_no_command_help_shows_a_type_for_a_boolean_flag():
+    """Every command's and group's ``--help`` (issue 15): a boolean flag -- the built-in --help
+    included -- is shown as a flag, with no type or metavar column ("<bool>", "BOOLEAN")."""
+    import re
+
+    import typer
+    from typer._click import Context
+
+    root = typer.main.get_command(app)
+    checked = set()
+    for path, command in _commands(root):
+        result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "240"})
+        assert result.exit_code == 0, (path, result.output)
+        out = result.stdout
+        assert "<bool>" not in out and "BOOLEAN" not in out, (path, out)
+        ctx = Context(command, info_name=path[-1] if path else "hitlgov")
+        flags = [p for p in command.get_params(ctx) if getattr(p, "is_flag", False) and not getattr(p, "hidden", False)]
+        assert any("--help" in p.opts for p in flags), path
+        for flag in flags:
+            assert not flag.display_type_rich(ctx), (path, flag.opts, flag.display_type_rich(ctx))
+            names = [o for o in (*flag.opts, *flag.secondary_opts) if o.startswith("--")]
+            line = next((x for x in out.splitlines() if re.search(rf"(?<![\w-]){re.escape(names[0])}(?![\w-])", x)),
+                        None)
+            assert line is not None, (path, names, out)
+            rest = line.split(names[-1], 1)[1].strip(" │")
+            assert not re.match(r"<|\[?[A-Z][A-Z_]+\b|bool", rest), (path, names, line)
+            checked.add(names[0])
+    assert {"--help", "--json", "--no-drift", "--version", "--headless"} <= checked, checked
 
 
 # -- findings that mean what they say ---------------------------------------------------------------------
+
+def test_cli_metrics_table_says_not_evaluated_for_automation_bias_without_reviews(two_systems):
+    """The metrics table's row says why the check did not run, never "none" (which reads as a pass)."""
+    code, out, _ = _cli("metrics", "--system", "screening", "--no-drift", "--db", str(two_systems))
+    assert code == 0, out
+    line = next(x for x in out.splitlines() if "automation-bias flags" in x)
+    assert "not evaluated (no reviews in the selection)" in line and "none" not in line, line
+
 
 def test_automation_bias_without_reviews_is_not_evaluated_never_pass(two_systems):
     with Source.open(two_systems) as src:
