@@ -96,6 +96,13 @@ if undecided:
                "labelling or review tool without a prediction): automation, override and error figures leave them "
                "out; their reviews count for hours and cost. See the Oversight page.")
 
+# -- the net benefit's trend (the executive's question: is review worth what it costs, and is that improving?)
+money_trend = data.call(roi.roi_trend, flt, **costs)  # the same figures as page 1 of the executive summary
+if money_trend:
+    st.markdown("**Net benefit of review per month**")
+    ui.chart(charts.net_benefit(roi.net_benefit_trend(money_trend), currency=currency), key="net_benefit_trend")
+    st.caption(roi.NET_BENEFIT_CAPTION)  # the words under the chart on page 1 of the executive summary
+
 # -- findings ---------------------------------------------------------------------------------
 ui.section("Policy findings", f"Each rule of the policy ({policy.name}) applied to the period: FAIL beyond a fail "
            "bound, WARN beyond a warn bound, PASS otherwise; NOT EVALUATED where the log lacks the evidence. The "
@@ -168,7 +175,6 @@ for col, (target, label) in zip(links, [("oversight.py", "Oversight details"),
 # -- trends -----------------------------------------------------------------------------------
 ui.section("Monthly trends")
 trend = data.call(oversight.trend, flt)
-money_trend = data.call(roi.roi_trend, flt, **costs)
 left, right = st.columns(2)
 with left:
     st.markdown("**Cases and human review**")
