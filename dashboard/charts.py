@@ -128,6 +128,33 @@ def bars_and_line(rows: list[dict], *, bar_key: str, bar_label: str, line_key: s
     return _layout(fig, x="Month", height=height)
 
 
+#: the names of the net-benefit chart's two traces (tests read the figure by them)
+NET_BENEFIT_KNOWN = "Net benefit"
+NET_BENEFIT_PENDING = "Outcomes not yet known (lower bound)"
+
+
+def net_benefit(rows: list[dict], *, currency: str, height: int = 280) -> go.Figure:
+    """The monthly net benefit of review in money (``rows``: :func:`hitlgov.metrics.roi.net_benefit_trend`):
+    a solid line over the months whose outcomes are known, stopping where they are not; those
+    months are drawn apart (grey, dotted, hollow markers) as lower bounds. A dashed line marks
+    break-even (0)."""
+    xs = [r["period"] for r in rows]
+    known = [None if r["pending"] else r["net_benefit"] for r in rows]
+    pending = [r["net_benefit"] if r["pending"] else None for r in rows]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=xs, y=known, name=NET_BENEFIT_KNOWN, mode="lines+markers",
+                             line=dict(color=PRIMARY, width=2.5), marker=dict(size=7),
+                             hovertemplate="%{y:,.0f}<extra>%{fullData.name}</extra>"))
+    if any(v is not None for v in pending):
+        fig.add_trace(go.Scatter(x=xs, y=pending, name=NET_BENEFIT_PENDING, mode="lines+markers",
+                                 line=dict(color=MUTED, width=2, dash="dot"),
+                                 marker=dict(size=7, symbol="circle-open", color=MUTED),
+                                 hovertemplate="%{y:,.0f}<extra>%{fullData.name}</extra>"))
+    fig.add_hline(y=0, line_dash="dash", line_color="#94A3B8", line_width=1)
+    fig.update_yaxes(tickformat=",.0f")
+    return _layout(fig, x="Month", y=f"Net benefit ({currency})", height=height)
+
+
 def score_band(rows: list[dict], *, windows: dict | None = None, height: int = 320) -> go.Figure:
     """Model score per month: 10th-90th percentile band, median and mean."""
     xs = [r["period"] for r in rows]

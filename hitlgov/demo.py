@@ -19,8 +19,9 @@ has something true to find, and so that tests can check it finds exactly that:
   ``income`` and ``channel`` shift, scores drift down and the override rate rises - the drift
   view should flag Aug-Oct against the quarter before, and no earlier quarter against another.
 * **Model upgrade** on 2026-05-01: ``v1.4`` -> ``v2.0``, less noisy, so fewer overrides.
-* **Agreement**: ~1.5% of reviewed cases get two or three independent reviewers who mostly
-  agree (Krippendorff's alpha ~0.75); disagreements are often escalated.
+* **Agreement**: 8% of reviewed cases get two or three independent reviewers from one team who
+  mostly agree (Krippendorff's alpha ~0.75); disagreements are often escalated. At 200k cases
+  49 of the 50 team pairs share 20 cases even in the default quarter (pairwise Cohen's kappa).
 * **Outcomes** (repaid = ``approve``, defaulted = ``decline``) are unknown for the last two
   months and randomly for 3%: error-rate metrics must cope with missing ground truth.
   Reviewers are more often right than the model on the cases where they override it (the
@@ -60,7 +61,9 @@ LARGE_LOAN = 50_000  # loans at least this large always go to a human
 AUDIT_SHARE = 0.03  # random audit sample of the remaining cases
 CANARY_SHARE = 0.03  # reviewed cases whose model output shown is a planted wrong one
 INITIAL_REVIEWERS = 5  # rev-01 .. rev-05 record their first judgement before seeing the model
-MULTI_REVIEW_SHARE = 0.03  # reviewed cases given to 2-3 independent reviewers
+MULTI_REVIEW_SHARE = 0.08  # reviewed cases given to 2-3 independent reviewers (3% until issue 15:
+# planted when the default period was the whole log; in the default quarter 4 of 50 pairs shared 20 cases)
+DEFAULT_QUARTER = ("2026-07-01", "2026-09-30")  # the dashboard's and report's default period of the demo
 REVIEWERS = np.array([f"rev-{i:02d}" for i in range(1, 26)])
 TEAM_SIZE = 5  # a multi-reviewed case's co-reviewers come from its first reviewer's team (rev-01..05, ...)
 RUBBER_STAMPER = 6  # index of "rev-07"
@@ -275,7 +278,8 @@ def _reviews(rng, c: dict) -> dict:
     first = rng.choice(len(REVIEWERS), n, p=workload / workload.sum())
     # Co-reviewers are distinct members of the first reviewer's team (calibration pairs, as review
     # teams run them): 5 teams x 10 pairs, so each pair builds up enough shared cases for a
-    # pairwise Cohen's kappa (>= 20 at the default size; data/README.md).
+    # pairwise Cohen's kappa (>= 20 at the default size, for 49 of 50 pairs even in the default
+    # quarter; data/README.md).
     d1 = rng.integers(1, TEAM_SIZE, n)  # distinct co-reviewers: shifted ids within the team
     d2 = rng.integers(1, TEAM_SIZE - 1, n)
     d2 = d2 + (d2 >= d1)
@@ -578,6 +582,7 @@ def _planted(c: dict, r: dict) -> dict:
     gender_model = by_group(c["gender"], GENDERS, c["model_approve"])
     gender_final = by_group(c["gender"], GENDERS, c["final_approve"])
 
+    quarter = (c["ts"] >= _epoch(DEFAULT_QUARTER[0])) & (c["ts"] < _epoch("2026-10-01"))
     ref = (c["ts"] >= _epoch("2026-05-01")) & (c["ts"] < _epoch(DRIFT_FROM))
     cur = c["ts"] >= _epoch(DRIFT_FROM)
 
@@ -611,7 +616,11 @@ def _planted(c: dict, r: dict) -> dict:
         },
         "agreement": {"cases_with_multiple_reviews": int(multi.sum()),
                       "krippendorff_alpha_nominal": round(float(alpha), 4),
-                      **_pair_overlap(rc[multi[rc]], rev[multi[rc]])},
+                      **_pair_overlap(rc[multi[rc]], rev[multi[rc]]),
+                      # the same in the default period (the last full quarter), where the dashboard opens
+                      "default_quarter": {"from": DEFAULT_QUARTER[0], "to": DEFAULT_QUARTER[1],
+                                          "cases_with_multiple_reviews": int((multi & quarter).sum()),
+                                          **_pair_overlap(rc[(multi & quarter)[rc]], rev[(multi & quarter)[rc]])}},
         "accuracy_on_overrides": {
             "reviews": int(overrode.sum()),
             "reviewer_accuracy": _rate(r["human"][review][overrode] == truth[overrode]),

@@ -21,7 +21,7 @@ _PUBLIC = {
                   "reviewer_accuracy", "automation_bias", "high_risk_coverage"),
     "agreement": ("agreement_summary", "multi_review_ratings"),
     "fairness": ("fairness_summary", "fairness_by_attribute", "group_counts"),
-    "drift": ("drift_summary", "default_windows"),
+    "drift": ("drift_summary", "default_windows", "windows_for"),
     "roi": ("roi_summary", "roi_trend"),
     "review_stage": ("rejection_rate",),
     "inventory": ("counts", "retention", "completeness", "ingestion_runs", "quarantine_summary"),

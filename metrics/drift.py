@@ -7,8 +7,22 @@ drift in how well the model serves the reviewers. Evidently runs in
 of cases from each in the engine (Evidently takes about 40 s on 1M rows, and a remote engine
 must not ship whole windows).
 
-Default windows (SCHEMA/issue): reference = the first ``reference_months`` months of the
-period, current = the last ``current_months`` months.
+Default windows (:func:`windows_for`; the same on the dashboard's Drift page, in the PDF and in
+``metrics --json``):
+
+* they span the **scope's own decisions** in the period -- from the first to the last decision
+  date of the filter's system, model version and segment within the period -- so a model version
+  that starts late (v2.0 of the demo, from 2026-05-01) or ends early has both windows on its own
+  cases instead of a reference window before it existed;
+* **current** = the last ``current_months`` months of that span (ending on its last decision date);
+* **reference** = the first ``reference_months`` months of that span, cut to end the day before
+  the current window starts: the two windows **never overlap**. In the default period (the last
+  full quarter, e.g. 2026-07-01..09-30) that is reference 2026-07-01..08-31, current 2026-09-01..30
+  -- the period minus the current window, as the reference's three months would otherwise have
+  contained the current one.
+
+A span no longer than the current window leaves no room for a reference window before it: the
+reference window then ends before it starts and the result says drift could not be tested.
 """
 from __future__ import annotations
 
@@ -36,13 +50,40 @@ def preload_evidently() -> threading.Thread | None:
     return _preload.start("hitlgov.metrics.drift_stats")
 
 
+Window = tuple[dt.date, dt.date]
+
+
 def default_windows(period: tuple[dt.date, dt.date], *, reference_months: int = 3,
-                    current_months: int = 1) -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]]:
-    """``(reference, current)`` windows inside ``period`` as inclusive date ranges."""
+                    current_months: int = 1) -> tuple[Window, Window]:
+    """``(reference, current)`` windows inside ``period`` (inclusive date ranges): current = the
+    last ``current_months`` months, reference = the first ``reference_months`` months ending at
+    the latest the day before the current window (they never overlap). Too short a period for
+    both gives a reference window that ends before it starts (no cases)."""
     start, end = period
-    ref_end = _add_months(start, reference_months) - dt.timedelta(days=1)
-    cur_start = _add_months(end + dt.timedelta(days=1), -current_months)
-    return (start, min(ref_end, end)), (max(cur_start, start), end)
+    cur_start = max(_add_months(end + dt.timedelta(days=1), -current_months), start)
+    ref_end = min(_add_months(start, reference_months) - dt.timedelta(days=1), cur_start - dt.timedelta(days=1))
+    return (start, ref_end), (cur_start, end)
+
+
+def scope_span(source: Source, flt: Filter) -> Window | None:
+    """Days of the first and last decision of the filter (its system, model version, segment and
+    period), or None when it has no decision."""
+    d = source.decisions(flt)
+    row = d.aggregate(first=d.ts.min(), last=d.ts.max()).to_pandas().iloc[0]
+    if pd.isna(row["first"]) or pd.isna(row["last"]):
+        return None
+    return pd.Timestamp(row["first"]).date(), pd.Timestamp(row["last"]).date()
+
+
+def windows_for(source: Source, flt: Filter, *, reference_months: int = 3,
+                current_months: int = 1) -> tuple[Window, Window]:
+    """The default ``(reference, current)`` windows of ``flt`` (module docstring): over the
+    scope's own first..last decision dates within the filter's period (the period itself when the
+    scope has no decision there)."""
+    span = scope_span(source, flt) or (flt.start, flt.end)
+    if span[0] is None or span[1] is None:
+        raise ValueError("the filter has no period and no decisions: give the windows")
+    return default_windows(span, reference_months=reference_months, current_months=current_months)
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
@@ -92,11 +133,13 @@ def drift_summary(source: Source, flt: Filter, *, period: tuple[dt.date, dt.date
                   reference: tuple[dt.date, dt.date] | None = None, current: tuple[dt.date, dt.date] | None = None,
                   reference_months: int = 3, current_months: int = 1, max_rows: int = DEFAULT_SAMPLE,
                   seed: int = 0, html_path=None) -> dict:
-    """Evidently's data-drift result over the two windows, as plain data."""
+    """Evidently's data-drift result over the two windows, as plain data. Windows not given are
+    :func:`windows_for` the filter restricted to ``period``."""
     if reference is None or current is None:
         if period is None:
             raise ValueError("give the period, or both windows")
-        ref_w, cur_w = default_windows(period, reference_months=reference_months, current_months=current_months)
+        ref_w, cur_w = windows_for(source, flt.but(start=period[0], end=period[1]),
+                                   reference_months=reference_months, current_months=current_months)
         reference, current = reference or ref_w, current or cur_w
     cfg = source.config(flt.system)
     features = cfg.features
@@ -108,8 +151,11 @@ def drift_summary(source: Source, flt: Filter, *, period: tuple[dt.date, dt.date
                "current": {"from": current[0].isoformat(), "to": current[1].isoformat(), "cases": n_cur}}
     if ref.empty or cur.empty:
         empty = "reference" if ref.empty else "current"
-        return {"windows": windows, "error": f"the {empty} window has no cases", "columns": [],
-                "drift_share": None, "dataset_drift": None}
+        error = f"the {empty} window has no cases"
+        if reference[1] < reference[0]:
+            error = (f"the scope's decisions span {current_months} month(s) or less: no reference window fits "
+                     "before the current one")
+        return {"windows": windows, "error": error, "columns": [], "drift_share": None, "dataset_drift": None}
     numerical, categorical = _kinds(ref, cur, features)
     for col in numerical:
         ref[col] = pd.to_numeric(ref[col], errors="coerce")

@@ -36,6 +36,40 @@ DEFAULT_HOURLY_RATE = 60.0
 DEFAULT_COST_FALSE_POSITIVE = 2_000.0  # default policy: a wrong approval (credit lost on a default)
 DEFAULT_COST_FALSE_NEGATIVE = 300.0    # default policy: a wrong decline (margin lost on a good customer)
 
+#: outcomes "not yet known": a period (or month) whose cases know the outcome of fewer than a
+#: comparison's share minus this many points (documented in the README). The Overview and the
+#: executive summary withhold outcome deltas by it (:func:`hitlgov.metrics.summary.kpis`) and mark the
+#: months of the net-benefit trend by it (:func:`outcomes_pending`).
+OUTCOME_SHARE_TOLERANCE = 0.05
+
+
+def outcomes_behind(share: float | None, compared_with: float | None) -> bool:
+    """Whether ``share`` (of cases with a known outcome) is markedly below ``compared_with``:
+    more than :data:`OUTCOME_SHARE_TOLERANCE` lower, so its outcome figures would only reflect
+    outcomes not yet known."""
+    return (share or 0.0) < (compared_with or 0.0) - OUTCOME_SHARE_TOLERANCE
+
+
+def outcomes_pending(trend: list[dict]) -> list[bool]:
+    """Per month of :func:`roi_trend`: True where its outcomes are not yet known -- no case with a
+    known outcome, or a known share :func:`outcomes_behind` the best-known month's (the rule that
+    withholds outcome deltas, against the month that knows most). Such a month's caught errors
+    and net benefit are lower bounds: the trend charts draw them apart (dotted, "not yet known")."""
+    best = max((r.get("outcome_known_share") or 0.0 for r in trend), default=0.0)
+    return [not r.get("outcome_known_cases") or outcomes_behind(r.get("outcome_known_share"), best) for r in trend]
+
+
+#: the caption of the net-benefit trend, the same on the Overview and page 1 of the executive summary
+NET_BENEFIT_CAPTION = ("Net benefit per month: errors caught net of errors introduced, in money, minus the "
+                       "review cost. Grey, dotted: outcomes not yet known (a lower bound).")
+
+
+def net_benefit_trend(trend: list[dict]) -> list[dict]:
+    """``[{"period", "net_benefit", "pending"}]`` per month of :func:`roi_trend`: what the Overview
+    and page 1 of the executive summary plot (``pending``: :func:`outcomes_pending`)."""
+    return [{"period": r["period"], "net_benefit": r.get("net_benefit"), "pending": p}
+            for r, p in zip(trend, outcomes_pending(trend))]
+
 
 def _aggregations(c: ir.Table, positive_label: str | None = None) -> dict:
     # errors of the model and of the final decision, on the same cases: those with a model decision

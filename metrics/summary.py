@@ -207,8 +207,9 @@ KPI_KEYS = ("cases", "reviewed_cases", "automation_rate", "review_rate", "overri
 OUTCOME_KEYS = ("errors_caught", "errors_introduced", "net_errors_prevented", "value_of_errors_caught",
                 "net_value_of_review", "net_benefit", "cost_per_net_error_prevented")
 #: an outcome KPI's delta is shown only when the current period knows the outcome of at least the
-#: previous period's share of cases minus this many points (documented in the README)
-OUTCOME_SHARE_TOLERANCE = 0.05
+#: previous period's share of cases minus this many points (documented in the README;
+#: :func:`hitlgov.metrics.roi.outcomes_behind`, which also marks the net-benefit trend's months)
+OUTCOME_SHARE_TOLERANCE = roi.OUTCOME_SHARE_TOLERANCE
 
 
 def kpis(source: Source, flt: Filter, *, hourly_rate: float | None = None,
@@ -252,8 +253,8 @@ def kpis(source: Source, flt: Filter, *, hourly_rate: float | None = None,
     if previous is not None:
         first, _last = _log_span(source, flt.but(start=None, end=None, model_version=None, segment=None))
         log_from = first.isoformat() if first is not None and first > prev_flt.start else None
-    withheld = bool(previous is not None and (current["outcome_known_share"] or 0.0)
-                    < (previous["outcome_known_share"] or 0.0) - OUTCOME_SHARE_TOLERANCE)
+    withheld = bool(previous is not None and roi.outcomes_behind(current["outcome_known_share"],
+                                                                 previous["outcome_known_share"]))
     delta = {k: (current[k] - previous[k]) if previous is not None and current[k] is not None
              and previous[k] is not None and not (withheld and k in OUTCOME_KEYS) else None for k in KPI_KEYS}
     return plain({

@@ -59,7 +59,7 @@ _RC = {
 }
 
 __all__ = ["agreement_forest", "automation_bias", "cases_stack", "color_map", "disparities", "distribution",
-           "effort_and_errors", "fairness_rates", "lines", "score_band", "GROUP_PALETTE"]
+           "effort_and_errors", "fairness_rates", "lines", "net_benefit", "score_band", "GROUP_PALETTE"]
 
 
 def _rc(fn):
@@ -119,9 +119,12 @@ def _month_ticks(ax, labels: list[str]) -> None:
 # -- time series ------------------------------------------------------------------------------
 
 @_rc
-def cases_stack(rows: list[dict], *, height_mm: float = 58) -> str:
-    """Cases per month: decided by the model alone (grey) and reviewed by a person (blue)."""
-    fig, ax = _figure(height_mm, margins=_margins(legend_right=True, rotated=len(rows) > 6))
+def cases_stack(rows: list[dict], *, height_mm: float = 58, width_mm: float = WIDTH_MM) -> str:
+    """Cases per month: decided by the model alone (grey) and reviewed by a person (blue).
+    Narrower than the page (``width_mm``), the legend goes below the axes."""
+    narrow = width_mm < WIDTH_MM
+    m = _narrow_margins(rows) if narrow else _margins(legend_right=True, rotated=len(rows) > 6)
+    fig, ax = _figure(height_mm, width_mm, margins=m)
     x = list(range(len(rows)))
     reviewed = [r["reviewed_cases"] for r in rows]
     automated = [r["cases"] - r["reviewed_cases"] for r in rows]
@@ -131,7 +134,55 @@ def cases_stack(rows: list[dict], *, height_mm: float = 58) -> str:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_ylabel("Cases")
     ax.set_title("Cases per month")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _legend(ax, below=narrow, height_mm=height_mm, left_mm=m[0], width_mm=width_mm)
+    _style(ax)
+    return _svg(fig)
+
+
+#: the strip at the bottom of a narrow chart that holds its legend (one row, under the tick labels)
+LEGEND_BELOW_MM = 4.5
+
+
+def _narrow_margins(rows: list[dict], *, left: float = 17) -> tuple[float, float, float, float]:
+    return (left, 4, 7, (13 if len(rows) > 6 else 8) + LEGEND_BELOW_MM)
+
+
+def _legend(ax, *, below: bool, height_mm: float = 0.0, left_mm: float = 0.0, width_mm: float = WIDTH_MM) -> None:
+    if below:  # one row along the bottom edge of the figure, under the tick labels
+        ax.figure.legend(*ax.get_legend_handles_labels(), loc="lower left", ncol=2, borderaxespad=0,
+                         bbox_to_anchor=(left_mm / width_mm, 0.6 / height_mm), handlelength=1.4, columnspacing=1.0)
+    else:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+
+def _money_tick(currency: str):
+    """Axis ticks in short money ('€12.3k'); a '$' is escaped (matplotlib would read mathtext)."""
+    from hitlgov import formats as fmt
+
+    return FuncFormatter(lambda v, _: fmt.money_short(v, currency).replace("$", r"\$"))
+
+
+@_rc
+def net_benefit(rows: list[dict], *, currency: str, height_mm: float = 46, width_mm: float = WIDTH_MM) -> str:
+    """The monthly net benefit of review (``rows``: :func:`hitlgov.metrics.roi.net_benefit_trend`): a
+    solid line over the months whose outcomes are known, stopping where they are not; those months
+    grey, dotted, hollow markers (lower bounds). Dashed: break-even (0). As on the Overview."""
+    narrow = width_mm < WIDTH_MM
+    m = _narrow_margins(rows, left=19) if narrow else _margins(legend_right=True, rotated=len(rows) > 6, left=19)
+    fig, ax = _figure(height_mm, width_mm, margins=m)
+    x = list(range(len(rows)))
+    known = [math.nan if r["pending"] or r["net_benefit"] is None else r["net_benefit"] for r in rows]
+    pending = [r["net_benefit"] if r["pending"] and r["net_benefit"] is not None else math.nan for r in rows]
+    ax.axhline(0, color="#94A3B8", linewidth=0.8, linestyle="--")
+    ax.plot(x, known, color=PRIMARY, linewidth=1.6, marker="o", markersize=2.8, label="Net benefit")
+    if any(not math.isnan(v) for v in pending):
+        ax.plot(x, pending, color=MUTED, linewidth=1.4, linestyle=":", marker="o", markersize=4,
+                markerfacecolor="white", label="Outcomes not yet known")
+    _month_ticks(ax, _months(rows))
+    ax.yaxis.set_major_formatter(_money_tick(currency))
+    ax.set_ylabel(f"Net benefit ({currency})".replace("$", r"\$"))
+    ax.set_title("Net benefit of review per month")
+    _legend(ax, below=narrow, height_mm=height_mm, left_mm=m[0], width_mm=width_mm)
     _style(ax)
     return _svg(fig)
 

@@ -11,7 +11,7 @@ import base64
 import datetime as dt
 from typing import Any
 
-from hitlgov.metrics import periods
+from hitlgov.metrics import periods, roi
 from hitlgov.metrics.policy import BOUNDS, Policy
 from hitlgov.reports import charts, narrative, regulatory
 
@@ -238,6 +238,7 @@ def build_context(doc: dict, *, kind: str, policy: Policy | None) -> dict:
         "no_model": o.get("cases_without_model_decision") or 0,
         "annotation_only": annotation_only,
         "review_stage": o.get("review_stage") or {},
+        "net_benefit_caption": roi.NET_BENEFIT_CAPTION,  # the Overview's words under the same chart
         "charts": {},
     }
     if empty:
@@ -246,8 +247,11 @@ def build_context(doc: dict, *, kind: str, policy: Policy | None) -> dict:
     c = out["charts"]
     c["effort"] = data_uri(charts.effort_and_errors(money))  # reviewer hours: every review counts
     if not out["annotation_only"]:  # the case trends count cases with a model decision: none here
-        # page 1 of the executive summary also carries the deltas and the period: shorter charts keep it one page
-        _case_charts(c, trend, money, height_mm=46 if kind == "executive" else 58)
+        _case_charts(c, trend, money, height_mm=EXEC_CHART_MM if kind == "executive" else 58,
+                     cases_width_mm=HALF_WIDTH_MM if kind == "executive" else charts.WIDTH_MM)
+        if kind == "executive":  # the net benefit's trend, beside the cases (as on the Overview)
+            c["net_benefit"] = data_uri(charts.net_benefit(roi.net_benefit_trend(money), currency=out["currency"],
+                                                           height_mm=EXEC_CHART_MM, width_mm=HALF_WIDTH_MM))
     if kind == "executive":
         return out
     if m["counts"]["reviews"]:
@@ -259,14 +263,22 @@ def build_context(doc: dict, *, kind: str, policy: Policy | None) -> dict:
     return out
 
 
-def _case_charts(c: dict, trend: list[dict], money: list[dict], *, height_mm: float) -> None:
+#: a chart in one of the two columns of a page (print.css ``.pair``: 87 mm each, a 4 mm gap)
+HALF_WIDTH_MM = (charts.WIDTH_MM - 4) / 2
+#: the height of page 1's charts in the executive summary: page 1 also carries the tiles, the
+#: deltas and the period, and must stay one page (net benefit and cases side by side, then the rates)
+EXEC_CHART_MM = 42
+
+
+def _case_charts(c: dict, trend: list[dict], money: list[dict], *, height_mm: float,
+                 cases_width_mm: float = charts.WIDTH_MM) -> None:
     """The monthly case, rate and error charts (both kinds): over the cases with a model decision."""
     c["rates"] = data_uri(charts.lines(trend, [("automation_rate", "Automation rate", charts.AUTOMATED),
                                               ("override_rate", "Override rate", charts.PRIMARY),
                                               ("escalation_rate", "Escalation rate", charts.CURRENT)],
                                        title="Automation, override and escalation rates per month", ylabel="Rate",
                                        height_mm=height_mm))
-    c["cases"] = data_uri(charts.cases_stack(trend, height_mm=height_mm))
+    c["cases"] = data_uri(charts.cases_stack(trend, height_mm=height_mm, width_mm=cases_width_mm))
     c["errors"] = data_uri(charts.lines(money, [("model_error_rate", "Model decision", charts.MODEL),
                                                 ("final_error_rate", "Final decision", charts.FINAL)],
                                         title="Error rate: model alone vs after review (known outcomes)",

@@ -17,23 +17,26 @@ policy = load_policy(ui.policy_path())
 
 with st.expander("Windows and sample", expanded=False):
     c1, c2, c3 = st.columns(3)
-    ref_months = c1.number_input("Reference: first N months of the period", 1, 12,
+    ref_months = c1.number_input("Reference: first N months (before the current window)", 1, 12,
                                  int(policy.setting("drift_reference_months", 3)), key="drift_ref")
-    cur_months = c2.number_input("Current: last N months of the period", 1, 12,
+    cur_months = c2.number_input("Current: last N months of the scope's decisions", 1, 12,
                                  int(policy.setting("drift_current_months", 1)), key="drift_cur")
     policy_sample = summary.drift_sample_rows(policy)  # the sample the PDF and `metrics --json` use
     choices = sorted({2_000, 5_000, 10_000, 20_000, policy_sample})
     sample = c3.selectbox("Cases sampled per window", choices, index=choices.index(policy_sample), key="drift_sample",
                           format_func=fmt.count, help="A seeded random sample of each window, drawn in the engine. "
                           "Larger samples detect smaller shifts and take longer.")
-period = (flt.start, flt.end)
-reference, current = drift.default_windows(period, reference_months=ref_months, current_months=cur_months)
+# the windows of the PDF and `metrics --json`: over the scope's own first..last decision in the period,
+# the reference ending before the current window starts (metrics/drift.py)
+reference, current = data.call(drift.windows_for, flt, reference_months=int(ref_months), current_months=int(cur_months),
+                               what="the drift windows")
 windows = {"reference": {"from": reference[0].isoformat(), "to": reference[1].isoformat()},
            "current": {"from": current[0].isoformat(), "to": current[1].isoformat()}}
 st.caption(f"Reference window {fmt.day(reference[0])} – {fmt.day(reference[1])}; current window "
-           f"{fmt.day(current[0])} – {fmt.day(current[1])} (policy defaults; change them above).")
-if current[0] <= reference[1]:
-    st.warning("The period is too short for separate windows: the reference and current windows overlap. "
+           f"{fmt.day(current[0])} – {fmt.day(current[1])}: the selection's own decisions in the period, the "
+           "reference ending before the current window starts (policy defaults; change them above).")
+if reference[1] < reference[0]:
+    st.warning("The period is too short for separate windows: no reference window fits before the current one. "
                "Widen the period for a meaningful comparison.")
 
 result, problem = None, None

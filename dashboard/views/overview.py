@@ -89,11 +89,21 @@ if k["outcome_deltas_withheld"]:
                f"{fmt.pct(k['previous']['outcome_known_share'])} of the previous period's, so a drop would only "
                "reflect outcomes not yet known.")
 
-undecided = data.call(oversight.oversight_summary, flt)["cases_without_model_decision"]
+over = data.call(oversight.oversight_summary, flt)
+undecided = over["cases_without_model_decision"]
 if undecided:
     st.caption(f"**{fmt.count(undecided)} of {fmt.count(cur['cases'])} cases have no model decision** (tasks of a "
                "labelling or review tool without a prediction): automation, override and error figures leave them "
                "out; their reviews count for hours and cost. See the Oversight page.")
+
+# -- the net benefit's trend (the executive's question: is review worth what it costs, and is that improving?)
+money_trend = data.call(roi.roi_trend, flt, **costs)  # the same figures as page 1 of the executive summary
+# not for a scope without model decisions (no model error for review to catch), nor without money
+# (positive label unknown): as on page 1 of the executive summary
+if over["cases_with_model_decision"] and any(r["net_benefit"] is not None for r in money_trend):
+    st.markdown("**Net benefit of review per month**")
+    ui.chart(charts.net_benefit(roi.net_benefit_trend(money_trend), currency=currency), key="net_benefit_trend")
+    st.caption(roi.NET_BENEFIT_CAPTION)  # the words under the chart on page 1 of the executive summary
 
 # -- findings ---------------------------------------------------------------------------------
 ui.section("Policy findings", f"Each rule of the policy ({policy.name}) applied to the period: FAIL beyond a fail "
@@ -167,7 +177,6 @@ for col, (target, label) in zip(links, [("oversight.py", "Oversight details"),
 # -- trends -----------------------------------------------------------------------------------
 ui.section("Monthly trends")
 trend = data.call(oversight.trend, flt)
-money_trend = data.call(roi.roi_trend, flt, **costs)
 left, right = st.columns(2)
 with left:
     st.markdown("**Cases and human review**")

@@ -65,6 +65,10 @@ def test_pdf_and_cli_have_the_same_findings_and_drift(cli, pdf):
     m = pdf["evidence"]["values"]["metrics"]
     assert _statuses(m["findings"]) == _statuses(cli["findings"])
     assert "drift.drift_share" in _statuses(cli["findings"])  # drift is a finding on every surface
+    assert m["drift"]["windows"] == cli["drift"]["windows"]  # the same windows (metrics/drift.py:windows_for)
+    # Jan-Jun: current = June, reference = the first 3 months, ending before June (never overlapping)
+    assert {k: (w["from"], w["to"]) for k, w in cli["drift"]["windows"].items()} == {
+        "reference": ("2026-01-01", "2026-03-31"), "current": ("2026-06-01", "2026-06-30")}
     assert {c["column"]: c["statistic"] for c in m["drift"]["columns"]} == pytest.approx(
         {c["column"]: c["statistic"] for c in cli["drift"]["columns"]})
     t = _tally(cli["findings"])
@@ -87,6 +91,9 @@ def test_drift_page_uses_the_same_sample_and_statistics(demo_db, monkeypatch, cl
     at = open_app(demo_db, monkeypatch, page="drift.py", query=QUERY)
     assert_clean(at)
     d = cli["drift"]
+    ref, cur = d["windows"]["reference"], d["windows"]["current"]
+    assert (f"Reference window {ref['from']} – {ref['to']}; current window {cur['from']} – {cur['to']}"
+            in texts(at.caption))
     assert tiles(at)["Share drifted"] == fmt.pct(d["drift_share"])
     table = at.dataframe[0].value
     shown = dict(zip(table["Column"], table["Statistic"]))

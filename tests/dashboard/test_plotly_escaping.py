@@ -60,6 +60,9 @@ def test_every_builder_escapes_data_labels():
                                                                           "current_share": 0.4}],
                         "reference": {"from": "a", "to": "b"}, "current": {"from": "c", "to": "d"}}),
         charts.lines([{"period": "2026-01", "v": 0.1}], [("v", BOLD, "#000")], y=LINK),
+        # the currency comes from the policy file: text like any other, in the axis title
+        charts.net_benefit([{"period": "2026-01-01", "net_benefit": 5.0, "pending": False},
+                            {"period": "2026-02-01", "net_benefit": -1.0, "pending": True}], currency=LINK),
     ]
     for fig in figs:
         text = fig.to_json()

@@ -73,3 +73,23 @@ def test_money_is_none_when_the_positive_label_is_unknown(make_store):
         r = roi.roi_summary(src, JAN)
     assert r["net_benefit"] is None and r["value_of_errors_caught"] is None
     assert r["errors_caught"] == 2  # the counts need no label
+
+
+def test_net_benefit_trend_by_hand(db):
+    """January: the figures above (net benefit 1,820), every outcome known. February: d1's hour of
+    review (60) caught nothing known yet, no outcome known: -60, drawn apart as not yet known."""
+    with Source.open(db) as src:
+        trend = roi.roi_trend(src, Filter(), **roi.costs_from(load_policy()))
+    assert roi.net_benefit_trend(trend) == [{"period": "2026-01-01", "net_benefit": 1820.0, "pending": False},
+                                            {"period": "2026-02-01", "net_benefit": -60.0, "pending": True}]
+
+
+def test_outcomes_pending_uses_the_delta_withholding_rule():
+    """A month is pending when its known share is more than OUTCOME_SHARE_TOLERANCE (5 points)
+    below the best-known month's (here 97%: pending below 92%), or it knows no outcome at all."""
+    assert roi.OUTCOME_SHARE_TOLERANCE == summary.OUTCOME_SHARE_TOLERANCE == 0.05
+    rows = [{"outcome_known_share": s, "outcome_known_cases": n}
+            for s, n in ((0.97, 97), (0.93, 93), (0.91, 91), (0.0, 0), (None, 0))]
+    assert roi.outcomes_pending(rows) == [False, False, True, True, True]
+    assert roi.outcomes_pending([{"outcome_known_share": 0.0, "outcome_known_cases": 0}]) == [True]
+    assert roi.outcomes_pending([]) == []

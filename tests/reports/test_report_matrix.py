@@ -165,3 +165,20 @@ def test_the_one_day_report_that_crashed_renders_a_pdf(tiny, tmp_path):
     out = tmp_path / "jan.pdf"
     result = build.build_report(db=tiny, start=flt.start, end=flt.end, system="tiny", out_file=out, record=False)
     assert out.stat().st_size > 10_000 and result.pages >= 5
+
+
+@pytest.mark.parametrize("case, scope", [("model version", "model version v2.0"),
+                                         ("segment", "age_band = 18-24")])
+def test_the_running_header_names_the_scope(demo, case, scope):
+    """Page 2's running header (print.css @top-left, from the strings set on page 1) names the
+    model version or segment, not only the system: it read "consumer-credit · 2026-... to ..."
+    because the imported macro could not see the template's ``scope_extra``."""
+    import io
+
+    from pypdf import PdfReader
+
+    flt = DEMO[case]
+    with Source.open(demo) as src:
+        result = build.render_report(src, flt, kind="executive", policy=load_policy())
+    page2 = " ".join((PdfReader(io.BytesIO(result.pdf)).pages[1].extract_text() or "").split())
+    assert f"consumer-credit ({scope}) · 2025-11-01 to 2026-10-31" in page2, page2[:300]

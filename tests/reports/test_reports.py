@@ -235,6 +235,16 @@ def test_executive_report_is_two_pages_with_the_numbers(executive, expected):
     assert "FAIL" in text and "Page 2 of 2" in text
 
 
+def test_executive_page_1_draws_the_net_benefit_trend(executive):
+    """Issue 15: "the net benefit and its trend" on page 1. The chart (SVG, text kept as text) is on
+    page 1 with its caption -- the Overview's words -- and, as the demo's outcomes are unknown from
+    2026-09-01 (data/README.md), the legend entry for the months drawn apart as not yet known."""
+    page1 = _flat(executive["page_texts"][0])
+    assert _flat(roi.NET_BENEFIT_CAPTION) in page1
+    assert "Net benefit of review per month" in page1 and "Outcomes not yet known" in page1
+    assert "Automation, override and escalation rates per month" in page1  # the chart after it still fits page 1
+
+
 def test_digest_is_stable_across_runs_and_kinds(compliance, executive, demo, tmp_path):
     # the same store, period and policy give the same digest: the kind and the time are not in it
     assert executive["result"].digest == compliance["result"].digest
