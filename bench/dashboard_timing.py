@@ -167,7 +167,10 @@ def _loaded(page, title: str, chart: bool) -> None:
     page.wait_for_selector(".js-plotly-plot" if chart else "[data-testid=stDataFrame], [data-testid=stAlert], "
                            "[data-testid=stButton], [data-testid=stTable]", timeout=900_000)
     time.sleep(0.05)
+    deadline = time.monotonic() + 900
     while not (page.locator(_IDLE).count() and not page.locator("[data-testid=stSpinner]").count()):
+        if time.monotonic() > deadline:  # a page that never settles fails the run instead of hanging it
+            raise TimeoutError(f"{title}: the script was still running (or a spinner shown) after 15 minutes")
         time.sleep(0.05)
 
 
