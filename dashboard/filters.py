@@ -115,7 +115,7 @@ def _reset_all() -> None:
             del st.query_params[k]
 
 
-def _system_period(system: dict) -> tuple[dt.date, dt.date]:
+def system_period(system: dict) -> tuple[dt.date, dt.date]:
     return dt.date.fromisoformat(system["first"][:10]), dt.date.fromisoformat(system["last"][:10])
 
 
@@ -166,7 +166,7 @@ def sidebar() -> View:
         format_func=lambda s: f"{s} ({by_name[s]['cases']:,} cases)",
         help="The AI system / use case. Defaults to the first system with human reviews.")
     system = by_name[name]
-    lo, hi = _system_period(system)
+    lo, hi = system_period(system)
     context = data.call(inventory.system_context, system=name)
 
     # period: the last full quarter by default (else the whole log), widened in the control

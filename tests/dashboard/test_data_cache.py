@@ -22,6 +22,8 @@ from hitlgov import result_cache, store
 from hitlgov.dashboard import data, warmup
 from hitlgov.metrics import inventory, oversight
 from hitlgov.metrics.source import Filter
+from hitlgov.ingest.pipeline import ingest_path
+from hitlgov.mapping import Mapping
 from conftest import CACHE_LOG as LOG, CACHE_MORE as MORE, ingest_text as ingest
 
 
@@ -147,7 +149,7 @@ def test_warm_up_fills_the_store_and_the_first_visit_reads_it(db, monkeypatch):
     monkeypatch.setenv("HITLGOV_DB", str(db))  # what run() sets is restored after the test
     monkeypatch.setenv("HITLGOV_AUTH", "none")
     monkeypatch.setattr(data, "SAVE_WAIT_SECONDS", data.SAVE_WAIT_SECONDS)
-    out = warmup.run(db, pages=("oversight",))
+    out = warmup.run(db, pages=("oversight",), extra_choices=0)
     assert isinstance(out["oversight"], float), out
     kinds = dashboard_entries(db)
     assert "dashboard:hitlgov.metrics.oversight.oversight_summary" in kinds
@@ -200,3 +202,56 @@ def test_warm_up_stops_when_the_server_is_gone(db, monkeypatch):
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "warm-up" not in run.stderr  # no page rendered
     assert dashboard_entries(db) == {}
+
+
+# two model versions and a segment attribute: the sidebar offers v1, v2 and region=north/south
+VERSIONED = """case_id,ts,model_version,region,model_decision,model_score,reviewer_id,human_decision,review_seconds,outcome
+c1,2026-01-05T09:00:00,v1,north,approve,0.9,,,,approve
+c2,2026-01-10T09:00:00,v1,south,decline,0.3,r1,approve,120,approve
+c3,2026-02-20T09:00:00,v2,north,decline,0.4,r1,decline,60,decline
+c4,2026-03-03T09:00:00,v2,south,approve,0.6,r2,decline,30,approve
+"""
+
+
+def test_warm_up_goes_through_the_sidebar_choices(tmp_path, monkeypatch):
+    """After the default views the warm-up renders the pages for each choice the sidebar offers
+    (each model version, each segment; no whole-log choice: this log covers no full quarter, so
+    its default period is already the whole log); a visitor then choosing model version v2
+    computes nothing and sees v2's own override rate (c3 kept, c4 overridden: 1 of 2)."""
+    st.cache_data.clear()
+    data._versions.clear()
+    path = tmp_path / "v.duckdb"
+    (tmp_path / "v.csv").write_text(VERSIONED)
+    with store.connect(path) as con:
+        ingest_path(con, tmp_path / "v.csv", mapping=Mapping(system="credit", sensitive=["region"]))
+    offered = warmup.choices(path)
+    system = "credit"
+    assert offered == [{"system": system, "version": "v1"}, {"system": system, "version": "v2"},
+                       {"system": system, "segment": "region=north"}, {"system": system, "segment": "region=south"}]
+    assert warmup.choices(path, limit=1) == offered[:1] and warmup.choices(path, limit=0) == []
+    monkeypatch.setenv("HITLGOV_DB", str(path))
+    monkeypatch.setenv("HITLGOV_AUTH", "none")
+    monkeypatch.setattr(data, "SAVE_WAIT_SECONDS", data.SAVE_WAIT_SECONDS)
+    out = warmup.run(path, pages=("oversight",), extra_choices=2)
+    assert list(out) == ["oversight", f"oversight?system={system}&version=v1", f"oversight?system={system}&version=v2"]
+    assert all(isinstance(v, float) for v in out.values()), out
+    st.cache_data.clear()
+    data._versions.clear()
+    for name in ("oversight_summary", "high_risk_coverage", "trend", "by_model_version", "automation_bias"):
+        forbid(monkeypatch, oversight, name)
+    at = AppTest.from_file(str(APP_FILE), default_timeout=60)
+    at.query_params.update({"system": system, "version": "v2"})
+    at.run()
+    at.switch_page("views/oversight.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not [e.value for e in at.error if "Unexpected error" in e.value]
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles.get("Override rate") == "50.0%", tiles
+
+
+def test_warm_up_choices_setting(monkeypatch):
+    monkeypatch.delenv(warmup.ENV_CHOICES, raising=False)
+    assert warmup.max_choices() == warmup.MAX_CHOICES
+    for text, want in (("0", 0), ("3", 3), ("-2", 0), ("lots", warmup.MAX_CHOICES), ("", warmup.MAX_CHOICES)):
+        monkeypatch.setenv(warmup.ENV_CHOICES, text)
+        assert warmup.max_choices() == want, text
