@@ -30,6 +30,16 @@ def build_store(tmp_path: Path, text: str, *, name: str = "log.csv", mapping: Ma
 
 
 #: a hand-computed log for the result-cache tests (store and dashboard): 4 cases, 3 reviewed, 2 overridden
+# the ROI log whose every money figure tests/metrics/test_roi_money.py computes by hand (January:
+# a false positive and a false negative caught, one introduced; February: outcomes not yet known)
+ROI_LOG = """case_id,ts,model_decision,reviewer_id,human_decision,review_seconds,outcome
+c1,2026-01-10T09:00:00,approve,r1,decline,3600,decline
+c2,2026-01-10T10:00:00,decline,r1,approve,3600,approve
+c3,2026-01-10T11:00:00,approve,r2,decline,3600,approve
+c4,2026-01-10T12:00:00,decline,,,,approve
+d1,2026-02-10T09:00:00,approve,r1,decline,3600,
+d2,2026-02-11T09:00:00,approve,,,,
+"""
 CACHE_LOG = """case_id,ts,model_decision,model_score,reviewer_id,human_decision,review_seconds,outcome
 c1,2026-01-05T09:00:00,approve,0.9,,,,approve
 c2,2026-01-10T09:00:00,decline,0.3,r1,approve,120,approve

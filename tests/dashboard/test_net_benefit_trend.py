@@ -12,6 +12,7 @@ import json
 import pytest
 
 from hitlgov.dashboard import charts
+from conftest import ROI_LOG as LOG
 from hitlgov.mapping import Mapping
 from hitlgov.metrics import roi
 from hitlgov.metrics.policy import load_policy
@@ -20,14 +21,6 @@ from test_dashboard import assert_clean, open_app, texts
 
 pytestmark = pytest.mark.xdist_group("dashboard")
 
-LOG = """case_id,ts,model_decision,reviewer_id,human_decision,review_seconds,outcome
-c1,2026-01-10T09:00:00,approve,r1,decline,3600,decline
-c2,2026-01-10T10:00:00,decline,r1,approve,3600,approve
-c3,2026-01-10T11:00:00,approve,r2,decline,3600,approve
-c4,2026-01-10T12:00:00,decline,,,,approve
-d1,2026-02-10T09:00:00,approve,r1,decline,3600,
-d2,2026-02-11T09:00:00,approve,,,,
-"""
 QUERY = {"from": "2026-01-01", "to": "2026-02-28"}
 
 

@@ -15,19 +15,12 @@ import datetime as dt
 
 import pytest
 
+from conftest import ROI_LOG as LOG
 from hitlgov.mapping import Mapping
 from hitlgov.metrics import roi, summary
 from hitlgov.metrics.policy import load_policy
 from hitlgov.metrics.source import Filter, Source
 
-LOG = """case_id,ts,model_decision,reviewer_id,human_decision,review_seconds,outcome
-c1,2026-01-10T09:00:00,approve,r1,decline,3600,decline
-c2,2026-01-10T10:00:00,decline,r1,approve,3600,approve
-c3,2026-01-10T11:00:00,approve,r2,decline,3600,approve
-c4,2026-01-10T12:00:00,decline,,,,approve
-d1,2026-02-10T09:00:00,approve,r1,decline,3600,
-d2,2026-02-11T09:00:00,approve,,,,
-"""
 JAN = Filter(dt.date(2026, 1, 1), dt.date(2026, 1, 31))
 
 
