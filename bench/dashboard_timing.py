@@ -164,8 +164,10 @@ def _loaded(page, title: str, chart: bool) -> None:
     """The title and first chart (or table) are visible, the script has finished and no
     "Computing ..." spinner is left."""
     page.wait_for_selector(f"h1:has-text('{title}')", timeout=900_000)
-    page.wait_for_selector(".js-plotly-plot" if chart else "[data-testid=stDataFrame], [data-testid=stAlert], "
-                           "[data-testid=stButton], [data-testid=stTable]", timeout=900_000)
+    # a page's first chart, else (a page whose chart has no data: the Data page of a store with no
+    # quarantined row) the table or notice that stands in for it
+    others = "[data-testid=stDataFrame], [data-testid=stAlert], [data-testid=stButton], [data-testid=stTable]"
+    page.wait_for_selector(f".js-plotly-plot, {others}" if chart else others, timeout=900_000)
     time.sleep(0.05)
     deadline = time.monotonic() + 900
     while not (page.locator(_IDLE).count() and not page.locator("[data-testid=stSpinner]").count()):
