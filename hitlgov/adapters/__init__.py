@@ -69,14 +69,19 @@ def read_text(path: Path, what: str) -> str:
         raise IngestError(f"{path}: not {what}: the file is not UTF-8 text") from None
 
 
+def json_error(exc: json.JSONDecodeError, content: str) -> str:
+    """Where the JSON broke, and when it broke at the end of the text that the file may be
+    truncated (the usual cause: an export cut short)."""
+    truncated = "; the file may be truncated" if exc.pos >= len(content.rstrip()) else ""
+    return f"invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}){truncated}"
+
+
 def load_json(path: Path, what: str) -> Any:
     content = read_text(path, what)
     try:
         return json.loads(content)
     except json.JSONDecodeError as exc:
-        truncated = "; the file may be truncated" if exc.pos >= len(content.rstrip()) else ""
-        raise IngestError(f"{path}: not {what}: invalid JSON at line {exc.lineno} "
-                          f"column {exc.colno} ({exc.msg}){truncated}") from None
+        raise IngestError(f"{path}: not {what}: {json_error(exc, content)}") from None
 
 
 def json_kind(value: Any) -> str:

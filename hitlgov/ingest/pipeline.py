@@ -103,7 +103,7 @@ def _refuse_invalid_json(path: Path, head: bytes) -> None:
     """A file that starts like JSON but that no reader recognised: when it does not parse, say
     where (a truncated export is the usual cause), instead of "unrecognised content". JSON Lines
     (several values, "Extra data") is left to the generic message."""
-    from hitlgov.adapters import head_text, read_text
+    from hitlgov.adapters import head_text, json_error, read_text
 
     if not head_text(head).startswith(("[", "{")):
         return
@@ -115,9 +115,7 @@ def _refuse_invalid_json(path: Path, head: bytes) -> None:
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":
             return
-        truncated = exc.pos >= len(content.rstrip())
-        raise IngestError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg})"
-                          + ("; the file may be truncated" if truncated else "")) from None
+        raise IngestError(f"{path}: {json_error(exc, content)}") from None
 
 
 def _check_path(path: Path) -> None:
