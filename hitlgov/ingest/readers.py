@@ -107,17 +107,24 @@ def deduplicate_header(names: list[str]) -> list[str]:
     """A repeated CSV header name keeps its first occurrence under the name and the later ones as
     ``name_2``, ``name_3``... (as DuckDB names them; real exports repeat columns: ProPublica's
     COMPAS file has ``decile_score`` and ``priors_count`` twice). A mapping that names the column
-    means the first occurrence; the others stay attributes, so nothing is dropped."""
+    means the first occurrence; the others stay attributes, so nothing is dropped.
+
+    Names are compared case-insensitively (``Branch`` and ``branch`` repeat each other): DuckDB's
+    identifiers are, so two such columns could not both be read -- the file was refused with
+    DuckDB's "Duplicate named argument" binder error."""
     out: list[str] = []
-    taken = set(names)
+    seen: set[str] = set()
+    taken = {n.casefold() for n in names}
     for name in names:
-        if name not in out:
+        if name.casefold() not in seen:
             out.append(name)
+            seen.add(name.casefold())
             continue
         k = 2
-        while f"{name}_{k}" in taken or f"{name}_{k}" in out:
+        while f"{name}_{k}".casefold() in taken or f"{name}_{k}".casefold() in seen:
             k += 1
         out.append(f"{name}_{k}")
+        seen.add(f"{name}_{k}".casefold())
     return out
 
 

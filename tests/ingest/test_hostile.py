@@ -93,6 +93,17 @@ def test_semicolon_and_crlf_files(tmp_path, db):
         ("c1", "approve"), ("c2", "a;b")]
 
 
+def test_header_names_differing_only_in_case_are_both_kept(tmp_path, db):
+    """DuckDB identifiers are case-insensitive: ``Branch`` and ``branch`` were refused with its
+    binder error; the later one is kept as ``branch_2``, as an exact repeat would be."""
+    f = tmp_path / "log.csv"
+    f.write_text("case_id,ts,model_decision,Branch,branch\nc1,2026-01-01,approve,Leeds,York\n")
+    r = ingest(db, f)
+    assert (r.stored, r.quarantined) == (1, 0)
+    assert query(db, "SELECT name, value FROM case_attributes WHERE case_id = 'c1' ORDER BY 1") == [
+        ("Branch", "Leeds"), ("branch_2", "York")]
+
+
 def test_latin1_text_is_read_not_called_binary(tmp_path, db):
     f = tmp_path / "log.csv"
     f.write_bytes((HEADER + "c1,2026-01-01,d\xe9clin\xe9\n").encode("latin-1"))
